@@ -1,0 +1,44 @@
+/* proto/route.h — the Cargo-facing URL space of an agent.
+ *
+ *   /index/config.json                      -> PROTO_ROUTE_CONFIG
+ *   /index/<sparse path>/<name>              -> PROTO_ROUTE_INDEX (path must match name)
+ *   /crates/<name>/<version>/<sha256 hex>    -> PROTO_ROUTE_CRATE
+ *   /-/status                                -> PROTO_ROUTE_STATUS
+ *
+ * The request path is percent-decoded once, then every component is validated
+ * strictly (names, versions, 64-hex digests). Anything that decodes to '/',
+ * '..', NUL, or a character outside the component's alphabet is rejected, so no
+ * request can name a file outside the store. A query string ('?...') is ignored.
+ */
+#ifndef CRATECAST_PROTO_ROUTE_H
+#define CRATECAST_PROTO_ROUTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/name.h"
+#include "proto/sha256.h"
+
+#define PROTO_PATH_MAX 1024
+
+enum proto_route_kind {
+    PROTO_ROUTE_CONFIG = 1,
+    PROTO_ROUTE_INDEX,
+    PROTO_ROUTE_CRATE,
+    PROTO_ROUTE_STATUS,
+};
+
+struct proto_route {
+    enum proto_route_kind kind;
+    char name[PROTO_NAME_MAX + 1]; /* as requested (case preserved) */
+    char vers[PROTO_VERS_MAX + 1];
+    uint8_t sha256[PROTO_SHA256_LEN];
+};
+
+/* 0; -EINVAL for a malformed path (bad escape, bad name/version/digest,
+ * traversal, index path that does not match its name) -> HTTP 400;
+ * -ENOENT for a well-formed path outside the routes -> 404;
+ * -ENAMETOOLONG over PROTO_PATH_MAX -> 414. */
+int proto_route_parse(const char *path, size_t len, struct proto_route *out);
+
+#endif
