@@ -1,1 +1,483 @@
-/* placeholder */
+/* agent/fetch.c — bring index files and crates into the store, once each.
+ *
+ * A struct agent_fetch is one transfer for one key ("i:<lower-case name>" or
+ * "c:<sha256 hex>"); every request that needs the same thing while it runs
+ * joins its waiter list (single flight). Lifecycle of a fetch:
+ *
+ *   WAIT_UPSTREAM  parked until the first upstream probe answered
+ *   TRANSFER       HTTP GET in flight (agent_http)
+ *   COMMIT         crates only: hashing + fsync + rename on the thread pool
+ *   DONE           waiters called in arrival order, fetch freed (fetch_finish)
+ *
+ * Index files: a 200 is parsed line by line; every entry goes through
+ * store_index_put (contradictions are rejected and counted), the validators
+ * (ETag/Last-Modified) are kept for the next conditional request. A 304 only
+ * refreshes the time; 404/410/451 record "not found". Within index_ttl seconds
+ * of the last answer the store's copy is served without asking.
+ *
+ * Crates: fetched from the dl template of the upstream's config.json, hashed
+ * and written by store_blob_commit on the pool, recorded only when the digest
+ * matched the trusted cksum. Bad bytes are dropped and counted.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "agent/internal.h"
+#include "agent/log.h"
+#include "proto/config.h"
+#include "proto/index_line.h"
+#include "proto/name.h"
+
+#define PREFETCH_MAX 64 /* dependency index files fetched ahead per index file */
+
+struct fetch_waiter {
+    struct fetch_waiter *next;
+    agent_fetch_cb cb;
+    void *ud;
+};
+
+struct agent_fetch {
+    struct agent_fetch *next;
+    struct agent *a;
+    char key[80];
+    bool is_crate;
+    char name[PROTO_NAME_MAX + 1];
+    char vers[PROTO_VERS_MAX + 1];
+    uint8_t sha[PROTO_SHA256_LEN];
+    struct fetch_waiter *waiters, **tail;
+    /* COMMIT */
+    uv_work_t work;
+    uint8_t *body;
+    size_t len;
+    int commit_rc;
+};
+
+size_t agent_fetch_in_flight(const struct agent *a)
+{
+    return a->nfetches;
+}
+
+static struct agent_fetch *fetch_find(struct agent *a, const char *key)
+{
+    for (struct agent_fetch *f = a->fetches; f; f = f->next)
+        if (strcmp(f->key, key) == 0)
+            return f;
+    return NULL;
+}
+
+static int waiter_add(struct agent_fetch *f, agent_fetch_cb cb, void *ud)
+{
+    if (cb == NULL)
+        return 0;
+    struct fetch_waiter *w = malloc(sizeof *w);
+    if (w == NULL)
+        return -ENOMEM;
+    w->next = NULL;
+    w->cb = cb;
+    w->ud = ud;
+    *f->tail = w;
+    f->tail = &w->next;
+    return 0;
+}
+
+static struct agent_fetch *fetch_new(struct agent *a, const char *key)
+{
+    struct agent_fetch *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return NULL;
+    f->a = a;
+    snprintf(f->key, sizeof f->key, "%s", key);
+    f->tail = &f->waiters;
+    f->next = a->fetches;
+    a->fetches = f;
+    a->nfetches++;
+    return f;
+}
+
+/* DONE: unlink, call every waiter, free. */
+static void fetch_finish(struct agent_fetch *f, int result)
+{
+    struct agent *a = f->a;
+    for (struct agent_fetch **pp = &a->fetches; *pp; pp = &(*pp)->next) {
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    }
+    a->nfetches--;
+    struct fetch_waiter *w = f->waiters;
+    while (w) {
+        struct fetch_waiter *next = w->next;
+        w->cb(a, w->ud, result);
+        free(w);
+        w = next;
+    }
+    free(f->body);
+    free(f);
+}
+
+void agent_fetch_abort_all(struct agent *a)
+{
+    /* a fetch in COMMIT is owned by its work request until commit_after runs;
+     * those are left alone (the loop is not run again) */
+    struct agent_fetch *f = a->fetches, *next;
+    for (; f; f = next) {
+        next = f->next;
+        if (f->body == NULL)
+            fetch_finish(f, -ECANCELED);
+    }
+}
+
+void agent_fetch_cancel(struct agent *a, agent_fetch_cb cb, void *ud)
+{
+    for (struct agent_fetch *f = a->fetches; f; f = f->next) {
+        struct fetch_waiter **pp = &f->waiters;
+        while (*pp) {
+            struct fetch_waiter *w = *pp;
+            if (w->cb == cb && w->ud == ud) {
+                *pp = w->next;
+                free(w);
+            } else {
+                pp = &w->next;
+            }
+        }
+        f->tail = &f->waiters;
+        while (*f->tail)
+            f->tail = &(*f->tail)->next;
+    }
+}
+
+static bool upstream_unreachable(const struct agent_http_response *res)
+{
+    if (res->error == -EFBIG || res->error == -ENOMEM)
+        return false;
+    return res->error != 0 || res->status >= 500;
+}
+
+static void describe(const struct agent_http_response *res, char *out, size_t outsz)
+{
+    if (res->error)
+        snprintf(out, outsz, "%s", res->error_text ? res->error_text : strerror(-res->error));
+    else
+        snprintf(out, outsz, "HTTP %ld", res->status);
+}
+
+/* ---- index files --------------------------------------------------------- */
+
+static void prefetch_deps(struct agent *a, char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        agent_fetch_index(a, names[i], NULL, NULL);
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* Store every line of an index file. Collects the dependency names of the
+ * newest few entries for prefetching. */
+static void index_ingest(struct agent *a, const char *name, const uint8_t *buf, size_t len,
+                         char ***deps_out, size_t *ndeps_out)
+{
+    size_t pos = 0, nlines = 0, nnew = 0, nconf = 0, nbad = 0;
+    const uint8_t *line;
+    size_t line_len;
+    char **deps = NULL;
+    size_t ndeps = 0, cap = 0;
+
+    store_begin(a->store);
+    while (proto_index_next_line(buf, len, &pos, &line, &line_len) == 1) {
+        if (line_len == 0)
+            continue;
+        nlines++;
+        struct proto_index_entry e;
+        int rc = proto_index_line_parse(line, line_len, &e);
+        if (rc < 0) {
+            nbad++;
+            continue;
+        }
+        if (strcasecmp(e.name, name) != 0) {
+            nbad++;
+            proto_index_entry_clear(&e);
+            continue;
+        }
+        rc = store_index_put(a->store, &e, STORE_ORIGIN_UPSTREAM, a->up.base);
+        if (rc == -EEXIST) {
+            nconf++;
+            a->counters.rejected_conflict++;
+            a->counters.rejected++;
+            log_warn("upstream index entry %s %s contradicts the one already held: rejected",
+                     e.name, e.vers);
+        } else if (rc == STORE_PUT_NEW) {
+            nnew++;
+        } else if (rc < 0) {
+            log_error("store: cannot record %s %s: %s", e.name, e.vers, store_errmsg(a->store));
+        }
+        /* dependencies of every version: the resolver may visit any of them */
+        for (size_t i = 0; i < e.ndeps && ndeps < PREFETCH_MAX; i++) {
+            bool dup = false;
+            for (size_t j = 0; j < ndeps && !dup; j++)
+                dup = strcasecmp(deps[j], e.deps[i]) == 0;
+            if (dup)
+                continue;
+            if (ndeps == cap) {
+                size_t ncap = cap ? cap * 2 : 8;
+                char **nd = realloc(deps, ncap * sizeof *nd);
+                if (nd == NULL)
+                    break;
+                deps = nd;
+                cap = ncap;
+            }
+            deps[ndeps] = strdup(e.deps[i]);
+            if (deps[ndeps])
+                ndeps++;
+        }
+        proto_index_entry_clear(&e);
+    }
+    if (store_commit(a->store) < 0) {
+        log_error("store: commit failed: %s", store_errmsg(a->store));
+        store_rollback(a->store);
+    }
+    log_debug("index %s: %zu lines, %zu new, %zu conflicts, %zu unparsable", name, nlines, nnew,
+              nconf, nbad);
+    *deps_out = deps;
+    *ndeps_out = ndeps;
+}
+
+static void index_done(void *ud, struct agent_http_response *res)
+{
+    struct agent_fetch *f = ud;
+    struct agent *a = f->a;
+    char why[300];
+    struct store_index_meta meta;
+    if (store_index_meta_get(a->store, f->name, &meta) < 0)
+        memset(&meta, 0, sizeof meta);
+
+    if (upstream_unreachable(res)) {
+        describe(res, why, sizeof why);
+        agent_upstream_failed(a, why);
+        fetch_finish(f, -EIO);
+        return;
+    }
+    if (res->error) {
+        describe(res, why, sizeof why);
+        log_warn("index file of %s: %s", f->name, why);
+        fetch_finish(f, -EIO);
+        return;
+    }
+    char **deps = NULL;
+    size_t ndeps = 0;
+    meta.fetched_at = agent_now();
+    if (res->status == 200) {
+        index_ingest(a, f->name, res->body, res->len, &deps, &ndeps);
+        snprintf(meta.etag, sizeof meta.etag, "%s", res->etag);
+        snprintf(meta.last_modified, sizeof meta.last_modified, "%s", res->last_modified);
+        meta.not_found = false;
+    } else if (res->status == 304) {
+        /* unchanged */
+    } else if (res->status == 404 || res->status == 410 || res->status == 451) {
+        meta.not_found = true;
+        meta.etag[0] = meta.last_modified[0] = '\0';
+    } else {
+        log_warn("index file of %s: upstream answered HTTP %ld", f->name, res->status);
+        fetch_finish(f, -EIO);
+        return;
+    }
+    if (store_index_meta_put(a->store, f->name, &meta) < 0)
+        log_error("store: cannot record index metadata of %s: %s", f->name,
+                  store_errmsg(a->store));
+    fetch_finish(f, 0);
+    if (ndeps)
+        prefetch_deps(a, deps, ndeps);
+    else
+        free(deps);
+}
+
+static void index_start(struct agent *a, void *ud)
+{
+    struct agent_fetch *f = ud;
+    if (!agent_upstream_online(a)) {
+        fetch_finish(f, 0); /* offline: the store is all there is */
+        return;
+    }
+    char path[PROTO_INDEX_PATH_MAX], url[PROTO_URL_MAX];
+    if (proto_index_path(f->name, strlen(f->name), path, sizeof path) < 0 ||
+        agent_upstream_url(a, path, url, sizeof url) < 0) {
+        fetch_finish(f, -EINVAL);
+        return;
+    }
+    struct store_index_meta meta;
+    if (store_index_meta_get(a->store, f->name, &meta) < 0)
+        memset(&meta, 0, sizeof meta);
+    struct agent_http_request req = {
+        .url = url,
+        .if_none_match = meta.etag,
+        .if_modified_since = meta.etag[0] ? NULL : meta.last_modified,
+        .max_body = PROTO_INDEX_FILE_MAX,
+        .connect_timeout_ms = 3000,
+        .timeout_ms = 60000,
+    };
+    if (agent_http_get(&a->http, &req, index_done, f) < 0)
+        fetch_finish(f, -ENOMEM);
+}
+
+int agent_fetch_index(struct agent *a, const char *name, agent_fetch_cb cb, void *ud)
+{
+    if (a->up.state == UPSTREAM_NONE || a->up.state == UPSTREAM_OFFLINE)
+        return 1;
+    char key[80];
+    snprintf(key, sizeof key, "i:%s", name);
+    for (char *p = key; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    struct agent_fetch *f = fetch_find(a, key);
+    if (f == NULL) {
+        struct store_index_meta meta;
+        if (store_index_meta_get(a->store, name, &meta) == 0 &&
+            agent_now() - meta.fetched_at < (int64_t)a->opt->index_ttl)
+            return 1; /* fresh enough */
+        f = fetch_new(a, key);
+        if (f == NULL)
+            return 1;
+        snprintf(f->name, sizeof f->name, "%s", name);
+        if (waiter_add(f, cb, ud) < 0) {
+            fetch_finish(f, 0);
+            return 1;
+        }
+        agent_upstream_when_ready(a, index_start, f);
+        return 0;
+    }
+    if (waiter_add(f, cb, ud) < 0)
+        return 1;
+    return 0;
+}
+
+/* ---- crates -------------------------------------------------------------- */
+
+static void commit_work(uv_work_t *w)
+{
+    struct agent_fetch *f = container_of(w, struct agent_fetch, work);
+    f->commit_rc = store_blob_commit(f->a->store, f->sha, f->body, f->len);
+}
+
+static void commit_after(uv_work_t *w, int status)
+{
+    struct agent_fetch *f = container_of(w, struct agent_fetch, work);
+    struct agent *a = f->a;
+    int rc = status < 0 ? status : f->commit_rc;
+    if (rc == -EBADMSG) {
+        a->counters.rejected_checksum++;
+        a->counters.rejected++;
+        log_warn("upstream sent %s %s whose sha256 does not match the index cksum: discarded",
+                 f->name, f->vers);
+        fetch_finish(f, -EBADMSG);
+        return;
+    }
+    if (rc < 0) {
+        log_error("store: cannot write %s %s: %s", f->name, f->vers, strerror(-rc));
+        fetch_finish(f, -EIO);
+        return;
+    }
+    rc = store_blob_record(a->store, f->sha, f->len, STORE_ORIGIN_UPSTREAM);
+    if (rc < 0) {
+        log_error("store: cannot record %s %s: %s", f->name, f->vers, strerror(-rc));
+        fetch_finish(f, -EIO);
+        return;
+    }
+    a->counters.from_upstream++;
+    a->counters.bytes_from_upstream += f->len;
+    fetch_finish(f, 0);
+}
+
+static void crate_done(void *ud, struct agent_http_response *res)
+{
+    struct agent_fetch *f = ud;
+    struct agent *a = f->a;
+    char why[300];
+    if (upstream_unreachable(res)) {
+        describe(res, why, sizeof why);
+        agent_upstream_failed(a, why);
+        fetch_finish(f, -EIO);
+        return;
+    }
+    if (res->error || res->status != 200) {
+        describe(res, why, sizeof why);
+        log_warn("download of %s %s failed: %s", f->name, f->vers, why);
+        fetch_finish(f, res->status == 404 ? -ENOENT : -EIO);
+        return;
+    }
+    f->body = res->body; /* take ownership */
+    f->len = res->len;
+    res->body = NULL;
+    if (uv_queue_work(&a->loop, &f->work, commit_work, commit_after) < 0)
+        fetch_finish(f, -EIO);
+}
+
+static void crate_start(struct agent *a, void *ud)
+{
+    struct agent_fetch *f = ud;
+    if (!agent_upstream_online(a) || a->up.dl == NULL) {
+        fetch_finish(f, -ENOENT);
+        return;
+    }
+    char hex[PROTO_SHA256_HEX_LEN + 1], url[PROTO_URL_MAX];
+    proto_hex_encode(f->sha, PROTO_SHA256_LEN, hex);
+    int n = proto_dl_expand(a->up.dl, f->name, f->vers, hex, url, sizeof url);
+    if (n < 0) {
+        log_warn("cannot build the download URL of %s %s: %s", f->name, f->vers, strerror(-n));
+        fetch_finish(f, -EIO);
+        return;
+    }
+    /* a relative dl template is relative to the index root */
+    char abs[PROTO_URL_MAX];
+    if (strstr(url, "://") == NULL) {
+        if (agent_upstream_url(a, url[0] == '/' ? url + 1 : url, abs, sizeof abs) < 0) {
+            fetch_finish(f, -EIO);
+            return;
+        }
+    } else {
+        snprintf(abs, sizeof abs, "%s", url);
+    }
+    struct agent_http_request req = {
+        .url = abs,
+        .max_body = STORE_BLOB_MAX,
+        .connect_timeout_ms = 3000,
+        .low_speed_secs = 30,
+    };
+    if (agent_http_get(&a->http, &req, crate_done, f) < 0)
+        fetch_finish(f, -ENOMEM);
+}
+
+void agent_fetch_crate(struct agent *a, const char *name, const char *vers,
+                       const uint8_t sha[PROTO_SHA256_LEN], agent_fetch_cb cb, void *ud)
+{
+    char key[80], hex[PROTO_SHA256_HEX_LEN + 1];
+    proto_hex_encode(sha, PROTO_SHA256_LEN, hex);
+    snprintf(key, sizeof key, "c:%s", hex);
+    struct agent_fetch *f = fetch_find(a, key);
+    if (f != NULL) {
+        if (waiter_add(f, cb, ud) < 0)
+            cb(a, ud, -ENOMEM);
+        return;
+    }
+    f = fetch_new(a, key);
+    if (f == NULL) {
+        cb(a, ud, -ENOMEM);
+        return;
+    }
+    f->is_crate = true;
+    snprintf(f->name, sizeof f->name, "%s", name);
+    snprintf(f->vers, sizeof f->vers, "%s", vers);
+    memcpy(f->sha, sha, PROTO_SHA256_LEN);
+    if (waiter_add(f, cb, ud) < 0) {
+        fetch_finish(f, -ENOMEM);
+        cb(a, ud, -ENOMEM);
+        return;
+    }
+    if (a->up.state == UPSTREAM_NONE || a->up.state == UPSTREAM_OFFLINE) {
+        fetch_finish(f, -ENOENT);
+        return;
+    }
+    agent_upstream_when_ready(a, crate_start, f);
+}

@@ -1,1 +1,367 @@
-/* placeholder */
+/* agent/http_client.c — libcurl multi_socket on libuv.
+ *
+ * curl tells us which sockets to watch (socket_cb) and when to wake it
+ * (timer_cb); we map that onto one uv_poll_t per socket and one uv_timer_t,
+ * and hand readiness back with curl_multi_socket_action(). After each action,
+ * finished transfers are collected and their callbacks run.
+ *
+ * A struct http_sock (the uv_poll_t for one curl socket) is freed only in its
+ * close callback; curl may forget a socket while the poll handle is closing,
+ * so the association is cleared first (curl_multi_assign(..., NULL)).
+ */
+#include "agent/http_client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct http_sock {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct agent_http *h;
+};
+
+struct http_xfer {
+    struct http_xfer *next, *prev; /* the client's list of transfers in flight */
+    CURL *easy;
+    struct curl_slist *headers;
+    agent_http_cb cb;
+    void *ud;
+    size_t max_body;
+    struct agent_http_response res;
+    size_t cap;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static void check_done(struct agent_http *h);
+
+static void poll_closed(uv_handle_t *hd)
+{
+    free(hd->data);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    struct http_sock *s = p->data;
+    struct agent_http *h = s->h;
+    int flags = 0;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    int running;
+    curl_multi_socket_action(h->multi, s->fd, flags, &running);
+    check_done(h);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    struct agent_http *h = userp;
+    struct http_sock *s = socketp;
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (s != NULL) {
+            curl_multi_assign(h->multi, fd, NULL);
+            uv_poll_stop(&s->poll);
+            uv_close((uv_handle_t *)&s->poll, poll_closed);
+        }
+        return 0;
+    }
+    if (s == NULL) {
+        s = calloc(1, sizeof *s);
+        if (s == NULL)
+            return -1;
+        s->fd = fd;
+        s->h = h;
+        if (uv_poll_init_socket(h->loop, &s->poll, fd) != 0) {
+            free(s);
+            return -1;
+        }
+        s->poll.data = s;
+        curl_multi_assign(h->multi, fd, s);
+    }
+    int ev = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+        ev |= UV_READABLE;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+        ev |= UV_WRITABLE;
+    uv_poll_start(&s->poll, ev, on_poll);
+    return 0;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct agent_http *h = t->data;
+    int running;
+    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(h);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct agent_http *h = userp;
+    (void)multi;
+    if (timeout_ms < 0) {
+        uv_timer_stop(&h->timer);
+        return 0;
+    }
+    /* curl asks for 0 to mean "call me soon": never act from inside its callback */
+    uv_update_time(h->loop);
+    uv_timer_start(&h->timer, on_timer, timeout_ms == 0 ? 1 : (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct http_xfer *x = ud;
+    size_t n = size * nmemb;
+    if (n > x->max_body || x->res.len > x->max_body - n) {
+        x->res.error = -EFBIG;
+        return 0; /* aborts the transfer */
+    }
+    if (x->res.len + n > x->cap) {
+        size_t ncap = x->cap ? x->cap : 16384;
+        while (ncap < x->res.len + n)
+            ncap *= 2;
+        if (ncap > x->max_body)
+            ncap = x->max_body;
+        uint8_t *nb = realloc(x->res.body, ncap);
+        if (nb == NULL) {
+            x->res.error = -ENOMEM;
+            return 0;
+        }
+        x->res.body = nb;
+        x->cap = ncap;
+    }
+    memcpy(x->res.body + x->res.len, ptr, n);
+    x->res.len += n;
+    return n;
+}
+
+/* Copy one header value (trimmed) when its name matches. */
+static void take_header(const char *line, size_t len, const char *name, char *out, size_t outsz)
+{
+    size_t nl = strlen(name);
+    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return;
+    const char *v = line + nl + 1;
+    const char *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    size_t vl = (size_t)(end - v);
+    if (vl >= outsz)
+        return; /* an oversized validator is not kept */
+    memcpy(out, v, vl);
+    out[vl] = '\0';
+}
+
+static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
+{
+    struct http_xfer *x = ud;
+    size_t n = size * nitems;
+    if (n >= 5 && memcmp(buf, "HTTP/", 5) == 0) { /* a new response (redirect): reset */
+        x->res.etag[0] = '\0';
+        x->res.last_modified[0] = '\0';
+    }
+    take_header(buf, n, "etag", x->res.etag, sizeof x->res.etag);
+    take_header(buf, n, "last-modified", x->res.last_modified, sizeof x->res.last_modified);
+    return n;
+}
+
+static int curl_to_errno(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+        return -ECONNREFUSED;
+    case CURLE_OPERATION_TIMEDOUT:
+        return -ETIMEDOUT;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return -EHOSTUNREACH;
+    case CURLE_OUT_OF_MEMORY:
+        return -ENOMEM;
+    default:
+        return -EIO;
+    }
+}
+
+static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
+{
+    struct http_xfer *x = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+    curl_multi_remove_handle(h->multi, easy);
+    h->in_flight--;
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        h->xfers = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &x->res.status);
+    } else {
+        if (x->res.error == 0)
+            x->res.error = curl_to_errno(rc);
+        x->res.error_text = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+    }
+    x->cb(x->ud, &x->res);
+    curl_easy_cleanup(easy);
+    curl_slist_free_all(x->headers);
+    free(x->res.body);
+    free(x);
+}
+
+static void check_done(struct agent_http *h)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+        if (m->msg == CURLMSG_DONE)
+            finish(h, m->easy_handle, m->data.result);
+    }
+}
+
+int agent_http_init(struct agent_http *h, uv_loop_t *loop)
+{
+    memset(h, 0, sizeof *h);
+    h->loop = loop;
+    h->multi = curl_multi_init();
+    if (h->multi == NULL)
+        return -ENOMEM;
+    uv_timer_init(loop, &h->timer);
+    h->timer.data = h;
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
+    return 0;
+}
+
+static void setup_easy(CURL *e, const char *url, long connect_ms, long timeout_ms)
+{
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "cratecast/0.1");
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms > 0 ? connect_ms : 5000L);
+    if (timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+}
+
+int agent_http_get(struct agent_http *h, const struct agent_http_request *req, agent_http_cb cb,
+                   void *ud)
+{
+    if (req->url == NULL || cb == NULL)
+        return -EINVAL;
+    struct http_xfer *x = calloc(1, sizeof *x);
+    if (x == NULL)
+        return -ENOMEM;
+    x->easy = curl_easy_init();
+    if (x->easy == NULL) {
+        free(x);
+        return -ENOMEM;
+    }
+    x->cb = cb;
+    x->ud = ud;
+    x->max_body = req->max_body ? req->max_body : (16u << 20);
+    CURL *e = x->easy;
+    setup_easy(e, req->url, req->connect_timeout_ms, req->timeout_ms);
+    if (req->low_speed_secs > 0) {
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, req->low_speed_secs);
+    }
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    char hdr[400];
+    if (req->if_none_match && req->if_none_match[0]) {
+        snprintf(hdr, sizeof hdr, "If-None-Match: %s", req->if_none_match);
+        x->headers = curl_slist_append(x->headers, hdr);
+    }
+    if (req->if_modified_since && req->if_modified_since[0]) {
+        snprintf(hdr, sizeof hdr, "If-Modified-Since: %s", req->if_modified_since);
+        x->headers = curl_slist_append(x->headers, hdr);
+    }
+    if (x->headers)
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        curl_slist_free_all(x->headers);
+        free(x);
+        return -ENOMEM;
+    }
+    h->in_flight++;
+    x->next = h->xfers;
+    if (x->next)
+        x->next->prev = x;
+    h->xfers = x;
+    return 0;
+}
+
+static void timer_closed(uv_handle_t *hd)
+{
+    (void)hd;
+}
+
+void agent_http_close(struct agent_http *h)
+{
+    if (h->multi == NULL)
+        return;
+    while (h->xfers) {
+        struct http_xfer *x = h->xfers;
+        h->xfers = x->next;
+        curl_multi_remove_handle(h->multi, x->easy);
+        curl_easy_cleanup(x->easy);
+        curl_slist_free_all(x->headers);
+        free(x->res.body);
+        free(x);
+    }
+    curl_multi_cleanup(h->multi);
+    h->multi = NULL;
+    uv_close((uv_handle_t *)&h->timer, timer_closed);
+}
+
+int agent_http_get_sync(const char *url, long timeout_ms, struct agent_http_response *res)
+{
+    memset(res, 0, sizeof *res);
+    struct http_xfer x;
+    memset(&x, 0, sizeof x);
+    x.max_body = 64u << 20;
+    CURL *e = curl_easy_init();
+    if (e == NULL)
+        return -ENOMEM;
+    setup_easy(e, url, timeout_ms, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x.errbuf);
+    CURLcode rc = curl_easy_perform(e);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &x.res.status);
+    else if (x.res.error == 0)
+        x.res.error = curl_to_errno(rc);
+    curl_easy_cleanup(e);
+    *res = x.res;
+    res->error_text = NULL;
+    return res->error;
+}
+
+void agent_http_response_free(struct agent_http_response *res)
+{
+    free(res->body);
+    res->body = NULL;
+    res->len = 0;
+}

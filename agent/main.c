@@ -1,1 +1,77 @@
-int main(void) { return 1; }
+/* agent/main.c — `cratecast <command>` (also run as `cargo cratecast <command>`). */
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/cli.h"
+#include "agent/commands.h"
+#include "agent/log.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: cratecast <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  agent          run the agent (serves Cargo on 127.0.0.1:7878 by default)\n"
+          "  status         show a running agent's state [--json] [--agent URL]\n"
+          "  cargo-config   print the ~/.cargo/config.toml snippet [--write]\n"
+          "  import-cargo   import an existing Cargo cache [CARGO_HOME] [--store DIR]\n"
+          "  verify         re-hash every stored crate, quarantine mismatches [--store DIR]\n"
+          "\n"
+          "See `cratecast agent --help` and docs/operations.md.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    /* `cargo cratecast status` runs `cargo-cratecast cratecast status` */
+    if (argc > 1 && strcmp(argv[1], "cratecast") == 0) {
+        argv++;
+        argc--;
+    }
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        puts("cratecast 0.1.0");
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    agent_log_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc;
+    if (strcmp(cmd, "agent") == 0) {
+        struct agent_options o;
+        int prc = cli_parse_agent(argc - 2, argv + 2, &o);
+        if (prc == 1) {
+            cli_agent_usage(stdout);
+            rc = 0;
+        } else if (prc < 0) {
+            rc = 2;
+        } else {
+            rc = agent_run(&o);
+        }
+        agent_options_free(&o);
+    } else if (strcmp(cmd, "status") == 0) {
+        rc = cmd_status(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "cargo-config") == 0) {
+        rc = cmd_cargo_config(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "import-cargo") == 0) {
+        rc = cmd_import_cargo(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "verify") == 0) {
+        rc = cmd_verify(argc - 2, argv + 2);
+    } else {
+        fprintf(stderr, "cratecast: unknown command '%s' (see cratecast --help)\n", cmd);
+        rc = 2;
+    }
+    curl_global_cleanup();
+    return rc;
+}

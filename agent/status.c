@@ -1,1 +1,65 @@
-/* placeholder */
+/* agent/status.c — the status document served at /-/status and printed by
+ * `cratecast status`. Field names are a contract (docs/operations.md):
+ *   online, upstream {url, state, since, last_error}, store {dir, crates, bytes,
+ *   index_entries, index_crates}, peers [], counters {served, from_store,
+ *   from_upstream, from_peers, rejected, ...}, rejected {checksum, conflict,
+ *   request}, transfers {in_flight}, import {...}, uptime_s.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/internal.h"
+
+static json_t *counters_json(const struct agent_counters *c)
+{
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "served", (json_int_t)c->served,
+                     "index_served", (json_int_t)c->index_served, "crates_served",
+                     (json_int_t)c->crates_served, "from_store", (json_int_t)c->from_store,
+                     "from_upstream", (json_int_t)c->from_upstream, "from_peers",
+                     (json_int_t)c->from_peers, "rejected", (json_int_t)c->rejected,
+                     "upstream_errors", (json_int_t)c->upstream_errors, "bytes_from_upstream",
+                     (json_int_t)c->bytes_from_upstream);
+}
+
+static json_t *import_json(const struct agent *a)
+{
+    if (!a->importing && !a->have_import)
+        return json_null();
+    const struct import_result *r = &a->last_import;
+    if (a->importing)
+        return json_pack("{s:b}", "running", 1);
+    return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:s?}", "running", 0, "index_entries",
+                     (json_int_t)r->index_entries, "index_new", (json_int_t)r->index_new,
+                     "conflicts", (json_int_t)r->conflicts, "crates_added",
+                     (json_int_t)r->crates_added, "crates_present", (json_int_t)r->crates_present,
+                     "crates_untrusted", (json_int_t)r->crates_untrusted, "seconds", r->seconds,
+                     "error", r->error ? r->error_text : NULL);
+}
+
+char *agent_status_json(struct agent *a, size_t *len)
+{
+    struct store_stats st;
+    memset(&st, 0, sizeof st);
+    store_stats(a->store, &st);
+    const struct agent_counters *c = &a->counters;
+    json_t *doc = json_pack(
+        "{s:s,s:b,s:{s:s?,s:s,s:I,s:s?},s:{s:s,s:I,s:I,s:I,s:I},s:[],s:o,s:{s:I,s:I,s:I},"
+        "s:{s:I},s:o,s:I,s:s}",
+        "version", "0.1.0", "online", agent_upstream_online(a), "upstream", "url", a->up.base,
+        "state", agent_upstream_state_name(a), "since", (json_int_t)a->up.since, "last_error",
+        a->up.last_error[0] ? a->up.last_error : NULL, "store", "dir", store_dir(a->store),
+        "crates", (json_int_t)st.crates, "bytes", (json_int_t)st.bytes, "index_entries",
+        (json_int_t)st.index_entries, "index_crates", (json_int_t)st.index_crates, "peers",
+        "counters", counters_json(c), "rejected", "checksum", (json_int_t)c->rejected_checksum,
+        "conflict", (json_int_t)c->rejected_conflict, "request", (json_int_t)c->rejected_request,
+        "transfers", "in_flight", (json_int_t)agent_fetch_in_flight(a), "import", import_json(a),
+        "uptime_s", (json_int_t)(agent_now() - a->started_at), "listen", a->listen_host);
+    if (doc == NULL)
+        return NULL;
+    char *s = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (s)
+        *len = strlen(s);
+    return s;
+}

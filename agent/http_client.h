@@ -1,0 +1,59 @@
+/* agent/http_client.h — asynchronous HTTP GETs on the agent's libuv loop.
+ *
+ * libcurl's multi_socket API driven by uv_poll_t (one per socket curl opens)
+ * and one uv_timer_t. Bodies are buffered in memory up to a per-request cap.
+ *
+ * Ownership: the client is embedded by its owner and used on the loop thread
+ * only. A request's callback is called exactly once (also on failure), after
+ * which the response memory is freed: copy what you keep. Requests cannot be
+ * cancelled; they end by completion, error or timeout.
+ */
+#ifndef CRATECAST_AGENT_HTTP_CLIENT_H
+#define CRATECAST_AGENT_HTTP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct agent_http {
+    uv_loop_t *loop;
+    void *multi; /* CURLM* */
+    uv_timer_t timer;
+    size_t in_flight;
+    struct http_xfer *xfers;
+};
+
+struct agent_http_response {
+    int error;        /* 0, or -errno-like: -ECONNREFUSED, -ETIMEDOUT, -EHOSTUNREACH, -EFBIG, -EIO */
+    const char *error_text;
+    long status;      /* HTTP status when error == 0 */
+    uint8_t *body;
+    size_t len;
+    char etag[256];
+    char last_modified[64];
+};
+
+struct agent_http_request {
+    const char *url;
+    const char *if_none_match;     /* NULL or "" = none */
+    const char *if_modified_since; /* NULL or "" = none */
+    size_t max_body;               /* larger bodies fail with -EFBIG */
+    long connect_timeout_ms;
+    long timeout_ms;               /* whole transfer; 0 = none */
+    long low_speed_secs;           /* abort when below 1 byte/s for this long; 0 = off */
+};
+
+/* The callback may take ownership of res->body by setting it to NULL. */
+typedef void (*agent_http_cb)(void *ud, struct agent_http_response *res);
+
+int agent_http_init(struct agent_http *h, uv_loop_t *loop);
+/* Starts the request. 0, or -ENOMEM/-EINVAL (then cb is never called). */
+int agent_http_get(struct agent_http *h, const struct agent_http_request *req, agent_http_cb cb,
+                   void *ud);
+void agent_http_close(struct agent_http *h); /* aborts requests in flight without callbacks */
+
+/* Blocking one-shot GET for the command-line tools (status). Body malloc'd. */
+int agent_http_get_sync(const char *url, long timeout_ms, struct agent_http_response *res);
+void agent_http_response_free(struct agent_http_response *res);
+
+#endif
