@@ -30,7 +30,8 @@
 #include "proto/index_line.h"
 #include "proto/name.h"
 
-#define PREFETCH_MAX 64 /* dependency index files fetched ahead per index file */
+#define PREFETCH_MAX 64  /* dependency index files fetched ahead per index file */
+#define PREFETCH_DEPTH 2 /* how far ahead of what Cargo asked for */
 
 struct fetch_waiter {
     struct fetch_waiter *next;
@@ -43,6 +44,7 @@ struct agent_fetch {
     struct agent *a;
     char key[80];
     bool is_crate;
+    unsigned depth; /* 0: Cargo asked; n: a prefetch n levels below */
     char name[PROTO_NAME_MAX + 1];
     char vers[PROTO_VERS_MAX + 1];
     uint8_t sha[PROTO_SHA256_LEN];
@@ -166,10 +168,14 @@ static void describe(const struct agent_http_response *res, char *out, size_t ou
 
 /* ---- index files --------------------------------------------------------- */
 
-static void prefetch_deps(struct agent *a, char **names, size_t n)
+static int fetch_index_at(struct agent *a, const char *name, unsigned depth, agent_fetch_cb cb,
+                          void *ud);
+
+static void prefetch_deps(struct agent *a, char **names, size_t n, unsigned depth)
 {
     for (size_t i = 0; i < n; i++) {
-        agent_fetch_index(a, names[i], NULL, NULL);
+        if (depth <= PREFETCH_DEPTH && !a->stopping)
+            fetch_index_at(a, names[i], depth, NULL, NULL);
         free(names[i]);
     }
     free(names);
@@ -287,11 +293,9 @@ static void index_done(void *ud, struct agent_http_response *res)
     if (store_index_meta_put(a->store, f->name, &meta) < 0)
         log_error("store: cannot record index metadata of %s: %s", f->name,
                   store_errmsg(a->store));
+    unsigned depth = f->depth;
     fetch_finish(f, 0);
-    if (ndeps)
-        prefetch_deps(a, deps, ndeps);
-    else
-        free(deps);
+    prefetch_deps(a, deps, ndeps, depth + 1);
 }
 
 static void index_start(struct agent *a, void *ud)
@@ -324,6 +328,12 @@ static void index_start(struct agent *a, void *ud)
 
 int agent_fetch_index(struct agent *a, const char *name, agent_fetch_cb cb, void *ud)
 {
+    return fetch_index_at(a, name, 0, cb, ud);
+}
+
+static int fetch_index_at(struct agent *a, const char *name, unsigned depth, agent_fetch_cb cb,
+                          void *ud)
+{
     if (a->up.state == UPSTREAM_NONE || a->up.state == UPSTREAM_OFFLINE)
         return 1;
     char key[80];
@@ -341,6 +351,7 @@ int agent_fetch_index(struct agent *a, const char *name, agent_fetch_cb cb, void
         if (f == NULL)
             return 1;
         snprintf(f->name, sizeof f->name, "%s", name);
+        f->depth = depth;
         if (waiter_add(f, cb, ud) < 0) {
             fetch_finish(f, 0);
             return 1;
@@ -348,6 +359,8 @@ int agent_fetch_index(struct agent *a, const char *name, agent_fetch_cb cb, void
         agent_upstream_when_ready(a, index_start, f);
         return 0;
     }
+    if (depth < f->depth)
+        f->depth = depth;
     if (waiter_add(f, cb, ud) < 0)
         return 1;
     return 0;

@@ -1,1 +1,1230 @@
-/* placeholder */
+/* store/store.c — the store: SQLite metadata plus content-addressed blob files.
+ *
+ * Implements store/store.h. docs/store.md describes the schema for operators;
+ * this comment states the rules the code below keeps.
+ *
+ * Database (DIR/store.db, WAL, synchronous=NORMAL, busy_timeout 10 s). Schema
+ * version in PRAGMA user_version; store_open applies the migrations in
+ * `migrations[]` from the file's version up to SCHEMA_VERSION inside one
+ * BEGIN IMMEDIATE, and refuses a file newer than this code. Tables:
+ *   index_entries  one row per (name_lc, vers); only `yanked`, `line` and
+ *                  `updated_at` ever change (store_index_put; a trigger
+ *                  enforces it); `id` is arrival order.
+ *   index_meta     the validators of the upstream index file per name_lc.
+ *   blobs          one row per verified blob file.
+ * Every row of index_entries is trusted: the agent decides trust before it
+ * calls store_index_put, so store_cksum_trusted is a lookup on cksum.
+ *
+ * Transaction states of one struct store (one connection):
+ *   IDLE      depth == 0. Every statement autocommits. store_begin -> OPEN.
+ *   OPEN      depth >= 1, BEGIN IMMEDIATE done by the outermost store_begin (so
+ *             the write lock is taken up front: a deferred read->write upgrade
+ *             can fail with SQLITE_BUSY_SNAPSHOT and skip the busy handler).
+ *             store_begin nests (depth++); store_commit unnests (depth--), and
+ *             the outermost one COMMITs -> IDLE.
+ *   DOOMED    OPEN after a store_rollback at an inner level, or after a
+ *             database error inside store_index_put. The outermost
+ *             store_commit then ROLLBACKs and returns -ECANCELED (-EIO for a
+ *             database error); the outermost store_rollback ROLLBACKs.
+ * A failed COMMIT is rolled back at once -> IDLE, so a store_rollback that
+ * follows it (the callers' usual pattern) is a no-op. store_index_put runs in
+ * its own nested begin/commit, so its read-compare-write is atomic against
+ * the other connection.
+ *
+ * Blob files. DIR/blobs/<2 hex>/<64 hex> holds bytes whose SHA-256 is its
+ * name: they are hashed while written to DIR/tmp/<pid>-<counter>.tmp (created
+ * O_EXCL, flock'ed), fsynced, renamed into place, and the blobs subdirectory is
+ * fsynced. A failure at any step unlinks the temporary file. A blob is written
+ * (store_blob_commit*) before it is recorded (store_blob_record), so a row of
+ * `blobs` never names a file that a crash could lose. The blob functions take
+ * a const store and read only s->dir: they run on any thread.
+ *
+ * DIR/tmp/ at open: each file whose flock can be taken is garbage (a crashed
+ * writer's); a file still locked belongs to a live writer of another struct
+ * store on the same directory (the import worker, a CLI command) and is left.
+ *
+ * Nothing here logs; errors return a negative errno and, for SQLite ones,
+ * leave the message in s->errmsg (store_errmsg).
+ */
+#include "store/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCHEMA_VERSION 1
+#define BUSY_TIMEOUT_MS 10000
+#define COPY_CHUNK (1u << 20)
+
+/* ---- schema ---------------------------------------------------------------- */
+
+/* migrations[i] takes a database from user_version i to i + 1. */
+static const char *const migrations[SCHEMA_VERSION] = {
+    /* 0 -> 1 */
+    "CREATE TABLE index_entries ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name_lc TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  vers TEXT NOT NULL,"
+    "  cksum BLOB NOT NULL CHECK (length(cksum) = 32),"
+    "  yanked INTEGER NOT NULL DEFAULT 0,"
+    "  content_hash BLOB NOT NULL CHECK (length(content_hash) = 32),"
+    "  line BLOB NOT NULL,"
+    "  origin INTEGER NOT NULL,"
+    "  origin_detail TEXT,"
+    "  added_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (name_lc, vers));"
+    "CREATE INDEX index_entries_cksum ON index_entries (cksum);"
+    "CREATE TRIGGER index_entries_immutable BEFORE UPDATE ON index_entries"
+    "  WHEN NEW.name_lc IS NOT OLD.name_lc OR NEW.vers IS NOT OLD.vers"
+    "    OR NEW.cksum IS NOT OLD.cksum OR NEW.content_hash IS NOT OLD.content_hash"
+    "    OR NEW.id IS NOT OLD.id"
+    "  BEGIN SELECT RAISE(ABORT, 'index entries are immutable apart from yanked'); END;"
+    "CREATE TABLE index_meta ("
+    "  name_lc TEXT PRIMARY KEY,"
+    "  etag TEXT NOT NULL DEFAULT '',"
+    "  last_modified TEXT NOT NULL DEFAULT '',"
+    "  fetched_at INTEGER NOT NULL DEFAULT 0,"
+    "  not_found INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE TABLE blobs ("
+    "  sha256 BLOB PRIMARY KEY CHECK (length(sha256) = 32),"
+    "  size INTEGER NOT NULL,"
+    "  origin INTEGER NOT NULL,"
+    "  added_at INTEGER NOT NULL,"
+    "  last_used INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX blobs_last_used ON blobs (last_used);",
+};
+
+/* ---- prepared statements ----------------------------------------------------- */
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_ENTRY_FIND,
+    ST_ENTRY_INSERT,
+    ST_ENTRY_YANK,
+    ST_ENTRY_LIST,
+    ST_ENTRY_GET,
+    ST_CKSUM_TRUSTED,
+    ST_META_GET,
+    ST_META_PUT,
+    ST_BLOB_HAS,
+    ST_BLOB_INSERT,
+    ST_BLOB_TOUCH,
+    ST_BLOB_DELETE,
+    ST_BLOB_ALL,
+    ST_STATS_BLOBS,
+    ST_STATS_INDEX,
+    ST__COUNT
+};
+
+#define ROW_COLUMNS                                                                              \
+    "e.vers, e.cksum, e.yanked, e.line,"                                                         \
+    " EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = e.cksum)"
+
+static const char *const stmt_sql[ST__COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_ENTRY_FIND] = "SELECT content_hash, yanked FROM index_entries"
+                      " WHERE name_lc = ?1 AND vers = ?2",
+    [ST_ENTRY_INSERT] = "INSERT INTO index_entries (name_lc, name, vers, cksum, yanked,"
+                        " content_hash, line, origin, origin_detail, added_at, updated_at)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+    [ST_ENTRY_YANK] = "UPDATE index_entries SET yanked = ?3, line = ?4, updated_at = ?5"
+                      " WHERE name_lc = ?1 AND vers = ?2",
+    [ST_ENTRY_LIST] = "SELECT " ROW_COLUMNS " FROM index_entries e"
+                      " WHERE e.name_lc = ?1 ORDER BY e.id",
+    [ST_ENTRY_GET] = "SELECT " ROW_COLUMNS " FROM index_entries e"
+                     " WHERE e.name_lc = ?1 AND e.vers = ?2",
+    [ST_CKSUM_TRUSTED] = "SELECT 1 FROM index_entries WHERE cksum = ?1 LIMIT 1",
+    [ST_META_GET] = "SELECT etag, last_modified, fetched_at, not_found FROM index_meta"
+                    " WHERE name_lc = ?1",
+    [ST_META_PUT] = "INSERT INTO index_meta (name_lc, etag, last_modified, fetched_at, not_found)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name_lc) DO UPDATE SET"
+                    " etag = excluded.etag, last_modified = excluded.last_modified,"
+                    " fetched_at = excluded.fetched_at, not_found = excluded.not_found",
+    [ST_BLOB_HAS] = "SELECT 1 FROM blobs WHERE sha256 = ?1",
+    [ST_BLOB_INSERT] = "INSERT INTO blobs (sha256, size, origin, added_at, last_used)"
+                       " VALUES (?1, ?2, ?3, ?4, ?4)"
+                       " ON CONFLICT (sha256) DO UPDATE SET last_used = excluded.last_used",
+    [ST_BLOB_TOUCH] = "UPDATE blobs SET last_used = ?2 WHERE sha256 = ?1",
+    [ST_BLOB_DELETE] = "DELETE FROM blobs WHERE sha256 = ?1",
+    [ST_BLOB_ALL] = "SELECT sha256 FROM blobs",
+    [ST_STATS_BLOBS] = "SELECT count(*), coalesce(sum(size), 0) FROM blobs",
+    [ST_STATS_INDEX] = "SELECT count(*), count(DISTINCT name_lc) FROM index_entries",
+};
+
+struct store {
+    sqlite3 *db;
+    char *dir;
+    sqlite3_stmt *st[ST__COUNT];
+    unsigned depth; /* store_begin nesting */
+    int doomed;     /* 0, or the error the outermost store_commit returns */
+    char errmsg[256];
+};
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+const char *store_origin_name(int origin)
+{
+    switch (origin) {
+    case STORE_ORIGIN_UPSTREAM:
+        return "upstream";
+    case STORE_ORIGIN_CARGO_HOME:
+        return "cargo-home";
+    case STORE_ORIGIN_PEER:
+        return "peer";
+    case STORE_ORIGIN_BUNDLE:
+        return "bundle";
+    default:
+        return "unknown";
+    }
+}
+
+const char *store_dir(const struct store *s)
+{
+    return s->dir;
+}
+
+const char *store_errmsg(const struct store *s)
+{
+    return s->errmsg[0] ? s->errmsg : "no error";
+}
+
+static void copy_trunc(char *dst, size_t dstsz, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n >= dstsz)
+        n = dstsz - 1;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static void set_errmsg(struct store *s, const char *msg)
+{
+    copy_trunc(s->errmsg, sizeof s->errmsg, msg);
+}
+
+/* Record the connection's last error; returns -EIO for `return db_fail(s);`. */
+static int db_fail(struct store *s)
+{
+    set_errmsg(s, sqlite3_errmsg(s->db));
+    return -EIO;
+}
+
+static __attribute__((format(printf, 3, 4))) int path_fmt(char *out, size_t outsz,
+                                                          const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, outsz, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -EINVAL;
+    if ((size_t)n >= outsz)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+/* ASCII lower-case of a crate name; -EINVAL when empty or too long. */
+static int name_lower(const char *name, char out[PROTO_NAME_MAX + 1])
+{
+    size_t n = name ? strnlen(name, PROTO_NAME_MAX + 1) : 0;
+    if (n == 0 || n > PROTO_NAME_MAX)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+/* The statement, reset and unbound, ready for new bindings. */
+static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
+{
+    sqlite3_stmt *st = s->st[id];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+/* Step a statement that returns no rows; leaves it reset. */
+static int exec_stmt(struct store *s, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    int ret = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : db_fail(s);
+    sqlite3_reset(st);
+    return ret;
+}
+
+static int exec_sql(struct store *s, const char *sql)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(s);
+    return 0;
+}
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* ---- directories ------------------------------------------------------------- */
+
+/* mkdir -p with mode 0700 for every component created. */
+static int mkdir_p(const char *dir)
+{
+    char buf[PATH_MAX];
+    size_t n = strlen(dir);
+    if (n == 0)
+        return -EINVAL;
+    if (n >= sizeof buf)
+        return -ENAMETOOLONG;
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+            return -errno;
+        buf[i] = saved;
+    }
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+static int fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+/* Remove what crashed writers left in DIR/tmp/ (see the file comment). */
+static int clean_tmp(const char *dir)
+{
+    char path[PATH_MAX];
+    int rc = path_fmt(path, sizeof path, "%s/tmp", dir);
+    if (rc < 0)
+        return rc;
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -errno;
+    int dfd = dirfd(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        int fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            close(fd); /* a live writer holds it */
+            continue;
+        }
+        /* Unlinking before the lock is released keeps a writer that races
+         * between O_EXCL and flock from publishing: its rename fails. */
+        if (unlinkat(dfd, de->d_name, 0) < 0 && errno == EISDIR)
+            unlinkat(dfd, de->d_name, AT_REMOVEDIR);
+        if (fd >= 0)
+            close(fd);
+    }
+    closedir(d);
+    return 0;
+}
+
+/* ---- open / close ------------------------------------------------------------ */
+
+static int migrate(struct store *s)
+{
+    int rc = exec_sql(s, "BEGIN IMMEDIATE");
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = db_fail(s);
+        goto fail;
+    }
+    int version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (version > SCHEMA_VERSION || version < 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "store schema version %d is newer than this program's (%d)",
+                 version, SCHEMA_VERSION);
+        set_errmsg(s, msg);
+        rc = -EIO;
+        goto fail;
+    }
+    for (; version < SCHEMA_VERSION; version++) {
+        rc = exec_sql(s, migrations[version]);
+        if (rc < 0)
+            goto fail;
+    }
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
+    rc = exec_sql(s, sql);
+    if (rc < 0)
+        goto fail;
+    return exec_sql(s, "COMMIT");
+
+fail:
+    sqlite3_finalize(st);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int store_open(const char *dir, struct store **out)
+{
+    static const char *const subdirs[] = {"blobs", "tmp", "quarantine"};
+    char path[PATH_MAX];
+    struct store *s = NULL;
+    int rc;
+
+    *out = NULL;
+    if (dir == NULL || dir[0] == '\0')
+        return -EINVAL;
+    rc = mkdir_p(dir);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+        rc = path_fmt(path, sizeof path, "%s/%s", dir, subdirs[i]);
+        if (rc < 0)
+            return rc;
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+            return -errno;
+    }
+    rc = clean_tmp(dir);
+    if (rc < 0)
+        return rc;
+
+    s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return -ENOMEM;
+    s->dir = strdup(dir);
+    if (s->dir == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    rc = path_fmt(path, sizeof path, "%s/store.db", dir);
+    if (rc < 0)
+        goto fail;
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        rc = s->db ? db_fail(s) : -ENOMEM;
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
+        rc = db_fail(s);
+        goto fail;
+    }
+    /* journal_mode answers with a row: exec ignores it. It must be set outside
+     * a transaction, and before the schema is written. */
+    rc = exec_sql(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                     " PRAGMA foreign_keys = ON;");
+    if (rc < 0)
+        goto fail;
+    rc = migrate(s);
+    if (rc < 0)
+        goto fail;
+    for (int i = 0; i < ST__COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK) {
+            rc = db_fail(s);
+            goto fail;
+        }
+    }
+    *out = s;
+    return 0;
+
+fail:
+    store_close(s);
+    return rc;
+}
+
+void store_close(struct store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->depth > 0 && s->db)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db); /* NULL-safe; all statements are finalized */
+    free(s->dir);
+    free(s);
+}
+
+/* ---- transactions ------------------------------------------------------------ */
+
+int store_begin(struct store *s)
+{
+    if (s->depth == 0) {
+        int rc = exec_stmt(s, stmt(s, ST_BEGIN));
+        if (rc < 0)
+            return rc;
+        s->doomed = 0;
+    }
+    s->depth++;
+    return 0;
+}
+
+/* The outermost level ends: roll back whatever is open. */
+static void end_rollback(struct store *s)
+{
+    if (!sqlite3_get_autocommit(s->db)) /* SQLite may have rolled back already */
+        exec_stmt(s, stmt(s, ST_ROLLBACK));
+    s->depth = 0;
+    s->doomed = 0;
+}
+
+int store_commit(struct store *s)
+{
+    if (s->depth == 0)
+        return -EINVAL;
+    if (--s->depth > 0)
+        return 0;
+    if (s->doomed) {
+        int rc = s->doomed;
+        end_rollback(s);
+        return rc;
+    }
+    int rc = exec_stmt(s, stmt(s, ST_COMMIT));
+    if (rc < 0)
+        end_rollback(s);
+    return rc;
+}
+
+void store_rollback(struct store *s)
+{
+    if (s->depth == 0)
+        return;
+    if (--s->depth > 0) {
+        if (!s->doomed)
+            s->doomed = -ECANCELED;
+        return;
+    }
+    end_rollback(s);
+}
+
+/* ---- index entries ------------------------------------------------------------ */
+
+static const void *line_bytes(const uint8_t *line)
+{
+    return line ? (const void *)line : (const void *)""; /* bind "" not NULL */
+}
+
+/* The body of store_index_put, inside its own begin/commit. */
+static int index_put_locked(struct store *s, const char *name_lc,
+                            const struct proto_index_entry *e, int origin,
+                            const char *origin_detail)
+{
+    int64_t now = now_s();
+    sqlite3_stmt *st = stmt(s, ST_ENTRY_FIND);
+    sqlite3_bind_text(st, 1, name_lc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, e->vers, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const void *held = sqlite3_column_blob(st, 0);
+        bool same = sqlite3_column_bytes(st, 0) == PROTO_SHA256_LEN && held &&
+                    memcmp(held, e->content_hash, PROTO_SHA256_LEN) == 0;
+        bool held_yanked = sqlite3_column_int(st, 1) != 0;
+        sqlite3_reset(st);
+        if (!same)
+            return -EEXIST;
+        if (held_yanked == e->yanked)
+            return STORE_PUT_SAME;
+        st = stmt(s, ST_ENTRY_YANK);
+        sqlite3_bind_text(st, 1, name_lc, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, e->vers, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, e->yanked);
+        sqlite3_bind_blob(st, 4, line_bytes(e->line), (int)e->line_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, now);
+        rc = exec_stmt(s, st);
+        return rc < 0 ? rc : STORE_PUT_YANK;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_fail(s);
+        sqlite3_reset(st);
+        return rc;
+    }
+    sqlite3_reset(st);
+    st = stmt(s, ST_ENTRY_INSERT);
+    sqlite3_bind_text(st, 1, name_lc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, e->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, e->vers, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, e->cksum, PROTO_SHA256_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, e->yanked);
+    sqlite3_bind_blob(st, 6, e->content_hash, PROTO_SHA256_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 7, line_bytes(e->line), (int)e->line_len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 8, origin);
+    if (origin_detail)
+        sqlite3_bind_text(st, 9, origin_detail, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 10, now);
+    rc = exec_stmt(s, st);
+    return rc < 0 ? rc : STORE_PUT_NEW;
+}
+
+int store_index_put(struct store *s, const struct proto_index_entry *e, int origin,
+                    const char *origin_detail)
+{
+    char name_lc[PROTO_NAME_MAX + 1];
+    if (name_lower(e->name, name_lc) < 0 || e->vers[0] == '\0' ||
+        strnlen(e->vers, sizeof e->vers) > PROTO_VERS_MAX || e->line_len > PROTO_LINE_MAX ||
+        (e->line == NULL && e->line_len != 0))
+        return -EINVAL;
+
+    int rc = store_begin(s);
+    if (rc < 0)
+        return rc;
+    rc = index_put_locked(s, name_lc, e, origin, origin_detail);
+    if (rc < 0 && rc != -EEXIST) {
+        /* A database error may have undone more than this statement. */
+        if (s->depth > 1 && !s->doomed)
+            s->doomed = rc;
+        store_rollback(s);
+        return rc;
+    }
+    int crc = store_commit(s);
+    return crc < 0 ? crc : rc;
+}
+
+static void row_clear(struct store_index_row *row)
+{
+    memset(row, 0, sizeof *row);
+}
+
+void store_index_row_free(struct store_index_row *row)
+{
+    if (row == NULL)
+        return;
+    free(row->line);
+    row_clear(row);
+}
+
+/* Fill row from the current result row of ST_ENTRY_LIST / ST_ENTRY_GET. */
+static int row_fill(sqlite3_stmt *st, struct store_index_row *row)
+{
+    row_clear(row);
+    copy_trunc(row->vers, sizeof row->vers, (const char *)sqlite3_column_text(st, 0));
+    const void *ck = sqlite3_column_blob(st, 1);
+    if (ck && sqlite3_column_bytes(st, 1) == PROTO_SHA256_LEN)
+        memcpy(row->cksum, ck, PROTO_SHA256_LEN);
+    row->yanked = sqlite3_column_int(st, 2) != 0;
+    const void *line = sqlite3_column_blob(st, 3);
+    size_t len = (size_t)sqlite3_column_bytes(st, 3);
+    row->line = malloc(len + 1);
+    if (row->line == NULL)
+        return -ENOMEM;
+    if (len)
+        memcpy(row->line, line, len);
+    row->line[len] = '\0';
+    row->line_len = len;
+    row->have_blob = sqlite3_column_int(st, 4) != 0;
+    return 0;
+}
+
+int store_index_list(struct store *s, const char *name, struct store_index_list *out)
+{
+    char name_lc[PROTO_NAME_MAX + 1];
+    size_t cap = 0;
+    int rc;
+
+    out->rows = NULL;
+    out->n = 0;
+    if (name_lower(name, name_lc) < 0)
+        return 0; /* no such name can be stored */
+    sqlite3_stmt *st = stmt(s, ST_ENTRY_LIST);
+    sqlite3_bind_text(st, 1, name_lc, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct store_index_row *nr = realloc(out->rows, ncap * sizeof *nr);
+            if (nr == NULL) {
+                rc = -ENOMEM;
+                goto fail;
+            }
+            out->rows = nr;
+            cap = ncap;
+        }
+        rc = row_fill(st, &out->rows[out->n]);
+        if (rc < 0)
+            goto fail;
+        out->n++;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_fail(s);
+        goto fail;
+    }
+    sqlite3_reset(st);
+    return 0;
+
+fail:
+    sqlite3_reset(st);
+    store_index_list_free(out);
+    return rc;
+}
+
+void store_index_list_free(struct store_index_list *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->rows[i].line);
+    free(l->rows);
+    l->rows = NULL;
+    l->n = 0;
+}
+
+int store_index_get(struct store *s, const char *name, const char *vers,
+                    struct store_index_row *row)
+{
+    char name_lc[PROTO_NAME_MAX + 1];
+    row_clear(row);
+    if (name_lower(name, name_lc) < 0 || vers == NULL)
+        return -ENOENT;
+    sqlite3_stmt *st = stmt(s, ST_ENTRY_GET);
+    sqlite3_bind_text(st, 1, name_lc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, vers, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        rc = row_fill(st, row);
+    else if (rc == SQLITE_DONE)
+        rc = -ENOENT;
+    else
+        rc = db_fail(s);
+    sqlite3_reset(st);
+    if (rc < 0)
+        store_index_row_free(row);
+    return rc;
+}
+
+bool store_cksum_trusted(struct store *s, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    sqlite3_stmt *st = stmt(s, ST_CKSUM_TRUSTED);
+    sqlite3_bind_blob(st, 1, sha, PROTO_SHA256_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        db_fail(s);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW;
+}
+
+int store_index_meta_get(struct store *s, const char *name, struct store_index_meta *m)
+{
+    char name_lc[PROTO_NAME_MAX + 1];
+    memset(m, 0, sizeof *m);
+    if (name_lower(name, name_lc) < 0)
+        return -ENOENT;
+    sqlite3_stmt *st = stmt(s, ST_META_GET);
+    sqlite3_bind_text(st, 1, name_lc, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        copy_trunc(m->etag, sizeof m->etag, (const char *)sqlite3_column_text(st, 0));
+        copy_trunc(m->last_modified, sizeof m->last_modified,
+                   (const char *)sqlite3_column_text(st, 1));
+        m->fetched_at = sqlite3_column_int64(st, 2);
+        m->not_found = sqlite3_column_int(st, 3) != 0;
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = -ENOENT;
+    } else {
+        rc = db_fail(s);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_index_meta_put(struct store *s, const char *name, const struct store_index_meta *m)
+{
+    char name_lc[PROTO_NAME_MAX + 1];
+    if (name_lower(name, name_lc) < 0)
+        return -EINVAL;
+    sqlite3_stmt *st = stmt(s, ST_META_PUT);
+    sqlite3_bind_text(st, 1, name_lc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, m->etag, (int)strnlen(m->etag, sizeof m->etag), SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, m->last_modified,
+                      (int)strnlen(m->last_modified, sizeof m->last_modified), SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, m->fetched_at);
+    sqlite3_bind_int(st, 5, m->not_found);
+    return exec_stmt(s, st);
+}
+
+/* ---- blob files ------------------------------------------------------------------ */
+
+int store_blob_path(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN], char *out,
+                    size_t outsz)
+{
+    char hex[PROTO_SHA256_HEX_LEN + 1];
+    proto_hex_encode(sha, PROTO_SHA256_LEN, hex);
+    return path_fmt(out, outsz, "%s/blobs/%.2s/%s", s->dir, hex, hex);
+}
+
+/* A temporary file being written, and where it goes. */
+struct tmp_blob {
+    int fd;
+    char tmp[PATH_MAX];
+    char final[PATH_MAX];
+    char subdir[PATH_MAX];
+};
+
+static unsigned long tmp_counter;
+
+static int tmp_open(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN],
+                    struct tmp_blob *t)
+{
+    char hex[PROTO_SHA256_HEX_LEN + 1];
+    int rc;
+
+    t->fd = -1;
+    proto_hex_encode(sha, PROTO_SHA256_LEN, hex);
+    rc = path_fmt(t->final, sizeof t->final, "%s/blobs/%.2s/%s", s->dir, hex, hex);
+    if (rc < 0)
+        return rc;
+    rc = path_fmt(t->subdir, sizeof t->subdir, "%s/blobs/%.2s", s->dir, hex);
+    if (rc < 0)
+        return rc;
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned long n = __atomic_fetch_add(&tmp_counter, 1, __ATOMIC_RELAXED);
+        rc = path_fmt(t->tmp, sizeof t->tmp, "%s/tmp/%ld-%lu.tmp", s->dir, (long)getpid(), n);
+        if (rc < 0)
+            return rc;
+        t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (t->fd >= 0)
+            break;
+        if (errno != EEXIST)
+            return -errno;
+    }
+    if (t->fd < 0)
+        return -EEXIST;
+    /* Tells clean_tmp() of another struct store that this file is alive. */
+    if (flock(t->fd, LOCK_EX) < 0) {
+        rc = -errno;
+        close(t->fd);
+        unlink(t->tmp);
+        t->fd = -1;
+        return rc;
+    }
+    return 0;
+}
+
+static void tmp_discard(struct tmp_blob *t)
+{
+    if (t->fd < 0)
+        return;
+    unlink(t->tmp);
+    close(t->fd);
+    t->fd = -1;
+}
+
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* fsync, rename into blobs/, fsync the directory; the fd is closed either way. */
+static int tmp_publish(struct tmp_blob *t)
+{
+    int rc;
+    if (fsync(t->fd) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    bool created = mkdir(t->subdir, 0700) == 0;
+    if (!created && errno != EEXIST) {
+        rc = -errno;
+        goto fail;
+    }
+    if (rename(t->tmp, t->final) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    close(t->fd); /* releases the flock; the name is gone from tmp/ */
+    t->fd = -1;
+    rc = fsync_dir(t->subdir);
+    if (rc == 0 && created) {
+        /* the new subdirectory's own entry in blobs/ */
+        char *slash = strrchr(t->subdir, '/');
+        *slash = '\0';
+        rc = fsync_dir(t->subdir);
+        *slash = '/';
+    }
+    return rc;
+
+fail:
+    tmp_discard(t);
+    return rc;
+}
+
+int store_blob_commit(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN],
+                      const uint8_t *buf, size_t len)
+{
+    struct tmp_blob t;
+    uint8_t got[PROTO_SHA256_LEN];
+
+    if (len > STORE_BLOB_MAX)
+        return -EFBIG;
+    if (buf == NULL && len != 0)
+        return -EINVAL;
+    proto_sha256(len ? (const void *)buf : (const void *)"", len, got);
+    if (memcmp(got, sha, PROTO_SHA256_LEN) != 0)
+        return -EBADMSG;
+    int rc = tmp_open(s, sha, &t);
+    if (rc < 0)
+        return rc;
+    rc = write_all(t.fd, buf, len);
+    if (rc < 0)
+        goto fail;
+    return tmp_publish(&t);
+
+fail:
+    tmp_discard(&t);
+    return rc;
+}
+
+int store_blob_commit_file(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN],
+                           const char *src_path)
+{
+    struct tmp_blob t = {.fd = -1};
+    struct proto_sha256 h = {0};
+    uint8_t got[PROTO_SHA256_LEN];
+    uint8_t *buf = NULL;
+    uint64_t total = 0;
+    struct stat st;
+    int rc;
+
+    int src = open(src_path, O_RDONLY | O_CLOEXEC);
+    if (src < 0)
+        return -errno;
+    if (fstat(src, &st) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = -EINVAL;
+        goto fail;
+    }
+    if ((uint64_t)st.st_size > STORE_BLOB_MAX) {
+        rc = -EFBIG;
+        goto fail;
+    }
+    buf = malloc(COPY_CHUNK);
+    if (buf == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    rc = proto_sha256_init(&h);
+    if (rc < 0)
+        goto fail;
+    rc = tmp_open(s, sha, &t);
+    if (rc < 0)
+        goto fail;
+    for (;;) {
+        ssize_t n = read(src, buf, COPY_CHUNK);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            goto fail;
+        }
+        if (n == 0)
+            break;
+        total += (uint64_t)n;
+        if (total > STORE_BLOB_MAX) { /* the file grew while copied */
+            rc = -EFBIG;
+            goto fail;
+        }
+        proto_sha256_update(&h, buf, (size_t)n);
+        rc = write_all(t.fd, buf, (size_t)n);
+        if (rc < 0)
+            goto fail;
+    }
+    proto_sha256_final(&h, got);
+    h.ctx = NULL;
+    if (memcmp(got, sha, PROTO_SHA256_LEN) != 0) {
+        rc = -EBADMSG;
+        goto fail;
+    }
+    free(buf);
+    close(src);
+    return tmp_publish(&t);
+
+fail:
+    proto_sha256_abort(&h);
+    tmp_discard(&t);
+    free(buf);
+    close(src);
+    return rc;
+}
+
+/* ---- blob records ------------------------------------------------------------------ */
+
+static bool blob_recorded(struct store *s, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    sqlite3_stmt *st = stmt(s, ST_BLOB_HAS);
+    sqlite3_bind_blob(st, 1, sha, PROTO_SHA256_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        db_fail(s);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW;
+}
+
+bool store_blob_has(struct store *s, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (!blob_recorded(s, sha))
+        return false;
+    if (store_blob_path(s, sha, path, sizeof path) < 0)
+        return false;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int store_blob_record(struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint64_t size,
+                      int origin)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int rc = store_blob_path(s, sha, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    if (!store_cksum_trusted(s, sha)) {
+        unlink(path); /* an untrusted blob does not stay under a real name */
+        return -EPERM;
+    }
+    if (stat(path, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return -ENOENT;
+    /* The file's own size is the truth; `size` is what the caller committed. */
+    (void)size;
+    int64_t now = now_s();
+    sqlite3_stmt *q = stmt(s, ST_BLOB_INSERT);
+    sqlite3_bind_blob(q, 1, sha, PROTO_SHA256_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, (int64_t)st.st_size);
+    sqlite3_bind_int(q, 3, origin);
+    sqlite3_bind_int64(q, 4, now);
+    return exec_stmt(s, q);
+}
+
+int store_blob_touch(struct store *s, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    sqlite3_stmt *st = stmt(s, ST_BLOB_TOUCH);
+    sqlite3_bind_blob(st, 1, sha, PROTO_SHA256_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_s());
+    int rc = exec_stmt(s, st);
+    if (rc == 0 && sqlite3_changes(s->db) == 0)
+        rc = -ENOENT;
+    return rc;
+}
+
+/* ---- whole store ------------------------------------------------------------------- */
+
+int store_stats(struct store *s, struct store_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = stmt(s, ST_STATS_BLOBS);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        goto fail;
+    out->crates = (uint64_t)sqlite3_column_int64(st, 0);
+    out->bytes = (uint64_t)sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    st = stmt(s, ST_STATS_INDEX);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        goto fail;
+    out->index_entries = (uint64_t)sqlite3_column_int64(st, 0);
+    out->index_crates = (uint64_t)sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    return 0;
+
+fail:;
+    int rc = db_fail(s);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Hash the open file fd; 0 and *got, or -errno. */
+static int hash_fd(int fd, uint8_t *buf, uint8_t got[PROTO_SHA256_LEN])
+{
+    struct proto_sha256 h;
+    int rc = proto_sha256_init(&h);
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        ssize_t n = read(fd, buf, COPY_CHUNK);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            proto_sha256_abort(&h);
+            return rc;
+        }
+        if (n == 0)
+            break;
+        proto_sha256_update(&h, buf, (size_t)n);
+    }
+    proto_sha256_final(&h, got);
+    return 0;
+}
+
+static int blob_forget(struct store *s, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    sqlite3_stmt *st = stmt(s, ST_BLOB_DELETE);
+    sqlite3_bind_blob(st, 1, sha, PROTO_SHA256_LEN, SQLITE_STATIC);
+    return exec_stmt(s, st);
+}
+
+/* Check one recorded blob; updates *r. -errno only for what stops verify. */
+static int verify_one(struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint8_t *buf,
+                      store_verify_cb cb, void *ud, struct store_verify_result *r)
+{
+    char hex[PROTO_SHA256_HEX_LEN + 1];
+    char path[PATH_MAX], qpath[PATH_MAX];
+    uint8_t got[PROTO_SHA256_LEN];
+    struct stat st_open, st_now;
+    int rc;
+
+    proto_hex_encode(sha, PROTO_SHA256_LEN, hex);
+    rc = store_blob_path(s, sha, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    r->checked++;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno != ENOENT) {
+            if (cb)
+                cb(ud, hex, "cannot open the blob file");
+            return 0;
+        }
+        rc = blob_forget(s, sha);
+        if (rc < 0)
+            return rc;
+        r->missing++;
+        if (cb)
+            cb(ud, hex, "missing: dropped from the store");
+        return 0;
+    }
+    rc = fstat(fd, &st_open) < 0 ? -errno : hash_fd(fd, buf, got);
+    close(fd);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc < 0) {
+        if (cb)
+            cb(ud, hex, "cannot read the blob file");
+        return 0;
+    }
+    if (memcmp(got, sha, PROTO_SHA256_LEN) == 0) {
+        r->ok++;
+        return 0;
+    }
+    /* A concurrent store_blob_commit may have replaced the file since: only
+     * the file that was hashed goes to quarantine. */
+    if (lstat(path, &st_now) < 0 || st_now.st_ino != st_open.st_ino ||
+        st_now.st_dev != st_open.st_dev) {
+        if (cb)
+            cb(ud, hex, "replaced while verified: check again");
+        return 0;
+    }
+    rc = path_fmt(qpath, sizeof qpath, "%s/quarantine/%s", s->dir, hex);
+    if (rc < 0)
+        return rc;
+    if (rename(path, qpath) < 0) {
+        rc = -errno;
+        if (cb)
+            cb(ud, hex, "digest mismatch, and the file cannot be moved to quarantine");
+        return rc;
+    }
+    rc = blob_forget(s, sha);
+    if (rc < 0)
+        return rc;
+    r->quarantined++;
+    if (cb)
+        cb(ud, hex, "digest mismatch: moved to quarantine");
+    return 0;
+}
+
+int store_verify(struct store *s, store_verify_cb cb, void *ud, struct store_verify_result *out)
+{
+    struct store_verify_result r = {0};
+    uint8_t(*shas)[PROTO_SHA256_LEN] = NULL;
+    size_t n = 0, cap = 0;
+    uint8_t *buf = NULL;
+    int rc;
+
+    /* Take the list first: hashing takes long, and a read transaction held
+     * across it would keep the WAL from being checkpointed. */
+    sqlite3_stmt *st = stmt(s, ST_BLOB_ALL);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != PROTO_SHA256_LEN)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            void *ns = realloc(shas, ncap * sizeof *shas);
+            if (ns == NULL) {
+                rc = -ENOMEM;
+                goto fail;
+            }
+            shas = ns;
+            cap = ncap;
+        }
+        memcpy(shas[n++], sqlite3_column_blob(st, 0), PROTO_SHA256_LEN);
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_fail(s);
+        goto fail;
+    }
+    sqlite3_reset(st);
+    buf = malloc(COPY_CHUNK);
+    if (buf == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rc = verify_one(s, shas[i], buf, cb, ud, &r);
+        if (rc < 0)
+            goto fail;
+    }
+    rc = 0;
+
+fail:
+    sqlite3_reset(st);
+    free(buf);
+    free(shas);
+    if (out)
+        *out = r;
+    return rc;
+}

@@ -1,1 +1,882 @@
-int main(void) { return 0; }
+/* tests/unit/test-store.c — store/ against a temporary directory.
+ *
+ * Each test gets a fresh directory under $TMPDIR (removed afterwards) and a
+ * store opened at DIR/a/b/store, so store_open's mkdir -p is exercised every
+ * time. Index entries are built by hand (name, vers, cksum, yanked, a content
+ * hash, a line): the store only compares content hashes, it never parses.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+struct fx {
+    char root[1024]; /* mkdtemp'd; removed by teardown */
+    char dir[1100];  /* the store directory */
+    struct store *s;
+};
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(f->root, sizeof f->root, "%s/test-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(f->root));
+    snprintf(f->dir, sizeof f->dir, "%s/a/b/store", f->root);
+    assert_int_equal(store_open(f->dir, &f->s), 0);
+    assert_non_null(f->s);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    store_close(f->s);
+    nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static void reopen(struct fx *f)
+{
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(store_open(f->dir, &f->s), 0);
+}
+
+/* Number of entries in DIR/sub (0 when it does not exist). */
+static int count_dir(const struct fx *f, const char *sub)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", f->dir, sub);
+    int n = 0;
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* Total files under blobs/ (two levels). */
+static int count_blobs(const struct fx *f)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/blobs", f->dir);
+    int n = 0;
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char sub[PATH_MAX + 128];
+        snprintf(sub, sizeof sub, "blobs/%s", de->d_name);
+        n += count_dir(f, sub);
+    }
+    closedir(d);
+    return n;
+}
+
+static void write_file(const char *path, const void *buf, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, buf, len), (ssize_t)len);
+    close(fd);
+}
+
+static size_t read_file(const char *path, void *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    ssize_t n = read(fd, buf, cap);
+    assert_true(n >= 0);
+    close(fd);
+    return (size_t)n;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* A hand-built index entry. The line is a plausible JSON line kept in *buf. */
+struct entry {
+    struct proto_index_entry e;
+    char line[512];
+};
+
+static void make_entry(struct entry *x, const char *name, const char *vers,
+                       const uint8_t cksum[PROTO_SHA256_LEN], bool yanked, uint8_t content)
+{
+    char hex[PROTO_SHA256_HEX_LEN + 1];
+    memset(x, 0, sizeof *x);
+    snprintf(x->e.name, sizeof x->e.name, "%s", name);
+    snprintf(x->e.vers, sizeof x->e.vers, "%s", vers);
+    memcpy(x->e.cksum, cksum, PROTO_SHA256_LEN);
+    x->e.yanked = yanked;
+    memset(x->e.content_hash, content, PROTO_SHA256_LEN);
+    proto_hex_encode(cksum, PROTO_SHA256_LEN, hex);
+    int n = snprintf(x->line, sizeof x->line,
+                     "{\"name\":\"%s\",\"vers\":\"%s\",\"deps\":[],\"cksum\":\"%s\","
+                     "\"features\":{},\"yanked\":%s,\"c\":%u}",
+                     name, vers, hex, yanked ? "true" : "false", content);
+    x->e.line = (const uint8_t *)x->line;
+    x->e.line_len = (size_t)n;
+}
+
+static void fake_sha(uint8_t out[PROTO_SHA256_LEN], uint8_t v)
+{
+    memset(out, v, PROTO_SHA256_LEN);
+}
+
+static int put(struct fx *f, const char *name, const char *vers, uint8_t ck, bool yanked,
+               uint8_t content)
+{
+    uint8_t sha[PROTO_SHA256_LEN];
+    struct entry x;
+    fake_sha(sha, ck);
+    make_entry(&x, name, vers, sha, yanked, content);
+    return store_index_put(f->s, &x.e, STORE_ORIGIN_UPSTREAM, "https://index.crates.io/");
+}
+
+/* An index entry whose cksum is the SHA-256 of data, and the committed +
+ * recorded blob. */
+static void put_blob(struct fx *f, const char *name, const char *vers, const char *data,
+                     uint8_t sha[PROTO_SHA256_LEN])
+{
+    struct entry x;
+    proto_sha256(data, strlen(data), sha);
+    make_entry(&x, name, vers, sha, false, 7);
+    assert_true(store_index_put(f->s, &x.e, STORE_ORIGIN_UPSTREAM, NULL) >= 0);
+    assert_int_equal(store_blob_commit(f->s, sha, (const uint8_t *)data, strlen(data)), 0);
+    assert_int_equal(store_blob_record(f->s, sha, strlen(data), STORE_ORIGIN_UPSTREAM), 0);
+}
+
+/* ---- open / close ----------------------------------------------------------- */
+
+static void test_open_layout(void **state)
+{
+    struct fx *f = *state;
+    static const char *const subs[] = {"", "/blobs", "/tmp", "/quarantine"};
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        char path[PATH_MAX + 64];
+        struct stat st;
+        snprintf(path, sizeof path, "%s%s", f->dir, subs[i]);
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(st.st_mode & 0777, 0700);
+    }
+    char db[PATH_MAX + 64];
+    snprintf(db, sizeof db, "%s/store.db", f->dir);
+    assert_true(exists(db));
+    assert_string_equal(store_dir(f->s), f->dir);
+    assert_non_null(store_errmsg(f->s));
+    store_close(NULL);
+}
+
+static void test_open_errors(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = (struct store *)1;
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/file", f->root);
+    write_file(path, "x", 1);
+    assert_int_equal(store_open(path, &s), -ENOTDIR);
+    assert_null(s);
+    snprintf(path, sizeof path, "%s/file/sub", f->root);
+    assert_int_equal(store_open(path, &s), -ENOTDIR);
+    assert_int_equal(store_open("", &s), -EINVAL);
+}
+
+static void test_reopen_persists(void **state)
+{
+    struct fx *f = *state;
+    uint8_t sha[PROTO_SHA256_LEN];
+    struct store_index_meta m = {.etag = "\"abc\"", .fetched_at = 1700000000};
+    assert_int_equal(put(f, "serde", "1.0.0", 1, false, 1), STORE_PUT_NEW);
+    assert_int_equal(store_index_meta_put(f->s, "serde", &m), 0);
+    put_blob(f, "tiny", "0.1.0", "tiny crate bytes", sha);
+
+    reopen(f);
+    struct store_index_list l;
+    assert_int_equal(store_index_list(f->s, "serde", &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.rows[0].vers, "1.0.0");
+    store_index_list_free(&l);
+    struct store_index_meta g;
+    assert_int_equal(store_index_meta_get(f->s, "serde", &g), 0);
+    assert_string_equal(g.etag, "\"abc\"");
+    assert_true(store_blob_has(f->s, sha));
+    assert_int_equal(put(f, "serde", "1.0.0", 1, false, 1), STORE_PUT_SAME);
+}
+
+/* Two connections on one directory (the loop thread and an import worker). */
+static void test_two_connections(void **state)
+{
+    struct fx *f = *state;
+    struct store *s2 = NULL;
+    assert_int_equal(store_open(f->dir, &s2), 0);
+    assert_int_equal(put(f, "anyhow", "1.0.0", 3, false, 3), STORE_PUT_NEW);
+    struct store_index_row row;
+    assert_int_equal(store_index_get(s2, "anyhow", "1.0.0", &row), 0);
+    store_index_row_free(&row);
+    assert_int_equal(store_begin(s2), 0);
+    uint8_t ck[PROTO_SHA256_LEN];
+    struct entry x;
+    fake_sha(ck, 4);
+    make_entry(&x, "anyhow", "1.0.1", ck, false, 4);
+    assert_int_equal(store_index_put(s2, &x.e, STORE_ORIGIN_CARGO_HOME, NULL), STORE_PUT_NEW);
+    assert_int_equal(store_commit(s2), 0);
+    store_close(s2);
+    struct store_index_list l;
+    assert_int_equal(store_index_list(f->s, "anyhow", &l), 0);
+    assert_int_equal(l.n, 2);
+    store_index_list_free(&l);
+}
+
+struct writer {
+    const char *dir;
+    int rc;
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    struct store *s2 = NULL;
+    uint8_t ck[PROTO_SHA256_LEN];
+    struct entry x;
+    w->rc = store_open(w->dir, &s2);
+    if (w->rc == 0) {
+        fake_sha(ck, 5);
+        make_entry(&x, "waits", "1.0.0", ck, false, 5);
+        w->rc = store_index_put(s2, &x.e, STORE_ORIGIN_CARGO_HOME, NULL);
+    }
+    store_close(s2);
+    return NULL;
+}
+
+/* A write transaction held by one connection is waited for, not failed, by
+ * the other (busy_timeout), as the import worker does against the loop. */
+static void test_busy_waits(void **state)
+{
+    struct fx *f = *state;
+    pthread_t t;
+    struct writer w = {.dir = f->dir, .rc = 1};
+    assert_int_equal(store_begin(f->s), 0);
+    assert_int_equal(put(f, "holds", "1.0.0", 6, false, 6), STORE_PUT_NEW);
+    assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+    usleep(300 * 1000);
+    assert_int_equal(store_commit(f->s), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(w.rc, STORE_PUT_NEW);
+    struct store_stats st;
+    assert_int_equal(store_stats(f->s, &st), 0);
+    assert_int_equal(st.index_entries, 2);
+}
+
+/* A database written by a newer cratecast is refused, not altered. */
+static void test_newer_schema_refused(void **state)
+{
+    struct fx *f = *state;
+    char path[PATH_MAX];
+    sqlite3 *db = NULL;
+    store_close(f->s);
+    f->s = NULL;
+    snprintf(path, sizeof path, "%s/store.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    struct store *s = NULL;
+    assert_int_equal(store_open(f->dir, &s), -EIO);
+    assert_null(s);
+}
+
+/* ---- index entries ---------------------------------------------------------- */
+
+static void test_put_table(void **state)
+{
+    struct fx *f = *state;
+    static const struct {
+        const char *name, *vers;
+        uint8_t ck;
+        bool yanked;
+        uint8_t content;
+        int want;
+    } steps[] = {
+        {"serde", "1.0.0", 1, false, 1, STORE_PUT_NEW},
+        {"serde", "1.0.0", 1, false, 1, STORE_PUT_SAME},
+        {"serde", "1.0.0", 1, true, 1, STORE_PUT_YANK},   /* yank */
+        {"serde", "1.0.0", 1, true, 1, STORE_PUT_SAME},
+        {"serde", "1.0.0", 1, false, 1, STORE_PUT_YANK},  /* unyank */
+        {"serde", "1.0.0", 2, false, 2, -EEXIST},         /* other cksum */
+        {"serde", "1.0.0", 1, false, 9, -EEXIST},         /* other deps, same cksum */
+        {"serde", "1.0.0", 1, true, 9, -EEXIST},          /* contradiction + yank */
+        {"serde", "1.0.1", 2, false, 2, STORE_PUT_NEW},
+        {"serde", "1.0.0+build.1", 3, false, 3, STORE_PUT_NEW}, /* build metadata counts */
+        {"serde", "1.0.0-alpha", 4, true, 4, STORE_PUT_NEW},
+        {"SERDE", "1.0.1", 2, false, 2, STORE_PUT_SAME},  /* case-insensitive */
+        {"Serde", "1.0.1", 5, false, 5, -EEXIST},
+        {"serde_json", "1.0.0", 6, false, 6, STORE_PUT_NEW},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        int rc = put(f, steps[i].name, steps[i].vers, steps[i].ck, steps[i].yanked,
+                     steps[i].content);
+        if (rc != steps[i].want)
+            fail_msg("step %zu (%s %s): got %d, want %d", i, steps[i].name, steps[i].vers, rc,
+                     steps[i].want);
+    }
+    /* the contradictions changed nothing */
+    struct store_index_row row;
+    assert_int_equal(store_index_get(f->s, "serde", "1.0.0", &row), 0);
+    uint8_t ck1[PROTO_SHA256_LEN];
+    fake_sha(ck1, 1);
+    assert_memory_equal(row.cksum, ck1, PROTO_SHA256_LEN);
+    assert_false(row.yanked);
+    assert_non_null(strstr(row.line, "\"yanked\":false"));
+    assert_non_null(strstr(row.line, "\"c\":1}"));
+    assert_int_equal(row.line_len, strlen(row.line));
+    store_index_row_free(&row);
+    assert_int_equal(store_index_get(f->s, "serde", "1.0.2", &row), -ENOENT);
+    assert_int_equal(store_index_get(f->s, "nope", "1.0.0", &row), -ENOENT);
+}
+
+static void test_put_invalid(void **state)
+{
+    struct fx *f = *state;
+    uint8_t ck[PROTO_SHA256_LEN];
+    struct entry x;
+    fake_sha(ck, 1);
+    make_entry(&x, "", "1.0.0", ck, false, 1);
+    assert_int_equal(store_index_put(f->s, &x.e, STORE_ORIGIN_UPSTREAM, NULL), -EINVAL);
+    make_entry(&x, "ok", "", ck, false, 1);
+    assert_int_equal(store_index_put(f->s, &x.e, STORE_ORIGIN_UPSTREAM, NULL), -EINVAL);
+}
+
+static void test_yank_updates_line(void **state)
+{
+    struct fx *f = *state;
+    struct store_index_row row;
+    assert_int_equal(put(f, "rand", "0.8.5", 1, false, 1), STORE_PUT_NEW);
+    assert_int_equal(put(f, "rand", "0.8.5", 1, true, 1), STORE_PUT_YANK);
+    assert_int_equal(store_index_get(f->s, "RAND", "0.8.5", &row), 0);
+    assert_true(row.yanked);
+    assert_non_null(strstr(row.line, "\"yanked\":true"));
+    store_index_row_free(&row);
+    store_index_row_free(NULL);
+}
+
+static void test_list_order_have_blob(void **state)
+{
+    struct fx *f = *state;
+    static const char *const vers[] = {"1.0.0", "0.9.0", "1.0.0+b", "1.0.0-alpha", "0.1.0"};
+    const size_t nv = sizeof vers / sizeof vers[0];
+    uint8_t sha[PROTO_SHA256_LEN];
+
+    for (size_t i = 0; i < nv; i++)
+        assert_int_equal(put(f, "Tokio", vers[i], (uint8_t)(10 + i), i == 3, (uint8_t)i),
+                         STORE_PUT_NEW);
+    put_blob(f, "tokio", "2.0.0", "the 2.0.0 bytes", sha);
+    /* a re-put of an older version does not move it */
+    assert_int_equal(put(f, "tokio", vers[1], 11, true, 1), STORE_PUT_YANK);
+
+    struct store_index_list l;
+    assert_int_equal(store_index_list(f->s, "tOKIO", &l), 0);
+    assert_int_equal(l.n, nv + 1);
+    for (size_t i = 0; i < nv; i++) {
+        assert_string_equal(l.rows[i].vers, vers[i]);
+        assert_false(l.rows[i].have_blob);
+        assert_int_equal(l.rows[i].yanked, i == 3 || i == 1);
+        assert_non_null(l.rows[i].line);
+        assert_int_equal(strlen(l.rows[i].line), l.rows[i].line_len);
+    }
+    assert_string_equal(l.rows[nv].vers, "2.0.0");
+    assert_true(l.rows[nv].have_blob);
+    assert_memory_equal(l.rows[nv].cksum, sha, PROTO_SHA256_LEN);
+    store_index_list_free(&l);
+    assert_null(l.rows);
+    store_index_list_free(NULL);
+
+    assert_int_equal(store_index_list(f->s, "unknown", &l), 0);
+    assert_int_equal(l.n, 0);
+    store_index_list_free(&l);
+}
+
+static void test_cksum_trusted(void **state)
+{
+    struct fx *f = *state;
+    uint8_t a[PROTO_SHA256_LEN], b[PROTO_SHA256_LEN];
+    fake_sha(a, 0x42);
+    fake_sha(b, 0x43);
+    assert_false(store_cksum_trusted(f->s, a));
+    assert_int_equal(put(f, "libc", "0.2.0", 0x42, false, 1), STORE_PUT_NEW);
+    assert_true(store_cksum_trusted(f->s, a));
+    assert_false(store_cksum_trusted(f->s, b));
+}
+
+static void test_transactions(void **state)
+{
+    struct fx *f = *state;
+    struct store_index_row row;
+
+    assert_int_equal(store_commit(f->s), -EINVAL);
+    store_rollback(f->s); /* no-op when idle */
+
+    /* outer rollback undoes */
+    assert_int_equal(store_begin(f->s), 0);
+    assert_int_equal(put(f, "a", "1.0.0", 1, false, 1), STORE_PUT_NEW);
+    store_rollback(f->s);
+    assert_int_equal(store_index_get(f->s, "a", "1.0.0", &row), -ENOENT);
+
+    /* nested: only the outermost commit acts */
+    assert_int_equal(store_begin(f->s), 0);
+    assert_int_equal(store_begin(f->s), 0);
+    assert_int_equal(put(f, "b", "1.0.0", 1, false, 1), STORE_PUT_NEW);
+    assert_int_equal(store_commit(f->s), 0);
+    assert_int_equal(put(f, "b", "1.0.0", 2, false, 2), -EEXIST); /* does not doom it */
+    assert_int_equal(store_commit(f->s), 0);
+    assert_int_equal(store_index_get(f->s, "b", "1.0.0", &row), 0);
+    store_index_row_free(&row);
+
+    /* an inner rollback dooms the whole transaction */
+    assert_int_equal(store_begin(f->s), 0);
+    assert_int_equal(put(f, "c", "1.0.0", 1, false, 1), STORE_PUT_NEW);
+    assert_int_equal(store_begin(f->s), 0);
+    store_rollback(f->s);
+    assert_int_equal(store_commit(f->s), -ECANCELED);
+    assert_int_equal(store_index_get(f->s, "c", "1.0.0", &row), -ENOENT);
+    store_rollback(f->s); /* the callers' pattern after a failed commit: a no-op */
+
+    /* closing with a transaction open rolls it back */
+    assert_int_equal(store_begin(f->s), 0);
+    assert_int_equal(put(f, "d", "1.0.0", 1, false, 1), STORE_PUT_NEW);
+    reopen(f);
+    assert_int_equal(store_index_get(f->s, "d", "1.0.0", &row), -ENOENT);
+}
+
+/* The same rules through proto's parser on literal lines: key order, a yank
+ * and a changed dependency are told apart by the content hash. */
+static void test_put_parsed_lines(void **state)
+{
+    struct fx *f = *state;
+#define CK "\"cksum\":\"5b5e8f7c1ed1c7e1c6a1e4c1b0d2b7a8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e\""
+    static const struct {
+        const char *line;
+        int want;
+    } steps[] = {
+        {"{\"name\":\"Itoa\",\"vers\":\"1.0.0\",\"deps\":[]," CK ",\"features\":{},"
+         "\"yanked\":false}",
+         STORE_PUT_NEW},
+        {"{\"vers\":\"1.0.0\",\"name\":\"itoa\",\"deps\":[]," CK ",\"features\":{},"
+         "\"yanked\":false}",
+         -EEXIST}, /* "Itoa" vs "itoa" is content: a contradiction */
+        {"{\"name\":\"Itoa\",\"vers\":\"1.0.0\",\"deps\":[]," CK ",\"features\":{}}",
+         STORE_PUT_SAME}, /* no "yanked" member = false */
+        {"{\"features\":{},\"name\":\"Itoa\"," CK ",\"vers\":\"1.0.0\",\"deps\":[],"
+         "\"yanked\":true}",
+         STORE_PUT_YANK}, /* reordered keys, yanked */
+        {"{\"name\":\"Itoa\",\"vers\":\"1.0.0\",\"deps\":[{\"name\":\"serde\","
+         "\"req\":\"^1\"}]," CK ",\"features\":{},\"yanked\":true}",
+         -EEXIST}, /* a dependency added */
+    };
+#undef CK
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        struct proto_index_entry e;
+        const char *l = steps[i].line;
+        int rc = proto_index_line_parse((const uint8_t *)l, strlen(l), &e);
+        if (rc < 0)
+            fail_msg("step %zu: parse: %d", i, rc);
+        rc = store_index_put(f->s, &e, STORE_ORIGIN_UPSTREAM, NULL);
+        proto_index_entry_clear(&e);
+        if (rc != steps[i].want)
+            fail_msg("step %zu: got %d, want %d", i, rc, steps[i].want);
+    }
+    struct store_index_row row;
+    assert_int_equal(store_index_get(f->s, "itoa", "1.0.0", &row), 0);
+    assert_true(row.yanked);
+    assert_string_equal(row.line, steps[3].line); /* the bytes of the last accepted line */
+    store_index_row_free(&row);
+}
+
+/* ---- index metadata --------------------------------------------------------- */
+
+static void test_meta(void **state)
+{
+    struct fx *f = *state;
+    struct store_index_meta m, g;
+    assert_int_equal(store_index_meta_get(f->s, "serde", &g), -ENOENT);
+
+    memset(&m, 0, sizeof m);
+    snprintf(m.etag, sizeof m.etag, "W/\"1234\"");
+    snprintf(m.last_modified, sizeof m.last_modified, "Tue, 01 Oct 2024 00:00:00 GMT");
+    m.fetched_at = 1727740800;
+    assert_int_equal(store_index_meta_put(f->s, "Serde", &m), 0);
+    assert_int_equal(store_index_meta_get(f->s, "SERDE", &g), 0);
+    assert_string_equal(g.etag, m.etag);
+    assert_string_equal(g.last_modified, m.last_modified);
+    assert_int_equal(g.fetched_at, m.fetched_at);
+    assert_false(g.not_found);
+
+    /* replaced as a whole: a 404 clears the validators */
+    memset(&m, 0, sizeof m);
+    m.fetched_at = 1727740900;
+    m.not_found = true;
+    assert_int_equal(store_index_meta_put(f->s, "serde", &m), 0);
+    assert_int_equal(store_index_meta_get(f->s, "serde", &g), 0);
+    assert_string_equal(g.etag, "");
+    assert_string_equal(g.last_modified, "");
+    assert_int_equal(g.fetched_at, 1727740900);
+    assert_true(g.not_found);
+
+    /* a full-length etag round-trips */
+    memset(&m, 'e', sizeof m.etag - 1);
+    m.etag[sizeof m.etag - 1] = '\0';
+    assert_int_equal(store_index_meta_put(f->s, "x", &m), 0);
+    assert_int_equal(store_index_meta_get(f->s, "x", &g), 0);
+    assert_int_equal(strlen(g.etag), sizeof g.etag - 1);
+
+    assert_int_equal(store_index_meta_put(f->s, "", &m), -EINVAL);
+}
+
+/* ---- blobs ------------------------------------------------------------------- */
+
+static void test_blob_path(void **state)
+{
+    struct fx *f = *state;
+    uint8_t sha[PROTO_SHA256_LEN];
+    char path[PATH_MAX + 128], want[PATH_MAX + 128], small[8];
+    fake_sha(sha, 0xab);
+    assert_int_equal(store_blob_path(f->s, sha, path, sizeof path), 0);
+    snprintf(want, sizeof want, "%s/blobs/ab/%.64s", f->dir,
+             "abababababababababababababababababababababababababababababababab");
+    assert_string_equal(path, want);
+    assert_int_equal(store_blob_path(f->s, sha, small, sizeof small), -ENAMETOOLONG);
+}
+
+static void test_blob_commit(void **state)
+{
+    struct fx *f = *state;
+    static const char data[] = "pretend this is a gzipped tarball";
+    uint8_t sha[PROTO_SHA256_LEN];
+    char path[PATH_MAX + 128], got[128];
+    struct entry x;
+
+    proto_sha256(data, sizeof data - 1, sha);
+    assert_int_equal(store_blob_commit(f->s, sha, (const uint8_t *)data, sizeof data - 1), 0);
+    assert_int_equal(store_blob_path(f->s, sha, path, sizeof path), 0);
+    assert_int_equal(read_file(path, got, sizeof got), sizeof data - 1);
+    assert_memory_equal(got, data, sizeof data - 1);
+    assert_int_equal(count_dir(f, "tmp"), 0);
+    /* committed is not recorded */
+    assert_false(store_blob_has(f->s, sha));
+    /* committing again is harmless */
+    assert_int_equal(store_blob_commit(f->s, sha, (const uint8_t *)data, sizeof data - 1), 0);
+    assert_int_equal(count_blobs(f), 1);
+
+    make_entry(&x, "fake", "1.0.0", sha, false, 1);
+    assert_int_equal(store_index_put(f->s, &x.e, STORE_ORIGIN_PEER, "key:abcd"), STORE_PUT_NEW);
+    assert_int_equal(store_blob_record(f->s, sha, sizeof data - 1, STORE_ORIGIN_PEER), 0);
+    assert_int_equal(store_blob_record(f->s, sha, sizeof data - 1, STORE_ORIGIN_PEER), 0);
+    assert_true(store_blob_has(f->s, sha));
+    assert_int_equal(store_blob_touch(f->s, sha), 0);
+
+    /* recorded but its file gone: not "had" */
+    unlink(path);
+    assert_false(store_blob_has(f->s, sha));
+
+    /* the empty blob is a blob like any other */
+    uint8_t esha[PROTO_SHA256_LEN];
+    proto_sha256("", 0, esha);
+    assert_int_equal(store_blob_commit(f->s, esha, NULL, 0), 0);
+}
+
+static void test_blob_commit_mismatch(void **state)
+{
+    struct fx *f = *state;
+    static const char data[] = "some bytes";
+    uint8_t sha[PROTO_SHA256_LEN];
+    char path[PATH_MAX + 128];
+
+    proto_sha256("other bytes", 11, sha);
+    assert_int_equal(store_blob_commit(f->s, sha, (const uint8_t *)data, sizeof data - 1),
+                     -EBADMSG);
+    assert_int_equal(store_blob_path(f->s, sha, path, sizeof path), 0);
+    assert_false(exists(path));
+    assert_int_equal(count_dir(f, "tmp"), 0);
+    assert_int_equal(count_blobs(f), 0);
+}
+
+static void test_blob_commit_oversize(void **state)
+{
+    struct fx *f = *state;
+    uint8_t sha[PROTO_SHA256_LEN];
+    static const uint8_t byte = 0;
+    fake_sha(sha, 1);
+    /* the cap is checked before a byte is read */
+    assert_int_equal(store_blob_commit(f->s, sha, &byte, (size_t)STORE_BLOB_MAX + 1), -EFBIG);
+
+    char src[PATH_MAX + 64];
+    snprintf(src, sizeof src, "%s/huge.crate", f->root);
+    int fd = open(src, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)STORE_BLOB_MAX + 1), 0); /* sparse */
+    close(fd);
+    assert_int_equal(store_blob_commit_file(f->s, sha, src), -EFBIG);
+    assert_int_equal(count_dir(f, "tmp"), 0);
+    assert_int_equal(count_blobs(f), 0);
+}
+
+static void test_blob_record_untrusted(void **state)
+{
+    struct fx *f = *state;
+    static const char data[] = "nobody vouches for these";
+    uint8_t sha[PROTO_SHA256_LEN];
+    char path[PATH_MAX + 128];
+
+    proto_sha256(data, sizeof data - 1, sha);
+    assert_int_equal(store_blob_commit(f->s, sha, (const uint8_t *)data, sizeof data - 1), 0);
+    assert_int_equal(store_blob_record(f->s, sha, sizeof data - 1, STORE_ORIGIN_PEER), -EPERM);
+    assert_int_equal(store_blob_path(f->s, sha, path, sizeof path), 0);
+    assert_false(exists(path)); /* removed */
+    assert_false(store_blob_has(f->s, sha));
+
+    /* trusted, but no file */
+    assert_int_equal(put(f, "ghost", "1.0.0", 0x77, false, 1), STORE_PUT_NEW);
+    uint8_t ghost[PROTO_SHA256_LEN];
+    fake_sha(ghost, 0x77);
+    assert_int_equal(store_blob_record(f->s, ghost, 10, STORE_ORIGIN_UPSTREAM), -ENOENT);
+    assert_int_equal(store_blob_touch(f->s, ghost), -ENOENT);
+
+    struct store_stats st;
+    assert_int_equal(store_stats(f->s, &st), 0);
+    assert_int_equal(st.crates, 0);
+}
+
+static void test_blob_commit_file(void **state)
+{
+    struct fx *f = *state;
+    /* a few chunks and a tail: 2.5 MiB of a pattern */
+    size_t len = (5u << 20) / 2 + 3;
+    uint8_t *data = malloc(len), *back = malloc(len + 1);
+    assert_non_null(data);
+    assert_non_null(back);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (uint8_t)(i * 31 + (i >> 13));
+    uint8_t sha[PROTO_SHA256_LEN], bad[PROTO_SHA256_LEN];
+    proto_sha256(data, len, sha);
+    char src[PATH_MAX + 64], path[PATH_MAX + 128];
+    snprintf(src, sizeof src, "%s/src.crate", f->root);
+    write_file(src, data, len);
+
+    fake_sha(bad, 9);
+    assert_int_equal(store_blob_commit_file(f->s, bad, src), -EBADMSG);
+    assert_int_equal(count_dir(f, "tmp"), 0);
+    assert_int_equal(count_blobs(f), 0);
+
+    assert_int_equal(store_blob_commit_file(f->s, sha, src), 0);
+    assert_int_equal(store_blob_path(f->s, sha, path, sizeof path), 0);
+    assert_int_equal(read_file(path, back, len + 1), len);
+    assert_memory_equal(back, data, len);
+    assert_int_equal(read_file(src, back, len + 1), len); /* the source stays */
+    assert_memory_equal(back, data, len);
+    assert_int_equal(count_dir(f, "tmp"), 0);
+
+    char missing[PATH_MAX + 64];
+    snprintf(missing, sizeof missing, "%s/missing.crate", f->root);
+    assert_int_equal(store_blob_commit_file(f->s, sha, missing), -ENOENT);
+    assert_int_equal(store_blob_commit_file(f->s, sha, f->root), -EINVAL); /* a directory */
+    free(data);
+    free(back);
+}
+
+/* ---- whole store --------------------------------------------------------------- */
+
+struct problems {
+    int n;
+    char last[PROTO_SHA256_HEX_LEN + 1];
+};
+
+static void on_problem(void *ud, const char *sha_hex, const char *problem)
+{
+    struct problems *p = ud;
+    assert_int_equal(strlen(sha_hex), PROTO_SHA256_HEX_LEN);
+    assert_non_null(problem);
+    snprintf(p->last, sizeof p->last, "%s", sha_hex);
+    p->n++;
+}
+
+static void test_verify(void **state)
+{
+    struct fx *f = *state;
+    uint8_t good[PROTO_SHA256_LEN], bad[PROTO_SHA256_LEN], gone[PROTO_SHA256_LEN];
+    char path[PATH_MAX + 128], hex[PROTO_SHA256_HEX_LEN + 1];
+    put_blob(f, "good", "1.0.0", "good bytes", good);
+    put_blob(f, "bad", "1.0.0", "bad bytes", bad);
+    put_blob(f, "gone", "1.0.0", "gone bytes", gone);
+
+    assert_int_equal(store_blob_path(f->s, bad, path, sizeof path), 0);
+    write_file(path, "BAD bytes", 9); /* bit rot */
+    assert_int_equal(store_blob_path(f->s, gone, path, sizeof path), 0);
+    unlink(path);
+
+    struct problems p = {0};
+    struct store_verify_result r;
+    assert_int_equal(store_verify(f->s, on_problem, &p, &r), 0);
+    assert_int_equal(r.checked, 3);
+    assert_int_equal(r.ok, 1);
+    assert_int_equal(r.missing, 1);
+    assert_int_equal(r.quarantined, 1);
+    assert_int_equal(p.n, 2);
+
+    proto_hex_encode(bad, PROTO_SHA256_LEN, hex);
+    snprintf(path, sizeof path, "%s/quarantine/%s", f->dir, hex);
+    char got[32];
+    assert_int_equal(read_file(path, got, sizeof got), 9);
+    assert_memory_equal(got, "BAD bytes", 9);
+    assert_int_equal(store_blob_path(f->s, bad, path, sizeof path), 0);
+    assert_false(exists(path));
+    assert_false(store_blob_has(f->s, bad));
+    assert_false(store_blob_has(f->s, gone));
+    assert_true(store_blob_has(f->s, good));
+
+    struct store_index_list l;
+    assert_int_equal(store_index_list(f->s, "bad", &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_false(l.rows[0].have_blob); /* the entry stays, the blob does not */
+    store_index_list_free(&l);
+
+    /* clean now; a NULL callback is fine */
+    assert_int_equal(store_verify(f->s, NULL, NULL, &r), 0);
+    assert_int_equal(r.checked, 1);
+    assert_int_equal(r.ok, 1);
+
+    /* the bad blob can be fetched again */
+    assert_int_equal(store_blob_commit(f->s, bad, (const uint8_t *)"bad bytes", 9), 0);
+    assert_int_equal(store_blob_record(f->s, bad, 9, STORE_ORIGIN_PEER), 0);
+    assert_true(store_blob_has(f->s, bad));
+}
+
+static void test_tmp_cleaned_at_open(void **state)
+{
+    struct fx *f = *state;
+    char a[PATH_MAX + 64], b[PATH_MAX + 64], live[PATH_MAX + 64];
+    snprintf(a, sizeof a, "%s/tmp/123-4.tmp", f->dir);
+    snprintf(b, sizeof b, "%s/tmp/leftover", f->dir);
+    snprintf(live, sizeof live, "%s/tmp/999-1.tmp", f->dir);
+    write_file(a, "half a crate", 12);
+    write_file(b, "", 0);
+    write_file(live, "being written", 13);
+    /* a writer of another struct store holds its file locked */
+    int fd = open(live, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+
+    reopen(f);
+    assert_false(exists(a));
+    assert_false(exists(b));
+    assert_true(exists(live));
+    close(fd);
+
+    reopen(f);
+    assert_int_equal(count_dir(f, "tmp"), 0);
+}
+
+static void test_stats(void **state)
+{
+    struct fx *f = *state;
+    struct store_stats st;
+    uint8_t sha[PROTO_SHA256_LEN];
+    assert_int_equal(store_stats(f->s, &st), 0);
+    assert_int_equal(st.crates, 0);
+    assert_int_equal(st.bytes, 0);
+    assert_int_equal(st.index_entries, 0);
+    assert_int_equal(st.index_crates, 0);
+
+    assert_int_equal(put(f, "serde", "1.0.0", 1, false, 1), STORE_PUT_NEW);
+    assert_int_equal(put(f, "serde", "1.0.1", 2, false, 2), STORE_PUT_NEW);
+    assert_int_equal(put(f, "Serde", "1.0.2", 3, false, 3), STORE_PUT_NEW);
+    put_blob(f, "log", "0.4.0", "12345", sha);
+    put_blob(f, "log", "0.4.1", "1234567890", sha);
+    assert_int_equal(store_stats(f->s, &st), 0);
+    assert_int_equal(st.crates, 2);
+    assert_int_equal(st.bytes, 15);
+    assert_int_equal(st.index_entries, 5);
+    assert_int_equal(st.index_crates, 2);
+}
+
+static void test_origin_names(void **state)
+{
+    (void)state;
+    assert_string_equal(store_origin_name(STORE_ORIGIN_UPSTREAM), "upstream");
+    assert_string_equal(store_origin_name(STORE_ORIGIN_CARGO_HOME), "cargo-home");
+    assert_string_equal(store_origin_name(STORE_ORIGIN_PEER), "peer");
+    assert_string_equal(store_origin_name(STORE_ORIGIN_BUNDLE), "bundle");
+    assert_string_equal(store_origin_name(0), "unknown");
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_open_layout),
+        T(test_open_errors),
+        T(test_reopen_persists),
+        T(test_two_connections),
+        T(test_busy_waits),
+        T(test_newer_schema_refused),
+        T(test_put_table),
+        T(test_put_invalid),
+        T(test_yank_updates_line),
+        T(test_put_parsed_lines),
+        T(test_list_order_have_blob),
+        T(test_cksum_trusted),
+        T(test_transactions),
+        T(test_meta),
+        T(test_blob_path),
+        T(test_blob_commit),
+        T(test_blob_commit_mismatch),
+        T(test_blob_commit_oversize),
+        T(test_blob_record_untrusted),
+        T(test_blob_commit_file),
+        T(test_verify),
+        T(test_tmp_cleaned_at_open),
+        T(test_stats),
+        T(test_origin_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
