@@ -25,7 +25,7 @@ void agent_options_init(struct agent_options *o)
     o->mdns = true;
     o->import = true;
     o->trust = AGENT_TRUST_OPEN;
-    o->index_ttl = 60;
+    o->index_ttl = 0; /* revalidate every time: reachability is checked when Cargo resolves */
     o->upstream = strdup(AGENT_DEFAULT_UPSTREAM); /* NULL = none */
 }
 

@@ -339,6 +339,23 @@ int cli_parse_agent(int argc, char **argv, struct agent_options *o)
         fprintf(stderr, "cratecast: no --store given and neither XDG_CACHE_HOME nor HOME is set\n");
         return -EINVAL;
     }
+    /* status and logs name the store by its absolute path */
+    if (o->store_dir[0] != '/') {
+        char cwd[4096];
+        if (getcwd(cwd, sizeof cwd) == NULL || strlen(cwd) + strlen(o->store_dir) + 2 > 4096) {
+            fprintf(stderr, "cratecast: --store %s: cannot make the path absolute\n", o->store_dir);
+            return -EINVAL;
+        }
+        size_t cl = strlen(cwd), sl = strlen(o->store_dir);
+        char *abs = malloc(cl + sl + 2);
+        if (abs == NULL)
+            return -ENOMEM;
+        memcpy(abs, cwd, cl);
+        abs[cl] = '/';
+        memcpy(abs + cl + 1, o->store_dir, sl + 1);
+        free(o->store_dir);
+        o->store_dir = abs;
+    }
     if (o->listen == NULL && set_str(&o->listen, AGENT_DEFAULT_LISTEN) < 0)
         return -ENOMEM;
     if (o->peer_listen == NULL && set_str(&o->peer_listen, AGENT_DEFAULT_PEER_LISTEN) < 0)

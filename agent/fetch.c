@@ -32,6 +32,7 @@
 
 #define PREFETCH_MAX 64  /* dependency index files fetched ahead per index file */
 #define PREFETCH_DEPTH 2 /* how far ahead of what Cargo asked for */
+#define PREFETCH_FRESH_S 5 /* a prefetch skips index files fetched this recently */
 
 struct fetch_waiter {
     struct fetch_waiter *next;
@@ -343,9 +344,14 @@ static int fetch_index_at(struct agent *a, const char *name, unsigned depth, age
             *p = (char)(*p - 'A' + 'a');
     struct agent_fetch *f = fetch_find(a, key);
     if (f == NULL) {
+        /* A prefetch does not repeat a fetch of the last few seconds; a
+         * request from Cargo revalidates unless within --index-ttl. */
+        int64_t ttl = (int64_t)a->opt->index_ttl;
+        if (depth > 0 && ttl < PREFETCH_FRESH_S)
+            ttl = PREFETCH_FRESH_S;
         struct store_index_meta meta;
-        if (store_index_meta_get(a->store, name, &meta) == 0 &&
-            agent_now() - meta.fetched_at < (int64_t)a->opt->index_ttl)
+        if (ttl > 0 && store_index_meta_get(a->store, name, &meta) == 0 &&
+            agent_now() - meta.fetched_at < ttl)
             return 1; /* fresh enough */
         f = fetch_new(a, key);
         if (f == NULL)

@@ -88,6 +88,7 @@ static void respond_bytes(h2o_req_t *req, const char *ctype, const char *body, s
 {
     req->res.status = 200;
     req->res.reason = "OK";
+    req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
                    strlen(ctype));
     h2o_send_inline(req, body, len);
