@@ -26,6 +26,8 @@
 #include "proto/route.h"
 #include "proto/sha256.h"
 
+#define REQUEST_HEADERS_MAX (16u << 10)
+
 struct pending_link;
 
 struct pending {
@@ -279,6 +281,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
         !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
         respond_text(req, 405, "Method Not Allowed", "only GET and HEAD\n");
+        return 0;
+    }
+    /* Cargo sends a few hundred bytes of headers; h2o's own cap is ~400 KiB */
+    size_t hdr = 0;
+    for (size_t i = 0; i < req->headers.size; i++)
+        hdr += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    if (hdr > REQUEST_HEADERS_MAX) {
+        a->counters.rejected_request++;
+        respond_text(req, 431, "Request Header Fields Too Large", "request headers too large\n");
         return 0;
     }
     struct proto_route r;

@@ -40,7 +40,9 @@ int proto_cargo_cache_next(struct proto_cargo_cache_iter *it, const uint8_t **ve
  * preamble into out; returns bytes needed (call with outsz 0 to size). */
 size_t proto_cargo_cache_put_header(uint32_t index_version, const char *header, uint8_t *out,
                                     size_t outsz);
-/* Appends one record; returns bytes needed. */
+/* Appends one record; returns bytes needed. Both encoders write nothing when
+ * outsz is smaller than that, and return 0 (never a valid size) for input they
+ * cannot encode: a line containing a NUL, a NULL vers, a size overflow. */
 size_t proto_cargo_cache_put_record(const char *vers, const uint8_t *line, size_t line_len,
                                     uint8_t *out, size_t outsz);
 

@@ -1,1 +1,153 @@
-/* placeholder */
+/* proto/route.c — maps a Cargo-facing request path to a route.
+ *
+ *   /index/config.json                    CONFIG
+ *   /index/<sparse path>/<name>            INDEX  (path must be the name's, any case)
+ *   /crates/<name>/<version>/<sha256 hex>  CRATE
+ *   /-/status                              STATUS
+ *
+ * Order of checks, each before any later read: length cap (-ENAMETOOLONG),
+ * query string cut off, then every '/'-separated component percent-decoded
+ * once and rejected (-EINVAL) when empty, "." or "..", or when it contains a
+ * NUL or a '/' (raw or encoded) or a bad escape. Only then is the route
+ * matched: an unknown shape is -ENOENT, a known shape with a bad name,
+ * version, digest or a mismatched index path is -EINVAL.
+ */
+#include "proto/route.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_COMPONENTS 8 /* more than any route has; the rest are only checked */
+
+struct comp {
+    const char *s;
+    size_t n;
+};
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool comp_is(const struct comp *c, const char *lit)
+{
+    size_t n = strlen(lit);
+    return c->n == n && memcmp(c->s, lit, n) == 0;
+}
+
+/* Decode raw[0..len) into dec as components separated by '/'. Fills up to
+ * MAX_COMPONENTS entries of comps and returns the total count, or -EINVAL. */
+static int split_decode(const char *raw, size_t len, char *dec, struct comp *comps)
+{
+    size_t i = 1, d = 0; /* raw[0] is the leading '/' */
+    int count = 0;
+    for (;;) {
+        size_t start = d;
+        while (i < len && raw[i] != '/') {
+            unsigned char c = (unsigned char)raw[i];
+            if (c == '%') {
+                if (len - i < 3)
+                    return -EINVAL;
+                int hi = hexval((unsigned char)raw[i + 1]), lo = hexval((unsigned char)raw[i + 2]);
+                if (hi < 0 || lo < 0)
+                    return -EINVAL;
+                c = (unsigned char)(hi << 4 | lo);
+                i += 3;
+            } else {
+                i++;
+            }
+            if (c == '\0' || c == '/')
+                return -EINVAL;
+            dec[d++] = (char)c;
+        }
+        size_t n = d - start;
+        if (n == 0 || (n == 1 && dec[start] == '.') ||
+            (n == 2 && dec[start] == '.' && dec[start + 1] == '.'))
+            return -EINVAL;
+        if (count < MAX_COMPONENTS)
+            comps[count] = (struct comp){dec + start, n};
+        count++;
+        if (i >= len)
+            break;
+        dec[d++] = '/'; /* separator, so the index path reads back joined */
+        i++;
+    }
+    dec[d] = '\0';
+    return count;
+}
+
+static int parse_index(const struct comp *c, int n, struct proto_route *out)
+{
+    const struct comp *name = &c[n - 1];
+    if (n > 5 || !proto_crate_name_valid(name->s, name->n))
+        return -EINVAL;
+    char want[PROTO_INDEX_PATH_MAX];
+    int wl = proto_index_path(name->s, name->n, want, sizeof want);
+    if (wl < 0)
+        return -EINVAL;
+    /* Components 1..n-1 are contiguous in the decode buffer, '/'-joined. */
+    size_t got_len = (size_t)(name->s + name->n - c[1].s);
+    if (got_len != (size_t)wl || strncasecmp(c[1].s, want, got_len) != 0)
+        return -EINVAL;
+    out->kind = PROTO_ROUTE_INDEX;
+    memcpy(out->name, name->s, name->n);
+    out->name[name->n] = '\0';
+    return 0;
+}
+
+static int parse_crate(const struct comp *c, struct proto_route *out)
+{
+    if (!proto_crate_name_valid(c[1].s, c[1].n) || !proto_version_valid(c[2].s, c[2].n) ||
+        proto_hex_decode(c[3].s, c[3].n, out->sha256, PROTO_SHA256_LEN) < 0)
+        return -EINVAL;
+    out->kind = PROTO_ROUTE_CRATE;
+    memcpy(out->name, c[1].s, c[1].n);
+    out->name[c[1].n] = '\0';
+    memcpy(out->vers, c[2].s, c[2].n);
+    out->vers[c[2].n] = '\0';
+    return 0;
+}
+
+int proto_route_parse(const char *path, size_t len, struct proto_route *out)
+{
+    memset(out, 0, sizeof *out);
+    if (len > PROTO_PATH_MAX)
+        return -ENAMETOOLONG;
+    if (path == NULL || len == 0 || path[0] != '/')
+        return -EINVAL;
+    const char *q = memchr(path, '?', len);
+    if (q != NULL)
+        len = (size_t)(q - path);
+    if (len == 1)
+        return -ENOENT; /* "/" */
+
+    char dec[PROTO_PATH_MAX + 1];
+    struct comp c[MAX_COMPONENTS];
+    int n = split_decode(path, len, dec, c);
+    if (n < 0)
+        return n;
+
+    int rc = -ENOENT;
+    if (comp_is(&c[0], "index") && n == 2 && comp_is(&c[1], "config.json")) {
+        out->kind = PROTO_ROUTE_CONFIG;
+        rc = 0;
+    } else if (comp_is(&c[0], "index") && n >= 2) {
+        rc = parse_index(c, n, out);
+    } else if (comp_is(&c[0], "crates") && n == 4) {
+        rc = parse_crate(c, out);
+    } else if (comp_is(&c[0], "-") && n == 2 && comp_is(&c[1], "status")) {
+        out->kind = PROTO_ROUTE_STATUS;
+        rc = 0;
+    }
+    if (rc < 0)
+        memset(out, 0, sizeof *out);
+    return rc;
+}

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# bench-fetch.sh — time `cargo fetch` and single-request latency: the cratecast agent (warm
+# store) against a static file server serving the same registry. Not part of the test suite.
+#
+# usage: tests/bench/bench-fetch.sh [path/to/cratecast]
+#   env: RUNS=5 (cargo fetch runs per server)  N_CRATES=150  KB=16 (synthetic crates and their
+#        source size)  REQS=200 (curl requests per latency sample)  STATIC=nginx|python
+#
+# Servers compared (all on 127.0.0.1):
+#   static        nginx (if installed; `apt-get install nginx`) serving the registry's files,
+#                 else tests/integration/upstream.py (Python: much slower, says so in the table)
+#   agent-online  `cratecast agent` proxying upstream.py, store already warm
+#   agent-local   the same store, agent restarted with --upstream none
+# cargo fetch: each run uses a fresh CARGO_HOME and no Cargo.lock (resolution + downloads of
+# projects/bench: the fixture crates plus N_CRATES synthetic ones). Latency: one curl process
+# fetching the same URL REQS times over one keep-alive connection (as Cargo does);
+# time_total per request; median and p99.
+set -euo pipefail
+shopt -s inherit_errexit
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+CRATECAST=${1:-${CRATECAST:-$ROOT/build/cratecast}}
+RUNS=${RUNS:-5}
+N_CRATES=${N_CRATES:-150}
+KB=${KB:-16}
+REQS=${REQS:-200}
+PY=/usr/bin/python3
+export PATH="$HOME/.cargo/bin:$PATH"
+CARGO=$(command -v cargo) || { echo "bench: cargo not found" >&2; exit 1; }
+[ -x "$CRATECAST" ] || { echo "bench: no cratecast binary at $CRATECAST" >&2; exit 1; }
+command -v curl >/dev/null || { echo "bench: curl not found" >&2; exit 1; }
+
+TMP=$(mktemp -d /tmp/cratecast-bench.XXXXXX)
+chmod 755 "$TMP" # nginx's workers (nobody) read the registry from here
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do
+    [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+  done
+  [ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_http() { # url [seconds]
+  local i
+  for i in $(seq 1 $(( ${2:-20} * 10 ))); do
+    curl -s -o /dev/null --max-time 1 "$1" && return 0
+    sleep 0.1
+  done
+  echo "bench: $1 did not answer" >&2; return 1
+}
+
+echo "generating registry ($N_CRATES synthetic crates of ~${KB} KB) ..."
+$PY "$HERE/bench_registry.py" "$TMP/reg" "$N_CRATES" "$KB" >/dev/null
+
+# --- upstream.py (the agent's upstream) ------------------------------------------------------
+$PY "$ROOT/tests/integration/upstream.py" --root "$TMP/reg" --port 0 >"$TMP/up.port" 2>"$TMP/up.log" &
+PIDS+=($!)
+for _ in $(seq 1 100); do grep -q '^PORT ' "$TMP/up.port" 2>/dev/null && break; sleep 0.1; done
+UPORT=$(awk '/^PORT /{print $2}' "$TMP/up.port")
+[ -n "$UPORT" ] || { echo "bench: upstream.py did not start" >&2; exit 1; }
+
+# --- static server ----------------------------------------------------------------------------
+SPORT=$(free_port)
+STATIC_KIND=${STATIC:-}
+if [ -z "$STATIC_KIND" ]; then
+  if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then STATIC_KIND=nginx; else STATIC_KIND=python; fi
+fi
+if [ "$STATIC_KIND" = nginx ]; then
+  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+  $PY "$HERE/bench_registry.py" --config "$TMP/reg" "http://127.0.0.1:$SPORT"
+  mkdir -p "$TMP/nginx"
+  cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 100000;
+  default_type application/octet-stream;
+  types { application/json json; }
+  client_body_temp_path $TMP/nginx/body; proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fcgi; uwsgi_temp_path $TMP/nginx/uwsgi; scgi_temp_path $TMP/nginx/scgi;
+  server { listen 127.0.0.1:$SPORT; root $TMP/reg/static; etag on; }
+}
+EOF
+  "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>"$TMP/nginx/stderr" &
+  PIDS+=($!)
+  STATIC_INDEX="http://127.0.0.1:$SPORT/index/"
+  STATIC_CRATE="http://127.0.0.1:$SPORT/crates/a-1.1.0.crate"
+  STATIC_LABEL="nginx"
+else
+  $PY "$ROOT/tests/integration/upstream.py" --root "$TMP/reg" --port "$SPORT" --dl-style plain \
+    >/dev/null 2>"$TMP/static.log" &
+  PIDS+=($!)
+  STATIC_INDEX="http://127.0.0.1:$SPORT/"
+  STATIC_CRATE="http://127.0.0.1:$SPORT/api/v1/crates/a/1.1.0/download"
+  STATIC_LABEL="upstream.py"
+fi
+wait_http "${STATIC_INDEX}config.json"
+
+# --- the agent, warmed through upstream.py ----------------------------------------------------
+APORT=$(free_port)
+STORE="$TMP/store"
+start_agent() { # upstream
+  "$CRATECAST" agent --store "$STORE" --listen "127.0.0.1:$APORT" --upstream "$1" \
+    --no-import --no-mdns --peer-listen off >>"$TMP/agent.log" 2>&1 &
+  AGENT_PID=$!
+  PIDS+=($AGENT_PID)
+  wait_http "http://127.0.0.1:$APORT/-/status"
+}
+stop_agent() { kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null || true; }
+start_agent "http://127.0.0.1:$UPORT/"
+AGENT_INDEX="http://127.0.0.1:$APORT/index/"
+
+cargo_home() { # dir registry-url
+  mkdir -p "$1"
+  printf '[source.crates-io]\nreplace-with = "bench"\n[source.bench]\nregistry = "sparse+%s"\n[net]\nretry = 0\n' \
+    "$2" >"$1/config.toml"
+}
+PROJ="$TMP/proj"
+cp -r "$TMP/reg/projects/bench" "$PROJ"
+
+one_fetch() { # registry-url  -> prints seconds
+  local h="$TMP/home-$RANDOM$RANDOM"
+  cargo_home "$h" "$1"
+  rm -f "$PROJ/Cargo.lock"
+  local t0 t1
+  t0=$(date +%s.%N)
+  CARGO_HOME="$h" CARGO_NET_RETRY=0 CARGO_TERM_COLOR=never timeout 300 "$CARGO" fetch -q \
+    --manifest-path "$PROJ/Cargo.toml" >"$TMP/fetch.log" 2>&1 \
+    || { echo "bench: cargo fetch via $1 failed:" >&2; tail -20 "$TMP/fetch.log" >&2; return 1; }
+  t1=$(date +%s.%N)
+  rm -rf "$h"
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+}
+
+echo "warming the agent's store through upstream.py ..."
+one_fetch "$AGENT_INDEX" >/dev/null
+
+fetch_stats() { # registry-url -> "mean min max"
+  local i out=""
+  for i in $(seq 1 "$RUNS"); do out="$out $(one_fetch "$1")"; done
+  $PY -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:]]; print("%.3f %.3f %.3f" % (s.mean(v), min(v), max(v)))' $out
+}
+
+latency() { # url -> "median_us p99_us"
+  local args=() i
+  for i in $(seq 1 "$REQS"); do args+=(-o /dev/null "$1"); done
+  curl -s --max-time 60 -w '%{time_total}\n' "${args[@]}" |
+    $PY -c 'import sys
+v=sorted(float(x)*1e6 for x in sys.stdin if x.strip())
+print("%.0f %.0f" % (v[len(v)//2], v[min(len(v)-1, int(len(v)*0.99))]))'
+}
+
+SHA=$($PY -c 'import json,sys; print([c["cksum"] for c in json.load(open(sys.argv[1]))["crates"] if c["name"]=="a" and c["vers"]=="1.1.0"][0])' "$TMP/reg/manifest.json")
+AGENT_CRATE="http://127.0.0.1:$APORT/crates/a/1.1.0/$SHA"
+
+echo "cargo fetch x$RUNS via $STATIC_LABEL ..."
+F_STATIC=$(fetch_stats "$STATIC_INDEX")
+L_STATIC_I=$(latency "${STATIC_INDEX}1/a")
+L_STATIC_C=$(latency "$STATIC_CRATE")
+echo "cargo fetch x$RUNS via agent (online, warm) ..."
+F_ONLINE=$(fetch_stats "$AGENT_INDEX")
+L_ONLINE_I=$(latency "${AGENT_INDEX}1/a")
+L_ONLINE_C=$(latency "$AGENT_CRATE")
+stop_agent
+start_agent none
+echo "cargo fetch x$RUNS via agent (--upstream none, same store) ..."
+F_LOCAL=$(fetch_stats "$AGENT_INDEX")
+L_LOCAL_I=$(latency "${AGENT_INDEX}1/a")
+L_LOCAL_C=$(latency "$AGENT_CRATE")
+
+n_crates=$($PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["crates"]))' "$TMP/reg/manifest.json")
+echo
+echo "registry: $n_crates crate versions; project: projects/bench ($N_CRATES synthetic + fixture crates); $(nproc) cores"
+printf '%-34s %18s %18s %18s\n' "" "$STATIC_LABEL" "agent-online" "agent-local"
+row() { printf '%-34s %18s %18s %18s\n' "$1" "$2" "$3" "$4"; }
+f() { set -- $1; echo "$1 ($2-$3)"; }
+row "cargo fetch, s: mean (min-max)" "$(f "$F_STATIC")" "$(f "$F_ONLINE")" "$(f "$F_LOCAL")"
+l() { set -- $1; echo "$1 / $2"; }
+row "index hit, us: median / p99" "$(l "$L_STATIC_I")" "$(l "$L_ONLINE_I")" "$(l "$L_LOCAL_I")"
+row "crate download, us: median / p99" "$(l "$L_STATIC_C")" "$(l "$L_ONLINE_C")" "$(l "$L_LOCAL_C")"
+ratio=$($PY -c 'import sys; print("%.2f" % (float(sys.argv[2]) / float(sys.argv[1])))' \
+  "$(echo "$F_STATIC" | cut -d' ' -f1)" "$(echo "$F_LOCAL" | cut -d' ' -f1)")
+echo "agent-local / $STATIC_LABEL cargo fetch time: ${ratio}x (target <= 1.05x vs nginx)"
+[ "$STATIC_LABEL" = nginx ] || echo "note: static server is Python (nginx not installed): not the target comparison"

@@ -1,0 +1,551 @@
+"""Shared helpers for the integration tests: real processes on loopback, real Cargo.
+
+Every test script does:
+
+    import harness
+    def test(t):            # t is a harness.Test
+        up = t.start_upstream()
+        ag = t.start_agent(upstream=up.url)
+        home = t.cargo_home(ag.registry_url)
+        proj = t.project("app")
+        t.cargo(["generate-lockfile"], proj, home)
+        t.check(cond, "reason shown on failure")
+    harness.main(test)
+
+harness.main() runs the test in a fresh temporary directory, kills every process it started (by
+PID, in a finally block), prints the tails of their logs on failure, and exits 0 (pass), 1 (fail)
+or 77 (skip: meson's convention). Set CRATECAST_KEEP=1 to keep the temporary directory.
+
+The agent binary is $CRATECAST, else argv[1], else build/cratecast beside the source tree.
+Nothing here ever connects to anything but 127.0.0.1.
+"""
+
+import difflib
+import hashlib
+import http.client
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import registry  # noqa: E402
+
+PY = sys.executable or "/usr/bin/python3"
+CARGO_TIMEOUT = 300
+# Agent options that make it revalidate every index file with the upstream (no TTL), so that a
+# test which stops the upstream sees the agent go offline at the next index request.
+REVALIDATE = ("--index-ttl", "0")
+SKIP = 77
+
+
+class Failure(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+def log(msg):
+    sys.stdout.write("[%s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stdout.flush()
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def find_cargo():
+    for c in (shutil.which("cargo"), os.path.expanduser("~/.cargo/bin/cargo")):
+        if c and os.access(c, os.X_OK):
+            return c
+    return None
+
+
+def find_cratecast(argv):
+    c = os.environ.get("CRATECAST")
+    if not c and len(argv) > 1:
+        c = argv[1]
+    if not c:
+        c = os.path.join(HERE, "..", "..", "build", "cratecast")
+    return os.path.abspath(c)
+
+
+def http_get(port, path, headers=None, timeout=10):
+    """(status, headers dict lower-cased, body) of one GET to 127.0.0.1:port."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        r = conn.getresponse()
+        body = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+    finally:
+        conn.close()
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def parse_lock(path):
+    """Cargo.lock -> {name: {version: checksum-or-None}} for registry packages."""
+    pkgs = {}
+    cur = None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line == "[[package]]":
+                cur = {}
+                continue
+            if cur is None or "=" not in line:
+                continue
+            k, v = [x.strip() for x in line.split("=", 1)]
+            if v.startswith('"'):
+                v = v.strip('"')
+            cur[k] = v
+            if k in ("source", "checksum", "name", "version") and "name" in cur and \
+                    "version" in cur and cur.get("source", "").startswith("registry+"):
+                pkgs.setdefault(cur["name"], {})[cur["version"]] = cur.get("checksum")
+    return pkgs
+
+
+class Proc:
+    """A child process started by the test; killed by PID at the end of the test."""
+
+    def __init__(self, name, popen, logpath, port):
+        self.name = name
+        self.popen = popen
+        self.log = logpath
+        self.port = port
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def stop(self, timeout=10):
+        if self.popen.poll() is not None:
+            return self.popen.returncode
+        try:
+            os.kill(self.popen.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(self.popen.pid, signal.SIGKILL)
+            return self.popen.wait(timeout=timeout)
+
+    def tail(self, n=40):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+
+class Upstream(Proc):
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d/" % self.port
+
+    def requests(self):
+        """Logged requests as (method, path, status)."""
+        out = []
+        try:
+            with open(self.reqlog) as f:
+                for line in f:
+                    p = line.split()
+                    if len(p) >= 3:
+                        out.append((p[0], p[1], int(p[2])))
+        except OSError:
+            pass
+        return out
+
+    def downloads(self):
+        return [r for r in self.requests() if r[1].endswith("/download")]
+
+
+class Agent(Proc):
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def registry_url(self):
+        return "sparse+http://127.0.0.1:%d/index/" % self.port
+
+    def status(self):
+        st, _, body = http_get(self.port, "/-/status", timeout=5)
+        if st != 200:
+            raise Failure("GET /-/status answered %d" % st)
+        return json.loads(body)
+
+
+class Test:
+    def __init__(self, argv):
+        self.argv = argv
+        self.cratecast = find_cratecast(argv)
+        self.cargo_bin = find_cargo()
+        self.tmp = tempfile.mkdtemp(prefix="cratecast-it-")
+        self.procs = []
+        self._reg = None
+        self._seq = 0
+
+    # -- bookkeeping ----------------------------------------------------------------------
+    def path(self, *parts):
+        p = os.path.join(self.tmp, *parts)
+        return p
+
+    def fresh_dir(self, stem):
+        self._seq += 1
+        p = self.path("%s-%d" % (stem, self._seq))
+        os.makedirs(p)
+        return p
+
+    def check(self, cond, msg):
+        if not cond:
+            raise Failure(msg)
+
+    def need_agent(self):
+        if not os.access(self.cratecast, os.X_OK):
+            raise Failure("cratecast binary not found at %s (set CRATECAST)" % self.cratecast)
+
+    def stop_all_checked(self):
+        """Stop every process; fail if an agent's log holds a sanitizer report (ASan, LSan,
+        UBSan) or an agent did not exit 0 on SIGTERM."""
+        problems = []
+        for p in reversed(self.procs):
+            rc = p.stop(timeout=10)
+            if not isinstance(p, Agent):
+                continue
+            text = p.tail(100000)
+            for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                           "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer"):
+                if marker in text:
+                    problems.append("agent pid %d: %s in %s" % (p.pid, marker, p.log))
+            if rc not in (0, -signal.SIGTERM, None) and not getattr(p, "expect_nonzero", False):
+                problems.append("agent pid %d exited %s on SIGTERM (log %s)" % (p.pid, rc, p.log))
+        if problems:
+            raise Failure("; ".join(problems))
+
+    def cleanup(self):
+        for p in reversed(self.procs):
+            try:
+                p.stop(timeout=5)
+            except Exception as e:  # keep killing the others
+                log("stopping %s (pid %d): %s" % (p.name, p.pid, e))
+        if os.environ.get("CRATECAST_KEEP"):
+            log("kept %s" % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- the registry ---------------------------------------------------------------------
+    @property
+    def registry(self):
+        """The generated registry (root dir), made once per test run."""
+        if self._reg is None:
+            root = self.path("registry")
+            self.manifest = registry.generate(root)
+            self._reg = root
+        return self._reg
+
+    def crate(self, name, vers):
+        self.registry
+        for c in self.manifest["crates"]:
+            if c["name"] == name and c["vers"] == vers:
+                return c
+        raise KeyError((name, vers))
+
+    def project(self, name):
+        """A fresh copy of projects/<name> (so each run writes its own Cargo.lock)."""
+        dst = self.fresh_dir("proj-" + name)
+        shutil.rmtree(dst)
+        shutil.copytree(os.path.join(self.registry, "projects", name), dst)
+        return dst
+
+    # -- processes ------------------------------------------------------------------------
+    def start_upstream(self, corrupt=(), dl_style="markers", port=0, extra=()):
+        root = self.registry
+        n = len(self.procs)
+        logpath = self.path("upstream-%d.log" % n)
+        reqlog = self.path("upstream-%d.requests" % n)
+        cmd = [PY, os.path.join(HERE, "upstream.py"), "--root", root, "--port", str(port),
+               "--log", reqlog, "--dl-style", dl_style]
+        for c in corrupt:
+            cmd += ["--corrupt", c]
+        cmd += list(extra)
+        errf = open(logpath, "wb")
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, stdin=subprocess.DEVNULL)
+        errf.close()
+        up = Upstream("upstream", p, logpath, 0)
+        up.reqlog = reqlog
+        self.procs.append(up)
+        deadline = time.time() + 15
+        line = b""
+        while time.time() < deadline and not line.endswith(b"\n"):
+            r, _, _ = select.select([p.stdout], [], [], 0.2)
+            if r:
+                b = os.read(p.stdout.fileno(), 64)
+                if not b:
+                    break
+                line += b
+        if not line.startswith(b"PORT "):
+            raise Failure("upstream.py did not report its port: %r\n%s" % (line, up.tail()))
+        up.port = int(line.split()[1])
+        log("upstream pid %d on %s" % (p.pid, up.url))
+        return up
+
+    def start_agent(self, store=None, upstream=None, port=None, extra=(), no_import=True,
+                    ready_timeout=20):
+        """Start `cratecast agent`; wait until /-/status answers 200. upstream=None -> none."""
+        self.need_agent()
+        store = store or self.fresh_dir("store")
+        for attempt in range(3):
+            p_port = port or free_port()
+            n = len(self.procs)
+            logpath = self.path("agent-%d.log" % n)
+            cmd = [self.cratecast, "agent", "--store", store, "--listen",
+                   "127.0.0.1:%d" % p_port, "--upstream", upstream or "none", "--no-mdns",
+                   "--peer-listen", "off"]
+            if no_import:
+                cmd.append("--no-import")
+            cmd += list(extra)
+            outf = open(logpath, "wb")
+            env = dict(os.environ)
+            env.setdefault("XDG_CACHE_HOME", self.path("xdg-cache"))
+            p = subprocess.Popen(cmd, stdout=outf, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, env=env)
+            outf.close()
+            ag = Agent("agent", p, logpath, p_port)
+            ag.store = store
+            ag.cmd = cmd
+            self.procs.append(ag)
+            deadline = time.time() + ready_timeout
+            while time.time() < deadline:
+                if not ag.alive():
+                    break
+                try:
+                    st, _, _ = http_get(p_port, "/-/status", timeout=2)
+                    if st == 200:
+                        log("agent pid %d on %s (store %s, upstream %s)"
+                            % (p.pid, ag.url, store, upstream or "none"))
+                        return ag
+                except (OSError, http.client.HTTPException):
+                    pass
+                time.sleep(0.1)
+            if ag.alive():
+                ag.stop()
+                raise Failure("agent not ready within %ds: %s\n%s"
+                              % (ready_timeout, " ".join(cmd), ag.tail()))
+            text = ag.tail()
+            if port is None and ("in use" in text.lower() or "eaddrinuse" in text.lower()):
+                continue  # lost the free-port race; try another
+            raise Failure("agent exited with %s: %s\n%s" % (ag.popen.returncode, " ".join(cmd),
+                                                             text))
+        raise Failure("agent could not bind a port in 3 attempts")
+
+    def run(self, cmd, timeout=60, env=None, cwd=None, check=True):
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, timeout=timeout, env=env, cwd=cwd)
+        out = r.stdout.decode(errors="replace")
+        if check and r.returncode != 0:
+            raise Failure("%s exited %d:\n%s" % (" ".join(cmd), r.returncode, out[-4000:]))
+        return r.returncode, out
+
+    # -- cargo ----------------------------------------------------------------------------
+    def cargo_home(self, registry_url, name="cratecast"):
+        """A fresh CARGO_HOME whose crates-io is replaced by registry_url (a sparse+ URL)."""
+        home = self.fresh_dir("cargo-home")
+        with open(os.path.join(home, "config.toml"), "w") as f:
+            f.write('[source.crates-io]\nreplace-with = "%s"\n\n'
+                    '[source.%s]\nregistry = "%s"\n\n'
+                    '[registries.crates-io]\nprotocol = "sparse"\n\n'
+                    '[net]\nretry = 1\n\n'
+                    '[http]\ntimeout = 20\nmultiplexing = false\n'
+                    % (name, name, registry_url))
+        return home
+
+    def cargo_env(self, home, target):
+        env = {k: v for k, v in os.environ.items()
+               if not k.lower().endswith("_proxy") and not k.startswith("CARGO")
+               and not k.startswith("RUSTC_WRAPPER")}
+        env.update({
+            "CARGO_HOME": home,
+            "CARGO_TARGET_DIR": target,
+            "CARGO_NET_RETRY": "1",
+            "CARGO_HTTP_TIMEOUT": "20",
+            "CARGO_TERM_COLOR": "never",
+            "CARGO_TERM_PROGRESS_WHEN": "never",
+            "CARGO_INCREMENTAL": "0",
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        })
+        env.setdefault("RUSTUP_HOME", os.path.expanduser("~/.rustup"))
+        path = env.get("PATH", "")
+        cbin = os.path.expanduser("~/.cargo/bin")
+        if cbin not in path.split(":"):
+            env["PATH"] = cbin + ":" + path
+        return env
+
+    def cargo(self, args, proj, home, target=None, check=True, timeout=CARGO_TIMEOUT):
+        """Run real cargo in proj with CARGO_HOME=home; returns (rc, output)."""
+        if not self.cargo_bin:
+            raise Skip("cargo not found (PATH, ~/.cargo/bin)")
+        target = target or os.path.join(proj, "target")
+        cmd = [self.cargo_bin] + list(args)
+        t0 = time.time()
+        try:
+            rc, out = self.run(cmd, timeout=timeout, env=self.cargo_env(home, target), cwd=proj,
+                               check=False)
+        except subprocess.TimeoutExpired:
+            raise Failure("cargo %s timed out after %ds in %s" % (" ".join(args), timeout, proj))
+        log("cargo %s -> %d (%.1fs)" % (" ".join(args), rc, time.time() - t0))
+        if check and rc != 0:
+            raise Failure("cargo %s failed (%d) in %s:\n%s" % (" ".join(args), rc, proj,
+                                                              out[-4000:]))
+        return rc, out
+
+    def build_and_run(self, proj, home, offline=False, expect=None):
+        """cargo build (optionally --offline), then run the binary and check its output."""
+        args = ["build"] + (["--offline"] if offline else [])
+        self.cargo(args, proj, home)
+        with open(os.path.join(proj, "Cargo.toml")) as f:
+            name = [ln.split('"')[1] for ln in f if ln.startswith("name")][0]
+        exe = os.path.join(proj, "target", "debug", name)
+        rc, out = self.run([exe], timeout=30)
+        if expect is not None:
+            self.check(out.strip() == expect, "%s printed %r, expected %r" % (name, out.strip(),
+                                                                                expect))
+        return out
+
+    def lock(self, proj):
+        return parse_lock(os.path.join(proj, "Cargo.lock"))
+
+    def check_app_lock(self, proj):
+        """The app's Cargo.lock selects exactly the expected versions with right checksums."""
+        got = self.lock(proj)
+        want = self.manifest["expected_app_lock"]
+        for name, versions in want.items():
+            have = sorted(got.get(name, {}).keys())
+            self.check(have == sorted(versions),
+                       "Cargo.lock has %s %s, expected %s" % (name, have, sorted(versions)))
+            for v in versions:
+                ck = got[name][v]
+                self.check(ck == self.crate(name, v)["cksum"],
+                           "Cargo.lock checksum of %s %s is %s, registry says %s"
+                           % (name, v, ck, self.crate(name, v)["cksum"]))
+        extra = set(got) - set(want)
+        self.check(not extra, "Cargo.lock has unexpected packages %s" % sorted(extra))
+
+    # -- common scenarios -------------------------------------------------------------------
+    def warm_up(self, project="app", agent_extra=(), dl_style="markers"):
+        """Upstream + online agent; Cargo resolves and fetches `project` through it.
+
+        Returns (upstream, agent, project dir); the project's Cargo.lock is the reference."""
+        up = self.start_upstream(dl_style=dl_style)
+        ag = self.start_agent(upstream=up.url, extra=agent_extra)
+        home = self.cargo_home(ag.registry_url)
+        proj = self.project(project)
+        self.cargo(["generate-lockfile"], proj, home)
+        self.cargo(["fetch"], proj, home)
+        return up, ag, proj
+
+    def wait_status(self, ag, pred, what, timeout=15):
+        """Poll the agent's status until pred(status) holds; returns the status."""
+        deadline = time.time() + timeout
+        s = None
+        while time.time() < deadline:
+            try:
+                s = ag.status()
+                if pred(s):
+                    return s
+            except (OSError, ValueError, http.client.HTTPException):
+                pass
+            time.sleep(0.2)
+        raise Failure("timed out after %ds waiting for %s; last status: %s"
+                      % (timeout, what, json.dumps(s)))
+
+    def same_lock(self, ref_proj, proj):
+        with open(os.path.join(ref_proj, "Cargo.lock")) as f1, \
+                open(os.path.join(proj, "Cargo.lock")) as f2:
+            a, b = f1.read(), f2.read()
+        if a != b:
+            diff = "".join(difflib.unified_diff(a.splitlines(True), b.splitlines(True),
+                                                "reference Cargo.lock", "new Cargo.lock"))
+            raise Failure("Cargo.lock differs from the reference:\n" + diff)
+
+    # -- store inspection ------------------------------------------------------------------
+    def store_blobs(self, store):
+        """{sha256 name: path} of every file under store/blobs; each must hash to its name."""
+        out = {}
+        bdir = os.path.join(store, "blobs")
+        for dirpath, _, files in os.walk(bdir):
+            for fn in files:
+                p = os.path.join(dirpath, fn)
+                out[fn] = p
+        return out
+
+    def check_store_invariant(self, store):
+        """Every blob file hashes to its own name (nothing unverified under a real name)."""
+        blobs = self.store_blobs(store)
+        for name, p in blobs.items():
+            h = sha256_file(p)
+            self.check(h == name, "store blob %s has sha256 %s" % (p, h))
+        return blobs
+
+
+def main(test_fn, needs_agent=True):
+    """Run test_fn(Test) and exit 0 / 1 / 77."""
+    name = os.path.basename(sys.argv[0])
+    t = Test(sys.argv)
+    rc = 1
+    try:
+        if not t.cargo_bin:
+            raise Skip("cargo not found (PATH, ~/.cargo/bin)")
+        if needs_agent:
+            t.need_agent()
+        t0 = time.time()
+        test_fn(t)
+        t.stop_all_checked()
+        log("PASS %s (%.1fs)" % (name, time.time() - t0))
+        rc = 0
+    except Skip as e:
+        log("SKIP %s: %s" % (name, e))
+        rc = SKIP
+    except Failure as e:
+        log("FAIL %s: %s" % (name, e))
+        for p in t.procs:
+            sys.stdout.write("---- %s (pid %d) log tail: %s\n%s\n" % (p.name, p.pid, p.log,
+                                                                      p.tail()))
+    except Exception:
+        log("FAIL %s: unexpected exception" % name)
+        traceback.print_exc(file=sys.stdout)
+        for p in t.procs:
+            sys.stdout.write("---- %s (pid %d) log tail: %s\n%s\n" % (p.name, p.pid, p.log,
+                                                                      p.tail()))
+    finally:
+        t.cleanup()
+    sys.stdout.flush()
+    sys.exit(rc)
