@@ -43,7 +43,6 @@ PY = sys.executable or "/usr/bin/python3"
 CARGO_TIMEOUT = 300
 # Agent options that make it revalidate every index file with the upstream (no TTL), so that a
 # test which stops the upstream sees the agent go offline at the next index request.
-REVALIDATE = ("--index-ttl", "0")
 SKIP = 77
 
 

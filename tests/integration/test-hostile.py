@@ -216,6 +216,9 @@ def test(t):
             "a real download answered %d (%d bytes) after the hostile requests" % (st, len(body)))
     st, _, _ = harness.http_get(ag.port, "/index/" + harness.registry.index_path("cc-util"))
     t.check(st == 200, "a real index file answered %d after the hostile requests" % st)
+    # the canary planted under blobs/ is ours, not the agent's: remove it, then every
+    # remaining blob file must hash to its name
+    os.unlink(os.path.join(ag.store, "blobs", "canary.txt"))
     t.check_store_invariant(ag.store)
 
 

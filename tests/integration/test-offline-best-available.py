@@ -5,7 +5,7 @@ Online, projects/pin (cc-util = "=1.0.0") is fetched through the agent: the stor
 whole cc-util index file (1.0.0, 1.1.0, 1.2.0) but holds only the 1.0.0 .crate. With the
 upstream stopped, projects/loose (cc-util = "1") must resolve to 1.0.0 and build, because the
 agent lists offline only the versions it can deliver. Restarted with --offline-index all on the
-same store, the agent lists 1.2.0 again. The warm agent runs with --index-ttl 0 so it notices the
+same store, the agent lists 1.2.0 again. With its default (--index-ttl 0) the warm agent notices the
 upstream's loss at Cargo's first index request (see test-offline.py).
 """
 
@@ -25,7 +25,7 @@ def versions(body):
 
 
 def test(t):
-    up, ag, pin = t.warm_up("pin", agent_extra=harness.REVALIDATE)
+    up, ag, pin = t.warm_up("pin")
     t.check(list(t.lock(pin)["cc-util"]) == ["1.0.0"], "pin did not lock cc-util 1.0.0")
     dls = [r[1] for r in up.downloads()]
     t.check(len(dls) == 1 and "1.0.0" in dls[0],

@@ -2,9 +2,9 @@
 """(b) Airplane mode: with the upstream gone, the agent serves what its store holds.
 
 Warm-up: Cargo resolves and fetches projects/app through an online agent (the reference
-Cargo.lock). The agent runs with --index-ttl 0 so that it revalidates every index file and so
-notices at Cargo's first request that the upstream is gone (with the default TTL it would keep
-serving its cached, unfiltered copy for up to a minute). The upstream's config.json has a dl
+Cargo.lock). With its default (--index-ttl 0) the agent revalidates every index file and so
+notices at Cargo's first request that the upstream is gone (with a longer --index-ttl it would
+keep serving its cached, unfiltered copy until the TTL ran out). The upstream's config.json has a dl
 with no marker at all, so the agent must append Cargo's default /{crate}/{version}/download. Then the upstream is stopped, and Cargo with a fresh CARGO_HOME and a fresh copy
 of the project runs generate-lockfile (must equal the reference byte for byte) and build
 through the same agent, which must then report itself offline and have needed no upstream.
@@ -14,7 +14,7 @@ import harness
 
 
 def test(t):
-    up, ag, ref = t.warm_up("app", agent_extra=harness.REVALIDATE,
+    up, ag, ref = t.warm_up("app",
                              dl_style="plain")
     t.check_app_lock(ref)
     n_up = len(up.requests())
