@@ -4,6 +4,13 @@
  *   /index/<sparse path>/<name>              -> PROTO_ROUTE_INDEX (path must match name)
  *   /crates/<name>/<version>/<sha256 hex>    -> PROTO_ROUTE_CRATE
  *   /-/status                                -> PROTO_ROUTE_STATUS
+ * and on the peer side (see docs/protocol.md):
+ *   /peer/1/hello?nonce=<64 hex>[&port=N]    -> PROTO_ROUTE_PEER_HELLO
+ *   /peer/1/manifest[?since=N]               -> PROTO_ROUTE_PEER_MANIFEST
+ *   /peer/1/index/<name>                     -> PROTO_ROUTE_PEER_INDEX
+ *   /peer/1/crate/<sha256 hex>               -> PROTO_ROUTE_PEER_CRATE
+ * (the query of the peer routes is parsed: unknown parameters are ignored,
+ * a malformed value of a known one is -EINVAL; other routes ignore queries)
  *
  * The request path is percent-decoded once, then every component is validated
  * strictly (names, versions, 64-hex digests). Anything that decodes to '/',
@@ -26,6 +33,10 @@ enum proto_route_kind {
     PROTO_ROUTE_INDEX,
     PROTO_ROUTE_CRATE,
     PROTO_ROUTE_STATUS,
+    PROTO_ROUTE_PEER_HELLO,
+    PROTO_ROUTE_PEER_MANIFEST,
+    PROTO_ROUTE_PEER_INDEX,
+    PROTO_ROUTE_PEER_CRATE,
 };
 
 struct proto_route {
@@ -33,6 +44,10 @@ struct proto_route {
     char name[PROTO_NAME_MAX + 1]; /* as requested (case preserved) */
     char vers[PROTO_VERS_MAX + 1];
     uint8_t sha256[PROTO_SHA256_LEN];
+    /* peer routes */
+    uint8_t nonce[32];   /* hello: required */
+    uint64_t since;      /* manifest: 0 when absent */
+    uint16_t port;       /* hello: the requester's own peer port, 0 when absent */
 };
 
 /* 0; -EINVAL for a malformed path (bad escape, bad name/version/digest,

@@ -78,6 +78,7 @@ struct store_index_row {
 struct store_index_list {
     struct store_index_row *rows; /* in the order the entries first arrived */
     size_t n;
+    int64_t updated; /* unix time the newest of these entries was added or changed */
 };
 /* All entries for a crate name (case-insensitive). n == 0 when unknown. */
 int store_index_list(struct store *s, const char *name, struct store_index_list *out);
@@ -128,6 +129,33 @@ int store_blob_record(struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint
                       int origin);
 /* Mark a blob used now (for LRU eviction). */
 int store_blob_touch(struct store *s, const uint8_t sha[PROTO_SHA256_LEN]);
+
+/* ---- identity ------------------------------------------------------------- */
+
+/* This store's Ed25519 identity (libsodium), made at first use: DIR/identity.key
+ * holds the 64-byte secret key (libsodium layout: seed || public key), mode
+ * 0600, written to tmp/, fsynced, renamed. A key file of the wrong size or
+ * with group/other permissions is refused (-EBADMSG / -EPERM): never silently
+ * replaced. */
+int store_identity(struct store *s, uint8_t pk[32], uint8_t sk[64]);
+
+/* ---- change sequence (what manifests announce) ----------------------------- */
+
+/* A per-store counter that moves on with every change a peer could care about:
+ * each index put that returns STORE_PUT_NEW or STORE_PUT_YANK and each new
+ * blob record takes the next value, stored with the row. Survives restarts. */
+uint64_t store_seq(struct store *s);
+
+struct store_blob_item {
+    uint8_t sha256[PROTO_SHA256_LEN];
+    uint64_t size;
+};
+/* Blobs recorded after sequence `since` (0 = all), malloc'd array. */
+int store_blobs_since(struct store *s, uint64_t since, struct store_blob_item **out, size_t *n);
+/* Distinct lower-case crate names with an entry added or changed after
+ * `since` (0 = all names), malloc'd array of malloc'd strings. */
+int store_index_names_since(struct store *s, uint64_t since, char ***out, size_t *n);
+void store_names_free(char **names, size_t n);
 
 /* ---- whole-store ---------------------------------------------------------- */
 
