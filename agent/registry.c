@@ -337,6 +337,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     case PROTO_ROUTE_CRATE:
         serve_crate(a, req, &r);
         return 0;
+    default: /* peer routes are served on the peer side only */
+        break;
     }
     respond_text(req, 404, "Not Found", "not found\n");
     return 0;
