@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "agent/internal.h"
 #include "agent/log.h"
 
@@ -125,6 +127,11 @@ int agent_parse_addr(const char *s, struct sockaddr_storage *out)
     return -EINVAL;
 }
 
+static void on_tick(uv_timer_t *t)
+{
+    agent_manifest_tick(t->data);
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct agent *a = sig->data;
@@ -159,6 +166,15 @@ int agent_run(const struct agent_options *opt)
                 a->store ? store_errmsg(a->store) : strerror(-rc));
         goto out;
     }
+    rc = store_identity(a->store, a->pk, a->sk);
+    if (rc < 0) {
+        fprintf(stderr, "cratecast: cannot load this agent's identity from %s: %s\n",
+                opt->store_dir, strerror(-rc));
+        goto out;
+    }
+    proto_key_encode(a->pk, a->key_text);
+    proto_key_id(a->pk, a->key_id);
+    a->announced_seq = store_seq(a->store);
     rc = agent_registry_start(a, opt->listen);
     if (rc < 0) {
         fprintf(stderr, "cratecast: cannot listen on %s: %s\n", opt->listen, uv_strerror(rc));
@@ -172,6 +188,19 @@ int agent_run(const struct agent_options *opt)
         fprintf(stderr, "cratecast: out of memory\n");
         goto out;
     }
+    if (strcmp(opt->peer_listen, "off") != 0) {
+        rc = agent_peerapi_start(a, opt->peer_listen);
+        if (rc < 0) {
+            fprintf(stderr, "cratecast: cannot listen for peers on %s: %s\n", opt->peer_listen,
+                    uv_strerror(rc));
+            goto out;
+        }
+    }
+    if (agent_peers_init(a) < 0)
+        goto out;
+    uv_timer_init(&a->loop, &a->tick);
+    a->tick.data = a;
+    uv_timer_start(&a->tick, on_tick, 1000, 1000);
     uv_signal_init(&a->loop, &a->sigint);
     uv_signal_init(&a->loop, &a->sigterm);
     a->sigint.data = a->sigterm.data = a;
@@ -180,6 +209,9 @@ int agent_run(const struct agent_options *opt)
 
     log_info("serving Cargo on http://%s/index/ (store %s, upstream %s)", a->listen_host,
              opt->store_dir, opt->upstream ? opt->upstream : "none");
+    if (a->peer_port)
+        log_info("serving peers on %s as %s (key id %s)", opt->peer_listen, a->key_text,
+                 a->key_id);
     if (opt->import) {
         char *home = opt->import_home ? strdup(opt->import_home) : agent_default_cargo_home();
         if (home) {
@@ -194,13 +226,21 @@ out:
     a->stopping = true;
     agent_import_cancel();
     agent_registry_stop(a);
+    agent_peerapi_stop(a);
+    if (a->tick.data)
+        uv_timer_stop(&a->tick);
     agent_fetch_abort_all(a);
     if (a->http.multi)
         agent_http_close(&a->http);
     if (a->up.base || a->up.state == UPSTREAM_NONE)
         agent_upstream_close(a);
+    agent_peers_close(a);
     store_close(a->store);
     a->store = NULL;
+    sodium_memzero(a->sk, sizeof a->sk);
+    free(a->manifest_full);
+    free(a->manifest_delta);
+    a->manifest_full = a->manifest_delta = NULL;
     /* The loop, h2o's connections and an import still running on the pool are
      * left to process exit: h2o 2.2 has no way to drain its connections, and
      * an interrupted import transaction is rolled back by SQLite at the next

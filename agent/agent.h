@@ -55,6 +55,14 @@ struct agent_counters {
     uint64_t rejected_request;   /* malformed requests (4xx) */
     uint64_t upstream_errors;
     uint64_t bytes_from_upstream;
+    uint64_t bytes_from_peers;
+    uint64_t served_to_peers;   /* crates uploaded to peers */
+    uint64_t bytes_to_peers;
+    uint64_t peer_index_merged; /* index files taken from peers */
+    uint64_t rejected_peer_checksum;  /* crate bytes from a peer that did not match */
+    uint64_t rejected_peer_signature; /* peer messages whose signature or key did not verify */
+    uint64_t rejected_peer_conflict;  /* peer index entries contradicting what we hold */
+    uint64_t peer_busy;               /* uploads refused because all slots were taken */
 };
 
 struct agent;

@@ -1,23 +1,27 @@
 /* agent/fetch.c — bring index files and crates into the store, once each.
  *
- * A struct agent_fetch is one transfer for one key ("i:<lower-case name>" or
+ * A struct agent_fetch is one job for one key ("i:<lower-case name>" or
  * "c:<sha256 hex>"); every request that needs the same thing while it runs
  * joins its waiter list (single flight). Lifecycle of a fetch:
  *
- *   WAIT_UPSTREAM  parked until the first upstream probe answered
- *   TRANSFER       HTTP GET in flight (agent_http)
- *   COMMIT         crates only: hashing + fsync + rename on the thread pool
- *   DONE           waiters called in arrival order, fetch freed (fetch_finish)
+ *   WAIT      parked until the first upstream probe / first static-peer polls answered
+ *   SOURCE    next_*_source() picks where to ask next
+ *   TRANSFER  one HTTP GET in flight (agent_http) to that source
+ *   COMMIT    crates only: hashing + fsync + rename on the thread pool
+ *   DONE      waiters called in arrival order, fetch freed (fetch_finish)
  *
- * Index files: a 200 is parsed line by line; every entry goes through
- * store_index_put (contradictions are rejected and counted), the validators
- * (ETag/Last-Modified) are kept for the next conditional request. A 304 only
- * refreshes the time; 404/410/451 record "not found". Within index_ttl seconds
- * of the last answer the store's copy is served without asking.
- *
- * Crates: fetched from the dl template of the upstream's config.json, hashed
- * and written by store_blob_commit on the pool, recorded only when the digest
- * matched the trusted cksum. Bad bytes are dropped and counted.
+ * Sources, in order:
+ *   crates:  the live peers whose manifests list the digest, best first
+ *            (peers.c orders them: least loaded, cheapest so far, least
+ *            penalised); on an error, a timeout, "busy" or bad bytes, the next
+ *            one; then the upstream's dl URL when online. The bytes must hash
+ *            to the trusted cksum (store_blob_commit) or they are dropped, the
+ *            sender penalised, and the next source tried.
+ *   index:   online, the upstream (conditional GET, validators kept); offline,
+ *            each live peer listing a copy of that index file we have not
+ *            merged yet: its signed index message is verified against the
+ *            peer's key and every entry goes through store_index_put, where a
+ *            contradiction with what we hold is rejected and counted.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,9 +34,11 @@
 #include "proto/index_line.h"
 #include "proto/name.h"
 
-#define PREFETCH_MAX 64  /* dependency index files fetched ahead per index file */
-#define PREFETCH_DEPTH 2 /* how far ahead of what Cargo asked for */
+#define PREFETCH_MAX 64    /* dependency index files fetched ahead per index file */
+#define PREFETCH_DEPTH 2   /* how far ahead of what Cargo asked for */
 #define PREFETCH_FRESH_S 5 /* a prefetch skips index files fetched this recently */
+#define SOURCES_MAX 16     /* peers tried for one fetch */
+#define PEER_INDEX_WIRE_MAX (PROTO_PEER_BODY_MAX + 64)
 
 struct fetch_waiter {
     struct fetch_waiter *next;
@@ -50,8 +56,15 @@ struct agent_fetch {
     char vers[PROTO_VERS_MAX + 1];
     uint8_t sha[PROTO_SHA256_LEN];
     struct fetch_waiter *waiters, **tail;
+    /* sources */
+    char tried[SOURCES_MAX][PROTO_PEER_ADDR_MAX + 1];
+    size_t ntried;
+    struct agent_peer *peer; /* source of the transfer in flight, NULL = upstream */
+    uint64_t started_ms;
+    int last_error;
     /* COMMIT */
     uv_work_t work;
+    bool committing;
     uint8_t *body;
     size_t len;
     int commit_rc;
@@ -93,6 +106,7 @@ static struct agent_fetch *fetch_new(struct agent *a, const char *key)
     f->a = a;
     snprintf(f->key, sizeof f->key, "%s", key);
     f->tail = &f->waiters;
+    f->last_error = -ENOENT;
     f->next = a->fetches;
     a->fetches = f;
     a->nfetches++;
@@ -128,7 +142,7 @@ void agent_fetch_abort_all(struct agent *a)
     struct agent_fetch *f = a->fetches, *next;
     for (; f; f = next) {
         next = f->next;
-        if (f->body == NULL)
+        if (!f->committing)
             fetch_finish(f, -ECANCELED);
     }
 }
@@ -167,6 +181,51 @@ static void describe(const struct agent_http_response *res, char *out, size_t ou
         snprintf(out, outsz, "HTTP %ld", res->status);
 }
 
+static uint64_t now_ms(struct agent *a)
+{
+    uv_update_time(&a->loop);
+    return uv_now(&a->loop);
+}
+
+/* ---- sources ------------------------------------------------------------- */
+
+static bool was_tried(const struct agent_fetch *f, const struct agent_peer *p)
+{
+    for (size_t i = 0; i < f->ntried; i++)
+        if (strcmp(f->tried[i], p->addr) == 0)
+            return true;
+    return false;
+}
+
+/* The best untried peer among candidates, marked tried and referenced. */
+static struct agent_peer *take_peer(struct agent_fetch *f, struct agent_peer **cand, size_t n)
+{
+    if (f->ntried >= SOURCES_MAX)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (was_tried(f, cand[i]))
+            continue;
+        snprintf(f->tried[f->ntried++], PROTO_PEER_ADDR_MAX + 1, "%s", cand[i]->addr);
+        agent_peer_ref(cand[i]);
+        cand[i]->inflight++;
+        f->peer = cand[i];
+        f->started_ms = now_ms(f->a);
+        return cand[i];
+    }
+    return NULL;
+}
+
+static void release_peer(struct agent_fetch *f)
+{
+    struct agent_peer *p = f->peer;
+    if (p == NULL)
+        return;
+    f->peer = NULL;
+    if (p->inflight)
+        p->inflight--;
+    agent_peer_unref(p);
+}
+
 /* ---- index files --------------------------------------------------------- */
 
 static int fetch_index_at(struct agent *a, const char *name, unsigned depth, agent_fetch_cb cb,
@@ -182,10 +241,10 @@ static void prefetch_deps(struct agent *a, char **names, size_t n, unsigned dept
     free(names);
 }
 
-/* Store every line of an index file. Collects the dependency names of the
- * newest few entries for prefetching. */
-static void index_ingest(struct agent *a, const char *name, const uint8_t *buf, size_t len,
-                         char ***deps_out, size_t *ndeps_out)
+/* Store every line of an index file. Collects dependency names for prefetching
+ * (when deps_out is not NULL). Returns how many entries were rejected. */
+static size_t index_ingest(struct agent *a, const char *name, const uint8_t *buf, size_t len,
+                           int origin, const char *detail, char ***deps_out, size_t *ndeps_out)
 {
     size_t pos = 0, nlines = 0, nnew = 0, nconf = 0, nbad = 0;
     const uint8_t *line;
@@ -209,20 +268,22 @@ static void index_ingest(struct agent *a, const char *name, const uint8_t *buf, 
             proto_index_entry_clear(&e);
             continue;
         }
-        rc = store_index_put(a->store, &e, STORE_ORIGIN_UPSTREAM, a->up.base);
+        rc = store_index_put(a->store, &e, origin, detail);
         if (rc == -EEXIST) {
             nconf++;
-            a->counters.rejected_conflict++;
             a->counters.rejected++;
-            log_warn("upstream index entry %s %s contradicts the one already held: rejected",
-                     e.name, e.vers);
+            if (origin == STORE_ORIGIN_PEER)
+                a->counters.rejected_peer_conflict++;
+            else
+                a->counters.rejected_conflict++;
+            log_warn("index entry %s %s from %s contradicts the one already held: rejected",
+                     e.name, e.vers, detail);
         } else if (rc == STORE_PUT_NEW) {
             nnew++;
         } else if (rc < 0) {
             log_error("store: cannot record %s %s: %s", e.name, e.vers, store_errmsg(a->store));
         }
-        /* dependencies of every version: the resolver may visit any of them */
-        for (size_t i = 0; i < e.ndeps && ndeps < PREFETCH_MAX; i++) {
+        for (size_t i = 0; deps_out && i < e.ndeps && ndeps < PREFETCH_MAX; i++) {
             bool dup = false;
             for (size_t j = 0; j < ndeps && !dup; j++)
                 dup = strcasecmp(deps[j], e.deps[i]) == 0;
@@ -246,10 +307,85 @@ static void index_ingest(struct agent *a, const char *name, const uint8_t *buf, 
         log_error("store: commit failed: %s", store_errmsg(a->store));
         store_rollback(a->store);
     }
-    log_debug("index %s: %zu lines, %zu new, %zu conflicts, %zu unparsable", name, nlines, nnew,
-              nconf, nbad);
-    *deps_out = deps;
-    *ndeps_out = ndeps;
+    log_debug("index %s from %s: %zu lines, %zu new, %zu conflicts, %zu unparsable", name, detail,
+              nlines, nnew, nconf, nbad);
+    if (deps_out) {
+        *deps_out = deps;
+        *ndeps_out = ndeps;
+    }
+    return nconf;
+}
+
+static void index_from_peers(struct agent_fetch *f);
+
+static void peer_index_done(void *ud, struct agent_http_response *res)
+{
+    struct agent_fetch *f = ud;
+    struct agent *a = f->a;
+    struct agent_peer *p = f->peer;
+    char why[300];
+    if (res->error || res->status != 200) {
+        describe(res, why, sizeof why);
+        if (res->status != 404 && res->status != 503) {
+            char msg[PROTO_NAME_MAX + 340];
+            snprintf(msg, sizeof msg, "index file of %s: %s", f->name, why);
+            agent_peer_transfer_failed(p, msg, false);
+        }
+        release_peer(f);
+        index_from_peers(f);
+        return;
+    }
+    struct proto_peer_index x;
+    uint8_t *owned = NULL;
+    int rc = proto_peer_index_decode(res->body, res->len, &x, &owned);
+    if (rc < 0 || memcmp(x.pk, p->pk, PROTO_PK_LEN) != 0 || strcasecmp(x.name, f->name) != 0) {
+        a->counters.rejected_peer_signature++;
+        a->counters.rejected++;
+        agent_peer_transfer_failed(p, "index message does not verify: ignored", true);
+        free(owned);
+        release_peer(f);
+        index_from_peers(f);
+        return;
+    }
+    index_ingest(a, f->name, x.lines, x.len, STORE_ORIGIN_PEER, p->key_text, NULL, NULL);
+    a->counters.peer_index_merged++;
+    struct peer_index_item *it = agent_peer_index_item(p, f->name);
+    if (it)
+        memcpy(it->merged, it->hash, PROTO_SHA256_LEN);
+    agent_peer_transfer_ok(p, res->len, (double)(now_ms(a) - f->started_ms));
+    free(owned);
+    release_peer(f);
+    index_from_peers(f);
+}
+
+/* Offline: merge the index file from every live peer with a copy we lack. */
+static void index_from_peers(struct agent_fetch *f)
+{
+    struct agent *a = f->a;
+    if (a->stopping) {
+        fetch_finish(f, -ECANCELED);
+        return;
+    }
+    struct agent_peer *cand[SOURCES_MAX];
+    size_t n = agent_peers_index_news(a, f->name, cand, SOURCES_MAX);
+    struct agent_peer *p = take_peer(f, cand, n);
+    if (p == NULL) {
+        fetch_finish(f, 0); /* the store has whatever could be had */
+        return;
+    }
+    char rel[PROTO_NAME_MAX + 32], url[PROTO_URL_MAX];
+    snprintf(rel, sizeof rel, "/peer/1/index/%s", f->name);
+    agent_peer_url(p, rel, url, sizeof url);
+    struct agent_http_request req = {
+        .url = url,
+        .max_body = PEER_INDEX_WIRE_MAX,
+        .connect_timeout_ms = 2000,
+        .timeout_ms = 20000,
+    };
+    if (agent_http_get(&a->http, &req, peer_index_done, f) < 0) {
+        release_peer(f);
+        fetch_finish(f, -ENOMEM);
+    }
 }
 
 static void index_done(void *ud, struct agent_http_response *res)
@@ -264,7 +400,7 @@ static void index_done(void *ud, struct agent_http_response *res)
     if (upstream_unreachable(res)) {
         describe(res, why, sizeof why);
         agent_upstream_failed(a, why);
-        fetch_finish(f, -EIO);
+        index_from_peers(f); /* now offline: what the room has */
         return;
     }
     if (res->error) {
@@ -277,7 +413,8 @@ static void index_done(void *ud, struct agent_http_response *res)
     size_t ndeps = 0;
     meta.fetched_at = agent_now();
     if (res->status == 200) {
-        index_ingest(a, f->name, res->body, res->len, &deps, &ndeps);
+        index_ingest(a, f->name, res->body, res->len, STORE_ORIGIN_UPSTREAM, a->up.base, &deps,
+                     &ndeps);
         snprintf(meta.etag, sizeof meta.etag, "%s", res->etag);
         snprintf(meta.last_modified, sizeof meta.last_modified, "%s", res->last_modified);
         meta.not_found = false;
@@ -303,7 +440,7 @@ static void index_start(struct agent *a, void *ud)
 {
     struct agent_fetch *f = ud;
     if (!agent_upstream_online(a)) {
-        fetch_finish(f, 0); /* offline: the store is all there is */
+        index_from_peers(f);
         return;
     }
     char path[PROTO_INDEX_PATH_MAX], url[PROTO_URL_MAX];
@@ -327,6 +464,12 @@ static void index_start(struct agent *a, void *ud)
         fetch_finish(f, -ENOMEM);
 }
 
+/* First the upstream's state, then the first polls of static peers. */
+static void index_wait_peers(struct agent *a, void *ud)
+{
+    agent_peers_when_ready(a, index_start, ud);
+}
+
 int agent_fetch_index(struct agent *a, const char *name, agent_fetch_cb cb, void *ud)
 {
     return fetch_index_at(a, name, 0, cb, ud);
@@ -335,8 +478,12 @@ int agent_fetch_index(struct agent *a, const char *name, agent_fetch_cb cb, void
 static int fetch_index_at(struct agent *a, const char *name, unsigned depth, agent_fetch_cb cb,
                           void *ud)
 {
-    if (a->up.state == UPSTREAM_NONE || a->up.state == UPSTREAM_OFFLINE)
-        return 1;
+    bool offline = a->up.state == UPSTREAM_NONE || a->up.state == UPSTREAM_OFFLINE;
+    if (offline && a->peers_ready) {
+        struct agent_peer *cand[1];
+        if (agent_peers_index_news(a, name, cand, 1) == 0)
+            return 1; /* the store holds all the room has */
+    }
     char key[80];
     snprintf(key, sizeof key, "i:%s", name);
     for (char *p = key; *p; p++)
@@ -350,9 +497,11 @@ static int fetch_index_at(struct agent *a, const char *name, unsigned depth, age
         if (depth > 0 && ttl < PREFETCH_FRESH_S)
             ttl = PREFETCH_FRESH_S;
         struct store_index_meta meta;
-        if (ttl > 0 && store_index_meta_get(a->store, name, &meta) == 0 &&
+        if (!offline && ttl > 0 && store_index_meta_get(a->store, name, &meta) == 0 &&
             agent_now() - meta.fetched_at < ttl)
             return 1; /* fresh enough */
+        if (offline && depth > 0)
+            return 1; /* no prefetching from peers */
         f = fetch_new(a, key);
         if (f == NULL)
             return 1;
@@ -362,7 +511,7 @@ static int fetch_index_at(struct agent *a, const char *name, unsigned depth, age
             fetch_finish(f, 0);
             return 1;
         }
-        agent_upstream_when_ready(a, index_start, f);
+        agent_upstream_when_ready(a, index_wait_peers, f);
         return 0;
     }
     if (depth < f->depth)
@@ -374,6 +523,8 @@ static int fetch_index_at(struct agent *a, const char *name, unsigned depth, age
 
 /* ---- crates -------------------------------------------------------------- */
 
+static void crate_next_source(struct agent_fetch *f);
+
 static void commit_work(uv_work_t *w)
 {
     struct agent_fetch *f = container_of(w, struct agent_fetch, work);
@@ -384,10 +535,27 @@ static void commit_after(uv_work_t *w, int status)
 {
     struct agent_fetch *f = container_of(w, struct agent_fetch, work);
     struct agent *a = f->a;
+    struct agent_peer *p = f->peer;
+    f->committing = false;
     int rc = status < 0 ? status : f->commit_rc;
+    size_t len = f->len;
+    free(f->body);
+    f->body = NULL;
     if (rc == -EBADMSG) {
-        a->counters.rejected_checksum++;
         a->counters.rejected++;
+        if (p) {
+            a->counters.rejected_peer_checksum++;
+            char msg[PROTO_NAME_MAX + PROTO_VERS_MAX + 80];
+            snprintf(msg, sizeof msg,
+                     "sent %s %s whose sha256 does not match the index cksum: discarded", f->name,
+                     f->vers);
+            agent_peer_transfer_failed(p, msg, true);
+            release_peer(f);
+            f->last_error = -EBADMSG;
+            crate_next_source(f);
+            return;
+        }
+        a->counters.rejected_checksum++;
         log_warn("upstream sent %s %s whose sha256 does not match the index cksum: discarded",
                  f->name, f->vers);
         fetch_finish(f, -EBADMSG);
@@ -395,17 +563,26 @@ static void commit_after(uv_work_t *w, int status)
     }
     if (rc < 0) {
         log_error("store: cannot write %s %s: %s", f->name, f->vers, strerror(-rc));
+        release_peer(f);
         fetch_finish(f, -EIO);
         return;
     }
-    rc = store_blob_record(a->store, f->sha, f->len, STORE_ORIGIN_UPSTREAM);
+    rc = store_blob_record(a->store, f->sha, len, p ? STORE_ORIGIN_PEER : STORE_ORIGIN_UPSTREAM);
     if (rc < 0) {
         log_error("store: cannot record %s %s: %s", f->name, f->vers, strerror(-rc));
+        release_peer(f);
         fetch_finish(f, -EIO);
         return;
     }
-    a->counters.from_upstream++;
-    a->counters.bytes_from_upstream += f->len;
+    if (p) {
+        a->counters.from_peers++;
+        a->counters.bytes_from_peers += len;
+        agent_peer_transfer_ok(p, len, (double)(now_ms(a) - f->started_ms));
+        release_peer(f);
+    } else {
+        a->counters.from_upstream++;
+        a->counters.bytes_from_upstream += len;
+    }
     fetch_finish(f, 0);
 }
 
@@ -413,8 +590,14 @@ static void crate_done(void *ud, struct agent_http_response *res)
 {
     struct agent_fetch *f = ud;
     struct agent *a = f->a;
+    struct agent_peer *p = f->peer;
     char why[300];
-    if (upstream_unreachable(res)) {
+    if (a->stopping) {
+        release_peer(f);
+        fetch_finish(f, -ECANCELED);
+        return;
+    }
+    if (p == NULL && upstream_unreachable(res)) {
         describe(res, why, sizeof why);
         agent_upstream_failed(a, why);
         fetch_finish(f, -EIO);
@@ -422,6 +605,18 @@ static void crate_done(void *ud, struct agent_http_response *res)
     }
     if (res->error || res->status != 200) {
         describe(res, why, sizeof why);
+        if (p) {
+            /* busy or not held any more: not the peer's fault */
+            if (res->status != 503 && res->status != 404) {
+                char msg[PROTO_NAME_MAX + PROTO_VERS_MAX + 340];
+                snprintf(msg, sizeof msg, "download of %s %s failed: %s", f->name, f->vers, why);
+                agent_peer_transfer_failed(p, msg, false);
+            }
+            release_peer(f);
+            f->last_error = -EIO;
+            crate_next_source(f);
+            return;
+        }
         log_warn("download of %s %s failed: %s", f->name, f->vers, why);
         fetch_finish(f, res->status == 404 ? -ENOENT : -EIO);
         return;
@@ -429,17 +624,17 @@ static void crate_done(void *ud, struct agent_http_response *res)
     f->body = res->body; /* take ownership */
     f->len = res->len;
     res->body = NULL;
-    if (uv_queue_work(&a->loop, &f->work, commit_work, commit_after) < 0)
+    f->committing = true;
+    if (uv_queue_work(&a->loop, &f->work, commit_work, commit_after) < 0) {
+        f->committing = false;
+        release_peer(f);
         fetch_finish(f, -EIO);
+    }
 }
 
-static void crate_start(struct agent *a, void *ud)
+static void crate_from_upstream(struct agent_fetch *f)
 {
-    struct agent_fetch *f = ud;
-    if (!agent_upstream_online(a) || a->up.dl == NULL) {
-        fetch_finish(f, -ENOENT);
-        return;
-    }
+    struct agent *a = f->a;
     char hex[PROTO_SHA256_HEX_LEN + 1], url[PROTO_URL_MAX];
     proto_hex_encode(f->sha, PROTO_SHA256_LEN, hex);
     int n = proto_dl_expand(a->up.dl, f->name, f->vers, hex, url, sizeof url);
@@ -464,8 +659,49 @@ static void crate_start(struct agent *a, void *ud)
         .connect_timeout_ms = 3000,
         .low_speed_secs = 30,
     };
+    f->peer = NULL;
     if (agent_http_get(&a->http, &req, crate_done, f) < 0)
         fetch_finish(f, -ENOMEM);
+}
+
+static void crate_next_source(struct agent_fetch *f)
+{
+    struct agent *a = f->a;
+    if (a->stopping) {
+        fetch_finish(f, -ECANCELED);
+        return;
+    }
+    struct agent_peer *cand[SOURCES_MAX];
+    size_t n = agent_peers_holding_crate(a, f->sha, cand, SOURCES_MAX);
+    struct agent_peer *p = take_peer(f, cand, n);
+    if (p != NULL) {
+        char hex[PROTO_SHA256_HEX_LEN + 1], rel[128], url[PROTO_URL_MAX];
+        proto_hex_encode(f->sha, PROTO_SHA256_LEN, hex);
+        snprintf(rel, sizeof rel, "/peer/1/crate/%s", hex);
+        agent_peer_url(p, rel, url, sizeof url);
+        struct agent_http_request req = {
+            .url = url,
+            .max_body = STORE_BLOB_MAX,
+            .connect_timeout_ms = 2000,
+            .low_speed_secs = 10,
+        };
+        if (agent_http_get(&a->http, &req, crate_done, f) < 0) {
+            release_peer(f);
+            fetch_finish(f, -ENOMEM);
+        }
+        return;
+    }
+    if (agent_upstream_online(a) && a->up.dl != NULL) {
+        crate_from_upstream(f);
+        return;
+    }
+    fetch_finish(f, f->last_error);
+}
+
+static void crate_start(struct agent *a, void *ud)
+{
+    (void)a;
+    crate_next_source(ud);
 }
 
 void agent_fetch_crate(struct agent *a, const char *name, const char *vers,
@@ -492,10 +728,6 @@ void agent_fetch_crate(struct agent *a, const char *name, const char *vers,
     if (waiter_add(f, cb, ud) < 0) {
         fetch_finish(f, -ENOMEM);
         cb(a, ud, -ENOMEM);
-        return;
-    }
-    if (a->up.state == UPSTREAM_NONE || a->up.state == UPSTREAM_OFFLINE) {
-        fetch_finish(f, -ENOENT);
         return;
     }
     agent_upstream_when_ready(a, crate_start, f);

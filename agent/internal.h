@@ -7,6 +7,10 @@
  *   fetch.c     single-flight fetches of index files and crates; blob commit on the pool
  *   import.c    CARGO_HOME import (runs on the thread pool with its own store)
  *   status.c    the status document (GET /-/status, `cratecast status`)
+ *   peers.c     the peer table: verify (hello + signed manifest), poll, pex, choose holders
+ *   peerapi.c   the peer-side HTTP server (hello, manifest, index, crate)
+ *   manifest.c  this agent's signed manifest, rebuilt when the store's sequence moves
+ *   discovery.c mDNS announce/browse (Avahi), see discovery.h
  */
 #ifndef CRATECAST_AGENT_INTERNAL_H
 #define CRATECAST_AGENT_INTERNAL_H
@@ -16,7 +20,10 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "agent/discovery.h"
 #include "agent/http_client.h"
+#include "agent/http_server.h"
+#include "proto/peer.h"
 #include "proto/route.h"
 #include "store/store.h"
 
@@ -44,6 +51,13 @@ struct agent_upstream {
 };
 
 typedef void (*upstream_ready_cb)(struct agent *a, void *ud);
+
+/* A request parked until some state is known (upstream probe, first peer polls). */
+struct upstream_waiter {
+    struct upstream_waiter *next;
+    upstream_ready_cb cb;
+    void *ud;
+};
 
 int agent_upstream_init(struct agent *a, const char *url);
 void agent_upstream_close(struct agent *a);
@@ -100,6 +114,97 @@ int agent_import_start(struct agent *a, const char *cargo_home);
 /* Ask a running import to stop at the next file (shutdown). */
 void agent_import_cancel(void);
 
+/* ---- peers.c ------------------------------------------------------------- */
+
+enum peer_via { PEER_VIA_STATIC = 0, PEER_VIA_MDNS, PEER_VIA_PEX };
+
+/* Peer states (peers.c performs every transition):
+ *   PEER_CONNECTING  hello not yet verified (new, or after a failure)
+ *   PEER_LIVE        hello verified, key accepted by the trust policy, manifest held
+ *   PEER_FAILING     the last poll failed; retried with back-off; not used for fetches
+ *   PEER_REJECTED    its key is not trusted, or does not match its mDNS key id; polled slowly
+ */
+enum peer_state { PEER_CONNECTING = 0, PEER_LIVE, PEER_FAILING, PEER_REJECTED };
+
+struct peer_index_item {
+    char name[PROTO_NAME_MAX + 1];
+    uint8_t hash[PROTO_SHA256_LEN];
+    uint64_t updated;
+    uint8_t merged[PROTO_SHA256_LEN]; /* hash of the copy we last merged (zero: never) */
+};
+
+struct agent_peer {
+    struct agent_peer *next;
+    struct agent *a;
+    char addr[PROTO_PEER_ADDR_MAX + 1]; /* host:port of its peer side */
+    enum peer_via via;
+    enum peer_state state;
+    char expect_id[PROTO_KEYID_HEX_LEN + 1]; /* from mDNS TXT; "" = none */
+    uint64_t txt_seq;
+    bool have_key;
+    uint8_t pk[PROTO_PK_LEN];
+    char key_text[PROTO_KEY_TEXT_LEN + 1];
+    uint64_t seq;          /* sequence of the manifest we hold (0 = none) */
+    struct proto_manifest_crate *crates; /* sorted by sha256 */
+    uint32_t ncrates;
+    struct peer_index_item *index;       /* sorted by name */
+    uint32_t nindex;
+    int64_t last_seen;
+    unsigned fails;        /* consecutive poll failures */
+    unsigned inflight;     /* crate/index fetches from it now */
+    unsigned penalty;      /* bad bytes / bad signatures seen */
+    double ms_per_mb;      /* EWMA of transfer cost, for ordering holders */
+    bool polling;
+    bool removed;          /* unlinked; freed when the last transfer ends */
+    unsigned refs;         /* transfers in flight holding this pointer */
+    uint8_t nonce[PROTO_NONCE_LEN];
+    uv_timer_t timer;
+};
+
+int agent_peers_init(struct agent *a);
+void agent_peers_close(struct agent *a);
+/* Add (or refresh) a candidate peer. NULL when the table is full or addr is ours. */
+struct agent_peer *agent_peers_add(struct agent *a, const char *addr, enum peer_via via);
+/* Holders of a crate, best first (live, trusted, least loaded, fastest). */
+size_t agent_peers_holding_crate(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN],
+                                 struct agent_peer **out, size_t max);
+bool agent_peers_have_crate(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN]);
+/* Live peers listing an index file for name whose copy we have not merged yet. */
+size_t agent_peers_index_news(struct agent *a, const char *name, struct agent_peer **out,
+                              size_t max);
+struct peer_index_item *agent_peer_index_item(struct agent_peer *p, const char *name);
+/* Keep a peer alive across an asynchronous transfer. */
+void agent_peer_ref(struct agent_peer *p);
+void agent_peer_unref(struct agent_peer *p);
+/* Report how a transfer went: ok with bytes/ms, or a failure cause. */
+void agent_peer_transfer_ok(struct agent_peer *p, size_t bytes, double ms);
+void agent_peer_transfer_failed(struct agent_peer *p, const char *why, bool bad_data);
+/* Index requests wait (up to a few seconds) for the first poll of static peers. */
+void agent_peers_when_ready(struct agent *a, upstream_ready_cb cb, void *ud);
+/* The store's sequence moved: tell peers' pollers nothing; update our TXT. */
+void agent_peers_announce(struct agent *a);
+/* Peer-side URL of a path on a peer. */
+int agent_peer_url(const struct agent_peer *p, const char *rel, char *out, size_t outsz);
+const char *agent_peer_via_name(enum peer_via v);
+const char *agent_peer_state_name(enum peer_state s);
+
+/* ---- manifest.c ---------------------------------------------------------- */
+
+/* The encoded, signed manifest (since == 0) or delta (since > 0) of this
+ * agent. *buf stays owned by the agent (valid until the next call). */
+int agent_manifest_get(struct agent *a, uint64_t since, const uint8_t **buf, size_t *len);
+/* Called every second: notices a new store sequence, rebuilds, re-announces. */
+void agent_manifest_tick(struct agent *a);
+
+/* ---- peerapi.c ----------------------------------------------------------- */
+
+int agent_peerapi_start(struct agent *a, const char *listen);
+void agent_peerapi_stop(struct agent *a);
+
+/* ---- identity.c ---------------------------------------------------------- */
+
+int cmd_id(int argc, char **argv);
+
 /* ---- status.c ------------------------------------------------------------ */
 
 /* The status document as compact JSON (malloc'd), NULL on out-of-memory. */
@@ -118,11 +223,37 @@ struct agent {
     size_t nfetches;
 
     /* registry.c */
-    h2o_globalconf_t h2o_config;
-    h2o_context_t h2o_ctx;
-    h2o_accept_ctx_t accept_ctx;
-    uv_tcp_t listener;
+    struct agent_server cargo;
     char listen_host[128]; /* host:port for URLs handed to Cargo */
+
+    /* identity and peering */
+    uint8_t pk[PROTO_PK_LEN];
+    uint8_t sk[PROTO_SK_LEN];
+    char key_text[PROTO_KEY_TEXT_LEN + 1];
+    char key_id[PROTO_KEYID_HEX_LEN + 1];
+    uint8_t (*trusted)[PROTO_PK_LEN]; /* --trust keys */
+    size_t ntrusted;
+    struct agent_peer *peers;
+    size_t npeers;
+    bool peers_ready;
+    struct upstream_waiter *peer_waiters;
+    uv_timer_t peers_ready_timer;
+    uint16_t peer_port;               /* 0 when --peer-listen off */
+    struct agent_discovery *discovery;
+    uv_timer_t tick;                  /* manifest/sequence watch */
+    uint64_t announced_seq;
+    uint8_t *manifest_full;           /* cached encodings */
+    size_t manifest_full_len;
+    uint64_t manifest_full_seq;
+    int64_t manifest_full_at;
+    uint8_t *manifest_delta;
+    size_t manifest_delta_len;
+    uint64_t manifest_delta_seq, manifest_delta_since;
+    int64_t manifest_delta_at;
+    unsigned uploads;                 /* crate uploads in progress */
+
+    /* peerapi.c */
+    struct agent_server peer;
 
     uv_signal_t sigint, sigterm;
     int64_t started_at;

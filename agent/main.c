@@ -7,6 +7,7 @@
 #include "agent/agent.h"
 #include "agent/cli.h"
 #include "agent/commands.h"
+#include "agent/internal.h"
 #include "agent/log.h"
 
 static void usage(FILE *f)
@@ -19,6 +20,7 @@ static void usage(FILE *f)
           "  cargo-config   print the ~/.cargo/config.toml snippet [--write]\n"
           "  import-cargo   import an existing Cargo cache [CARGO_HOME] [--store DIR]\n"
           "  verify         re-hash every stored crate, quarantine mismatches [--store DIR]\n"
+          "  id             print this agent's public key [--store DIR]\n"
           "\n"
           "See `cratecast agent --help` and docs/operations.md.\n",
           f);
@@ -66,6 +68,8 @@ int main(int argc, char **argv)
         rc = cmd_cargo_config(argc - 2, argv + 2);
     } else if (strcmp(cmd, "import-cargo") == 0) {
         rc = cmd_import_cargo(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "id") == 0) {
+        rc = cmd_id(argc - 2, argv + 2);
     } else if (strcmp(cmd, "verify") == 0) {
         rc = cmd_verify(argc - 2, argv + 2);
     } else {

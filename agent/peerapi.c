@@ -1,1 +1,232 @@
-/* placeholder */
+/* agent/peerapi.c — the peer side: what this agent serves to other agents.
+ *
+ *   GET /peer/1/hello?nonce=N[&port=P]  signed hello over the requester's nonce;
+ *                                       P (the requester's own peer port) makes it a pex candidate
+ *   GET /peer/1/manifest[?since=S]      signed manifest (full, or the delta after S)
+ *   GET /peer/1/index/<name>            signed index lines held for one crate
+ *   GET /peer/1/crate/<sha256>          a verified blob, or 503 when every upload slot is busy
+ *
+ * Only what the store holds is served: blobs exist under their name only after
+ * their SHA-256 was verified, and index lines are the stored originals. No
+ * request on this side ever causes a fetch from the upstream or other peers,
+ * so the peer port is not an open proxy. Uploads are bounded (UPLOADS_MAX); a
+ * busy agent says so and the requester moves to another holder.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/internal.h"
+#include "agent/log.h"
+
+#define UPLOADS_MAX 8
+#define PEER_CTYPE "application/x-cratecast"
+
+static struct agent *req_agent(h2o_req_t *req)
+{
+    return container_of(req->conn->ctx, struct agent, peer.ctx);
+}
+
+static void learn_requester(struct agent *a, h2o_req_t *req, uint16_t port)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
+        return;
+    char host[64], addr[PROTO_PEER_ADDR_MAX + 1];
+    if (ss.ss_family == AF_INET) {
+        uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
+        snprintf(addr, sizeof addr, "%s:%u", host, port);
+    } else if (ss.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
+        snprintf(addr, sizeof addr, "[%s]:%u", host, port);
+    } else {
+        return;
+    }
+    agent_peers_add(a, addr, PEER_VIA_PEX);
+}
+
+static void serve_hello(struct agent *a, h2o_req_t *req, const struct proto_route *r)
+{
+    struct proto_hello h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.pk, a->pk, PROTO_PK_LEN);
+    h.version = PROTO_PEER_VERSION;
+    h.caps = PROTO_CAP_MANIFEST | PROTO_CAP_DELTA | PROTO_CAP_CRATE | PROTO_CAP_INDEX |
+             PROTO_CAP_PEX;
+    h.seq = store_seq(a->store);
+    h.time = (uint64_t)agent_now();
+    h.peer_port = a->peer_port;
+    memcpy(h.nonce, r->nonce, PROTO_NONCE_LEN);
+    uint8_t *buf;
+    size_t len;
+    if (proto_hello_encode(&h, a->sk, &buf, &len) < 0) {
+        agent_respond_text(req, 500, "Internal Server Error", "cannot sign\n");
+        return;
+    }
+    agent_respond_bytes(req, PEER_CTYPE, buf, len);
+    free(buf);
+    if (r->port)
+        learn_requester(a, req, r->port);
+}
+
+static void serve_manifest(struct agent *a, h2o_req_t *req, const struct proto_route *r)
+{
+    const uint8_t *buf;
+    size_t len;
+    int rc = agent_manifest_get(a, r->since, &buf, &len);
+    if (rc < 0) {
+        log_error("cannot build the manifest: %s", strerror(-rc));
+        agent_respond_text(req, 500, "Internal Server Error", "cannot build the manifest\n");
+        return;
+    }
+    agent_respond_bytes(req, PEER_CTYPE, buf, len);
+}
+
+static void serve_index(struct agent *a, h2o_req_t *req, const struct proto_route *r)
+{
+    struct store_index_list l;
+    if (store_index_list(a->store, r->name, &l) < 0) {
+        agent_respond_text(req, 500, "Internal Server Error", "store error\n");
+        return;
+    }
+    if (l.n == 0) {
+        store_index_list_free(&l);
+        agent_respond_text(req, 404, "Not Found", "no index entries for this crate\n");
+        return;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < l.n; i++)
+        total += l.rows[i].line_len + 1;
+    uint8_t *body = malloc(total);
+    if (body == NULL) {
+        store_index_list_free(&l);
+        agent_respond_text(req, 503, "Service Unavailable", "out of memory\n");
+        return;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        memcpy(body + off, l.rows[i].line, l.rows[i].line_len);
+        off += l.rows[i].line_len;
+        body[off++] = '\n';
+    }
+    store_index_list_free(&l);
+    struct proto_peer_index x;
+    memset(&x, 0, sizeof x);
+    memcpy(x.pk, a->pk, PROTO_PK_LEN);
+    for (size_t i = 0; r->name[i] && i < PROTO_NAME_MAX; i++)
+        x.name[i] = (char)((r->name[i] >= 'A' && r->name[i] <= 'Z') ? r->name[i] - 'A' + 'a'
+                                                                    : r->name[i]);
+    x.time = (uint64_t)agent_now();
+    x.lines = body;
+    x.len = total;
+    uint8_t *buf;
+    size_t len;
+    int rc = proto_peer_index_encode(&x, a->sk, true, &buf, &len);
+    free(body);
+    if (rc < 0) {
+        agent_respond_text(req, 500, "Internal Server Error", "cannot encode\n");
+        return;
+    }
+    agent_respond_bytes(req, PEER_CTYPE, buf, len);
+    free(buf);
+}
+
+struct upload {
+    struct agent *a;
+};
+
+static void upload_done(void *ptr)
+{
+    struct upload *u = ptr;
+    if (u->a->uploads > 0)
+        u->a->uploads--;
+}
+
+static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_route *r)
+{
+    if (!store_blob_has(a->store, r->sha256)) {
+        agent_respond_text(req, 404, "Not Found", "not held\n");
+        return;
+    }
+    if (a->uploads >= UPLOADS_MAX) {
+        a->counters.peer_busy++;
+        agent_respond_text(req, 503, "Service Unavailable", "busy: try another holder\n");
+        return;
+    }
+    char path[4096];
+    struct stat st;
+    if (store_blob_path(a->store, r->sha256, path, sizeof path) < 0 || stat(path, &st) < 0) {
+        agent_respond_text(req, 404, "Not Found", "not held\n");
+        return;
+    }
+    if (h2o_file_send(req, 200, "OK", path, h2o_iovec_init(H2O_STRLIT("application/x-tar")), 0) !=
+        0) {
+        agent_respond_text(req, 404, "Not Found", "not held\n");
+        return;
+    }
+    /* the slot is released when h2o disposes of the request (sent or aborted) */
+    struct upload *u = h2o_mem_alloc_shared(&req->pool, sizeof *u, upload_done);
+    u->a = a;
+    a->uploads++;
+    a->counters.served_to_peers++;
+    a->counters.bytes_to_peers += (uint64_t)st.st_size;
+    store_blob_touch(a->store, r->sha256);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct agent *a = req_agent(req);
+    if (agent_reject_method(req))
+        return 0;
+    if (agent_reject_large_headers(req)) {
+        a->counters.rejected_request++;
+        return 0;
+    }
+    struct proto_route r;
+    int rc = proto_route_parse(req->path.base, req->path.len, &r);
+    if (rc < 0) {
+        a->counters.rejected_request++;
+        if (rc == -ENAMETOOLONG)
+            agent_respond_text(req, 414, "URI Too Long", "path too long\n");
+        else if (rc == -ENOENT)
+            agent_respond_text(req, 404, "Not Found", "not found\n");
+        else
+            agent_respond_text(req, 400, "Bad Request", "malformed path\n");
+        return 0;
+    }
+    switch (r.kind) {
+    case PROTO_ROUTE_PEER_HELLO:
+        serve_hello(a, req, &r);
+        return 0;
+    case PROTO_ROUTE_PEER_MANIFEST:
+        serve_manifest(a, req, &r);
+        return 0;
+    case PROTO_ROUTE_PEER_INDEX:
+        serve_index(a, req, &r);
+        return 0;
+    case PROTO_ROUTE_PEER_CRATE:
+        serve_crate(a, req, &r);
+        return 0;
+    default: /* Cargo routes are served on the Cargo side only */
+        break;
+    }
+    agent_respond_text(req, 404, "Not Found", "not found\n");
+    return 0;
+}
+
+int agent_peerapi_start(struct agent *a, const char *listen)
+{
+    int rc = agent_server_start(&a->peer, &a->loop, listen, on_req);
+    if (rc < 0)
+        return rc;
+    a->peer_port = (uint16_t)agent_server_port(&a->peer);
+    return 0;
+}
+
+void agent_peerapi_stop(struct agent *a)
+{
+    agent_server_stop(&a->peer);
+}

@@ -1,1 +1,730 @@
-/* placeholder */
+/* agent/peers.c — the peer table.
+ *
+ * Peers come from --peer (static), from mDNS (discovery.c), and from other
+ * peers' manifests or hellos (pex). A candidate becomes useful only after it
+ * proved itself: a hello that signs our fresh nonce, a key the trust policy
+ * accepts (and that matches the key id its mDNS record announced), and a
+ * signed manifest from that same key. Until then it is never asked for data.
+ *
+ * Poll cycle of one peer (poll_start -> hello_done -> manifest_done), driven by
+ * its own uv_timer_t:
+ *   CONNECTING --hello ok, key ok--> (fetch manifest if its seq moved) --> LIVE
+ *   any        --transport error / bad message--> FAILING (back-off 1 s .. 60 s)
+ *   any        --key not trusted / id mismatch--> REJECTED (re-polled every 60 s)
+ * A LIVE peer is polled every POLL_LIVE_MS; mDNS TXT changes poll at once.
+ * Transfers hold a reference (agent_peer_ref) so that a peer removed meanwhile
+ * (mDNS "lost", table pruning) is freed only when its last transfer ends.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/internal.h"
+#include "agent/log.h"
+#include "proto/config.h"
+
+#include <sodium.h>
+#include <stdio.h>
+
+#define PEERS_MAX 64
+#define POLL_LIVE_MS 5000
+#define POLL_REJECTED_MS 60000
+#define BACKOFF_MAX_MS 60000
+#define PEERS_READY_MS 3000 /* index requests wait at most this long for static peers */
+#define HELLO_MAX (16u << 10)
+#define MANIFEST_WIRE_MAX (PROTO_PEER_BODY_MAX + 64)
+#define FAILS_BEFORE_DROP 5 /* pex peers are forgotten after this many failures */
+
+static void poll_start(struct agent_peer *p);
+
+const char *agent_peer_via_name(enum peer_via v)
+{
+    switch (v) {
+    case PEER_VIA_STATIC:
+        return "static";
+    case PEER_VIA_MDNS:
+        return "mdns";
+    case PEER_VIA_PEX:
+        return "pex";
+    }
+    return "?";
+}
+
+const char *agent_peer_state_name(enum peer_state s)
+{
+    switch (s) {
+    case PEER_CONNECTING:
+        return "connecting";
+    case PEER_LIVE:
+        return "live";
+    case PEER_FAILING:
+        return "failing";
+    case PEER_REJECTED:
+        return "rejected";
+    }
+    return "?";
+}
+
+int agent_peer_url(const struct agent_peer *p, const char *rel, char *out, size_t outsz)
+{
+    int n = snprintf(out, outsz, "http://%s%s", p->addr, rel);
+    if (n < 0 || (size_t)n >= outsz)
+        return -ENAMETOOLONG;
+    return n;
+}
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+static void peer_free_data(struct agent_peer *p)
+{
+    free(p->crates);
+    free(p->index);
+    p->crates = NULL;
+    p->index = NULL;
+    p->ncrates = p->nindex = 0;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    struct agent_peer *p = container_of((uv_timer_t *)h, struct agent_peer, timer);
+    peer_free_data(p);
+    free(p);
+}
+
+static void peer_maybe_free(struct agent_peer *p)
+{
+    if (p->removed && p->refs == 0 && !p->polling)
+        uv_close((uv_handle_t *)&p->timer, timer_closed);
+}
+
+void agent_peer_ref(struct agent_peer *p)
+{
+    p->refs++;
+}
+
+void agent_peer_unref(struct agent_peer *p)
+{
+    if (p->refs > 0)
+        p->refs--;
+    peer_maybe_free(p);
+}
+
+static void peer_remove(struct agent_peer *p)
+{
+    struct agent *a = p->a;
+    for (struct agent_peer **pp = &a->peers; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            a->npeers--;
+            break;
+        }
+    }
+    p->removed = true;
+    uv_timer_stop(&p->timer);
+    peer_maybe_free(p);
+}
+
+static bool addr_is_self(struct agent *a, const char *addr)
+{
+    if (a->peer_port == 0)
+        return false;
+    const char *c = strrchr(addr, ':');
+    if (c == NULL || (unsigned)strtoul(c + 1, NULL, 10) != a->peer_port)
+        return false;
+    size_t hl = (size_t)(c - addr);
+    return (hl == 9 && memcmp(addr, "127.0.0.1", 9) == 0) ||
+           (hl == 9 && memcmp(addr, "localhost", 9) == 0);
+}
+
+struct agent_peer *agent_peers_add(struct agent *a, const char *addr, enum peer_via via)
+{
+    if (a->stopping || strlen(addr) > PROTO_PEER_ADDR_MAX || addr_is_self(a, addr))
+        return NULL;
+    for (struct agent_peer *p = a->peers; p; p = p->next) {
+        if (strcmp(p->addr, addr) == 0) {
+            /* a stronger source wins: static > mdns > pex */
+            if (via < p->via)
+                p->via = via;
+            return p;
+        }
+    }
+    if (a->npeers >= PEERS_MAX) {
+        /* make room by forgetting a failing pex peer */
+        struct agent_peer *victim = NULL;
+        for (struct agent_peer *p = a->peers; p; p = p->next)
+            if (p->via == PEER_VIA_PEX && p->state != PEER_LIVE)
+                victim = p;
+        if (victim == NULL)
+            return NULL;
+        peer_remove(victim);
+    }
+    struct agent_peer *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    p->a = a;
+    snprintf(p->addr, sizeof p->addr, "%s", addr);
+    p->via = via;
+    p->state = PEER_CONNECTING;
+    uv_timer_init(&a->loop, &p->timer);
+    p->next = a->peers;
+    a->peers = p;
+    a->npeers++;
+    log_info("peer %s (%s): added", addr, agent_peer_via_name(via));
+    poll_start(p);
+    return p;
+}
+
+/* ---- polling ------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t)
+{
+    poll_start(container_of(t, struct agent_peer, timer));
+}
+
+static void schedule(struct agent_peer *p, uint64_t ms)
+{
+    if (p->removed || p->a->stopping)
+        return;
+    uv_update_time(&p->a->loop);
+    uv_timer_start(&p->timer, on_timer, ms, 0);
+}
+
+static void ready_check(struct agent *a);
+
+static void poll_failed(struct agent_peer *p, const char *why, bool bad_data)
+{
+    struct agent *a = p->a;
+    p->polling = false;
+    p->fails++;
+    if (p->state == PEER_LIVE || p->fails == 1)
+        log_warn("peer %s: %s", p->addr, why);
+    if (bad_data)
+        p->penalty++;
+    p->state = PEER_FAILING;
+    ready_check(a);
+    if (p->removed) {
+        peer_maybe_free(p);
+        return;
+    }
+    if (p->via == PEER_VIA_PEX && p->fails >= FAILS_BEFORE_DROP) {
+        log_info("peer %s: forgotten after %u failures", p->addr, p->fails);
+        peer_remove(p);
+        return;
+    }
+    uint64_t ms = 1000u << (p->fails < 7 ? p->fails - 1 : 6);
+    schedule(p, ms > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms);
+}
+
+static bool key_trusted(struct agent *a, const uint8_t pk[PROTO_PK_LEN])
+{
+    if (a->opt->trust == AGENT_TRUST_OPEN)
+        return true;
+    for (size_t i = 0; i < a->ntrusted; i++)
+        if (memcmp(a->trusted[i], pk, PROTO_PK_LEN) == 0)
+            return true;
+    return false;
+}
+
+static int cmp_crate(const void *x, const void *y)
+{
+    return memcmp(((const struct proto_manifest_crate *)x)->sha256,
+                  ((const struct proto_manifest_crate *)y)->sha256, PROTO_SHA256_LEN);
+}
+
+static int cmp_index(const void *x, const void *y)
+{
+    return strcmp(((const struct peer_index_item *)x)->name,
+                  ((const struct peer_index_item *)y)->name);
+}
+
+/* Replace (full) or extend (delta) what we know the peer holds. */
+static int apply_manifest(struct agent_peer *p, const struct proto_manifest *m)
+{
+    size_t nc = m->since ? p->ncrates : 0, ni = m->since ? p->nindex : 0;
+    if (nc + m->ncrates > PROTO_MANIFEST_CRATES_MAX || ni + m->nindex > PROTO_MANIFEST_INDEX_MAX)
+        return -EMSGSIZE;
+    struct proto_manifest_crate *crates = malloc((nc + m->ncrates + 1) * sizeof *crates);
+    struct peer_index_item *index = malloc((ni + m->nindex + 1) * sizeof *index);
+    if (crates == NULL || index == NULL) {
+        free(crates);
+        free(index);
+        return -ENOMEM;
+    }
+    if (nc)
+        memcpy(crates, p->crates, nc * sizeof *crates);
+    if (ni)
+        memcpy(index, p->index, ni * sizeof *index);
+    for (uint32_t i = 0; i < m->ncrates; i++)
+        crates[nc++] = m->crates[i];
+    for (uint32_t i = 0; i < m->nindex; i++) {
+        struct peer_index_item it;
+        memset(&it, 0, sizeof it);
+        snprintf(it.name, sizeof it.name, "%s", m->index[i].name);
+        memcpy(it.hash, m->index[i].hash, PROTO_SHA256_LEN);
+        it.updated = m->index[i].updated;
+        /* keep what we merged of an existing entry */
+        struct peer_index_item *old = agent_peer_index_item(p, it.name);
+        if (old && m->since)
+            memcpy(it.merged, old->merged, PROTO_SHA256_LEN);
+        index[ni++] = it;
+    }
+    qsort(crates, nc, sizeof *crates, cmp_crate);
+    qsort(index, ni, sizeof *index, cmp_index);
+    /* deduplicate (a delta repeats names whose entries changed): the later wins */
+    size_t w = 0;
+    for (size_t r = 0; r < nc; r++)
+        if (w == 0 || memcmp(crates[w - 1].sha256, crates[r].sha256, PROTO_SHA256_LEN) != 0)
+            crates[w++] = crates[r];
+    nc = w;
+    w = 0;
+    for (size_t r = 0; r < ni; r++) {
+        if (w > 0 && strcmp(index[w - 1].name, index[r].name) == 0)
+            index[w - 1] = index[r];
+        else
+            index[w++] = index[r];
+    }
+    ni = w;
+    peer_free_data(p);
+    p->crates = crates;
+    p->ncrates = (uint32_t)nc;
+    p->index = index;
+    p->nindex = (uint32_t)ni;
+    p->seq = m->seq;
+    return 0;
+}
+
+static void manifest_done(void *ud, struct agent_http_response *res)
+{
+    struct agent_peer *p = ud;
+    struct agent *a = p->a;
+    if (p->removed || a->stopping) {
+        p->polling = false;
+        peer_maybe_free(p);
+        return;
+    }
+    if (res->error || res->status != 200) {
+        poll_failed(p, res->error ? (res->error_text ? res->error_text : "manifest transfer failed")
+                                  : "manifest: unexpected HTTP status",
+                    false);
+        return;
+    }
+    struct proto_manifest m;
+    int rc = proto_manifest_decode(res->body, res->len, &m);
+    if (rc < 0 || memcmp(m.pk, p->pk, PROTO_PK_LEN) != 0) {
+        if (rc == 0)
+            proto_manifest_clear(&m);
+        a->counters.rejected_peer_signature++;
+        a->counters.rejected++;
+        poll_failed(p, rc < 0 ? "manifest does not verify" : "manifest signed by another key",
+                    true);
+        return;
+    }
+    if (m.since != 0 && m.since != p->seq) {
+        proto_manifest_clear(&m);
+        p->seq = 0; /* out of step: ask for a full one next time */
+        p->polling = false;
+        schedule(p, 10);
+        return;
+    }
+    rc = apply_manifest(p, &m);
+    /* peer exchange: every address it knows is a candidate */
+    for (uint32_t i = 0; i < m.npex && rc == 0; i++)
+        agent_peers_add(a, m.pex[i], PEER_VIA_PEX);
+    proto_manifest_clear(&m);
+    if (rc < 0) {
+        poll_failed(p, "manifest too large", false);
+        return;
+    }
+    if (p->state != PEER_LIVE)
+        log_info("peer %s: live (key %s, %u crates, %u index files)", p->addr, p->key_text,
+                 p->ncrates, p->nindex);
+    p->state = PEER_LIVE;
+    p->fails = 0;
+    p->polling = false;
+    p->last_seen = agent_now();
+    ready_check(a);
+    schedule(p, POLL_LIVE_MS);
+}
+
+static void hello_done(void *ud, struct agent_http_response *res)
+{
+    struct agent_peer *p = ud;
+    struct agent *a = p->a;
+    if (p->removed || a->stopping) {
+        p->polling = false;
+        peer_maybe_free(p);
+        return;
+    }
+    if (res->error || res->status != 200) {
+        char why[300];
+        snprintf(why, sizeof why, "hello: %s",
+                 res->error ? (res->error_text ? res->error_text : "transfer failed")
+                            : "unexpected HTTP status");
+        poll_failed(p, why, false);
+        return;
+    }
+    struct proto_hello h;
+    int rc = proto_hello_decode(res->body, res->len, &h);
+    if (rc < 0 || memcmp(h.nonce, p->nonce, PROTO_NONCE_LEN) != 0) {
+        a->counters.rejected_peer_signature++;
+        a->counters.rejected++;
+        poll_failed(p, rc < 0 ? "hello does not verify" : "hello does not answer our nonce", true);
+        return;
+    }
+    if (memcmp(h.pk, a->pk, PROTO_PK_LEN) == 0) { /* ourselves, under another address */
+        p->polling = false;
+        peer_remove(p);
+        return;
+    }
+    char id[PROTO_KEYID_HEX_LEN + 1];
+    proto_key_id(h.pk, id);
+    if (p->have_key && memcmp(p->pk, h.pk, PROTO_PK_LEN) != 0) {
+        /* another machine at this address: forget what the old one held */
+        peer_free_data(p);
+        p->seq = 0;
+    }
+    memcpy(p->pk, h.pk, PROTO_PK_LEN);
+    p->have_key = true;
+    proto_key_encode(h.pk, p->key_text);
+    if ((p->expect_id[0] && strcmp(p->expect_id, id) != 0) || !key_trusted(a, h.pk)) {
+        if (p->state != PEER_REJECTED)
+            log_warn("peer %s: key %s %s: not used", p->addr, p->key_text,
+                     p->expect_id[0] && strcmp(p->expect_id, id) != 0
+                         ? "does not match its mDNS key id"
+                         : "is not trusted (--trust keys)");
+        p->state = PEER_REJECTED;
+        p->polling = false;
+        peer_free_data(p);
+        p->seq = 0;
+        ready_check(a);
+        schedule(p, POLL_REJECTED_MS);
+        return;
+    }
+    p->last_seen = agent_now();
+    if (h.seq == p->seq && p->seq != 0) { /* nothing new */
+        p->state = PEER_LIVE;
+        p->fails = 0;
+        p->polling = false;
+        ready_check(a);
+        schedule(p, POLL_LIVE_MS);
+        return;
+    }
+    char rel[64], url[PROTO_URL_MAX];
+    if (p->seq)
+        snprintf(rel, sizeof rel, "/peer/1/manifest?since=%llu", (unsigned long long)p->seq);
+    else
+        snprintf(rel, sizeof rel, "/peer/1/manifest");
+    agent_peer_url(p, rel, url, sizeof url);
+    struct agent_http_request req = {
+        .url = url,
+        .max_body = MANIFEST_WIRE_MAX,
+        .connect_timeout_ms = 2000,
+        .timeout_ms = 30000,
+    };
+    if (agent_http_get(&a->http, &req, manifest_done, p) < 0)
+        poll_failed(p, "out of memory", false);
+}
+
+static void poll_start(struct agent_peer *p)
+{
+    struct agent *a = p->a;
+    if (p->polling || p->removed || a->stopping)
+        return;
+    uv_timer_stop(&p->timer);
+    randombytes_buf(p->nonce, sizeof p->nonce);
+    char hex[2 * PROTO_NONCE_LEN + 1], rel[128], url[PROTO_URL_MAX];
+    proto_hex_encode(p->nonce, sizeof p->nonce, hex);
+    if (a->peer_port)
+        snprintf(rel, sizeof rel, "/peer/1/hello?nonce=%s&port=%u", hex, a->peer_port);
+    else
+        snprintf(rel, sizeof rel, "/peer/1/hello?nonce=%s", hex);
+    if (agent_peer_url(p, rel, url, sizeof url) < 0) {
+        peer_remove(p);
+        return;
+    }
+    struct agent_http_request req = {
+        .url = url,
+        .max_body = HELLO_MAX,
+        .connect_timeout_ms = 2000,
+        .timeout_ms = 5000,
+    };
+    if (agent_http_get(&a->http, &req, hello_done, p) == 0)
+        p->polling = true;
+    else
+        schedule(p, 1000);
+}
+
+/* ---- mDNS ---------------------------------------------------------------- */
+
+static void mdns_found(void *ud, const char *host, uint16_t port, const struct proto_txt *txt)
+{
+    struct agent *a = ud;
+    char addr[PROTO_PEER_ADDR_MAX + 1];
+    if (strchr(host, ':'))
+        snprintf(addr, sizeof addr, "[%s]:%u", host, port);
+    else
+        snprintf(addr, sizeof addr, "%s:%u", host, port);
+    if (strcmp(txt->id, a->key_id) == 0)
+        return; /* our own announcement */
+    struct agent_peer *p = agent_peers_add(a, addr, PEER_VIA_MDNS);
+    if (p == NULL)
+        return;
+    bool changed = strcmp(p->expect_id, txt->id) != 0 || p->txt_seq != txt->seq;
+    snprintf(p->expect_id, sizeof p->expect_id, "%s", txt->id);
+    p->txt_seq = txt->seq;
+    if (changed && !p->polling)
+        poll_start(p);
+}
+
+static void mdns_lost(void *ud, const char *host, uint16_t port)
+{
+    struct agent *a = ud;
+    char addr[PROTO_PEER_ADDR_MAX + 1];
+    if (strchr(host, ':'))
+        snprintf(addr, sizeof addr, "[%s]:%u", host, port);
+    else
+        snprintf(addr, sizeof addr, "%s:%u", host, port);
+    for (struct agent_peer *p = a->peers; p; p = p->next) {
+        if (strcmp(p->addr, addr) == 0 && p->via == PEER_VIA_MDNS) {
+            log_info("peer %s: gone from mDNS", addr);
+            peer_remove(p);
+            return;
+        }
+    }
+}
+
+void agent_peers_announce(struct agent *a)
+{
+    if (a->discovery == NULL)
+        return;
+    struct proto_txt t;
+    memset(&t, 0, sizeof t);
+    t.version = PROTO_PEER_VERSION;
+    snprintf(t.id, sizeof t.id, "%s", a->key_id);
+    t.seq = a->announced_seq;
+    agent_discovery_update(a->discovery, &t);
+}
+
+/* ---- readiness ----------------------------------------------------------- */
+
+static void release_ready(struct agent *a)
+{
+    a->peers_ready = true;
+    uv_timer_stop(&a->peers_ready_timer);
+    struct upstream_waiter *w = a->peer_waiters;
+    a->peer_waiters = NULL;
+    while (w) {
+        struct upstream_waiter *next = w->next;
+        w->cb(a, w->ud);
+        free(w);
+        w = next;
+    }
+}
+
+static void ready_check(struct agent *a)
+{
+    if (a->peers_ready)
+        return;
+    for (struct agent_peer *p = a->peers; p; p = p->next)
+        if (p->via == PEER_VIA_STATIC && p->state == PEER_CONNECTING)
+            return;
+    release_ready(a);
+}
+
+static void on_ready_timeout(uv_timer_t *t)
+{
+    release_ready(container_of(t, struct agent, peers_ready_timer));
+}
+
+void agent_peers_when_ready(struct agent *a, upstream_ready_cb cb, void *ud)
+{
+    if (a->peers_ready) {
+        cb(a, ud);
+        return;
+    }
+    struct upstream_waiter *w = malloc(sizeof *w);
+    if (w == NULL) {
+        cb(a, ud);
+        return;
+    }
+    w->cb = cb;
+    w->ud = ud;
+    w->next = a->peer_waiters;
+    a->peer_waiters = w;
+}
+
+/* ---- choosing holders ---------------------------------------------------- */
+
+static bool usable(const struct agent_peer *p)
+{
+    return p->state == PEER_LIVE && !p->removed;
+}
+
+static const struct proto_manifest_crate *find_crate(const struct agent_peer *p,
+                                                     const uint8_t sha[PROTO_SHA256_LEN])
+{
+    struct proto_manifest_crate key;
+    memcpy(key.sha256, sha, PROTO_SHA256_LEN);
+    return p->ncrates ? bsearch(&key, p->crates, p->ncrates, sizeof key, cmp_crate) : NULL;
+}
+
+struct peer_index_item *agent_peer_index_item(struct agent_peer *p, const char *name)
+{
+    struct peer_index_item key;
+    memset(&key, 0, sizeof key);
+    size_t n = strlen(name);
+    if (n > PROTO_NAME_MAX)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        key.name[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] - 'A' + 'a' : name[i]);
+    return p->nindex ? bsearch(&key, p->index, p->nindex, sizeof key, cmp_index) : NULL;
+}
+
+static double score(const struct agent_peer *p)
+{
+    /* lower is better: load first, then measured cost, then past misbehaviour */
+    return p->inflight * 1000.0 + p->ms_per_mb + p->penalty * 5000.0;
+}
+
+static void sort_best(struct agent_peer **v, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct agent_peer *x = v[i];
+        size_t j = i;
+        while (j > 0 && score(v[j - 1]) > score(x)) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+size_t agent_peers_holding_crate(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN],
+                                 struct agent_peer **out, size_t max)
+{
+    size_t n = 0;
+    for (struct agent_peer *p = a->peers; p && n < max; p = p->next)
+        if (usable(p) && find_crate(p, sha))
+            out[n++] = p;
+    sort_best(out, n);
+    return n;
+}
+
+bool agent_peers_have_crate(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    for (struct agent_peer *p = a->peers; p; p = p->next)
+        if (usable(p) && find_crate(p, sha))
+            return true;
+    return false;
+}
+
+size_t agent_peers_index_news(struct agent *a, const char *name, struct agent_peer **out,
+                              size_t max)
+{
+    size_t n = 0;
+    for (struct agent_peer *p = a->peers; p && n < max; p = p->next) {
+        if (!usable(p))
+            continue;
+        struct peer_index_item *it = agent_peer_index_item(p, name);
+        if (it && memcmp(it->hash, it->merged, PROTO_SHA256_LEN) != 0)
+            out[n++] = p;
+    }
+    sort_best(out, n);
+    return n;
+}
+
+void agent_peer_transfer_ok(struct agent_peer *p, size_t bytes, double ms)
+{
+    double mb = (double)bytes / (1024.0 * 1024.0);
+    double cost = ms / (mb < 0.01 ? 0.01 : mb);
+    p->ms_per_mb = p->ms_per_mb == 0 ? cost : 0.7 * p->ms_per_mb + 0.3 * cost;
+    p->last_seen = agent_now();
+}
+
+void agent_peer_transfer_failed(struct agent_peer *p, const char *why, bool bad_data)
+{
+    log_warn("peer %s: %s", p->addr, why);
+    if (bad_data) {
+        p->penalty++;
+        return;
+    }
+    /* a transport failure: stop using it until a poll succeeds again */
+    if (p->state == PEER_LIVE && !p->removed) {
+        p->state = PEER_FAILING;
+        p->fails++;
+        if (!p->polling)
+            schedule(p, 1000);
+    }
+}
+
+/* ---- init ---------------------------------------------------------------- */
+
+int agent_peers_init(struct agent *a)
+{
+    uv_timer_init(&a->loop, &a->peers_ready_timer);
+    for (size_t i = 0; i < a->opt->ntrust_keys; i++) {
+        uint8_t (*nt)[PROTO_PK_LEN] = realloc(a->trusted, (a->ntrusted + 1) * sizeof *nt);
+        if (nt == NULL)
+            return -ENOMEM;
+        a->trusted = nt;
+        const char *k = a->opt->trust_keys[i];
+        if (proto_key_decode(k, strlen(k), a->trusted[a->ntrusted]) < 0) {
+            fprintf(stderr, "cratecast: --trust-key %s: not a key printed by `cratecast id`\n", k);
+            return -EINVAL;
+        }
+        a->ntrusted++;
+    }
+    for (size_t i = 0; i < a->opt->npeers; i++)
+        agent_peers_add(a, a->opt->peers[i], PEER_VIA_STATIC);
+    a->peers_ready = a->npeers == 0;
+    if (!a->peers_ready) {
+        uv_update_time(&a->loop);
+        uv_timer_start(&a->peers_ready_timer, on_ready_timeout, PEERS_READY_MS, 0);
+    }
+    if (a->opt->mdns) {
+        struct agent_discovery_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        char instance[64];
+        snprintf(instance, sizeof instance, "cratecast-%s", a->key_id);
+        cfg.instance = instance;
+        cfg.port = a->peer_port;
+        cfg.txt.version = PROTO_PEER_VERSION;
+        snprintf(cfg.txt.id, sizeof cfg.txt.id, "%s", a->key_id);
+        cfg.txt.seq = a->announced_seq;
+        cfg.found = mdns_found;
+        cfg.lost = mdns_lost;
+        cfg.ud = a;
+        const char *fb = getenv("CRATECAST_MDNS_BACKEND");
+        if (fb && strcmp(fb, "avahi-daemon") == 0)
+            cfg.force_backend = 1;
+        else if (fb && strcmp(fb, "avahi-core") == 0)
+            cfg.force_backend = 2;
+        int rc = agent_discovery_start(&a->loop, &cfg, &a->discovery);
+        if (rc < 0)
+            log_warn("mDNS discovery unavailable (%s): use --peer HOST:PORT", strerror(-rc));
+        else
+            log_info("mDNS: announcing and browsing _cratecast._tcp via %s",
+                     agent_discovery_backend(a->discovery));
+    }
+    return 0;
+}
+
+void agent_peers_close(struct agent *a)
+{
+    agent_discovery_stop(a->discovery);
+    a->discovery = NULL;
+    while (a->peers) {
+        struct agent_peer *p = a->peers;
+        p->polling = false; /* the HTTP client was closed: no callback will come */
+        p->refs = 0;
+        peer_remove(p);
+    }
+    uv_timer_stop(&a->peers_ready_timer);
+    while (a->peer_waiters) {
+        struct upstream_waiter *w = a->peer_waiters;
+        a->peer_waiters = w->next;
+        free(w);
+    }
+    free(a->trusted);
+    a->trusted = NULL;
+}

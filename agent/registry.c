@@ -26,7 +26,6 @@
 #include "proto/route.h"
 #include "proto/sha256.h"
 
-#define REQUEST_HEADERS_MAX (16u << 10)
 
 struct pending_link;
 
@@ -75,30 +74,9 @@ static h2o_req_t *pending_take(struct pending *p)
     return req;
 }
 
-static void respond_text(h2o_req_t *req, int status, const char *reason, const char *body)
-{
-    req->res.status = status;
-    req->res.reason = reason;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("text/plain; charset=utf-8"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                   H2O_STRLIT("no-store"));
-    h2o_send_inline(req, body, strlen(body));
-}
-
-static void respond_bytes(h2o_req_t *req, const char *ctype, const char *body, size_t len)
-{
-    req->res.status = 200;
-    req->res.reason = "OK";
-    req->res.content_length = len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
-                   strlen(ctype));
-    h2o_send_inline(req, body, len);
-}
-
 static struct agent *req_agent(h2o_req_t *req)
 {
-    return container_of(req->conn->ctx, struct agent, h2o_ctx);
+    return container_of(req->conn->ctx, struct agent, cargo.ctx);
 }
 
 /* ---- config.json --------------------------------------------------------- */
@@ -131,7 +109,7 @@ static void serve_config(struct agent *a, h2o_req_t *req)
                      "\"api\":null}",
                      hlen, host);
     a->counters.served++;
-    respond_bytes(req, "application/json", body, (size_t)n);
+    agent_respond_bytes(req, "application/json", body, (size_t)n);
 }
 
 /* ---- index files --------------------------------------------------------- */
@@ -155,12 +133,15 @@ static void serve_index(struct agent *a, h2o_req_t *req, const char *name)
     struct store_index_list l;
     if (store_index_list(a->store, name, &l) < 0) {
         log_error("store: cannot list %s: %s", name, store_errmsg(a->store));
-        respond_text(req, 500, "Internal Server Error", "store error\n");
+        agent_respond_text(req, 500, "Internal Server Error", "store error\n");
         return;
     }
     bool filter = !agent_upstream_online(a) && !a->opt->offline_index_all;
     size_t total = 0, kept = 0;
+    /* offline, a version is listed when its crate is here or at a live peer */
     for (size_t i = 0; i < l.n; i++) {
+        if (filter && !l.rows[i].have_blob && agent_peers_have_crate(a, l.rows[i].cksum))
+            l.rows[i].have_blob = true;
         if (filter && !l.rows[i].have_blob)
             continue;
         total += l.rows[i].line_len + 1;
@@ -168,7 +149,7 @@ static void serve_index(struct agent *a, h2o_req_t *req, const char *name)
     }
     if (kept == 0) {
         store_index_list_free(&l);
-        respond_text(req, 404, "Not Found",
+        agent_respond_text(req, 404, "Not Found",
                      l.n ? "no version of this crate is available offline\n"
                          : "crate not found\n");
         return;
@@ -199,7 +180,7 @@ static void serve_index(struct agent *a, h2o_req_t *req, const char *name)
         h2o_send_inline(req, NULL, 0);
         return;
     }
-    respond_bytes(req, "text/plain; charset=utf-8", body, total);
+    agent_respond_bytes(req, "text/plain; charset=utf-8", body, total);
 }
 
 static void index_fetched(struct agent *a, void *ud, int result)
@@ -235,12 +216,12 @@ static void crate_fetched(struct agent *a, void *ud, int result)
         if (result == 0 && send_blob(a, req, p->route.sha256) == 0) {
             /* counted as from_upstream by the fetch */
         } else if (result == -EBADMSG) {
-            respond_text(req, 502, "Bad Gateway",
+            agent_respond_text(req, 502, "Bad Gateway",
                          "the upstream sent bytes that do not match the registry checksum\n");
         } else if (result == -ENOENT) {
-            respond_text(req, 404, "Not Found", "crate not available\n");
+            agent_respond_text(req, 404, "Not Found", "crate not available\n");
         } else {
-            respond_text(req, 502, "Bad Gateway", "download failed\n");
+            agent_respond_text(req, 502, "Bad Gateway", "download failed\n");
         }
     }
     free(p);
@@ -253,11 +234,11 @@ static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_rout
     if (rc == -ENOENT || (rc == 0 && memcmp(row.cksum, r->sha256, PROTO_SHA256_LEN) != 0)) {
         if (rc == 0)
             store_index_row_free(&row);
-        respond_text(req, 404, "Not Found", "no such crate version with that checksum\n");
+        agent_respond_text(req, 404, "Not Found", "no such crate version with that checksum\n");
         return;
     }
     if (rc < 0) {
-        respond_text(req, 500, "Internal Server Error", "store error\n");
+        agent_respond_text(req, 500, "Internal Server Error", "store error\n");
         return;
     }
     store_index_row_free(&row);
@@ -267,7 +248,7 @@ static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_rout
     }
     struct pending *p = pending_new(a, req, r);
     if (p == NULL) {
-        respond_text(req, 503, "Service Unavailable", "out of memory\n");
+        agent_respond_text(req, 503, "Service Unavailable", "out of memory\n");
         return;
     }
     agent_fetch_crate(a, r->name, r->vers, r->sha256, crate_fetched, p);
@@ -278,18 +259,10 @@ static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_rout
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct agent *a = req_agent(req);
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
-        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
-        respond_text(req, 405, "Method Not Allowed", "only GET and HEAD\n");
+    if (agent_reject_method(req))
         return 0;
-    }
-    /* Cargo sends a few hundred bytes of headers; h2o's own cap is ~400 KiB */
-    size_t hdr = 0;
-    for (size_t i = 0; i < req->headers.size; i++)
-        hdr += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
-    if (hdr > REQUEST_HEADERS_MAX) {
+    if (agent_reject_large_headers(req)) {
         a->counters.rejected_request++;
-        respond_text(req, 431, "Request Header Fields Too Large", "request headers too large\n");
         return 0;
     }
     struct proto_route r;
@@ -297,11 +270,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (rc < 0) {
         a->counters.rejected_request++;
         if (rc == -ENOENT)
-            respond_text(req, 404, "Not Found", "not found\n");
+            agent_respond_text(req, 404, "Not Found", "not found\n");
         else if (rc == -ENAMETOOLONG)
-            respond_text(req, 414, "URI Too Long", "path too long\n");
+            agent_respond_text(req, 414, "URI Too Long", "path too long\n");
         else
-            respond_text(req, 400, "Bad Request", "malformed path\n");
+            agent_respond_text(req, 400, "Bad Request", "malformed path\n");
         return 0;
     }
     switch (r.kind) {
@@ -312,19 +285,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         size_t len;
         char *json = agent_status_json(a, &len);
         if (json == NULL) {
-            respond_text(req, 503, "Service Unavailable", "out of memory\n");
+            agent_respond_text(req, 503, "Service Unavailable", "out of memory\n");
             return 0;
         }
         char *copy = h2o_mem_alloc_pool(&req->pool, len);
         memcpy(copy, json, len);
         free(json);
-        respond_bytes(req, "application/json", copy, len);
+        agent_respond_bytes(req, "application/json", copy, len);
         return 0;
     }
     case PROTO_ROUTE_INDEX: {
         struct pending *p = pending_new(a, req, &r);
         if (p == NULL) {
-            respond_text(req, 503, "Service Unavailable", "out of memory\n");
+            agent_respond_text(req, 503, "Service Unavailable", "out of memory\n");
             return 0;
         }
         if (agent_fetch_index(a, r.name, index_fetched, p) == 1) {
@@ -340,30 +313,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     default: /* peer routes are served on the peer side only */
         break;
     }
-    respond_text(req, 404, "Not Found", "not found\n");
+    agent_respond_text(req, 404, "Not Found", "not found\n");
     return 0;
-}
-
-static void on_accept(uv_stream_t *listener, int status)
-{
-    struct agent *a = container_of((uv_tcp_t *)listener, struct agent, listener);
-    if (status != 0)
-        return;
-    uv_tcp_t *conn = h2o_mem_alloc(sizeof *conn);
-    uv_tcp_init(listener->loop, conn);
-    if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
-        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
-        return;
-    }
-    uv_tcp_nodelay(conn, 1);
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
-    h2o_accept(&a->accept_ctx, sock);
 }
 
 int agent_registry_start(struct agent *a, const char *listen)
 {
-    struct sockaddr_storage ss;
-    int rc = agent_parse_addr(listen, &ss);
+    int rc = agent_server_start(&a->cargo, &a->loop, listen, on_req);
     if (rc < 0)
         return rc;
     /* the address Cargo is told to download from */
@@ -373,34 +329,10 @@ int agent_registry_start(struct agent *a, const char *listen)
         snprintf(a->listen_host, sizeof a->listen_host, "[::1]:%s", listen + 5);
     else
         snprintf(a->listen_host, sizeof a->listen_host, "%s", listen);
-
-    h2o_config_init(&a->h2o_config);
-    a->h2o_config.server_name = h2o_iovec_init(H2O_STRLIT("cratecast"));
-    /* Bound what a client controls: request line + headers (h2o caps it at
-     * H2O_MAX_REQLEN); no request body is accepted by any route. */
-    a->h2o_config.max_request_entity_size = 1024;
-    h2o_hostconf_t *host =
-        h2o_config_register_host(&a->h2o_config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-    h2o_handler_t *handler = h2o_create_handler(path, sizeof *handler);
-    handler->on_req = on_req;
-    h2o_context_init(&a->h2o_ctx, &a->loop, &a->h2o_config);
-    a->accept_ctx.ctx = &a->h2o_ctx;
-    a->accept_ctx.hosts = a->h2o_config.hosts;
-
-    uv_tcp_init(&a->loop, &a->listener);
-    rc = uv_tcp_bind(&a->listener, (struct sockaddr *)&ss, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&a->listener, 511, on_accept);
-    if (rc < 0) {
-        uv_close((uv_handle_t *)&a->listener, NULL);
-        return rc;
-    }
     return 0;
 }
 
 void agent_registry_stop(struct agent *a)
 {
-    if (!uv_is_closing((uv_handle_t *)&a->listener))
-        uv_close((uv_handle_t *)&a->listener, NULL);
+    agent_server_stop(&a->cargo);
 }

@@ -11,7 +11,40 @@
 
 #include "agent/internal.h"
 
+static json_t *counters_base_json(const struct agent_counters *c);
+
+static json_t *peers_json(struct agent *a)
+{
+    json_t *arr = json_array();
+    for (struct agent_peer *p = a->peers; p && arr; p = p->next) {
+        json_t *o = json_pack("{s:s?,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "id",
+                              p->have_key ? p->key_text : NULL, "addr", p->addr, "via",
+                              agent_peer_via_name(p->via), "state", agent_peer_state_name(p->state),
+                              "crates", (json_int_t)p->ncrates, "index_crates",
+                              (json_int_t)p->nindex, "seq", (json_int_t)p->seq, "last_seen",
+                              (json_int_t)p->last_seen, "fails", (json_int_t)p->fails, "penalty",
+                              (json_int_t)p->penalty, "ms_per_mb", p->ms_per_mb);
+        if (o)
+            json_array_append_new(arr, o);
+    }
+    return arr ? arr : json_array();
+}
+
 static json_t *counters_json(const struct agent_counters *c)
+{
+    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I}", "bytes_from_peers",
+                          (json_int_t)c->bytes_from_peers, "served_to_peers",
+                          (json_int_t)c->served_to_peers, "bytes_to_peers",
+                          (json_int_t)c->bytes_to_peers, "peer_index_merged",
+                          (json_int_t)c->peer_index_merged, "peer_busy", (json_int_t)c->peer_busy);
+    json_t *base = counters_base_json(c);
+    if (o && base)
+        json_object_update(base, o);
+    json_decref(o);
+    return base;
+}
+
+static json_t *counters_base_json(const struct agent_counters *c)
 {
     return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "served", (json_int_t)c->served,
                      "index_served", (json_int_t)c->index_served, "crates_served",
@@ -44,17 +77,22 @@ char *agent_status_json(struct agent *a, size_t *len)
     store_stats(a->store, &st);
     const struct agent_counters *c = &a->counters;
     json_t *doc = json_pack(
-        "{s:s,s:b,s:{s:s?,s:s,s:I,s:s?},s:{s:s,s:I,s:I,s:I,s:I},s:[],s:o,s:{s:I,s:I,s:I},"
-        "s:{s:I},s:o,s:I,s:s}",
+        "{s:s,s:b,s:{s:s?,s:s,s:I,s:s?},s:{s:s,s:I,s:I,s:I,s:I},s:o,s:o,"
+        "s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I},s:o,s:I,s:s,s:s,s:s,s:I}",
         "version", "0.1.0", "online", agent_upstream_online(a), "upstream", "url", a->up.base,
         "state", agent_upstream_state_name(a), "since", (json_int_t)a->up.since, "last_error",
         a->up.last_error[0] ? a->up.last_error : NULL, "store", "dir", store_dir(a->store),
         "crates", (json_int_t)st.crates, "bytes", (json_int_t)st.bytes, "index_entries",
         (json_int_t)st.index_entries, "index_crates", (json_int_t)st.index_crates, "peers",
-        "counters", counters_json(c), "rejected", "checksum", (json_int_t)c->rejected_checksum,
+        peers_json(a), "counters", counters_json(c), "rejected", "checksum", (json_int_t)c->rejected_checksum,
         "conflict", (json_int_t)c->rejected_conflict, "request", (json_int_t)c->rejected_request,
+        "peer_checksum", (json_int_t)c->rejected_peer_checksum, "peer_signature",
+        (json_int_t)c->rejected_peer_signature, "peer_conflict",
+        (json_int_t)c->rejected_peer_conflict,
         "transfers", "in_flight", (json_int_t)agent_fetch_in_flight(a), "import", import_json(a),
-        "uptime_s", (json_int_t)(agent_now() - a->started_at), "listen", a->listen_host);
+        "uptime_s", (json_int_t)(agent_now() - a->started_at), "listen", a->listen_host, "id",
+        a->key_text, "mdns", a->discovery ? agent_discovery_backend(a->discovery) : "off",
+        "seq", (json_int_t)a->announced_seq);
     if (doc == NULL)
         return NULL;
     char *s = json_dumps(doc, JSON_COMPACT);

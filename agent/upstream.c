@@ -23,12 +23,6 @@
 #define BACKOFF_MIN_MS 1000u
 #define BACKOFF_MAX_MS 60000u
 
-struct upstream_waiter {
-    struct upstream_waiter *next;
-    upstream_ready_cb cb;
-    void *ud;
-};
-
 static void probe_start(struct agent *a);
 
 const char *agent_upstream_state_name(const struct agent *a)

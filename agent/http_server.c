@@ -1,0 +1,120 @@
+/* agent/http_server.c — h2o server setup and small response helpers shared by
+ * the Cargo side and the peer side. */
+#include "agent/http_server.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "agent/agent.h"
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+    struct agent_server *srv = listener->data;
+    if (status != 0)
+        return;
+    uv_tcp_t *conn = h2o_mem_alloc(sizeof *conn);
+    uv_tcp_init(listener->loop, conn);
+    if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
+        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+        return;
+    }
+    uv_tcp_nodelay(conn, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    h2o_accept(&srv->accept, sock);
+}
+
+int agent_server_start(struct agent_server *srv, uv_loop_t *loop, const char *listen,
+                       agent_server_handler on_req)
+{
+    struct sockaddr_storage ss;
+    int rc = agent_parse_addr(listen, &ss);
+    if (rc < 0)
+        return rc;
+    h2o_config_init(&srv->config);
+    srv->config.server_name = h2o_iovec_init(H2O_STRLIT("cratecast"));
+    /* no route accepts a request body */
+    srv->config.max_request_entity_size = 1024;
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&srv->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(path, sizeof *handler);
+    handler->on_req = on_req;
+    h2o_context_init(&srv->ctx, loop, &srv->config);
+    srv->accept.ctx = &srv->ctx;
+    srv->accept.hosts = srv->config.hosts;
+    srv->started = true;
+
+    uv_tcp_init(loop, &srv->listener);
+    srv->listener.data = srv;
+    rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_accept);
+    if (rc < 0) {
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+        return rc;
+    }
+    srv->listening = true;
+    return 0;
+}
+
+void agent_server_stop(struct agent_server *srv)
+{
+    if (srv->listening && !uv_is_closing((uv_handle_t *)&srv->listener))
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+    srv->listening = false;
+}
+
+int agent_server_port(const struct agent_server *srv)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}
+
+void agent_respond_text(h2o_req_t *req, int status, const char *reason, const char *body)
+{
+    req->res.status = status;
+    req->res.reason = reason;
+    req->res.content_length = strlen(body);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/plain; charset=utf-8"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    h2o_send_inline(req, body, strlen(body));
+}
+
+void agent_respond_bytes(h2o_req_t *req, const char *ctype, const void *body, size_t len)
+{
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
+                   strlen(ctype));
+    h2o_send_inline(req, body, len);
+}
+
+bool agent_reject_large_headers(h2o_req_t *req)
+{
+    size_t hdr = 0;
+    for (size_t i = 0; i < req->headers.size; i++)
+        hdr += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    if (hdr <= AGENT_REQUEST_HEADERS_MAX)
+        return false;
+    agent_respond_text(req, 431, "Request Header Fields Too Large", "request headers too large\n");
+    return true;
+}
+
+bool agent_reject_method(h2o_req_t *req)
+{
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
+        return false;
+    agent_respond_text(req, 405, "Method Not Allowed", "only GET and HEAD\n");
+    return true;
+}

@@ -1,0 +1,43 @@
+/* agent/http_server.h — one h2o HTTP/1.1 server on the agent's libuv loop.
+ *
+ * The agent runs two: the Cargo side (registry.c) and the peer side
+ * (peerapi.c). Each has its own h2o configuration, context and listener, so a
+ * route of one can never be reached through the other's port.
+ * Ownership: embedded in struct agent; used on the loop thread only.
+ */
+#ifndef CRATECAST_AGENT_HTTP_SERVER_H
+#define CRATECAST_AGENT_HTTP_SERVER_H
+
+#include <h2o.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#define AGENT_REQUEST_HEADERS_MAX (16u << 10) /* Cargo sends a few hundred bytes */
+
+struct agent_server {
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept;
+    uv_tcp_t listener;
+    bool started; /* config and context initialised */
+    bool listening;
+};
+
+typedef int (*agent_server_handler)(h2o_handler_t *self, h2o_req_t *req);
+
+/* Bind and listen on "ADDR:PORT". 0 or a negative errno (uv codes pass through). */
+int agent_server_start(struct agent_server *srv, uv_loop_t *loop, const char *listen,
+                       agent_server_handler on_req);
+void agent_server_stop(struct agent_server *srv);
+/* The port actually bound (after start). */
+int agent_server_port(const struct agent_server *srv);
+
+void agent_respond_text(h2o_req_t *req, int status, const char *reason, const char *body);
+/* Status 200 with body (copied by h2o). */
+void agent_respond_bytes(h2o_req_t *req, const char *ctype, const void *body, size_t len);
+/* True (and a 431 sent) when the request's headers exceed AGENT_REQUEST_HEADERS_MAX. */
+bool agent_reject_large_headers(h2o_req_t *req);
+/* True (and a 405 sent) unless the method is GET or HEAD. */
+bool agent_reject_method(h2o_req_t *req);
+
+#endif
