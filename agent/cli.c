@@ -178,9 +178,8 @@ static int apply_option(struct agent_options *o, const char *key, const char *v,
         return push(&o->trust_keys, &o->ntrust_keys, v);
     }
     if (strcmp(key, "network-key") == 0) {
-        if (access(v, R_OK) != 0)
-            BAD("--network-key %s: %s", v, strerror(errno));
-        return set_str(&o->network_key, v);
+        /* refusing beats silently running an open mesh the user believes private */
+        BAD("--network-key: private meshes are not implemented in this version");
     }
     if (strcmp(key, "offline-index") == 0) {
         if (strcmp(v, "available") == 0)
