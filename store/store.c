@@ -7,11 +7,19 @@
  * version in PRAGMA user_version; store_open applies the migrations in
  * `migrations[]` from the file's version up to SCHEMA_VERSION inside one
  * BEGIN IMMEDIATE, and refuses a file newer than this code. Tables:
- *   index_entries  one row per (name_lc, vers); only `yanked`, `line` and
- *                  `updated_at` ever change (store_index_put; a trigger
- *                  enforces it); `id` is arrival order.
+ *   index_entries  one row per (name_lc, vers); only `yanked`, `line`,
+ *                  `updated_at` and `seq` ever change (store_index_put; a
+ *                  trigger enforces it); `id` is arrival order.
  *   index_meta     the validators of the upstream index file per name_lc.
  *   blobs          one row per verified blob file.
+ *   change_seq     one row (one = 1): `value`, the change counter.
+ * The change counter (store_seq). A write that a peer could care about -- an
+ * index put returning STORE_PUT_NEW or STORE_PUT_YANK, a blob row inserted --
+ * bumps change_seq.value and stores the new value in the row's `seq`, in the
+ * same transaction as the row change (seq_next). So the counter is the
+ * largest `seq` of any row written (rows may leave `blobs` through verify),
+ * a rolled-back write leaves no gap, and "rows with seq > N" is exactly what
+ * changed after a peer saw N. Nothing else moves it.
  * Every row of index_entries is trusted: the agent decides trust before it
  * calls store_index_put, so store_cksum_trusted is a lookup on cksum.
  *
@@ -39,6 +47,15 @@
  * `blobs` never names a file that a crash could lose. The blob functions take
  * a const store and read only s->dir: they run on any thread.
  *
+ * Identity. DIR/identity.key is the 64-byte libsodium Ed25519 secret key, mode
+ * 0600. It is made once, in tmp/ like a blob, and published with link(), not
+ * rename(): link fails with EEXIST when the name exists, so two stores racing
+ * on one directory cannot replace each other's key; the loser reads the
+ * winner's. An existing file is only ever read. It is refused, never
+ * replaced, when it is not a regular file of exactly 64 bytes whose public
+ * half is the one its seed derives (-EBADMSG), when group or others may
+ * access it (-EPERM), or when it is a symlink (-ELOOP, O_NOFOLLOW).
+ *
  * DIR/tmp/ at open: each file whose flock can be taken is garbage (a crashed
  * writer's); a file still locked belongs to a live writer of another struct
  * store on the same directory (the import worker, a CLI command) and is left.
@@ -52,6 +69,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,7 +81,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 10000
 #define COPY_CHUNK (1u << 20)
 
@@ -105,6 +123,31 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  added_at INTEGER NOT NULL,"
     "  last_used INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX blobs_last_used ON blobs (last_used);",
+
+    /* 1 -> 2: the change sequence. Rows that exist already are numbered as if
+     * the counter had always run: index entries by id (arrival order; rows are
+     * never deleted, so normally 1..N -- a gap would be harmless), then blobs
+     * after them by (added_at, sha256): a blob is recorded only after its
+     * entry, so every entry comes first. No peer has seen a sequence number
+     * yet, so any order that gives each row its own number up to the counter
+     * is correct; this one is deterministic. */
+    "ALTER TABLE index_entries ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE blobs ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE index_entries SET seq = id;"
+    "CREATE INDEX index_entries_seq ON index_entries (seq);"
+    "CREATE TEMP TABLE blob_seq (sha256 BLOB PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO blob_seq SELECT sha256, row_number() OVER (ORDER BY added_at, sha256)"
+    "  FROM blobs;"
+    "UPDATE blobs SET seq = (SELECT coalesce(max(seq), 0) FROM index_entries)"
+    "  + (SELECT n FROM blob_seq WHERE blob_seq.sha256 = blobs.sha256);"
+    "DROP TABLE temp.blob_seq;"
+    "CREATE INDEX blobs_seq ON blobs (seq);"
+    "CREATE TABLE change_seq ("
+    "  one INTEGER PRIMARY KEY CHECK (one = 1),"
+    "  value INTEGER NOT NULL CHECK (value >= 0));"
+    "INSERT INTO change_seq (one, value) VALUES (1, max("
+    "  (SELECT coalesce(max(seq), 0) FROM index_entries),"
+    "  (SELECT coalesce(max(seq), 0) FROM blobs)));",
 };
 
 /* ---- prepared statements ----------------------------------------------------- */
@@ -128,6 +171,10 @@ enum stmt_id {
     ST_BLOB_ALL,
     ST_STATS_BLOBS,
     ST_STATS_INDEX,
+    ST_SEQ_BUMP,
+    ST_SEQ_GET,
+    ST_BLOBS_SINCE,
+    ST_NAMES_SINCE,
     ST__COUNT
 };
 
@@ -142,11 +189,12 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_ENTRY_FIND] = "SELECT content_hash, yanked FROM index_entries"
                       " WHERE name_lc = ?1 AND vers = ?2",
     [ST_ENTRY_INSERT] = "INSERT INTO index_entries (name_lc, name, vers, cksum, yanked,"
-                        " content_hash, line, origin, origin_detail, added_at, updated_at)"
-                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-    [ST_ENTRY_YANK] = "UPDATE index_entries SET yanked = ?3, line = ?4, updated_at = ?5"
-                      " WHERE name_lc = ?1 AND vers = ?2",
-    [ST_ENTRY_LIST] = "SELECT " ROW_COLUMNS " FROM index_entries e"
+                        " content_hash, line, origin, origin_detail, added_at, updated_at, seq)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
+    [ST_ENTRY_YANK] = "UPDATE index_entries SET yanked = ?3, line = ?4, updated_at = ?5,"
+                      " seq = ?6 WHERE name_lc = ?1 AND vers = ?2",
+    [ST_ENTRY_LIST] = "SELECT " ROW_COLUMNS ", max(e.added_at, e.updated_at)"
+                      " FROM index_entries e"
                       " WHERE e.name_lc = ?1 ORDER BY e.id",
     [ST_ENTRY_GET] = "SELECT " ROW_COLUMNS " FROM index_entries e"
                      " WHERE e.name_lc = ?1 AND e.vers = ?2",
@@ -158,14 +206,18 @@ static const char *const stmt_sql[ST__COUNT] = {
                     " etag = excluded.etag, last_modified = excluded.last_modified,"
                     " fetched_at = excluded.fetched_at, not_found = excluded.not_found",
     [ST_BLOB_HAS] = "SELECT 1 FROM blobs WHERE sha256 = ?1",
-    [ST_BLOB_INSERT] = "INSERT INTO blobs (sha256, size, origin, added_at, last_used)"
-                       " VALUES (?1, ?2, ?3, ?4, ?4)"
-                       " ON CONFLICT (sha256) DO UPDATE SET last_used = excluded.last_used",
+    [ST_BLOB_INSERT] = "INSERT INTO blobs (sha256, size, origin, added_at, last_used, seq)"
+                       " VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
     [ST_BLOB_TOUCH] = "UPDATE blobs SET last_used = ?2 WHERE sha256 = ?1",
     [ST_BLOB_DELETE] = "DELETE FROM blobs WHERE sha256 = ?1",
     [ST_BLOB_ALL] = "SELECT sha256 FROM blobs",
     [ST_STATS_BLOBS] = "SELECT count(*), coalesce(sum(size), 0) FROM blobs",
     [ST_STATS_INDEX] = "SELECT count(*), count(DISTINCT name_lc) FROM index_entries",
+    [ST_SEQ_BUMP] = "UPDATE change_seq SET value = value + 1",
+    [ST_SEQ_GET] = "SELECT value FROM change_seq",
+    [ST_BLOBS_SINCE] = "SELECT sha256, size FROM blobs WHERE seq > ?1 ORDER BY seq",
+    [ST_NAMES_SINCE] = "SELECT DISTINCT name_lc FROM index_entries WHERE seq > ?1"
+                       " ORDER BY name_lc",
 };
 
 struct store {
@@ -530,6 +582,138 @@ void store_rollback(struct store *s)
     end_rollback(s);
 }
 
+/* ---- change sequence ---------------------------------------------------------- */
+
+static int seq_read(struct store *s, int64_t *out)
+{
+    sqlite3_stmt *st = stmt(s, ST_SEQ_GET);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        rc = db_fail(s); /* SQLITE_DONE too: the row is made by the migration */
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* The next change number, for a row written in the same (open) transaction. */
+static int seq_next(struct store *s, int64_t *out)
+{
+    int rc = exec_stmt(s, stmt(s, ST_SEQ_BUMP));
+    if (rc < 0)
+        return rc;
+    return seq_read(s, out);
+}
+
+uint64_t store_seq(struct store *s)
+{
+    int64_t v = 0;
+    if (seq_read(s, &v) < 0 || v < 0)
+        return 0; /* the message is in store_errmsg */
+    return (uint64_t)v;
+}
+
+int store_blobs_since(struct store *s, uint64_t since, struct store_blob_item **out, size_t *n)
+{
+    struct store_blob_item *items = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (since > INT64_MAX)
+        return 0; /* no row has such a number */
+    sqlite3_stmt *st = stmt(s, ST_BLOBS_SINCE);
+    sqlite3_bind_int64(st, 1, (int64_t)since);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != PROTO_SHA256_LEN)
+            continue; /* the CHECK constraint makes this impossible */
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            void *ni = realloc(items, ncap * sizeof *items);
+            if (ni == NULL) {
+                rc = -ENOMEM;
+                goto fail;
+            }
+            items = ni;
+            cap = ncap;
+        }
+        memcpy(items[cnt].sha256, sqlite3_column_blob(st, 0), PROTO_SHA256_LEN);
+        items[cnt].size = (uint64_t)sqlite3_column_int64(st, 1);
+        cnt++;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_fail(s);
+        goto fail;
+    }
+    sqlite3_reset(st);
+    *out = items;
+    *n = cnt;
+    return 0;
+
+fail:
+    sqlite3_reset(st);
+    free(items);
+    return rc;
+}
+
+int store_index_names_since(struct store *s, uint64_t since, char ***out, size_t *n)
+{
+    char **names = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (since > INT64_MAX)
+        return 0;
+    sqlite3_stmt *st = stmt(s, ST_NAMES_SINCE);
+    sqlite3_bind_int64(st, 1, (int64_t)since);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            void *nn = realloc(names, ncap * sizeof *names);
+            if (nn == NULL) {
+                rc = -ENOMEM;
+                goto fail;
+            }
+            names = nn;
+            cap = ncap;
+        }
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        names[cnt] = strdup(name ? name : "");
+        if (names[cnt] == NULL) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        cnt++;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_fail(s);
+        goto fail;
+    }
+    sqlite3_reset(st);
+    *out = names;
+    *n = cnt;
+    return 0;
+
+fail:
+    sqlite3_reset(st);
+    store_names_free(names, cnt);
+    return rc;
+}
+
+void store_names_free(char **names, size_t n)
+{
+    if (names == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
 /* ---- index entries ------------------------------------------------------------ */
 
 static const void *line_bytes(const uint8_t *line)
@@ -557,12 +741,17 @@ static int index_put_locked(struct store *s, const char *name_lc,
             return -EEXIST;
         if (held_yanked == e->yanked)
             return STORE_PUT_SAME;
+        int64_t seq;
+        rc = seq_next(s, &seq);
+        if (rc < 0)
+            return rc;
         st = stmt(s, ST_ENTRY_YANK);
         sqlite3_bind_text(st, 1, name_lc, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, e->vers, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 3, e->yanked);
         sqlite3_bind_blob(st, 4, line_bytes(e->line), (int)e->line_len, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, now);
+        sqlite3_bind_int64(st, 6, seq);
         rc = exec_stmt(s, st);
         return rc < 0 ? rc : STORE_PUT_YANK;
     }
@@ -572,6 +761,10 @@ static int index_put_locked(struct store *s, const char *name_lc,
         return rc;
     }
     sqlite3_reset(st);
+    int64_t seq;
+    rc = seq_next(s, &seq);
+    if (rc < 0)
+        return rc;
     st = stmt(s, ST_ENTRY_INSERT);
     sqlite3_bind_text(st, 1, name_lc, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, e->name, -1, SQLITE_STATIC);
@@ -584,6 +777,7 @@ static int index_put_locked(struct store *s, const char *name_lc,
     if (origin_detail)
         sqlite3_bind_text(st, 9, origin_detail, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 10, now);
+    sqlite3_bind_int64(st, 11, seq);
     rc = exec_stmt(s, st);
     return rc < 0 ? rc : STORE_PUT_NEW;
 }
@@ -655,6 +849,7 @@ int store_index_list(struct store *s, const char *name, struct store_index_list 
 
     out->rows = NULL;
     out->n = 0;
+    out->updated = 0;
     if (name_lower(name, name_lc) < 0)
         return 0; /* no such name can be stored */
     sqlite3_stmt *st = stmt(s, ST_ENTRY_LIST);
@@ -674,6 +869,9 @@ int store_index_list(struct store *s, const char *name, struct store_index_list 
         if (rc < 0)
             goto fail;
         out->n++;
+        int64_t changed = sqlite3_column_int64(st, 5); /* max(added_at, updated_at) */
+        if (changed > out->updated)
+            out->updated = changed;
     }
     if (rc != SQLITE_DONE) {
         rc = db_fail(s);
@@ -697,6 +895,7 @@ void store_index_list_free(struct store_index_list *l)
     free(l->rows);
     l->rows = NULL;
     l->n = 0;
+    l->updated = 0;
 }
 
 int store_index_get(struct store *s, const char *name, const char *vers,
@@ -793,6 +992,37 @@ struct tmp_blob {
 
 static unsigned long tmp_counter;
 
+/* Create a new DIR/tmp/<pid>-<counter>.tmp (O_EXCL, mode) and flock it: the
+ * lock tells clean_tmp() of another struct store that the file is alive.
+ * 0 and *fdp, or -errno with *fdp = -1 and nothing left behind. */
+static int tmp_create(const struct store *s, mode_t mode, char *tmp, size_t tmpsz, int *fdp)
+{
+    int rc, fd = -1;
+
+    *fdp = -1;
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned long n = __atomic_fetch_add(&tmp_counter, 1, __ATOMIC_RELAXED);
+        rc = path_fmt(tmp, tmpsz, "%s/tmp/%ld-%lu.tmp", s->dir, (long)getpid(), n);
+        if (rc < 0)
+            return rc;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (fd >= 0)
+            break;
+        if (errno != EEXIST)
+            return -errno;
+    }
+    if (fd < 0)
+        return -EEXIST;
+    if (flock(fd, LOCK_EX) < 0) {
+        rc = -errno;
+        close(fd);
+        unlink(tmp);
+        return rc;
+    }
+    *fdp = fd;
+    return 0;
+}
+
 static int tmp_open(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN],
                     struct tmp_blob *t)
 {
@@ -807,28 +1037,7 @@ static int tmp_open(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN],
     rc = path_fmt(t->subdir, sizeof t->subdir, "%s/blobs/%.2s", s->dir, hex);
     if (rc < 0)
         return rc;
-    for (int tries = 0; tries < 100; tries++) {
-        unsigned long n = __atomic_fetch_add(&tmp_counter, 1, __ATOMIC_RELAXED);
-        rc = path_fmt(t->tmp, sizeof t->tmp, "%s/tmp/%ld-%lu.tmp", s->dir, (long)getpid(), n);
-        if (rc < 0)
-            return rc;
-        t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (t->fd >= 0)
-            break;
-        if (errno != EEXIST)
-            return -errno;
-    }
-    if (t->fd < 0)
-        return -EEXIST;
-    /* Tells clean_tmp() of another struct store that this file is alive. */
-    if (flock(t->fd, LOCK_EX) < 0) {
-        rc = -errno;
-        close(t->fd);
-        unlink(t->tmp);
-        t->fd = -1;
-        return rc;
-    }
-    return 0;
+    return tmp_create(s, 0644, t->tmp, sizeof t->tmp, &t->fd);
 }
 
 static void tmp_discard(struct tmp_blob *t)
@@ -1014,6 +1223,30 @@ bool store_blob_has(struct store *s, const uint8_t sha[PROTO_SHA256_LEN])
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* The database half of store_blob_record, inside its own begin/commit: a row
+ * that exists is only marked used; a new one takes the next change number. */
+static int blob_record_locked(struct store *s, const uint8_t sha[PROTO_SHA256_LEN],
+                              int64_t size, int origin)
+{
+    int64_t now = now_s(), seq;
+    sqlite3_stmt *q = stmt(s, ST_BLOB_TOUCH);
+    sqlite3_bind_blob(q, 1, sha, PROTO_SHA256_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, now);
+    int rc = exec_stmt(s, q);
+    if (rc < 0 || sqlite3_changes(s->db) > 0)
+        return rc;
+    rc = seq_next(s, &seq);
+    if (rc < 0)
+        return rc;
+    q = stmt(s, ST_BLOB_INSERT);
+    sqlite3_bind_blob(q, 1, sha, PROTO_SHA256_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, size);
+    sqlite3_bind_int(q, 3, origin);
+    sqlite3_bind_int64(q, 4, now);
+    sqlite3_bind_int64(q, 5, seq);
+    return exec_stmt(s, q);
+}
+
 int store_blob_record(struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint64_t size,
                       int origin)
 {
@@ -1032,13 +1265,18 @@ int store_blob_record(struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint
         return -ENOENT;
     /* The file's own size is the truth; `size` is what the caller committed. */
     (void)size;
-    int64_t now = now_s();
-    sqlite3_stmt *q = stmt(s, ST_BLOB_INSERT);
-    sqlite3_bind_blob(q, 1, sha, PROTO_SHA256_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, (int64_t)st.st_size);
-    sqlite3_bind_int(q, 3, origin);
-    sqlite3_bind_int64(q, 4, now);
-    return exec_stmt(s, q);
+    rc = store_begin(s);
+    if (rc < 0)
+        return rc;
+    rc = blob_record_locked(s, sha, (int64_t)st.st_size, origin);
+    if (rc < 0) {
+        /* as in store_index_put: the error may have undone an outer level */
+        if (s->depth > 1 && !s->doomed)
+            s->doomed = rc;
+        store_rollback(s);
+        return rc;
+    }
+    return store_commit(s);
 }
 
 int store_blob_touch(struct store *s, const uint8_t sha[PROTO_SHA256_LEN])
@@ -1049,6 +1287,143 @@ int store_blob_touch(struct store *s, const uint8_t sha[PROTO_SHA256_LEN])
     int rc = exec_stmt(s, st);
     if (rc == 0 && sqlite3_changes(s->db) == 0)
         rc = -ENOENT;
+    return rc;
+}
+
+/* ---- identity ---------------------------------------------------------------------- */
+
+#define IDENTITY_FILE "identity.key"
+
+_Static_assert(crypto_sign_PUBLICKEYBYTES == 32 && crypto_sign_SECRETKEYBYTES == 64,
+               "store.h declares 32-byte public and 64-byte secret Ed25519 keys");
+
+/* Read and check the key file: 0 and sk, -ENOENT when there is none, -EPERM,
+ * -EBADMSG (see the file comment), -errno. */
+static int identity_read(const char *path, uint8_t sk[crypto_sign_SECRETKEYBYTES])
+{
+    uint8_t seed[crypto_sign_SEEDBYTES], pk2[crypto_sign_PUBLICKEYBYTES];
+    uint8_t sk2[crypto_sign_SECRETKEYBYTES];
+    struct stat st;
+    size_t got = 0;
+    int rc;
+
+    /* O_NONBLOCK: a FIFO planted under the name must not hang the open. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = -EBADMSG;
+        goto out;
+    }
+    if (st.st_mode & 077) {
+        rc = -EPERM;
+        goto out;
+    }
+    if (st.st_size != crypto_sign_SECRETKEYBYTES) {
+        rc = -EBADMSG;
+        goto out;
+    }
+    while (got < crypto_sign_SECRETKEYBYTES) {
+        ssize_t n = read(fd, sk + got, crypto_sign_SECRETKEYBYTES - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = -errno;
+            goto out;
+        }
+        if (n == 0) { /* shrank since fstat */
+            rc = -EBADMSG;
+            goto out;
+        }
+        got += (size_t)n;
+    }
+    /* seed || public key: the public half must be the one the seed makes, or
+     * what we announce would not verify what we sign. */
+    crypto_sign_ed25519_sk_to_seed(seed, sk);
+    if (crypto_sign_seed_keypair(pk2, sk2, seed) != 0 ||
+        sodium_memcmp(sk2, sk, crypto_sign_SECRETKEYBYTES) != 0)
+        rc = -EBADMSG;
+    else
+        rc = 0;
+
+out:
+    sodium_memzero(seed, sizeof seed);
+    sodium_memzero(sk2, sizeof sk2);
+    close(fd);
+    return rc;
+}
+
+/* Make a new key and publish it as path unless one is there already (then
+ * 0 too: the caller reads whichever key won). */
+static int identity_create(const struct store *s, const char *path)
+{
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    char tmp[PATH_MAX];
+    int fd = -1;
+    int rc = tmp_create(s, 0600, tmp, sizeof tmp, &fd);
+    if (rc < 0)
+        return rc;
+    if (crypto_sign_keypair(pk, sk) != 0) {
+        rc = -EIO;
+        goto out;
+    }
+    /* exactly 0600 whatever the umask: the owner must be able to read it back */
+    if (fchmod(fd, 0600) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    rc = write_all(fd, sk, sizeof sk);
+    if (rc < 0)
+        goto out;
+    if (fsync(fd) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    /* link, unlike rename, never replaces: EEXIST means another store won. */
+    if (link(tmp, path) < 0 && errno != EEXIST) {
+        rc = -errno;
+        goto out;
+    }
+    rc = fsync_dir(s->dir); /* the winner's name, whoever won, is durable */
+
+out:
+    sodium_memzero(sk, sizeof sk);
+    unlink(tmp); /* before close: see clean_tmp */
+    close(fd);
+    return rc;
+}
+
+int store_identity(struct store *s, uint8_t pk[32], uint8_t sk[64])
+{
+    char path[PATH_MAX];
+    int rc;
+
+    if (sodium_init() < 0) {
+        rc = -EIO;
+        goto fail;
+    }
+    rc = path_fmt(path, sizeof path, "%s/" IDENTITY_FILE, s->dir);
+    if (rc < 0)
+        goto fail;
+    rc = identity_read(path, sk);
+    if (rc == -ENOENT) {
+        rc = identity_create(s, path);
+        if (rc < 0)
+            goto fail;
+        rc = identity_read(path, sk); /* what is on disk is the identity */
+    }
+    if (rc < 0)
+        goto fail;
+    crypto_sign_ed25519_sk_to_pk(pk, sk);
+    return 0;
+
+fail:
+    sodium_memzero(sk, crypto_sign_SECRETKEYBYTES);
+    memset(pk, 0, crypto_sign_PUBLICKEYBYTES);
     return rc;
 }
 

@@ -134,7 +134,8 @@ int store_blob_touch(struct store *s, const uint8_t sha[PROTO_SHA256_LEN]);
 
 /* This store's Ed25519 identity (libsodium), made at first use: DIR/identity.key
  * holds the 64-byte secret key (libsodium layout: seed || public key), mode
- * 0600, written to tmp/, fsynced, renamed. A key file of the wrong size or
+ * 0600, written to tmp/, fsynced, then link()ed to its name (so concurrent first
+ * starts end with one key). A key file of the wrong size or
  * with group/other permissions is refused (-EBADMSG / -EPERM): never silently
  * replaced. */
 int store_identity(struct store *s, uint8_t pk[32], uint8_t sk[64]);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -20,9 +21,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -723,6 +726,585 @@ static void test_blob_commit_file(void **state)
     free(back);
 }
 
+/* ---- change sequence ------------------------------------------------------------ */
+
+/* Run SQL on DIR/store.db through a connection of its own (the store's may
+ * stay open: WAL, busy timeout). */
+static void db_exec(const struct fx *f, const char *sql)
+{
+    char path[PATH_MAX];
+    sqlite3 *db = NULL;
+    char *err = NULL;
+    snprintf(path, sizeof path, "%s/store.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s: %s", sql, err ? err : "?");
+    sqlite3_close(db);
+}
+
+static int64_t db_int(const struct fx *f, const char *sql)
+{
+    char path[PATH_MAX];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    snprintf(path, sizeof path, "%s/store.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* names_since as one comma-joined string, for compact assertions. */
+static void names_since(struct fx *f, uint64_t since, char *out, size_t outsz)
+{
+    char **names = (char **)1;
+    size_t n = 99;
+    assert_int_equal(store_index_names_since(f->s, since, &names, &n), 0);
+    out[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        int w = snprintf(out + used, outsz - used, "%s%s", i ? "," : "", names[i]);
+        assert_true(w >= 0 && (size_t)w < outsz - used);
+        used += (size_t)w;
+    }
+    if (n == 0)
+        assert_null(names);
+    store_names_free(names, n);
+}
+
+/* The counter moves exactly on NEW, YANK and a new blob row. */
+static void test_seq_moves(void **state)
+{
+    struct fx *f = *state;
+    static const char data[] = "counted bytes";
+    uint8_t sha[PROTO_SHA256_LEN], ghost[PROTO_SHA256_LEN];
+    struct store_index_meta m = {.fetched_at = 1};
+    struct store_verify_result r;
+
+    assert_int_equal(store_seq(f->s), 0);
+    static const struct {
+        const char *name, *vers;
+        uint8_t ck;
+        bool yanked;
+        uint8_t content;
+        int want;
+        uint64_t seq; /* store_seq after the put */
+    } steps[] = {
+        {"serde", "1.0.0", 1, false, 1, STORE_PUT_NEW, 1},
+        {"serde", "1.0.0", 1, false, 1, STORE_PUT_SAME, 1},
+        {"SERDE", "1.0.0", 1, true, 1, STORE_PUT_YANK, 2},
+        {"serde", "1.0.0", 1, true, 1, STORE_PUT_SAME, 2},
+        {"serde", "1.0.0", 2, false, 2, -EEXIST, 2},
+        {"serde", "1.0.0", 1, false, 9, -EEXIST, 2},
+        {"serde", "1.0.0", 1, false, 1, STORE_PUT_YANK, 3},
+        {"serde", "1.0.1", 3, false, 3, STORE_PUT_NEW, 4},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        int rc = put(f, steps[i].name, steps[i].vers, steps[i].ck, steps[i].yanked,
+                     steps[i].content);
+        if (rc != steps[i].want || store_seq(f->s) != steps[i].seq)
+            fail_msg("step %zu: got %d seq %" PRIu64 ", want %d seq %" PRIu64, i, rc,
+                     store_seq(f->s), steps[i].want, steps[i].seq);
+    }
+    /* an invalid put, metadata: nothing */
+    struct entry x;
+    fake_sha(ghost, 0x77);
+    make_entry(&x, "", "1.0.0", ghost, false, 1);
+    assert_int_equal(store_index_put(f->s, &x.e, STORE_ORIGIN_UPSTREAM, NULL), -EINVAL);
+    assert_int_equal(store_index_meta_put(f->s, "serde", &m), 0);
+    assert_int_equal(store_seq(f->s), 4);
+
+    /* blobs: committing is not recording; a new row moves it once */
+    proto_sha256(data, sizeof data - 1, sha);
+    make_entry(&x, "counted", "1.0.0", sha, false, 5);
+    assert_int_equal(store_index_put(f->s, &x.e, STORE_ORIGIN_UPSTREAM, NULL), STORE_PUT_NEW);
+    assert_int_equal(store_seq(f->s), 5);
+    assert_int_equal(store_blob_commit(f->s, sha, (const uint8_t *)data, sizeof data - 1), 0);
+    assert_int_equal(store_seq(f->s), 5);
+    assert_int_equal(store_blob_record(f->s, sha, sizeof data - 1, STORE_ORIGIN_UPSTREAM), 0);
+    assert_int_equal(store_seq(f->s), 6);
+    assert_int_equal(store_blob_record(f->s, sha, sizeof data - 1, STORE_ORIGIN_PEER), 0);
+    assert_int_equal(store_blob_touch(f->s, sha), 0);
+    assert_int_equal(store_seq(f->s), 6);
+    /* refused records: nothing */
+    assert_int_equal(put(f, "ghost", "1.0.0", 0x77, false, 1), STORE_PUT_NEW); /* 7 */
+    assert_int_equal(store_blob_record(f->s, ghost, 10, STORE_ORIGIN_UPSTREAM), -ENOENT);
+    uint8_t untrusted[PROTO_SHA256_LEN];
+    proto_sha256("nobody's", 8, untrusted);
+    assert_int_equal(store_blob_commit(f->s, untrusted, (const uint8_t *)"nobody's", 8), 0);
+    assert_int_equal(store_blob_record(f->s, untrusted, 8, STORE_ORIGIN_PEER), -EPERM);
+    assert_int_equal(store_seq(f->s), 7);
+    /* reads and verify do not move it */
+    struct store_stats st;
+    assert_int_equal(store_stats(f->s, &st), 0);
+    assert_int_equal(store_verify(f->s, NULL, NULL, &r), 0);
+    assert_int_equal(r.ok, 1);
+    assert_int_equal(store_seq(f->s), 7);
+
+    /* a rolled-back write takes its number back with it */
+    assert_int_equal(store_begin(f->s), 0);
+    assert_int_equal(put(f, "undone", "1.0.0", 0x50, false, 1), STORE_PUT_NEW);
+    assert_int_equal(put(f, "serde", "1.0.1", 3, true, 3), STORE_PUT_YANK);
+    assert_int_equal(store_seq(f->s), 9); /* this connection sees its own writes */
+    store_rollback(f->s);
+    assert_int_equal(store_seq(f->s), 7);
+    assert_int_equal(put(f, "kept", "1.0.0", 0x51, false, 1), STORE_PUT_NEW);
+    assert_int_equal(store_seq(f->s), 8);
+
+    /* it survives a reopen and goes on from there; another connection sees it */
+    reopen(f);
+    assert_int_equal(store_seq(f->s), 8);
+    struct store *s2 = NULL;
+    assert_int_equal(store_open(f->dir, &s2), 0);
+    assert_int_equal(store_seq(s2), 8);
+    uint8_t ck[PROTO_SHA256_LEN];
+    fake_sha(ck, 0x52);
+    make_entry(&x, "other", "1.0.0", ck, false, 1);
+    assert_int_equal(store_index_put(s2, &x.e, STORE_ORIGIN_CARGO_HOME, NULL), STORE_PUT_NEW);
+    store_close(s2);
+    assert_int_equal(store_seq(f->s), 9);
+    assert_int_equal(db_int(f, "SELECT max(seq) FROM index_entries"), 9);
+
+    /* a blob dropped by verify and recorded again is news again */
+    char path[PATH_MAX + 128];
+    assert_int_equal(store_blob_path(f->s, sha, path, sizeof path), 0);
+    unlink(path);
+    assert_int_equal(store_verify(f->s, NULL, NULL, &r), 0);
+    assert_int_equal(r.missing, 1);
+    assert_int_equal(store_seq(f->s), 9);
+    assert_int_equal(store_blob_commit(f->s, sha, (const uint8_t *)data, sizeof data - 1), 0);
+    assert_int_equal(store_blob_record(f->s, sha, sizeof data - 1, STORE_ORIGIN_PEER), 0);
+    assert_int_equal(store_seq(f->s), 10);
+}
+
+static void test_since(void **state)
+{
+    struct fx *f = *state;
+    uint8_t a[PROTO_SHA256_LEN], b[PROTO_SHA256_LEN], c[PROTO_SHA256_LEN];
+    struct store_blob_item *items = (struct store_blob_item *)1;
+    size_t n = 99;
+    char got[256];
+
+    /* empty store */
+    assert_int_equal(store_blobs_since(f->s, 0, &items, &n), 0);
+    assert_null(items);
+    assert_int_equal(n, 0);
+    names_since(f, 0, got, sizeof got);
+    assert_string_equal(got, "");
+    store_names_free(NULL, 0);
+
+    put_blob(f, "Zeta", "1.0.0", "zeta bytes", a);          /* entry 1, blob 2 */
+    assert_int_equal(put(f, "alpha", "1.0.0", 1, false, 1), STORE_PUT_NEW); /* 3 */
+    put_blob(f, "MID", "0.1.0", "mid bytes", b);            /* 4, 5 */
+    assert_int_equal(put(f, "zeta", "1.0.0", 1, true, 1), -EEXIST);
+    put_blob(f, "zeta", "2.0.0", "zeta 2 bytes", c);        /* 6, 7 */
+    assert_int_equal(put(f, "alpha", "1.0.0", 1, true, 1), STORE_PUT_YANK); /* 8 */
+    assert_int_equal(store_seq(f->s), 8);
+
+    assert_int_equal(store_blobs_since(f->s, 0, &items, &n), 0);
+    assert_int_equal(n, 3);
+    assert_memory_equal(items[0].sha256, a, PROTO_SHA256_LEN);
+    assert_int_equal(items[0].size, strlen("zeta bytes"));
+    assert_memory_equal(items[1].sha256, b, PROTO_SHA256_LEN);
+    assert_memory_equal(items[2].sha256, c, PROTO_SHA256_LEN);
+    assert_int_equal(items[2].size, strlen("zeta 2 bytes"));
+    free(items);
+    assert_int_equal(store_blobs_since(f->s, 2, &items, &n), 0); /* strictly after */
+    assert_int_equal(n, 2);
+    assert_memory_equal(items[0].sha256, b, PROTO_SHA256_LEN);
+    free(items);
+    assert_int_equal(store_blobs_since(f->s, 6, &items, &n), 0);
+    assert_int_equal(n, 1);
+    assert_memory_equal(items[0].sha256, c, PROTO_SHA256_LEN);
+    free(items);
+    assert_int_equal(store_blobs_since(f->s, 7, &items, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(items);
+    assert_int_equal(store_blobs_since(f->s, UINT64_MAX, &items, &n), 0);
+    assert_int_equal(n, 0);
+
+    names_since(f, 0, got, sizeof got);
+    assert_string_equal(got, "alpha,mid,zeta");
+    names_since(f, 1, got, sizeof got);
+    assert_string_equal(got, "alpha,mid,zeta"); /* alpha by its yank, zeta by 2.0.0 */
+    names_since(f, 3, got, sizeof got);
+    assert_string_equal(got, "alpha,mid,zeta");
+    names_since(f, 4, got, sizeof got);
+    assert_string_equal(got, "alpha,zeta");
+    names_since(f, 6, got, sizeof got);
+    assert_string_equal(got, "alpha");
+    names_since(f, 8, got, sizeof got);
+    assert_string_equal(got, "");
+    names_since(f, UINT64_MAX, got, sizeof got);
+    assert_string_equal(got, "");
+}
+
+/* The schema of version 1, as store.c created it before the change sequence
+ * (copied from migrations[0] of that version). */
+static const char v1_schema[] =
+    "CREATE TABLE index_entries ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name_lc TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  vers TEXT NOT NULL,"
+    "  cksum BLOB NOT NULL CHECK (length(cksum) = 32),"
+    "  yanked INTEGER NOT NULL DEFAULT 0,"
+    "  content_hash BLOB NOT NULL CHECK (length(content_hash) = 32),"
+    "  line BLOB NOT NULL,"
+    "  origin INTEGER NOT NULL,"
+    "  origin_detail TEXT,"
+    "  added_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (name_lc, vers));"
+    "CREATE INDEX index_entries_cksum ON index_entries (cksum);"
+    "CREATE TRIGGER index_entries_immutable BEFORE UPDATE ON index_entries"
+    "  WHEN NEW.name_lc IS NOT OLD.name_lc OR NEW.vers IS NOT OLD.vers"
+    "    OR NEW.cksum IS NOT OLD.cksum OR NEW.content_hash IS NOT OLD.content_hash"
+    "    OR NEW.id IS NOT OLD.id"
+    "  BEGIN SELECT RAISE(ABORT, 'index entries are immutable apart from yanked'); END;"
+    "CREATE TABLE index_meta ("
+    "  name_lc TEXT PRIMARY KEY,"
+    "  etag TEXT NOT NULL DEFAULT '',"
+    "  last_modified TEXT NOT NULL DEFAULT '',"
+    "  fetched_at INTEGER NOT NULL DEFAULT 0,"
+    "  not_found INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE TABLE blobs ("
+    "  sha256 BLOB PRIMARY KEY CHECK (length(sha256) = 32),"
+    "  size INTEGER NOT NULL,"
+    "  origin INTEGER NOT NULL,"
+    "  added_at INTEGER NOT NULL,"
+    "  last_used INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX blobs_last_used ON blobs (last_used);"
+    "PRAGMA user_version = 1;";
+
+/* Replace the store's database with a version-1 one holding `rows` (SQL). */
+static void make_v1_store(struct fx *f, const char *rows)
+{
+    char path[PATH_MAX + 64];
+    store_close(f->s);
+    f->s = NULL;
+    static const char *const files[] = {"store.db", "store.db-wal", "store.db-shm"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", f->dir, files[i]);
+        unlink(path);
+    }
+    db_exec(f, v1_schema);
+    db_exec(f, rows);
+    assert_int_equal(db_int(f, "PRAGMA user_version"), 1);
+}
+
+/* A store written by the previous schema is upgraded in place: its rows are
+ * numbered (entries in id order, then blobs by added_at) and the counter
+ * goes on after them. */
+static void test_migrate_v1(void **state)
+{
+    struct fx *f = *state;
+    char got[256];
+    struct store_blob_item *items = NULL;
+    size_t n = 0;
+
+    /* four entries (ids 1..4); blobs for two of them, inserted in neither
+     * added_at nor sha256 order, and whose added_at order is not their sha256
+     * order */
+    make_v1_store(f,
+                  "INSERT INTO index_entries (id, name_lc, name, vers, cksum, yanked,"
+                  " content_hash, line, origin, added_at, updated_at) VALUES"
+                  " (1, 'zeta', 'Zeta', '1.0.0', zeroblob(32), 0, randomblob(32), 'z1', 1, 100, 100),"
+                  " (2, 'alpha', 'alpha', '1.0.0', x'1111111111111111111111111111111111111111111111111111111111111111',"
+                  "   0, x'0101010101010101010101010101010101010101010101010101010101010101', 'a1', 1, 200, 200),"
+                  " (3, 'mid', 'mid', '0.1.0', x'2222222222222222222222222222222222222222222222222222222222222222',"
+                  "   1, randomblob(32), 'm1', 2, 300, 350),"
+                  " (4, 'zeta', 'Zeta', '2.0.0', randomblob(32), 0, randomblob(32), 'z2', 1, 400, 400);"
+                  "INSERT INTO blobs (sha256, size, origin, added_at, last_used) VALUES"
+                  " (x'1111111111111111111111111111111111111111111111111111111111111111', 11, 1, 500, 600),"
+                  " (x'2222222222222222222222222222222222222222222222222222222222222222', 22, 1, 450, 500);");
+
+    assert_int_equal(store_open(f->dir, &f->s), 0);
+    assert_int_equal(db_int(f, "PRAGMA user_version"), 2);
+    assert_int_equal(store_seq(f->s), 6);
+    assert_int_equal(db_int(f, "SELECT count(*) FROM index_entries WHERE seq = id"), 4);
+
+    assert_int_equal(store_blobs_since(f->s, 0, &items, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(items[0].size, 22); /* added at 450: seq 5 */
+    assert_int_equal(items[1].size, 11); /* added at 500: seq 6 */
+    free(items);
+    assert_int_equal(store_blobs_since(f->s, 5, &items, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(items[0].size, 11);
+    free(items);
+    assert_int_equal(store_blobs_since(f->s, 4, &items, &n), 0);
+    assert_int_equal(n, 2);
+    free(items);
+    names_since(f, 0, got, sizeof got);
+    assert_string_equal(got, "alpha,mid,zeta");
+    names_since(f, 1, got, sizeof got);
+    assert_string_equal(got, "alpha,mid,zeta");
+    names_since(f, 3, got, sizeof got);
+    assert_string_equal(got, "zeta");
+    names_since(f, 4, got, sizeof got);
+    assert_string_equal(got, "");
+
+    /* the old rows still behave */
+    struct store_index_list l;
+    assert_int_equal(store_index_list(f->s, "mid", &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_true(l.rows[0].yanked);
+    assert_true(l.rows[0].have_blob);
+    assert_int_equal(l.updated, 350);
+    store_index_list_free(&l);
+    uint8_t ck[PROTO_SHA256_LEN];
+    struct entry x;
+    fake_sha(ck, 0x11);
+    make_entry(&x, "alpha", "1.0.0", ck, true, 1);
+    assert_int_equal(store_index_put(f->s, &x.e, STORE_ORIGIN_UPSTREAM, NULL), STORE_PUT_YANK);
+    assert_int_equal(store_seq(f->s), 7);
+    names_since(f, 6, got, sizeof got);
+    assert_string_equal(got, "alpha");
+
+    /* migrated once: a reopen changes nothing */
+    reopen(f);
+    assert_int_equal(store_seq(f->s), 7);
+    assert_int_equal(db_int(f, "SELECT count(*) FROM blobs WHERE seq IN (5, 6)"), 2);
+
+    /* an empty version-1 store starts at 0 */
+    make_v1_store(f, "SELECT 1");
+    assert_int_equal(store_open(f->dir, &f->s), 0);
+    assert_int_equal(store_seq(f->s), 0);
+    assert_int_equal(put(f, "first", "1.0.0", 1, false, 1), STORE_PUT_NEW);
+    assert_int_equal(store_seq(f->s), 1);
+}
+
+/* store_index_list's `updated`: the newest added_at/updated_at of the crate. */
+static void test_list_updated(void **state)
+{
+    struct fx *f = *state;
+    struct store_index_list l;
+    int64_t t0 = (int64_t)time(NULL);
+
+    assert_int_equal(store_index_list(f->s, "none", &l), 0);
+    assert_int_equal(l.updated, 0);
+    store_index_list_free(&l);
+    assert_int_equal(put(f, "clock", "1.0.0", 1, false, 1), STORE_PUT_NEW);
+    assert_int_equal(put(f, "clock", "1.1.0", 2, false, 2), STORE_PUT_NEW);
+    assert_int_equal(store_index_list(f->s, "Clock", &l), 0);
+    assert_true(l.updated >= t0 && l.updated <= (int64_t)time(NULL));
+    store_index_list_free(&l);
+    assert_int_equal(l.updated, 0);
+
+    /* set the times by hand: the maximum over both columns and all rows */
+    db_exec(f, "UPDATE index_entries SET added_at = 100, updated_at = 300 WHERE vers = '1.0.0';"
+               "UPDATE index_entries SET added_at = 200, updated_at = 200 WHERE vers = '1.1.0'");
+    assert_int_equal(store_index_list(f->s, "clock", &l), 0);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.updated, 300);
+    store_index_list_free(&l);
+    db_exec(f, "UPDATE index_entries SET added_at = 400, updated_at = 10 WHERE vers = '1.1.0'");
+    assert_int_equal(store_index_list(f->s, "clock", &l), 0);
+    assert_int_equal(l.updated, 400);
+    store_index_list_free(&l);
+
+    /* a yank is a change */
+    assert_int_equal(put(f, "clock", "1.0.0", 1, true, 1), STORE_PUT_YANK);
+    assert_int_equal(store_index_list(f->s, "clock", &l), 0);
+    assert_true(l.updated >= t0);
+    store_index_list_free(&l);
+    /* other crates are not counted */
+    assert_int_equal(put(f, "other", "1.0.0", 3, false, 3), STORE_PUT_NEW);
+    db_exec(f, "UPDATE index_entries SET added_at = 100, updated_at = 100 WHERE name_lc = 'clock'");
+    assert_int_equal(store_index_list(f->s, "clock", &l), 0);
+    assert_int_equal(l.updated, 100);
+    store_index_list_free(&l);
+}
+
+/* ---- identity ------------------------------------------------------------------- */
+
+static void key_path(const struct fx *f, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s/identity.key", f->dir);
+}
+
+static void test_identity_created(void **state)
+{
+    struct fx *f = *state;
+    uint8_t pk[32], sk[64], pk2[32], sk2[64], sig[crypto_sign_BYTES];
+    char path[PATH_MAX + 64];
+    struct stat st;
+    key_path(f, path, sizeof path);
+    assert_false(exists(path));
+
+    /* whatever the umask, the file is exactly 0600 and readable back */
+    mode_t old = umask(0277);
+    int rc = store_identity(f->s, pk, sk);
+    umask(old);
+    assert_int_equal(rc, 0);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(st.st_size, 64);
+    assert_int_equal(count_dir(f, "tmp"), 0);
+    uint8_t disk[65];
+    assert_int_equal(read_file(path, disk, sizeof disk), 64);
+    assert_memory_equal(disk, sk, 64);
+    assert_memory_equal(pk, sk + 32, 32); /* libsodium layout: seed || pk */
+
+    /* a working key pair */
+    assert_int_equal(crypto_sign_detached(sig, NULL, (const uint8_t *)"hello", 5, sk), 0);
+    assert_int_equal(crypto_sign_verify_detached(sig, (const uint8_t *)"hello", 5, pk), 0);
+
+    /* stable: again, after a reopen, from another connection */
+    assert_int_equal(store_identity(f->s, pk2, sk2), 0);
+    assert_memory_equal(pk2, pk, 32);
+    assert_memory_equal(sk2, sk, 64);
+    reopen(f);
+    memset(pk2, 0, sizeof pk2);
+    assert_int_equal(store_identity(f->s, pk2, sk2), 0);
+    assert_memory_equal(pk2, pk, 32);
+    assert_memory_equal(sk2, sk, 64);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    /* the identity is not a change a peer is told of */
+    assert_int_equal(store_seq(f->s), 0);
+}
+
+/* Bad key files are refused and left exactly as they were. */
+static void test_identity_refused(void **state)
+{
+    struct fx *f = *state;
+    uint8_t pk[32], sk[64], good[64], back[80];
+    char path[PATH_MAX + 64], other[PATH_MAX + 64];
+    key_path(f, path, sizeof path);
+    assert_int_equal(store_identity(f->s, pk, good), 0);
+
+    /* readable by others: -EPERM, whether or not the bytes are good */
+    static const mode_t modes[] = {0644, 0640, 0604, 0660, 0601};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        assert_int_equal(chmod(path, modes[i]), 0);
+        memset(sk, 0xee, sizeof sk);
+        memset(pk, 0xee, sizeof pk);
+        assert_int_equal(store_identity(f->s, pk, sk), -EPERM);
+        uint8_t zero[64] = {0};
+        assert_memory_equal(sk, zero, 64); /* no key material is handed out */
+        assert_memory_equal(pk, zero, 32);
+    }
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0601);
+    assert_int_equal(read_file(path, back, sizeof back), 64);
+    assert_memory_equal(back, good, 64);
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(store_identity(f->s, pk, sk), 0);
+    assert_memory_equal(sk, good, 64);
+    /* 0400 is fine: only group and others matter */
+    assert_int_equal(chmod(path, 0400), 0);
+    assert_int_equal(store_identity(f->s, pk, sk), 0);
+    assert_int_equal(chmod(path, 0600), 0);
+
+    /* the wrong size: -EBADMSG, and never replaced by a new key */
+    static const size_t sizes[] = {0, 32, 63, 65, 128};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        uint8_t bytes[128];
+        memset(bytes, 0x5a, sizeof bytes);
+        memcpy(bytes, good, 64);
+        unlink(path);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, bytes, sizes[i]), (ssize_t)sizes[i]);
+        close(fd);
+        assert_int_equal(store_identity(f->s, pk, sk), -EBADMSG);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_size, (off_t)sizes[i]);
+    }
+    /* a public half that the seed does not make: -EBADMSG */
+    memcpy(back, good, 64);
+    back[40] ^= 1;
+    unlink(path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, back, 64), 64);
+    close(fd);
+    assert_int_equal(store_identity(f->s, pk, sk), -EBADMSG);
+
+    /* not a regular file, or a symlink to a good key: refused */
+    unlink(path);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(store_identity(f->s, pk, sk), -EBADMSG);
+    rmdir(path);
+    snprintf(other, sizeof other, "%s/elsewhere.key", f->root);
+    fd = open(other, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, good, 64), 64);
+    close(fd);
+    assert_int_equal(symlink(other, path), 0);
+    assert_int_equal(store_identity(f->s, pk, sk), -ELOOP);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(count_dir(f, "tmp"), 0);
+}
+
+struct id_racer {
+    struct store *s;
+    pthread_barrier_t *go;
+    uint8_t pk[32], sk[64];
+    int rc;
+};
+
+static void *id_racer_main(void *arg)
+{
+    struct id_racer *r = arg;
+    pthread_barrier_wait(r->go);
+    r->rc = store_identity(r->s, r->pk, r->sk);
+    return NULL;
+}
+
+/* Stores on one directory that make the identity at the same time end with
+ * one key, the one on disk. */
+static void test_identity_race(void **state)
+{
+    struct fx *f = *state;
+    enum { ROUNDS = 20, RACERS = 4 };
+    for (int round = 0; round < ROUNDS; round++) {
+        char dir[PATH_MAX], path[PATH_MAX + 64];
+        uint8_t disk[65];
+        pthread_barrier_t go;
+        pthread_t t[RACERS];
+        struct id_racer r[RACERS];
+        snprintf(dir, sizeof dir, "%s/race%d", f->root, round);
+        assert_int_equal(pthread_barrier_init(&go, NULL, RACERS), 0);
+        for (int i = 0; i < RACERS; i++) {
+            memset(&r[i], 0, sizeof r[i]);
+            r[i].go = &go;
+            r[i].rc = 1;
+            assert_int_equal(store_open(dir, &r[i].s), 0);
+        }
+        for (int i = 0; i < RACERS; i++)
+            assert_int_equal(pthread_create(&t[i], NULL, id_racer_main, &r[i]), 0);
+        for (int i = 0; i < RACERS; i++)
+            assert_int_equal(pthread_join(t[i], NULL), 0);
+        pthread_barrier_destroy(&go);
+        snprintf(path, sizeof path, "%s/identity.key", dir);
+        assert_int_equal(read_file(path, disk, sizeof disk), 64);
+        for (int i = 0; i < RACERS; i++) {
+            assert_int_equal(r[i].rc, 0);
+            assert_memory_equal(r[i].sk, disk, 64);
+            assert_memory_equal(r[i].pk, disk + 32, 32);
+            store_close(r[i].s);
+        }
+        snprintf(path, sizeof path, "%s/tmp", dir);
+        DIR *d = opendir(path);
+        assert_non_null(d);
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL)
+            if (de->d_name[0] != '.')
+                fail_msg("left in tmp/: %s", de->d_name);
+        closedir(d);
+    }
+}
+
 /* ---- whole store --------------------------------------------------------------- */
 
 struct problems {
@@ -877,6 +1459,13 @@ int main(void)
         T(test_tmp_cleaned_at_open),
         T(test_stats),
         T(test_origin_names),
+        T(test_seq_moves),
+        T(test_since),
+        T(test_migrate_v1),
+        T(test_list_updated),
+        T(test_identity_created),
+        T(test_identity_refused),
+        T(test_identity_race),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
