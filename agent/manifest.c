@@ -103,8 +103,8 @@ int agent_manifest_get(struct agent *a, uint64_t since, const uint8_t **buf, siz
 {
     uint64_t seq = store_seq(a->store);
     int64_t now = agent_now();
-    if (since >= seq)
-        since = seq; /* nothing new: an empty delta (or, for 0, the full manifest) */
+    if (since > seq)
+        since = 0; /* a sequence we never had (another store, a reset): the full manifest */
     /* The pex list does not move the sequence: a cached encoding is rebuilt
      * after MANIFEST_PEX_REFRESH_S so newly learnt peers still spread (deltas
      * carry the pex list too). */

@@ -4,6 +4,10 @@
  *   /index/<sparse path>/<name>            INDEX  (path must be the name's, any case)
  *   /crates/<name>/<version>/<sha256 hex>  CRATE
  *   /-/status                              STATUS
+ *   /peer/1/hello?nonce=<64 hex>[&port=N]  PEER_HELLO
+ *   /peer/1/manifest[?since=N]             PEER_MANIFEST
+ *   /peer/1/index/<name>                   PEER_INDEX
+ *   /peer/1/crate/<sha256 hex>             PEER_CRATE
  *
  * Order of checks, each before any later read: length cap (-ENAMETOOLONG),
  * query string cut off, then every '/'-separated component percent-decoded
@@ -11,6 +15,17 @@
  * NUL or a '/' (raw or encoded) or a bad escape. Only then is the route
  * matched: an unknown shape is -ENOENT, a known shape with a bad name,
  * version, digest or a mismatched index path is -EINVAL.
+ *
+ * Queries: the Cargo-facing routes ignore them. A peer route parses its own
+ * parameters after its path has matched: '&'-separated "key=value" pairs,
+ * keys compared byte for byte; parameters this route does not know are
+ * ignored, whatever they contain. A known parameter must appear at most once
+ * and its value is taken raw (hex digits and decimal digits are unreserved
+ * characters, so no client needs to escape them; a '%' is malformed):
+ *   nonce  exactly 64 hex digits (either case); required by hello
+ *   port   1..65535, 1 to 5 decimal digits; hello; 0 in the route when absent
+ *   since  a decimal u64, 1 to 20 digits, no overflow; manifest; 0 when absent
+ * Any violation is -EINVAL (HTTP 400).
  */
 #include "proto/route.h"
 
@@ -116,6 +131,90 @@ static int parse_crate(const struct comp *c, struct proto_route *out)
     return 0;
 }
 
+/* Decimal digits only, at most maxdigits, value <= max. */
+static int parse_dec(const char *s, size_t n, size_t maxdigits, uint64_t max, uint64_t *v)
+{
+    if (n == 0 || n > maxdigits)
+        return -EINVAL;
+    uint64_t acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -EINVAL;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (acc > (UINT64_MAX - d) / 10)
+            return -EINVAL;
+        acc = acc * 10 + d;
+    }
+    if (acc > max)
+        return -EINVAL;
+    *v = acc;
+    return 0;
+}
+
+/* The query of a peer route (without the '?'), as described above. */
+static int parse_peer_query(const char *q, size_t qlen, struct proto_route *out)
+{
+    bool hello = out->kind == PROTO_ROUTE_PEER_HELLO;
+    bool manifest = out->kind == PROTO_ROUTE_PEER_MANIFEST;
+    bool seen_nonce = false, seen_port = false, seen_since = false;
+    size_t i = 0;
+    while (i < qlen) {
+        const char *p = q + i;
+        const char *amp = memchr(p, '&', qlen - i);
+        size_t n = amp ? (size_t)(amp - p) : qlen - i;
+        i += n + 1;
+        const char *eq = memchr(p, '=', n);
+        struct comp key = {p, eq ? (size_t)(eq - p) : n};
+        const char *val = eq ? eq + 1 : NULL;
+        size_t vn = eq ? n - key.n - 1 : 0;
+        uint64_t v;
+        if (hello && comp_is(&key, "nonce")) {
+            if (seen_nonce || val == NULL ||
+                proto_hex_decode(val, vn, out->nonce, sizeof out->nonce) < 0)
+                return -EINVAL;
+            seen_nonce = true;
+        } else if (hello && comp_is(&key, "port")) {
+            if (seen_port || val == NULL || parse_dec(val, vn, 5, 65535, &v) < 0 || v == 0)
+                return -EINVAL;
+            out->port = (uint16_t)v;
+            seen_port = true;
+        } else if (manifest && comp_is(&key, "since")) {
+            if (seen_since || val == NULL || parse_dec(val, vn, 20, UINT64_MAX, &v) < 0)
+                return -EINVAL;
+            out->since = v;
+            seen_since = true;
+        }
+    }
+    if (hello && !seen_nonce)
+        return -EINVAL;
+    return 0;
+}
+
+static int parse_peer(const struct comp *c, int n, const char *q, size_t qlen,
+                      struct proto_route *out)
+{
+    if (n < 3 || !comp_is(&c[1], "1"))
+        return -ENOENT;
+    if (n == 3 && comp_is(&c[2], "hello")) {
+        out->kind = PROTO_ROUTE_PEER_HELLO;
+    } else if (n == 3 && comp_is(&c[2], "manifest")) {
+        out->kind = PROTO_ROUTE_PEER_MANIFEST;
+    } else if (n == 4 && comp_is(&c[2], "index")) {
+        if (!proto_crate_name_valid(c[3].s, c[3].n))
+            return -EINVAL;
+        out->kind = PROTO_ROUTE_PEER_INDEX;
+        memcpy(out->name, c[3].s, c[3].n);
+        out->name[c[3].n] = '\0';
+    } else if (n == 4 && comp_is(&c[2], "crate")) {
+        if (proto_hex_decode(c[3].s, c[3].n, out->sha256, PROTO_SHA256_LEN) < 0)
+            return -EINVAL;
+        out->kind = PROTO_ROUTE_PEER_CRATE;
+    } else {
+        return -ENOENT;
+    }
+    return parse_peer_query(q, qlen, out);
+}
+
 int proto_route_parse(const char *path, size_t len, struct proto_route *out)
 {
     memset(out, 0, sizeof *out);
@@ -124,8 +223,12 @@ int proto_route_parse(const char *path, size_t len, struct proto_route *out)
     if (path == NULL || len == 0 || path[0] != '/')
         return -EINVAL;
     const char *q = memchr(path, '?', len);
-    if (q != NULL)
+    size_t qlen = 0;
+    if (q != NULL) {
+        qlen = len - (size_t)(q - path) - 1;
         len = (size_t)(q - path);
+        q++;
+    }
     if (len == 1)
         return -ENOENT; /* "/" */
 
@@ -146,6 +249,8 @@ int proto_route_parse(const char *path, size_t len, struct proto_route *out)
     } else if (comp_is(&c[0], "-") && n == 2 && comp_is(&c[1], "status")) {
         out->kind = PROTO_ROUTE_STATUS;
         rc = 0;
+    } else if (comp_is(&c[0], "peer")) {
+        rc = parse_peer(c, n, q, qlen, out);
     }
     if (rc < 0)
         memset(out, 0, sizeof *out);

@@ -55,6 +55,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!proto_crate_name_valid(r.name, nl) || !proto_version_valid(r.vers, vl))
             abort();
         break;
+    case PROTO_ROUTE_PEER_HELLO:
+    case PROTO_ROUTE_PEER_CRATE:
+        if (nl || vl || r.since)
+            abort();
+        break;
+    case PROTO_ROUTE_PEER_MANIFEST:
+        if (nl || vl || r.port)
+            abort();
+        break;
+    case PROTO_ROUTE_PEER_INDEX:
+        if (!proto_crate_name_valid(r.name, nl) || vl || r.since || r.port)
+            abort();
+        break;
     default:
         abort();
     }

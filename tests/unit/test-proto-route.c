@@ -1,7 +1,9 @@
 /* tests/unit/test-proto-route.c — the Cargo-facing URL space: every route,
- * traversal attempts raw and percent-encoded, bad components, limits. */
+ * traversal attempts raw and percent-encoded, bad components, limits; and
+ * the peer routes with their query parameters. */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -195,12 +197,172 @@ static void test_length_limit(void **state)
     free(p);
 }
 
+#define NONCE "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define NONCEU "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"
+
+static const struct {
+    const char *path;
+    int rc;
+    enum proto_route_kind kind;
+    const char *name;
+    bool nonce; /* r.nonce == bytes of NONCE */
+    uint16_t port;
+    uint64_t since;
+    bool sha; /* r.sha256 == bytes of CK */
+} peer_cases[] = {
+    /* hello */
+    {"/peer/1/hello?nonce=" NONCE, 0, PROTO_ROUTE_PEER_HELLO, "", true, 0, 0, false},
+    {"/peer/1/hello?nonce=" NONCEU, 0, PROTO_ROUTE_PEER_HELLO, "", true, 0, 0, false},
+    {"/peer/1/hello?nonce=" NONCE "&port=7879", 0, PROTO_ROUTE_PEER_HELLO, "", true, 7879, 0,
+     false},
+    {"/peer/1/hello?port=1&nonce=" NONCE, 0, PROTO_ROUTE_PEER_HELLO, "", true, 1, 0, false},
+    {"/peer/1/hello?port=65535&nonce=" NONCE "&x=%zz&since=bad&", 0, PROTO_ROUTE_PEER_HELLO, "",
+     true, 65535, 0, false}, /* unknown (to hello) parameters ignored, whatever they hold */
+    {"/peer/1/hello?&&nonce=" NONCE "&&", 0, PROTO_ROUTE_PEER_HELLO, "", true, 0, 0, false},
+    {"/peer/1/hello?nonce=" NONCE "&port=07879", 0, PROTO_ROUTE_PEER_HELLO, "", true, 7879, 0,
+     false},
+    {"/peer/1/hello", -EINVAL, 0, NULL, false, 0, 0, false}, /* nonce required */
+    {"/peer/1/hello?", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/hello?port=7879", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/hello?nonce", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/hello?nonce=", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/hello?nonce=" NONCE "0", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/hello?nonce=" NONCE "&nonce=" NONCE, -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/hello?nonce=%30" NONCE, -EINVAL, 0, NULL, false, 0, 0, false}, /* not decoded */
+    {"/peer/1/hello?nonce="
+     "g00102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+     -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/hello?NONCE=" NONCE, -EINVAL, 0, NULL, false, 0, 0, false}, /* keys exact */
+    {"/peer/1/hello?nonce=" NONCE "&port=0", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/hello?nonce=" NONCE "&port=65536", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/hello?nonce=" NONCE "&port=000001", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/hello?nonce=" NONCE "&port=", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/hello?nonce=" NONCE "&port=-1", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/hello?nonce=" NONCE "&port=80&port=81", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/hello?nonce=" NONCE "&port=+80", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/hello/x?nonce=" NONCE, -ENOENT, 0, NULL, false, 0, 0, false},
+    {"/peer/1/%68ello?nonce=" NONCE, 0, PROTO_ROUTE_PEER_HELLO, "", true, 0, 0, false},
+
+    /* manifest */
+    {"/peer/1/manifest", 0, PROTO_ROUTE_PEER_MANIFEST, "", false, 0, 0, false},
+    {"/peer/1/manifest?", 0, PROTO_ROUTE_PEER_MANIFEST, "", false, 0, 0, false},
+    {"/peer/1/manifest?since=0", 0, PROTO_ROUTE_PEER_MANIFEST, "", false, 0, 0, false},
+    {"/peer/1/manifest?since=42", 0, PROTO_ROUTE_PEER_MANIFEST, "", false, 0, 42, false},
+    {"/peer/1/manifest?since=18446744073709551615&port=x&nonce=y", 0, PROTO_ROUTE_PEER_MANIFEST,
+     "", false, 0, UINT64_MAX, false},
+    {"/peer/1/manifest?since=18446744073709551616", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/manifest?since=99999999999999999999", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/manifest?since=000000000000000000001", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/manifest?since=", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/manifest?since", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/manifest?since=1x", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/manifest?since=1&since=2", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/manifest/x", -ENOENT, 0, NULL, false, 0, 0, false},
+
+    /* index */
+    {"/peer/1/index/serde", 0, PROTO_ROUTE_PEER_INDEX, "serde", false, 0, 0, false},
+    {"/peer/1/index/Serde_json-x", 0, PROTO_ROUTE_PEER_INDEX, "Serde_json-x", false, 0, 0, false},
+    {"/peer/1/index/ser%64e?since=bad", 0, PROTO_ROUTE_PEER_INDEX, "serde", false, 0, 0, false},
+    {"/peer/1/index/" N64, 0, PROTO_ROUTE_PEER_INDEX, N64, false, 0, 0, false},
+    {"/peer/1/index/" N64 "m", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/index/ser.de", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/index/..", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/index/%2e%2e", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/index/se%2frd", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/index/serde%00", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/index", -ENOENT, 0, NULL, false, 0, 0, false},
+    {"/peer/1/index/se/rd/serde", -ENOENT, 0, NULL, false, 0, 0, false},
+
+    /* crate */
+    {"/peer/1/crate/" CK, 0, PROTO_ROUTE_PEER_CRATE, "", false, 0, 0, true},
+    {"/peer/1/crate/" CKU "?x", 0, PROTO_ROUTE_PEER_CRATE, "", false, 0, 0, true},
+    {"/peer/1/crate/" CK "0", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/crate/abc", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/crate/../" CK, -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/crate/" CK "/x", -ENOENT, 0, NULL, false, 0, 0, false},
+    {"/peer/1/crate", -ENOENT, 0, NULL, false, 0, 0, false},
+
+    /* other versions and shapes */
+    {"/peer", -ENOENT, 0, NULL, false, 0, 0, false},
+    {"/peer/1", -ENOENT, 0, NULL, false, 0, 0, false},
+    {"/peer/2/manifest", -ENOENT, 0, NULL, false, 0, 0, false},
+    {"/peer/01/manifest", -ENOENT, 0, NULL, false, 0, 0, false},
+    {"/peer/1/status", -ENOENT, 0, NULL, false, 0, 0, false},
+    {"/Peer/1/manifest", -ENOENT, 0, NULL, false, 0, 0, false},
+    {"/peer/1//manifest", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/../peer/1/manifest", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/manifest/", -EINVAL, 0, NULL, false, 0, 0, false},
+};
+
+static void test_peer_table(void **state)
+{
+    (void)state;
+    uint8_t nonce[32], ck[PROTO_SHA256_LEN];
+    assert_int_equal(proto_hex_decode(NONCE, 64, nonce, sizeof nonce), 0);
+    assert_int_equal(proto_hex_decode(CK, 64, ck, sizeof ck), 0);
+    static const uint8_t zero[32];
+    for (size_t i = 0; i < sizeof peer_cases / sizeof peer_cases[0]; i++) {
+        const char *p = peer_cases[i].path;
+        size_t len = strlen(p);
+        char *copy = malloc(len ? len : 1);
+        assert_non_null(copy);
+        memcpy(copy, p, len);
+        struct proto_route r;
+        memset(&r, 0x5a, sizeof r);
+        int rc = proto_route_parse(copy, len, &r);
+        free(copy);
+        if (rc != peer_cases[i].rc)
+            fail_msg("\"%s\": rc %d, want %d", p, rc, peer_cases[i].rc);
+        if (rc != 0) {
+            assert_int_equal(r.kind, 0); /* cleared on error */
+            continue;
+        }
+        assert_int_equal(r.kind, peer_cases[i].kind);
+        assert_string_equal(r.name, peer_cases[i].name);
+        assert_string_equal(r.vers, "");
+        assert_memory_equal(r.nonce, peer_cases[i].nonce ? nonce : zero, 32);
+        assert_int_equal(r.port, peer_cases[i].port);
+        assert_int_equal(r.since, peer_cases[i].since);
+        assert_memory_equal(r.sha256, peer_cases[i].sha ? ck : zero, PROTO_SHA256_LEN);
+    }
+}
+
+/* The query is bounded by len like the path, and long queries are parsed. */
+static void test_peer_query_bounds(void **state)
+{
+    (void)state;
+    static const char p[] = "/peer/1/manifest?since=12345";
+    struct proto_route r;
+    assert_int_equal(proto_route_parse(p, sizeof p - 1 - 3, &r), 0);
+    assert_int_equal(r.since, 12);
+    assert_int_equal(proto_route_parse(p, sizeof p - 1 - 5, &r), -EINVAL); /* "since=" */
+    static const char h[] = "/peer/1/hello?nonce=" NONCE;
+    assert_int_equal(proto_route_parse(h, sizeof h - 2, &r), -EINVAL); /* 63 digits */
+
+    /* a query of many ignored parameters up to the length cap */
+    char *q = malloc(PROTO_PATH_MAX);
+    assert_non_null(q);
+    size_t n = 0;
+    const char *head = "/peer/1/hello?nonce=" NONCE;
+    memcpy(q, head, strlen(head));
+    n = strlen(head);
+    while (n + 4 <= PROTO_PATH_MAX) {
+        memcpy(q + n, "&a=b", 4);
+        n += 4;
+    }
+    assert_int_equal(proto_route_parse(q, n, &r), 0);
+    assert_int_equal(r.kind, PROTO_ROUTE_PEER_HELLO);
+    free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_raw_nul),
         cmocka_unit_test(test_length_limit),
+        cmocka_unit_test(test_peer_table),
+        cmocka_unit_test(test_peer_query_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
