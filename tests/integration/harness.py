@@ -25,6 +25,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -32,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -187,9 +189,17 @@ class Upstream(Proc):
 
 
 class Agent(Proc):
+    peer_port = None  # the peer side's port when started with peer_listen=True
+    store = None
+
     @property
     def url(self):
         return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def peer_addr(self):
+        """"127.0.0.1:<peer port>" (what --peer and status.peers[].addr say), or None."""
+        return "127.0.0.1:%d" % self.peer_port if self.peer_port else None
 
     @property
     def registry_url(self):
@@ -202,6 +212,166 @@ class Agent(Proc):
         return json.loads(body)
 
 
+class Proxy:
+    """A TCP forwarder on 127.0.0.1 in front of another port (threads in the test process).
+
+    Used in front of an agent's peer side to slow its answers down (rate: bytes per second
+    towards the client, per connection and request; None = as fast as it goes; delay: seconds
+    of latency added before each answer's first bytes) and to see what
+    was asked of it: `requests` lists (time, path) of every request line, `sent` maps a path to
+    the bytes answered so far. When either side closes, both are closed (so a SIGKILLed server
+    is a connection cut in the middle of an answer)."""
+
+    REQ = re.compile(rb"(?:GET|HEAD|POST|PUT) (\S+) HTTP/1\.[01]\r\n")
+
+    def __init__(self, target_port, rate=None, delay=0.0):
+        self.target = target_port
+        self.rate = rate
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.requests = []
+        self.sent = {}
+        self.socks = []
+        self.closed = False
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(128)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def addr(self):
+        return "127.0.0.1:%d" % self.port
+
+    def requested(self, suffix):
+        with self.lock:
+            return [p for _, p in self.requests if p.split("?")[0].endswith(suffix)]
+
+    def bytes_sent(self, suffix):
+        with self.lock:
+            return sum(n for p, n in self.sent.items() if p.split("?")[0].endswith(suffix))
+
+    def close(self):
+        self.closed = True
+        try:
+            self.lsock.close()
+        except OSError:
+            pass
+        with self.lock:
+            socks = list(self.socks)
+        for so in socks:
+            self._shut(so)
+
+    @staticmethod
+    def _shut(so):
+        try:
+            so.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            so.close()
+        except OSError:
+            pass
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+                u.settimeout(None)
+            except OSError:
+                self._shut(c)
+                continue
+            for so in (c, u):
+                so.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self.lock:
+                self.socks += [c, u]
+            state = {"path": None, "gen": 0}
+            threading.Thread(target=self._up, args=(c, u, state), daemon=True).start()
+            threading.Thread(target=self._down, args=(u, c, state), daemon=True).start()
+
+    def _up(self, c, u, state):
+        buf = b""
+        try:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                buf = (buf + d)[-16384:]
+                while True:
+                    m = self.REQ.search(buf)
+                    if not m:
+                        break
+                    path = m.group(1).decode("latin-1")
+                    with self.lock:
+                        self.requests.append((time.time(), path))
+                        self.sent.setdefault(path, 0)
+                    state["path"] = path
+                    state["gen"] += 1
+                    buf = buf[m.end():]
+                u.sendall(d)
+        except OSError:
+            pass
+        finally:
+            self._shut(c)
+            self._shut(u)
+
+    def _down(self, u, c, state):
+        gen, t0, n = -1, time.time(), 0
+        chunk = 65536 if not self.rate else max(4096, min(65536, self.rate // 50))
+        try:
+            while True:
+                d = u.recv(chunk)
+                if not d:
+                    break
+                if state["gen"] != gen:  # a new request: its own rate budget
+                    if self.delay:
+                        time.sleep(self.delay)
+                    gen, t0, n = state["gen"], time.time(), 0
+                c.sendall(d)
+                n += len(d)
+                with self.lock:
+                    if state["path"] is not None:
+                        self.sent[state["path"]] = self.sent.get(state["path"], 0) + len(d)
+                if self.rate:
+                    delay = n / float(self.rate) - (time.time() - t0)
+                    if delay > 0:
+                        time.sleep(delay)
+        except OSError:
+            pass
+        finally:
+            self._shut(c)
+            self._shut(u)
+
+
+def counter(status, name):
+    """A counter from a status document: status.counters.<name>, else status.<name>, else 0."""
+    c = status.get("counters") or {}
+    v = c.get(name, status.get(name, 0))
+    return v if isinstance(v, (int, float)) else 0
+
+
+def rejections(status):
+    """(total, {cause: n}) of a status document's rejections (counters.rejected, rejected{})."""
+    causes = status.get("rejected") if isinstance(status.get("rejected"), dict) else {}
+    total = counter(status, "rejected")
+    return max(total, sum(v for v in causes.values() if isinstance(v, int))), causes
+
+
+def peer_entry(status, key=None, addr=None):
+    """The entry of status.peers whose id is key or whose addr is addr, or None."""
+    for p in status.get("peers") or []:
+        if not isinstance(p, dict):
+            continue
+        if (key and p.get("id") == key) or (addr and p.get("addr") == addr):
+            return p
+    return None
+
+
 class Test:
     def __init__(self, argv):
         self.argv = argv
@@ -209,8 +379,10 @@ class Test:
         self.cargo_bin = find_cargo()
         self.tmp = tempfile.mkdtemp(prefix="cratecast-it-")
         self.procs = []
+        self.proxies = []
         self._reg = None
         self._seq = 0
+        self.big_mb = 0  # set before the registry is first used to add projects/big
 
     # -- bookkeeping ----------------------------------------------------------------------
     def path(self, *parts):
@@ -250,6 +422,8 @@ class Test:
             raise Failure("; ".join(problems))
 
     def cleanup(self):
+        for px in self.proxies:
+            px.close()
         for p in reversed(self.procs):
             try:
                 p.stop(timeout=5)
@@ -266,7 +440,7 @@ class Test:
         """The generated registry (root dir), made once per test run."""
         if self._reg is None:
             root = self.path("registry")
-            self.manifest = registry.generate(root)
+            self.manifest = registry.generate(root, big_mb=self.big_mb)
             self._reg = root
         return self._reg
 
@@ -317,17 +491,28 @@ class Test:
         return up
 
     def start_agent(self, store=None, upstream=None, port=None, extra=(), no_import=True,
-                    ready_timeout=20):
-        """Start `cratecast agent`; wait until /-/status answers 200. upstream=None -> none."""
+                    ready_timeout=20, peer_listen=False, peer_port=None, peers=()):
+        """Start `cratecast agent`; wait until /-/status answers 200. upstream=None -> none.
+
+        peer_listen=True opens the peer side on 127.0.0.1 (peer_port, else a free port) and
+        waits until it accepts connections; otherwise --peer-listen off. peers: --peer
+        addresses ("host:port" strings or Agents started with peer_listen)."""
         self.need_agent()
         store = store or self.fresh_dir("store")
         for attempt in range(3):
             p_port = port or free_port()
+            q_port = None
+            if peer_listen:
+                q_port = peer_port or free_port()
+                while q_port == p_port:
+                    q_port = free_port()
             n = len(self.procs)
             logpath = self.path("agent-%d.log" % n)
             cmd = [self.cratecast, "agent", "--store", store, "--listen",
                    "127.0.0.1:%d" % p_port, "--upstream", upstream or "none", "--no-mdns",
-                   "--peer-listen", "off"]
+                   "--peer-listen", "127.0.0.1:%d" % q_port if q_port else "off"]
+            for pa in peers:
+                cmd += ["--peer", pa.peer_addr if isinstance(pa, Agent) else pa]
             if no_import:
                 cmd.append("--no-import")
             cmd += list(extra)
@@ -340,13 +525,18 @@ class Test:
             ag = Agent("agent", p, logpath, p_port)
             ag.store = store
             ag.cmd = cmd
+            ag.peer_port = q_port
             self.procs.append(ag)
             deadline = time.time() + ready_timeout
+            status_ok = False
             while time.time() < deadline:
                 if not ag.alive():
                     break
                 try:
                     st, _, _ = http_get(p_port, "/-/status", timeout=2)
+                    status_ok = st == 200
+                    if st == 200 and q_port:
+                        socket.create_connection(("127.0.0.1", q_port), timeout=2).close()
                     if st == 200:
                         log("agent pid %d on %s (store %s, upstream %s)"
                             % (p.pid, ag.url, store, upstream or "none"))
@@ -356,6 +546,10 @@ class Test:
                 time.sleep(0.1)
             if ag.alive():
                 ag.stop()
+                if status_ok:
+                    raise Failure("agent's peer side 127.0.0.1:%d accepted no connection within "
+                                  "%ds: %s\n%s" % (q_port, ready_timeout, " ".join(cmd),
+                                                    ag.tail()))
                 raise Failure("agent not ready within %ds: %s\n%s"
                               % (ready_timeout, " ".join(cmd), ag.tail()))
             text = ag.tail()
@@ -459,12 +653,12 @@ class Test:
         self.check(not extra, "Cargo.lock has unexpected packages %s" % sorted(extra))
 
     # -- common scenarios -------------------------------------------------------------------
-    def warm_up(self, project="app", agent_extra=(), dl_style="markers"):
+    def warm_up(self, project="app", agent_extra=(), dl_style="markers", peer_listen=False):
         """Upstream + online agent; Cargo resolves and fetches `project` through it.
 
         Returns (upstream, agent, project dir); the project's Cargo.lock is the reference."""
         up = self.start_upstream(dl_style=dl_style)
-        ag = self.start_agent(upstream=up.url, extra=agent_extra)
+        ag = self.start_agent(upstream=up.url, extra=agent_extra, peer_listen=peer_listen)
         home = self.cargo_home(ag.registry_url)
         proj = self.project(project)
         self.cargo(["generate-lockfile"], proj, home)
@@ -513,6 +707,124 @@ class Test:
             h = sha256_file(p)
             self.check(h == name, "store blob %s has sha256 %s" % (p, h))
         return blobs
+
+
+    # -- peers (issue 3) ---------------------------------------------------------------------
+    def agent_id(self, ag_or_store):
+        """`cratecast id --store DIR`: the agent's public key (43 characters, base64url)."""
+        store = ag_or_store.store if isinstance(ag_or_store, Agent) else ag_or_store
+        cmd = [self.cratecast, "id", "--store", store]
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, timeout=30)
+        out = r.stdout.decode(errors="replace")
+        self.check(r.returncode == 0, "%s exited %d: %s" % (" ".join(cmd), r.returncode,
+                                                          (out + r.stderr.decode())[-2000:]))
+        lines = [ln for ln in out.splitlines() if ln.strip()]
+        self.check(len(lines) == 1 and re.fullmatch(r"[A-Za-z0-9_-]{43}", lines[0].strip()),
+                   "`cratecast id` printed %r, expected one 43-character base64url key" % out)
+        return lines[0].strip()
+
+    def wait_peer(self, ag, key=None, addr=None, pred=None, what=None, timeout=20):
+        """Poll ag's status until status.peers has an entry with id == key or addr == addr for
+        which pred(entry) holds. Returns (entry, status)."""
+        found = {}
+
+        def ok(s):
+            e = peer_entry(s, key, addr)
+            if e is not None and (pred is None or pred(e)):
+                found["e"] = e
+                return True
+            return False
+        s = self.wait_status(ag, ok, what or "a peer with id %s / addr %s" % (key, addr),
+                             timeout=timeout)
+        return found["e"], s
+
+    def start_proxy(self, target, rate=None, delay=0.0):
+        """A Proxy in front of target (a port, or an Agent's peer side); closed at cleanup."""
+        port = target.peer_port if isinstance(target, Agent) else target
+        px = Proxy(port, rate, delay)
+        self.proxies.append(px)
+        log("proxy %s -> 127.0.0.1:%d%s%s" % (px.addr, port,
+                                             " (%d KB/s)" % (rate // 1024) if rate else "",
+                                             " (+%d ms)" % (delay * 1000) if delay else ""))
+        return px
+
+    def kill(self, proc):
+        """SIGKILL one process we started (by its PID) and reap it."""
+        try:
+            os.kill(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.popen.wait(timeout=10)
+        proc.expect_nonzero = True
+        log("killed %s pid %d (SIGKILL)" % (proc.name, proc.pid))
+
+    def cargo_bg(self, args, proj, home, target=None):
+        """Start cargo in the background (a Proc named "cargo", output in its log); finish it
+        with cargo_wait()."""
+        if not self.cargo_bin:
+            raise Skip("cargo not found (PATH, ~/.cargo/bin)")
+        target = target or os.path.join(proj, "target")
+        logpath = self.path("cargo-%d.log" % len(self.procs))
+        outf = open(logpath, "wb")
+        p = subprocess.Popen([self.cargo_bin] + list(args), stdout=outf, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, env=self.cargo_env(home, target), cwd=proj)
+        outf.close()
+        pr = Proc("cargo", p, logpath, 0)
+        pr.args = list(args)
+        pr.t0 = time.time()
+        self.procs.append(pr)
+        log("cargo %s started in the background (pid %d)" % (" ".join(args), p.pid))
+        return pr
+
+    def cargo_wait(self, pr, timeout=CARGO_TIMEOUT, check=True):
+        """(rc, output) of a cargo_bg() process."""
+        try:
+            rc = pr.popen.wait(timeout=max(1, timeout - (time.time() - pr.t0)))
+        except subprocess.TimeoutExpired:
+            pr.stop()
+            raise Failure("cargo %s timed out after %ds" % (" ".join(pr.args), timeout))
+        with open(pr.log, errors="replace") as f:
+            out = f.read()
+        log("cargo %s -> %d (%.1fs)" % (" ".join(pr.args), rc, time.time() - pr.t0))
+        if check and rc != 0:
+            raise Failure("cargo %s failed (%d):\n%s" % (" ".join(pr.args), rc, out[-4000:]))
+        return rc, out
+
+    def blob_path(self, store, sha):
+        return os.path.join(store, "blobs", sha[:2], sha)
+
+    def corrupt_blob(self, store, sha):
+        """Overwrite 16 bytes in the middle of store/blobs/xx/<sha> in place (same inode, same
+        size); returns the sha256 of the damaged bytes."""
+        path = self.blob_path(store, sha)
+        mode = os.stat(path).st_mode
+        os.chmod(path, mode | 0o200)
+        try:
+            with open(path, "r+b") as f:
+                data = bytearray(f.read())
+                for i in range(len(data) // 2, min(len(data), len(data) // 2 + 16)):
+                    data[i] ^= 0xFF
+                f.seek(0)
+                f.write(data)
+        finally:
+            os.chmod(path, mode)
+        bad = hashlib.sha256(bytes(data)).hexdigest()
+        log("corrupted blob %s (now hashes to %s)" % (path, bad))
+        return bad
+
+    def check_files_not_hashing_to(self, root, bad_hash):
+        """No file under root (SQLite files aside) has the given sha256."""
+        for dirpath, _, files in os.walk(root):
+            for fn in files:
+                if fn.startswith("store.db"):
+                    continue
+                p = os.path.join(dirpath, fn)
+                self.check(sha256_file(p) != bad_hash, "the corrupted bytes were stored at %s" % p)
+
+    def lock_checksums(self, proj):
+        """The sha256 checksums of every registry package in proj's Cargo.lock."""
+        return sorted(ck for vs in self.lock(proj).values() for ck in vs.values() if ck)
 
 
 def main(test_fn, needs_agent=True):

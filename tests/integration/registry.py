@@ -25,6 +25,8 @@ Output layout (all under the target directory):
   projects/app/                the test binary crate depending on several of the above
   projects/pin/                depends on cc-util = "=1.0.0" only (scenario d, warm-up)
   projects/loose/              depends on cc-util = "1" only (scenario d, offline)
+  projects/big/                only with generate(..., big_mb=N): app's dependencies plus
+                               big-blob 1.0.0, a crate carrying N MB of incompressible data
   manifest.json                {"crates": [{"name","vers","cksum","file","yanked"}...],
                                 "expected_app_lock": {name: [versions]}}
 
@@ -207,15 +209,20 @@ def _tar_add(tf, path, data, mode=0o644):
     tf.addfile(info, io.BytesIO(data))
 
 
-def build_crate(name, spec):
-    """Return the deterministic .crate bytes of one version."""
+def build_crate(name, spec, extra_files=(), compresslevel=9):
+    """Return the deterministic .crate bytes of one version.
+
+    extra_files: (relative path, bytes) added under the crate's root directory."""
     root = "%s-%s" % (name, spec["vers"])
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tf:
         _tar_add(tf, root + "/Cargo.toml", _cargo_toml(name, spec).encode())
         _tar_add(tf, root + "/src/lib.rs", _lib_rs(name, spec).encode())
+        for rel, data in extra_files:
+            _tar_add(tf, root + "/" + rel, data)
     gz = io.BytesIO()
-    with gzip.GzipFile(fileobj=gz, mode="wb", mtime=0, filename="") as g:
+    with gzip.GzipFile(fileobj=gz, mode="wb", mtime=0, filename="",
+                      compresslevel=compresslevel) as g:
         g.write(raw.getvalue())
     return gz.getvalue()
 
@@ -283,8 +290,33 @@ def _project(root, name, deps_toml, main_rs):
     _write(os.path.join(root, "src", "main.rs"), main_rs)
 
 
-def generate(outdir):
-    """Write the registry into outdir (created if needed) and return the manifest dict."""
+# The optional big crate (generate(..., big_mb=N)): N MB of incompressible, deterministic data
+# in data.bin beside a normal lib.rs, so a transfer of it takes long enough to be interrupted.
+BIG_NAME = "big-blob"
+BIG_VALUE = 600
+
+
+def _add_big(outdir, manifest, big_mb):
+    import random
+    spec = {"vers": "1.0.0", "value": BIG_VALUE}
+    blob = random.Random(4242).randbytes(int(big_mb * (1 << 20)))
+    data = build_crate(BIG_NAME, spec, extra_files=[("data.bin", blob)], compresslevel=1)
+    cksum = hashlib.sha256(data).hexdigest()
+    fname = "%s-%s.crate" % (BIG_NAME, spec["vers"])
+    _write(os.path.join(outdir, "crates", fname), data)
+    _write(os.path.join(outdir, "index", index_path(BIG_NAME)),
+           index_line(BIG_NAME, spec, cksum) + "\n")
+    manifest["crates"].append({"name": BIG_NAME, "vers": spec["vers"], "cksum": cksum,
+                               "file": "crates/" + fname, "yanked": False, "size": len(data)})
+    manifest["big"] = {"name": BIG_NAME, "vers": spec["vers"], "cksum": cksum,
+                       "size": len(data)}
+
+
+def generate(outdir, big_mb=0):
+    """Write the registry into outdir (created if needed) and return the manifest dict.
+
+    big_mb > 0 adds the crate big-blob 1.0.0 (~big_mb MB, incompressible) and projects/big
+    (projects/app's dependencies plus big-blob; prints "big ok <app total + 600>")."""
     os.makedirs(outdir, exist_ok=True)
     manifest = {"crates": [], "expected_app_lock": EXPECTED_APP_LOCK}
     for name, specs in CRATES.items():
@@ -322,6 +354,17 @@ def generate(outdir):
     _project(os.path.join(outdir, "projects", "loose"), "loose",
              '[dependencies]\ncc-util = "1"\n',
              'fn main() { println!("loose ok {}", cc_util::value()); }\n')
+    if big_mb:
+        _add_big(outdir, manifest, big_mb)
+        manifest["expected_big_output"] = "big ok %d" % (total + BIG_VALUE)
+        _project(os.path.join(outdir, "projects", "big"), "big",
+                 APP_DEPS + '%s = "1"\n' % BIG_NAME,
+                 "fn main() {\n"
+                 "    let total = a::value() + ab::value() + abc::value() + bar::value()\n"
+                 "        + cc_util::value() + Mixed_Case::value() + cc_util::fancy()\n"
+                 "        + %s::value();\n"
+                 '    println!("big ok {}", total);\n'
+                 "}\n" % _lib_ident(BIG_NAME))
     _write(os.path.join(outdir, "manifest.json"), json.dumps(manifest, indent=1) + "\n")
     return manifest
 
