@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "proto/route.h"
 
 static void on_accept(uv_stream_t *listener, int status)
 {
@@ -99,7 +100,7 @@ void agent_respond_bytes(h2o_req_t *req, const char *ctype, const void *body, si
     h2o_send_inline(req, body, len);
 }
 
-bool agent_reject_large_headers(h2o_req_t *req)
+static bool reject_large_headers(h2o_req_t *req)
 {
     size_t hdr = 0;
     for (size_t i = 0; i < req->headers.size; i++)
@@ -110,11 +111,32 @@ bool agent_reject_large_headers(h2o_req_t *req)
     return true;
 }
 
-bool agent_reject_method(h2o_req_t *req)
+static bool reject_method(h2o_req_t *req)
 {
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
         return false;
     agent_respond_text(req, 405, "Method Not Allowed", "only GET and HEAD\n");
     return true;
+}
+
+bool agent_server_route(h2o_req_t *req, struct proto_route *r, uint64_t *rejected)
+{
+    if (reject_method(req))
+        return false;
+    if (reject_large_headers(req)) {
+        (*rejected)++;
+        return false;
+    }
+    int rc = proto_route_parse(req->path.base, req->path.len, r);
+    if (rc == 0)
+        return true;
+    (*rejected)++;
+    if (rc == -ENOENT)
+        agent_respond_text(req, 404, "Not Found", "not found\n");
+    else if (rc == -ENAMETOOLONG)
+        agent_respond_text(req, 414, "URI Too Long", "path too long\n");
+    else
+        agent_respond_text(req, 400, "Bad Request", "malformed path\n");
+    return false;
 }

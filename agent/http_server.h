@@ -35,9 +35,12 @@ int agent_server_port(const struct agent_server *srv);
 void agent_respond_text(h2o_req_t *req, int status, const char *reason, const char *body);
 /* Status 200 with body (copied by h2o). */
 void agent_respond_bytes(h2o_req_t *req, const char *ctype, const void *body, size_t len);
-/* True (and a 431 sent) when the request's headers exceed AGENT_REQUEST_HEADERS_MAX. */
-bool agent_reject_large_headers(h2o_req_t *req);
-/* True (and a 405 sent) unless the method is GET or HEAD. */
-bool agent_reject_method(h2o_req_t *req);
+struct proto_route;
+/* The common start of every request: method, header size and path checked,
+ * the path parsed into *r. Returns true when the request may proceed; false
+ * when an error answer was sent (405 not GET/HEAD, 431 headers over
+ * AGENT_REQUEST_HEADERS_MAX, 400/404/414 from proto_route_parse), counting the malformed
+ * ones in *rejected. */
+bool agent_server_route(h2o_req_t *req, struct proto_route *r, uint64_t *rejected);
 
 #endif

@@ -58,6 +58,13 @@ struct upstream_waiter {
     upstream_ready_cb cb;
     void *ud;
 };
+/* Park cb on a list (called at once when out of memory). */
+void agent_waiters_add(struct agent *a, struct upstream_waiter **list, upstream_ready_cb cb,
+                       void *ud);
+/* Call and free every waiter of a list, in no particular order. */
+void agent_waiters_release(struct agent *a, struct upstream_waiter **list);
+/* Free a list without calling anyone (shutdown). */
+void agent_waiters_drop(struct upstream_waiter **list);
 
 int agent_upstream_init(struct agent *a, const char *url);
 void agent_upstream_close(struct agent *a);

@@ -179,24 +179,9 @@ static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_rout
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct agent *a = req_agent(req);
-    if (agent_reject_method(req))
-        return 0;
-    if (agent_reject_large_headers(req)) {
-        a->counters.rejected_request++;
-        return 0;
-    }
     struct proto_route r;
-    int rc = proto_route_parse(req->path.base, req->path.len, &r);
-    if (rc < 0) {
-        a->counters.rejected_request++;
-        if (rc == -ENAMETOOLONG)
-            agent_respond_text(req, 414, "URI Too Long", "path too long\n");
-        else if (rc == -ENOENT)
-            agent_respond_text(req, 404, "Not Found", "not found\n");
-        else
-            agent_respond_text(req, 400, "Bad Request", "malformed path\n");
+    if (!agent_server_route(req, &r, &a->counters.rejected_request))
         return 0;
-    }
     switch (r.kind) {
     case PROTO_ROUTE_PEER_HELLO:
         serve_hello(a, req, &r);

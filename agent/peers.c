@@ -293,15 +293,22 @@ static int apply_manifest(struct agent_peer *p, const struct proto_manifest *m)
     return 0;
 }
 
+/* A poll answered after its peer was removed or the agent began to stop. */
+static bool poll_abandoned(struct agent_peer *p)
+{
+    if (!p->removed && !p->a->stopping)
+        return false;
+    p->polling = false;
+    peer_maybe_free(p);
+    return true;
+}
+
 static void manifest_done(void *ud, struct agent_http_response *res)
 {
     struct agent_peer *p = ud;
     struct agent *a = p->a;
-    if (p->removed || a->stopping) {
-        p->polling = false;
-        peer_maybe_free(p);
+    if (poll_abandoned(p))
         return;
-    }
     if (res->error || res->status != 200) {
         poll_failed(p, res->error ? (res->error_text ? res->error_text : "manifest transfer failed")
                                   : "manifest: unexpected HTTP status",
@@ -350,11 +357,8 @@ static void hello_done(void *ud, struct agent_http_response *res)
 {
     struct agent_peer *p = ud;
     struct agent *a = p->a;
-    if (p->removed || a->stopping) {
-        p->polling = false;
-        peer_maybe_free(p);
+    if (poll_abandoned(p))
         return;
-    }
     if (res->error || res->status != 200) {
         char why[300];
         snprintf(why, sizeof why, "hello: %s",
@@ -511,14 +515,7 @@ static void release_ready(struct agent *a)
 {
     a->peers_ready = true;
     uv_timer_stop(&a->peers_ready_timer);
-    struct upstream_waiter *w = a->peer_waiters;
-    a->peer_waiters = NULL;
-    while (w) {
-        struct upstream_waiter *next = w->next;
-        w->cb(a, w->ud);
-        free(w);
-        w = next;
-    }
+    agent_waiters_release(a, &a->peer_waiters);
 }
 
 static void ready_check(struct agent *a)
@@ -538,19 +535,10 @@ static void on_ready_timeout(uv_timer_t *t)
 
 void agent_peers_when_ready(struct agent *a, upstream_ready_cb cb, void *ud)
 {
-    if (a->peers_ready) {
+    if (a->peers_ready)
         cb(a, ud);
-        return;
-    }
-    struct upstream_waiter *w = malloc(sizeof *w);
-    if (w == NULL) {
-        cb(a, ud);
-        return;
-    }
-    w->cb = cb;
-    w->ud = ud;
-    w->next = a->peer_waiters;
-    a->peer_waiters = w;
+    else
+        agent_waiters_add(a, &a->peer_waiters, cb, ud);
 }
 
 /* ---- choosing holders ---------------------------------------------------- */
@@ -720,11 +708,7 @@ void agent_peers_close(struct agent *a)
         peer_remove(p);
     }
     uv_timer_stop(&a->peers_ready_timer);
-    while (a->peer_waiters) {
-        struct upstream_waiter *w = a->peer_waiters;
-        a->peer_waiters = w->next;
-        free(w);
-    }
+    agent_waiters_drop(&a->peer_waiters);
     free(a->trusted);
     a->trusted = NULL;
 }

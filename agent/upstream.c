@@ -45,15 +45,38 @@ bool agent_upstream_online(const struct agent *a)
     return a->up.state == UPSTREAM_ONLINE;
 }
 
-static void release_waiters(struct agent *a)
+void agent_waiters_add(struct agent *a, struct upstream_waiter **list, upstream_ready_cb cb,
+                       void *ud)
 {
-    struct upstream_waiter *w = a->up.waiters;
-    a->up.waiters = NULL;
+    struct upstream_waiter *w = malloc(sizeof *w);
+    if (w == NULL) {
+        cb(a, ud);
+        return;
+    }
+    w->cb = cb;
+    w->ud = ud;
+    w->next = *list;
+    *list = w;
+}
+
+void agent_waiters_release(struct agent *a, struct upstream_waiter **list)
+{
+    struct upstream_waiter *w = *list;
+    *list = NULL;
     while (w) {
         struct upstream_waiter *next = w->next;
         w->cb(a, w->ud);
         free(w);
         w = next;
+    }
+}
+
+void agent_waiters_drop(struct upstream_waiter **list)
+{
+    while (*list) {
+        struct upstream_waiter *w = *list;
+        *list = w->next;
+        free(w);
     }
 }
 
@@ -72,7 +95,7 @@ static void set_state(struct agent *a, enum upstream_state st, const char *why)
     if (why)
         snprintf(a->up.last_error, sizeof a->up.last_error, "%s", why);
     if (st != UPSTREAM_UNKNOWN)
-        release_waiters(a);
+        agent_waiters_release(a, &a->up.waiters);
 }
 
 static void on_probe_timer(uv_timer_t *t)
@@ -161,19 +184,10 @@ int agent_upstream_url(const struct agent *a, const char *rel, char *out, size_t
 
 void agent_upstream_when_ready(struct agent *a, upstream_ready_cb cb, void *ud)
 {
-    if (a->up.state != UPSTREAM_UNKNOWN) {
+    if (a->up.state != UPSTREAM_UNKNOWN)
         cb(a, ud);
-        return;
-    }
-    struct upstream_waiter *w = malloc(sizeof *w);
-    if (w == NULL) {
-        cb(a, ud);
-        return;
-    }
-    w->cb = cb;
-    w->ud = ud;
-    w->next = a->up.waiters;
-    a->up.waiters = w;
+    else
+        agent_waiters_add(a, &a->up.waiters, cb, ud);
 }
 
 int agent_upstream_init(struct agent *a, const char *url)
@@ -207,11 +221,7 @@ void agent_upstream_close(struct agent *a)
     uv_timer_stop(&a->up.probe_timer);
     uv_close((uv_handle_t *)&a->up.probe_timer, NULL);
     /* at shutdown the parked fetches were already aborted: drop, do not call */
-    while (a->up.waiters) {
-        struct upstream_waiter *w = a->up.waiters;
-        a->up.waiters = w->next;
-        free(w);
-    }
+    agent_waiters_drop(&a->up.waiters);
     free(a->up.base);
     free(a->up.dl);
     a->up.base = a->up.dl = NULL;
