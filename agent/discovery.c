@@ -47,6 +47,10 @@
  *   agent_discovery_update replaces the TXT in place (update_service_txt);
  *   if that fails, the group is reset and refilled.
  *
+ * Our own service is browsed and resolved like any other and filtered when
+ * resolved (disc_is_own), so that a name we lose in a collision is still
+ * seen once the peer that won it owns it.
+ *
  * Invariants: no Avahi top-level object (client, server, browser) is freed
  * inside one of its own callbacks (disc_kick defers to d->timer); found() and
  * lost() are never called after agent_discovery_stop; every found(host, port)
@@ -722,8 +726,24 @@ static int disc_svc_resolve(struct disc_svc *s)
     return 0;
 }
 
+/* Whether a resolved service is our own announcement. Decided per
+ * resolution, not per browse event, since a name can change hands in a
+ * collision. The client marks ours OUR_OWN; the embedded server publishes
+ * nothing but ours, so LOCAL there means ours (LOCAL alone is not enough with
+ * the daemon: another agent on this host is a peer); and a service carrying
+ * our own key id is us whatever the flags say. */
+static bool disc_is_own(const struct agent_discovery *d, AvahiLookupResultFlags flags,
+                        const struct proto_txt *t)
+{
+    if (flags & AVAHI_LOOKUP_RESULT_OUR_OWN)
+        return true;
+    if ((flags & AVAHI_LOOKUP_RESULT_LOCAL) && d->backend == DISC_CORE)
+        return true;
+    return d->txt.id[0] != '\0' && strcmp(t->id, d->txt.id) == 0;
+}
+
 static void disc_on_resolved(struct disc_svc *s, AvahiResolverEvent ev, const AvahiAddress *a,
-                             uint16_t port, AvahiStringList *txt)
+                             uint16_t port, AvahiStringList *txt, AvahiLookupResultFlags flags)
 {
     struct agent_discovery *d = s->d;
     if (ev != AVAHI_RESOLVER_FOUND) {
@@ -756,6 +776,13 @@ static void disc_on_resolved(struct disc_svc *s, AvahiResolverEvent ev, const Av
         log_debug("discovery: '%s' has an unusable TXT record (%s)", s->name, strerror(-rc));
         return;
     }
+    if (disc_is_own(d, flags, &t)) {
+        if (s->reported) { /* it was a peer's until we took the name */
+            s->reported = false;
+            disc_emit_lost(d, s->host, s->port);
+        }
+        return; /* the resolver stays open: the name may change hands again */
+    }
     char host[AVAHI_ADDRESS_STR_MAX];
     if (avahi_address_snprint(host, sizeof host, a) == NULL)
         return;
@@ -786,7 +813,7 @@ static void disc_client_resolve_cb(AvahiServiceResolver *r, AvahiIfIndex iface,
 {
     struct disc_svc *s = ud;
     s->cres = r;
-    disc_on_resolved(s, ev, a, port, txt);
+    disc_on_resolved(s, ev, a, port, txt, flags);
 }
 
 static void disc_core_resolve_cb(AvahiSServiceResolver *r, AvahiIfIndex iface,
@@ -797,21 +824,7 @@ static void disc_core_resolve_cb(AvahiSServiceResolver *r, AvahiIfIndex iface,
 {
     struct disc_svc *s = ud;
     s->sres = r;
-    disc_on_resolved(s, ev, a, port, txt);
-}
-
-/* Our own announcement: the client marks it OUR_OWN; for avahi-core every
- * LOCAL entry is ours (the embedded server publishes nothing else). LOCAL
- * alone is not enough with the daemon: another agent on this host is a peer.
- * A LOCAL service with our current name is ours in either case. */
-static bool disc_is_own(const struct agent_discovery *d, const char *name,
-                        AvahiLookupResultFlags flags)
-{
-    if (flags & AVAHI_LOOKUP_RESULT_OUR_OWN)
-        return true;
-    if ((flags & AVAHI_LOOKUP_RESULT_LOCAL) && d->backend == DISC_CORE)
-        return true;
-    return (flags & AVAHI_LOOKUP_RESULT_LOCAL) && d->name != NULL && strcmp(name, d->name) == 0;
+    disc_on_resolved(s, ev, a, port, txt, flags);
 }
 
 static void disc_on_browse(struct agent_discovery *d, AvahiIfIndex iface, AvahiProtocol proto,
@@ -821,7 +834,10 @@ static void disc_on_browse(struct agent_discovery *d, AvahiIfIndex iface, AvahiP
     struct disc_svc *s;
     switch (ev) {
     case AVAHI_BROWSER_NEW:
-        if (name == NULL || domain == NULL || disc_is_own(d, name, flags))
+        /* Our own service is tracked too (and never reported, see
+         * disc_is_own): after a name collision the name we gave up belongs
+         * to the peer that won it, and the browser will not say NEW again. */
+        if (name == NULL || domain == NULL)
             return;
         if (disc_svc_find(d, iface, proto, name, domain) != NULL)
             return;
