@@ -1,6 +1,7 @@
 #!/bin/sh
 # test.sh — the one command CI runs (.ci/run): install packages, build, run every test suite;
-# then build again with ASan+UBSan and run the unit, fuzz and integration suites under it.
+# then build again with ASan+UBSan and run the unit, fuzz and integration suites under it;
+# then run every libFuzzer target for a bounded time (clang build in build-fuzz/).
 #
 # Build directories: build/ and build-asan/ (reused; reconfigured when they exist).
 # The last line printed is the summary over both runs: "<N> passed, <M> failed".
@@ -66,6 +67,16 @@ fi
 [ -n "$SUITES" ] || SUITES="--suite unit --suite integration"
 # shellcheck disable=SC2086
 run build-asan -Db_sanitize=address,undefined -Db_lundef=false -- $SUITES
+
+# Bounded libFuzzer runs of every proto/ decoder (clang; FUZZ_SECONDS each, default 20).
+if command -v clang >/dev/null 2>&1; then
+  CC=clang
+  export CC
+  run build-fuzz -Dfuzz=true -Dfuzz_seconds="${FUZZ_SECONDS:-20}" -- --suite fuzz-run
+  unset CC
+else
+  echo "test.sh: clang not found: libFuzzer runs skipped" >&2
+fi
 
 /usr/bin/python3 - "$STEP_FAILS" $LOGS <<'EOF'
 import json, sys

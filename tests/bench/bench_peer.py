@@ -302,7 +302,8 @@ def bench_start_mdns(t, opts, results, warm_store):
             for p in (n, o):
                 hosts.stop(p)
             if not out["sees"] and not out["seen"] and i == 0:
-                harness.log("agent N (mDNS) log:\n%s" % open(n_log, errors="replace").read()[-2000:])
+                with open(n_log, errors="replace") as f:
+                    harness.log("agent N (mDNS) log:\n%s" % f.read()[-2000:])
             shutil.rmtree(n_store, ignore_errors=True)
     results["start_mdns"] = out
 

@@ -3,10 +3,10 @@
 
 The registry gets big-blob 1.0.0 (~20 MB of incompressible data) and projects/big (app's
 dependencies plus big-blob). A and B (both online, one upstream.py) each warm up by fetching
-projects/big, so both hold every crate. C (--upstream none, peer side off) knows A and B only through two
-throttling proxies (10 MB/s per answer), so big-blob takes ~2 s to cross one of them. While C's
-Cargo resolves and fetches, the test watches both proxies; the first one that has forwarded a
-quarter of big-blob has its agent SIGKILLed (by PID). Then:
+projects/big, so both hold every crate. C (--upstream none, peer side off) knows A and B only
+through two throttling proxies (10 MB/s per answer), so big-blob takes ~2 s to cross one of
+them. While C's Cargo resolves and fetches, the test watches both proxies; the first one that
+has forwarded a quarter of big-blob has its agent SIGKILLed (by PID). Then:
   - Cargo's fetch succeeds (C moved to the other holder), the build runs and prints the sum;
   - the survivor's proxy answered big-blob in full; C's store holds big-blob's verified blob
     and every blob in C's store hashes to its name (nothing half-written under a real name);
