@@ -15,6 +15,7 @@
 #include "agent/cli.h"
 #include "agent/log.h"
 #include "proto/options.h"
+#include "proto/peer.h"
 
 void cli_agent_usage(FILE *f)
 {
@@ -173,8 +174,9 @@ static int apply_option(struct agent_options *o, const char *key, const char *v,
         return 0;
     }
     if (strcmp(key, "trust-key") == 0) {
-        if (v[0] == '\0' || strlen(v) > 128)
-            BAD("--trust-key: expected a public key as printed by `cratecast id`");
+        uint8_t pk[PROTO_PK_LEN];
+        if (proto_key_decode(v, strlen(v), pk) < 0)
+            BAD("--trust-key %.64s: expected a public key as printed by `cratecast id`", v);
         return push(&o->trust_keys, &o->ntrust_keys, v);
     }
     if (strcmp(key, "network-key") == 0) {

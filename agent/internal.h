@@ -242,6 +242,9 @@ struct agent {
     size_t ntrusted;
     struct agent_peer *peers;
     size_t npeers;
+#define AGENT_SELF_ADDRS_MAX 8
+    char self_addrs[AGENT_SELF_ADDRS_MAX][PROTO_PEER_ADDR_MAX + 1]; /* where we reached ourselves */
+    size_t nself_addrs;
     bool peers_ready;
     struct upstream_waiter *peer_waiters;
     uv_timer_t peers_ready_timer;

@@ -126,6 +126,9 @@ static void peer_remove(struct agent_peer *p)
 
 static bool addr_is_self(struct agent *a, const char *addr)
 {
+    for (size_t i = 0; i < a->nself_addrs; i++)
+        if (strcmp(a->self_addrs[i], addr) == 0)
+            return true;
     if (a->peer_port == 0)
         return false;
     const char *c = strrchr(addr, ':');
@@ -145,6 +148,9 @@ struct agent_peer *agent_peers_add(struct agent *a, const char *addr, enum peer_
             /* a stronger source wins: static > mdns > pex */
             if (via < p->via)
                 p->via = via;
+            /* heard of again (its hello, mDNS, pex) while backing off: try now */
+            if (p->state == PEER_FAILING && !p->polling)
+                poll_start(p);
             return p;
         }
     }
@@ -376,6 +382,9 @@ static void hello_done(void *ud, struct agent_http_response *res)
         return;
     }
     if (memcmp(h.pk, a->pk, PROTO_PK_LEN) == 0) { /* ourselves, under another address */
+        if (a->nself_addrs < AGENT_SELF_ADDRS_MAX)
+            snprintf(a->self_addrs[a->nself_addrs++], sizeof a->self_addrs[0], "%s", p->addr);
+        log_debug("peer %s is this agent: ignored from now on", p->addr);
         p->polling = false;
         peer_remove(p);
         return;
@@ -587,6 +596,21 @@ static void sort_best(struct agent_peer **v, size_t n)
     }
 }
 
+/* After sorting: one entry per key (a machine reachable under two addresses,
+ * e.g. learnt by mDNS and by pex, is one holder), the best address kept. */
+static size_t unique_keys(struct agent_peer **v, size_t n)
+{
+    size_t w = 0;
+    for (size_t r = 0; r < n; r++) {
+        bool dup = false;
+        for (size_t i = 0; i < w && !dup; i++)
+            dup = memcmp(v[i]->pk, v[r]->pk, PROTO_PK_LEN) == 0;
+        if (!dup)
+            v[w++] = v[r];
+    }
+    return w;
+}
+
 size_t agent_peers_holding_crate(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN],
                                  struct agent_peer **out, size_t max)
 {
@@ -595,7 +619,7 @@ size_t agent_peers_holding_crate(struct agent *a, const uint8_t sha[PROTO_SHA256
         if (usable(p) && find_crate(p, sha))
             out[n++] = p;
     sort_best(out, n);
-    return n;
+    return unique_keys(out, n);
 }
 
 bool agent_peers_have_crate(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN])
@@ -618,7 +642,7 @@ size_t agent_peers_index_news(struct agent *a, const char *name, struct agent_pe
             out[n++] = p;
     }
     sort_best(out, n);
-    return n;
+    return unique_keys(out, n);
 }
 
 void agent_peer_transfer_ok(struct agent_peer *p, size_t bytes, double ms)
@@ -656,10 +680,8 @@ int agent_peers_init(struct agent *a)
             return -ENOMEM;
         a->trusted = nt;
         const char *k = a->opt->trust_keys[i];
-        if (proto_key_decode(k, strlen(k), a->trusted[a->ntrusted]) < 0) {
-            fprintf(stderr, "cratecast: --trust-key %s: not a key printed by `cratecast id`\n", k);
-            return -EINVAL;
-        }
+        if (proto_key_decode(k, strlen(k), a->trusted[a->ntrusted]) < 0)
+            return -EINVAL; /* cli.c validated it already */
         a->ntrusted++;
     }
     for (size_t i = 0; i < a->opt->npeers; i++)
