@@ -13,7 +13,8 @@
  * Sources, in order:
  *   crates:  the live peers whose manifests list the digest, best first
  *            (peers.c orders them: least loaded, cheapest so far, least
- *            penalised); on an error, a timeout, "busy" or bad bytes, the next
+ *            penalised), at most PEER_INFLIGHT_MAX transfers per peer (a fetch
+ *            whose holders are all at their bound waits in a->fetch_queue); on an error, a timeout, "busy" or bad bytes, the next
  *            one; then the upstream's dl URL when online. The bytes must hash
  *            to the trusted cksum (store_blob_commit) or they are dropped, the
  *            sender penalised, and the next source tried.
@@ -38,6 +39,7 @@
 #define PREFETCH_DEPTH 2   /* how far ahead of what Cargo asked for */
 #define PREFETCH_FRESH_S 5 /* a prefetch skips index files fetched this recently */
 #define SOURCES_MAX 16     /* peers tried for one fetch */
+#define PEER_INFLIGHT_MAX 4 /* transfers from one peer at a time; more wait their turn */
 #define PEER_INDEX_WIRE_MAX (PROTO_PEER_BODY_MAX + 64)
 
 struct fetch_waiter {
@@ -62,6 +64,8 @@ struct agent_fetch {
     struct agent_peer *peer; /* source of the transfer in flight, NULL = upstream */
     uint64_t started_ms;
     int last_error;
+    struct agent_fetch *queue_next; /* waiting for a holder to have a free slot */
+    bool queued;
     /* COMMIT */
     uv_work_t work;
     bool committing;
@@ -124,6 +128,14 @@ static void fetch_finish(struct agent_fetch *f, int result)
         }
     }
     a->nfetches--;
+    if (f->queued) {
+        for (struct agent_fetch **pp = &a->fetch_queue; *pp; pp = &(*pp)->queue_next) {
+            if (*pp == f) {
+                *pp = f->queue_next;
+                break;
+            }
+        }
+    }
     struct fetch_waiter *w = f->waiters;
     while (w) {
         struct fetch_waiter *next = w->next;
@@ -197,14 +209,23 @@ static bool was_tried(const struct agent_fetch *f, const struct agent_peer *p)
     return false;
 }
 
-/* The best untried peer among candidates, marked tried and referenced. */
-static struct agent_peer *take_peer(struct agent_fetch *f, struct agent_peer **cand, size_t n)
+/* The best untried peer among candidates (with a free slot when bounded),
+ * marked tried and referenced. *saturated tells whether an untried holder was
+ * skipped only because it was at its bound. Index files are small and not
+ * bounded. */
+static struct agent_peer *take_peer(struct agent_fetch *f, struct agent_peer **cand, size_t n,
+                                    bool bounded, bool *saturated)
 {
+    *saturated = false;
     if (f->ntried >= SOURCES_MAX)
         return NULL;
     for (size_t i = 0; i < n; i++) {
         if (was_tried(f, cand[i]))
             continue;
+        if (bounded && cand[i]->inflight >= PEER_INFLIGHT_MAX) {
+            *saturated = true;
+            continue;
+        }
         snprintf(f->tried[f->ntried++], PROTO_PEER_ADDR_MAX + 1, "%s", cand[i]->addr);
         agent_peer_ref(cand[i]);
         cand[i]->inflight++;
@@ -213,6 +234,29 @@ static struct agent_peer *take_peer(struct agent_fetch *f, struct agent_peer **c
         return cand[i];
     }
     return NULL;
+}
+
+static void crate_next_source(struct agent_fetch *f);
+
+/* A slot at some peer came free: every waiting crate fetch looks again, oldest
+ * first; those whose holders are all still busy queue up again. */
+static void queue_kick(struct agent *a)
+{
+    struct agent_fetch *list = a->fetch_queue, *rev = NULL;
+    a->fetch_queue = NULL;
+    while (list) { /* the queue is pushed at the head: reverse to oldest first */
+        struct agent_fetch *next = list->queue_next;
+        list->queue_next = rev;
+        rev = list;
+        list = next;
+    }
+    while (rev) {
+        struct agent_fetch *next = rev->queue_next;
+        rev->queued = false;
+        rev->queue_next = NULL;
+        crate_next_source(rev);
+        rev = next;
+    }
 }
 
 static void release_peer(struct agent_fetch *f)
@@ -224,6 +268,8 @@ static void release_peer(struct agent_fetch *f)
     if (p->inflight)
         p->inflight--;
     agent_peer_unref(p);
+    if (f->a->fetch_queue && !f->a->stopping)
+        queue_kick(f->a);
 }
 
 /* ---- index files --------------------------------------------------------- */
@@ -368,7 +414,8 @@ static void index_from_peers(struct agent_fetch *f)
     }
     struct agent_peer *cand[SOURCES_MAX];
     size_t n = agent_peers_index_news(a, f->name, cand, SOURCES_MAX);
-    struct agent_peer *p = take_peer(f, cand, n);
+    bool busy;
+    struct agent_peer *p = take_peer(f, cand, n, false, &busy);
     if (p == NULL) {
         fetch_finish(f, 0); /* the store has whatever could be had */
         return;
@@ -523,8 +570,6 @@ static int fetch_index_at(struct agent *a, const char *name, unsigned depth, age
 
 /* ---- crates -------------------------------------------------------------- */
 
-static void crate_next_source(struct agent_fetch *f);
-
 static void commit_work(uv_work_t *w)
 {
     struct agent_fetch *f = container_of(w, struct agent_fetch, work);
@@ -673,7 +718,15 @@ static void crate_next_source(struct agent_fetch *f)
     }
     struct agent_peer *cand[SOURCES_MAX];
     size_t n = agent_peers_holding_crate(a, f->sha, cand, SOURCES_MAX);
-    struct agent_peer *p = take_peer(f, cand, n);
+    bool saturated;
+    struct agent_peer *p = take_peer(f, cand, n, true, &saturated);
+    if (p == NULL && saturated) {
+        /* every untried holder is at its bound: wait for a free slot */
+        f->queued = true;
+        f->queue_next = a->fetch_queue;
+        a->fetch_queue = f;
+        return;
+    }
     if (p != NULL) {
         char hex[PROTO_SHA256_HEX_LEN + 1], rel[128], url[PROTO_URL_MAX];
         proto_hex_encode(f->sha, PROTO_SHA256_LEN, hex);

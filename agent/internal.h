@@ -228,6 +228,7 @@ struct agent {
     struct agent_counters counters;
     struct agent_fetch *fetches;
     size_t nfetches;
+    struct agent_fetch *fetch_queue; /* crate fetches waiting for a free peer slot */
 
     /* registry.c */
     struct agent_server cargo;

@@ -39,6 +39,15 @@ def status_in(hosts, h):
         return None
 
 
+def key_id_of(status):
+    """The key id (TXT "id") of an agent: 16 hex digits of BLAKE2b-256 of its public key."""
+    import base64
+    import hashlib
+    k = status["id"]
+    pk = base64.urlsafe_b64decode(k + "=" * (-len(k) % 4))
+    return hashlib.blake2b(pk, digest_size=32).hexdigest()[:16]
+
+
 def start_agent(t, hosts, h, store, env=None):
     log = open(t.path("agent-h%d.log" % h), "ab")
     p = hosts.spawn(h, [t.cratecast, "agent", "--store", store,
@@ -72,6 +81,29 @@ def wait_mdns_peer(hosts, h, key, min_crates):
                           % (h, key, min_crates, json.dumps(last)))
 
 
+def browse_agent(t, hosts, h, addr, key_id, seq):
+    """avahi-browse (an independent mDNS client) in host h sees the agent at addr announcing
+    _cratecast._tcp on the peer port with TXT v=1, its key id and its current sequence."""
+    deadline = time.time() + 15
+    out, txt = "", None
+    while time.time() < deadline:
+        r = hosts.run(h, ["avahi-browse", "-rpt", "_cratecast._tcp"], timeout=30)
+        out = r.stdout
+        for line in out.splitlines():
+            # =;eth0;IPv4;NAME;_cratecast._tcp;local;HOST.local;ADDR;PORT;"k=v" "k=v"
+            f = line.split(";", 9)
+            if len(f) == 10 and f[0] == "=" and f[7] == addr and int(f[8]) == PEER_PORT:
+                txt = dict(item.strip('"').partition("=")[::2] for item in f[9].split('" "'))
+                if txt.get("seq") == str(seq):
+                    harness.log("avahi-browse on h%d sees %s: %s %s" % (h, addr, f[3], txt))
+                    t.check(txt.get("v") == "1" and txt.get("id") == key_id,
+                            "TXT of %s is %r, expected v=1 id=%s" % (addr, txt, key_id))
+                    return
+        time.sleep(0.5)
+    raise harness.Failure("avahi-browse on h%d did not see %s with seq=%s (last TXT %r):\n%s"
+                          % (h, addr, seq, txt, out))
+
+
 def cargo_build_in(t, hosts, h, proj, home):
     env = t.cargo_env(home, os.path.join(proj, "target"))
     r = hosts.run(h, [t.cargo_bin, "build", "--manifest-path", os.path.join(proj, "Cargo.toml")],
@@ -99,6 +131,10 @@ def scenario(t, warm_store, key, nlocked, avahi, nhosts, env=None):
         s0 = status_in(hosts, 0)
         t.check(s0 and s0.get("mdns") == label, "h0 uses %r for mDNS, expected %s"
                 % (s0 and s0.get("mdns"), label))
+        t.check(s0.get("key_id") == key_id_of(s0), "status key_id %r is not the id of key %s"
+                % (s0.get("key_id"), s0.get("id")))
+        if avahi:
+            browse_agent(t, hosts, 2, hosts.addr(0), key_id_of(s0), s0.get("seq"))
         took, ent = wait_mdns_peer(hosts, 1, key, nlocked)
         harness.log("[%s] h1 listed h0 via mdns after %.2fs: %s" % (label, took, json.dumps(ent)))
         t.check(ent.get("addr", "").startswith(hosts.addr(0) + ":"),
