@@ -10,7 +10,7 @@
 #   static        nginx (if installed; `apt-get install nginx`) serving the registry's files,
 #                 else tests/integration/upstream.py (Python: much slower, says so in the table)
 #   agent-online  `cratecast agent` proxying upstream.py, store already warm
-#   agent-local   the same store, agent restarted with --upstream none
+#   agent-local   a copy of the same store, served by a second agent with --upstream none
 # cargo fetch: each run uses a fresh CARGO_HOME and no Cargo.lock (resolution + downloads of
 # projects/bench: the fixture crates plus N_CRATES synthetic ones). Latency: one curl process
 # fetching the same URL REQS times over one keep-alive connection (as Cargo does);
@@ -114,7 +114,6 @@ start_agent() { # upstream
   PIDS+=($AGENT_PID)
   wait_http "http://127.0.0.1:$APORT/-/status"
 }
-stop_agent() { kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null || true; }
 start_agent "http://127.0.0.1:$UPORT/"
 AGENT_INDEX="http://127.0.0.1:$APORT/index/"
 
@@ -143,10 +142,8 @@ one_fetch() { # registry-url  -> prints seconds
 echo "warming the agent's store through upstream.py ..."
 one_fetch "$AGENT_INDEX" >/dev/null
 
-fetch_stats() { # registry-url -> "mean min max"
-  local i out=""
-  for i in $(seq 1 "$RUNS"); do out="$out $(one_fetch "$1")"; done
-  $PY -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:]]; print("%.3f %.3f %.3f" % (s.mean(v), min(v), max(v)))' $out
+stats() { # seconds... -> "mean min max"
+  $PY -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:]]; print("%.3f %.3f %.3f" % (s.mean(v), min(v), max(v)))' "$@"
 }
 
 latency() { # url -> "median_us p99_us"
@@ -161,20 +158,34 @@ print("%.0f %.0f" % (v[len(v)//2], v[min(len(v)-1, int(len(v)*0.99))]))'
 SHA=$($PY -c 'import json,sys; print([c["cksum"] for c in json.load(open(sys.argv[1]))["crates"] if c["name"]=="a" and c["vers"]=="1.1.0"][0])' "$TMP/reg/manifest.json")
 AGENT_CRATE="http://127.0.0.1:$APORT/crates/a/1.1.0/$SHA"
 
-echo "cargo fetch x$RUNS via $STATIC_LABEL ..."
-F_STATIC=$(fetch_stats "$STATIC_INDEX")
+# A second agent on a copy of the warm store, with no upstream ("local"), runs beside the
+# online one, and the three servers take turns run by run: background disk writeback from one
+# run then lands on all of them alike instead of on whichever server happens to go last.
+STORE2="$TMP/store-local"
+cp -r "$STORE" "$STORE2"
+APORT2=$(free_port)
+"$CRATECAST" agent --store "$STORE2" --listen "127.0.0.1:$APORT2" --upstream none \
+  --no-import --no-mdns --peer-listen off >>"$TMP/agent-local.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$APORT2/-/status"
+LOCAL_INDEX="http://127.0.0.1:$APORT2/index/"
+LOCAL_CRATE="http://127.0.0.1:$APORT2/crates/a/1.1.0/$SHA"
+
+echo "cargo fetch x$RUNS, taking turns: $STATIC_LABEL, agent (online, warm), agent (--upstream none) ..."
+T_STATIC=""; T_ONLINE=""; T_LOCAL=""
+for i in $(seq 1 "$RUNS"); do
+  T_STATIC="$T_STATIC $(one_fetch "$STATIC_INDEX")"
+  T_ONLINE="$T_ONLINE $(one_fetch "$AGENT_INDEX")"
+  T_LOCAL="$T_LOCAL $(one_fetch "$LOCAL_INDEX")"
+done
+# shellcheck disable=SC2086
+F_STATIC=$(stats $T_STATIC); F_ONLINE=$(stats $T_ONLINE); F_LOCAL=$(stats $T_LOCAL)
 L_STATIC_I=$(latency "${STATIC_INDEX}1/a")
 L_STATIC_C=$(latency "$STATIC_CRATE")
-echo "cargo fetch x$RUNS via agent (online, warm) ..."
-F_ONLINE=$(fetch_stats "$AGENT_INDEX")
 L_ONLINE_I=$(latency "${AGENT_INDEX}1/a")
 L_ONLINE_C=$(latency "$AGENT_CRATE")
-stop_agent
-start_agent none
-echo "cargo fetch x$RUNS via agent (--upstream none, same store) ..."
-F_LOCAL=$(fetch_stats "$AGENT_INDEX")
-L_LOCAL_I=$(latency "${AGENT_INDEX}1/a")
-L_LOCAL_C=$(latency "$AGENT_CRATE")
+L_LOCAL_I=$(latency "${LOCAL_INDEX}1/a")
+L_LOCAL_C=$(latency "$LOCAL_CRATE")
 
 n_crates=$($PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["crates"]))' "$TMP/reg/manifest.json")
 echo
