@@ -615,6 +615,21 @@ uint64_t store_seq(struct store *s)
     return (uint64_t)v;
 }
 
+/* Make room for one more element in a growing array (doubling from `first`).
+ * 0 or -ENOMEM (the array is left as it was). */
+static int grow(void **arr, size_t *cap, size_t cnt, size_t elem, size_t first)
+{
+    if (cnt < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : first;
+    void *n = realloc(*arr, ncap * elem);
+    if (n == NULL)
+        return -ENOMEM;
+    *arr = n;
+    *cap = ncap;
+    return 0;
+}
+
 int store_blobs_since(struct store *s, uint64_t since, struct store_blob_item **out, size_t *n)
 {
     struct store_blob_item *items = NULL;
@@ -630,16 +645,8 @@ int store_blobs_since(struct store *s, uint64_t since, struct store_blob_item **
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (sqlite3_column_bytes(st, 0) != PROTO_SHA256_LEN)
             continue; /* the CHECK constraint makes this impossible */
-        if (cnt == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            void *ni = realloc(items, ncap * sizeof *items);
-            if (ni == NULL) {
-                rc = -ENOMEM;
-                goto fail;
-            }
-            items = ni;
-            cap = ncap;
-        }
+        if ((rc = grow((void **)&items, &cap, cnt, sizeof *items, 64)) < 0)
+            goto fail;
         memcpy(items[cnt].sha256, sqlite3_column_blob(st, 0), PROTO_SHA256_LEN);
         items[cnt].size = (uint64_t)sqlite3_column_int64(st, 1);
         cnt++;
@@ -672,16 +679,8 @@ int store_index_names_since(struct store *s, uint64_t since, char ***out, size_t
     sqlite3_stmt *st = stmt(s, ST_NAMES_SINCE);
     sqlite3_bind_int64(st, 1, (int64_t)since);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            void *nn = realloc(names, ncap * sizeof *names);
-            if (nn == NULL) {
-                rc = -ENOMEM;
-                goto fail;
-            }
-            names = nn;
-            cap = ncap;
-        }
+        if ((rc = grow((void **)&names, &cap, cnt, sizeof *names, 64)) < 0)
+            goto fail;
         const char *name = (const char *)sqlite3_column_text(st, 0);
         names[cnt] = strdup(name ? name : "");
         if (names[cnt] == NULL) {
@@ -855,16 +854,8 @@ int store_index_list(struct store *s, const char *name, struct store_index_list 
     sqlite3_stmt *st = stmt(s, ST_ENTRY_LIST);
     sqlite3_bind_text(st, 1, name_lc, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct store_index_row *nr = realloc(out->rows, ncap * sizeof *nr);
-            if (nr == NULL) {
-                rc = -ENOMEM;
-                goto fail;
-            }
-            out->rows = nr;
-            cap = ncap;
-        }
+        if ((rc = grow((void **)&out->rows, &cap, out->n, sizeof *out->rows, 16)) < 0)
+            goto fail;
         rc = row_fill(st, &out->rows[out->n]);
         if (rc < 0)
             goto fail;
@@ -1566,16 +1557,8 @@ int store_verify(struct store *s, store_verify_cb cb, void *ud, struct store_ver
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (sqlite3_column_bytes(st, 0) != PROTO_SHA256_LEN)
             continue;
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 256;
-            void *ns = realloc(shas, ncap * sizeof *shas);
-            if (ns == NULL) {
-                rc = -ENOMEM;
-                goto fail;
-            }
-            shas = ns;
-            cap = ncap;
-        }
+        if ((rc = grow((void **)&shas, &cap, n, sizeof *shas, 256)) < 0)
+            goto fail;
         memcpy(shas[n++], sqlite3_column_blob(st, 0), PROTO_SHA256_LEN);
     }
     if (rc != SQLITE_DONE) {
