@@ -732,9 +732,11 @@ static void crate_next_source(struct agent_fetch *f)
         proto_hex_encode(f->sha, PROTO_SHA256_LEN, hex);
         snprintf(rel, sizeof rel, "/peer/1/crate/%s", hex);
         agent_peer_url(p, rel, url, sizeof url);
+        /* the peer signed the crate's size: it may not send more than that */
+        uint64_t size = agent_peer_crate_size(p, f->sha);
         struct agent_http_request req = {
             .url = url,
-            .max_body = STORE_BLOB_MAX,
+            .max_body = size > 0 && size < STORE_BLOB_MAX ? (size_t)size : STORE_BLOB_MAX,
             .connect_timeout_ms = 2000,
             .low_speed_secs = 10,
         };

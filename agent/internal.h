@@ -176,6 +176,8 @@ struct agent_peer *agent_peers_add(struct agent *a, const char *addr, enum peer_
 size_t agent_peers_holding_crate(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN],
                                  struct agent_peer **out, size_t max);
 bool agent_peers_have_crate(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN]);
+/* The size a peer's signed manifest gives for a crate (0 when not listed). */
+uint64_t agent_peer_crate_size(const struct agent_peer *p, const uint8_t sha[PROTO_SHA256_LEN]);
 /* Live peers listing an index file for name whose copy we have not merged yet. */
 size_t agent_peers_index_news(struct agent *a, const char *name, struct agent_peer **out,
                               size_t max);

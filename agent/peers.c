@@ -622,6 +622,12 @@ size_t agent_peers_holding_crate(struct agent *a, const uint8_t sha[PROTO_SHA256
     return unique_keys(out, n);
 }
 
+uint64_t agent_peer_crate_size(const struct agent_peer *p, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    const struct proto_manifest_crate *c = find_crate(p, sha);
+    return c ? c->size : 0;
+}
+
 bool agent_peers_have_crate(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN])
 {
     for (struct agent_peer *p = a->peers; p; p = p->next)
