@@ -14,7 +14,8 @@
 Options: --root DIR (required), --port N (0 = pick one; prints "PORT <n>" on stdout),
 --corrupt NAME@VERS (repeatable; serve that crate with flipped bytes), --log FILE (one line per
 request: "<METHOD> <path> <status> <bytes>"), --fail-index (answer index files with 503, to
-simulate a broken upstream), --delay-ms N (sleep before each answer).
+simulate a broken upstream), --delay-ms N (sleep before each answer), --dl-port N (the port
+the dl template names, for a proxy in front of this server).
 
 Only ever binds 127.0.0.1.
 """
@@ -53,7 +54,7 @@ class Upstream(http.server.ThreadingHTTPServer):
                     os.path.join(self.root, c["file"]), c["cksum"], c["name"])
 
     def dl_template(self):
-        base = "http://127.0.0.1:%d" % self.server_address[1]
+        base = "http://127.0.0.1:%d" % (self.opts.dl_port or self.server_address[1])
         style = self.opts.dl_style
         if style == "plain":
             return base + "/api/v1/crates"
@@ -164,6 +165,8 @@ def main(argv=None):
     ap.add_argument("--dl-style", choices=("markers", "plain", "prefix"), default="markers")
     ap.add_argument("--fail-index", action="store_true")
     ap.add_argument("--delay-ms", type=int, default=0)
+    ap.add_argument("--dl-port", type=int, default=0,
+                    help="port named in the dl template (e.g. a proxy in front of this server)")
     opts = ap.parse_args(argv)
     srv = Upstream(("127.0.0.1", opts.port), opts)
 
