@@ -117,7 +117,19 @@ int cmd_status(int argc, char **argv)
                (long long)geti(doc, "store", "crates"),
                (double)geti(doc, "store", "bytes") / (1024.0 * 1024.0),
                (long long)geti(doc, "store", "index_entries"));
-        printf("peers:     %zu\n", json_array_size(json_object_get(doc, "peers")));
+        json_t *peers = json_object_get(doc, "peers");
+        printf("peers:     %zu\n", json_array_size(peers));
+        size_t i;
+        json_t *p;
+        json_array_foreach(peers, i, p)
+        {
+            const char *id = json_string_value(json_object_get(p, "id"));
+            printf("           %-21s %-6s %-10s %5lld crates  %s\n",
+                   json_string_value(json_object_get(p, "addr")),
+                   json_string_value(json_object_get(p, "via")),
+                   json_string_value(json_object_get(p, "state")),
+                   (long long)geti(p, "crates", NULL), id ? id : "(no key yet)");
+        }
         printf("served:    %lld (crates from store %lld, from upstream %lld, from peers %lld)\n",
                (long long)geti(doc, "counters", "served"),
                (long long)geti(doc, "counters", "from_store"),
