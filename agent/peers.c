@@ -158,8 +158,8 @@ struct agent_peer *agent_peers_add(struct agent *a, const char *addr, enum peer_
         /* make room by forgetting a failing pex peer */
         struct agent_peer *victim = NULL;
         for (struct agent_peer *p = a->peers; p; p = p->next)
-            if (p->via == PEER_VIA_PEX && p->state != PEER_LIVE)
-                victim = p;
+            if (p->via == PEER_VIA_PEX && p->state != PEER_LIVE && !p->polling && p->refs == 0)
+                victim = p; /* never one whose poll or transfer is in flight */
         if (victim == NULL)
             return NULL;
         peer_remove(victim);
