@@ -41,17 +41,6 @@ struct comp {
     size_t n;
 };
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool comp_is(const struct comp *c, const char *lit)
 {
     size_t n = strlen(lit);
@@ -71,7 +60,7 @@ static int split_decode(const char *raw, size_t len, char *dec, struct comp *com
             if (c == '%') {
                 if (len - i < 3)
                     return -EINVAL;
-                int hi = hexval((unsigned char)raw[i + 1]), lo = hexval((unsigned char)raw[i + 2]);
+                int hi = proto_hex_digit((unsigned char)raw[i + 1]), lo = proto_hex_digit((unsigned char)raw[i + 2]);
                 if (hi < 0 || lo < 0)
                     return -EINVAL;
                 c = (unsigned char)(hi << 4 | lo);

@@ -72,7 +72,7 @@ void proto_hex_encode(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hex_value(unsigned char c)
+int proto_hex_digit(unsigned char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -89,11 +89,11 @@ int proto_hex_decode(const char *s, size_t slen, uint8_t *out, size_t outlen)
         return -EINVAL;
     /* Validate everything before writing, so out is untouched on error. */
     for (size_t i = 0; i < slen; i++)
-        if (hex_value((unsigned char)s[i]) < 0)
+        if (proto_hex_digit((unsigned char)s[i]) < 0)
             return -EINVAL;
     for (size_t i = 0; i < outlen; i++)
-        out[i] = (uint8_t)(hex_value((unsigned char)s[2 * i]) << 4 |
-                           hex_value((unsigned char)s[2 * i + 1]));
+        out[i] = (uint8_t)(proto_hex_digit((unsigned char)s[2 * i]) << 4 |
+                           proto_hex_digit((unsigned char)s[2 * i + 1]));
     return 0;
 }
 
@@ -102,7 +102,7 @@ bool proto_sha256_hex_valid(const char *s, size_t len)
     if (s == NULL || len != PROTO_SHA256_HEX_LEN)
         return false;
     for (size_t i = 0; i < len; i++)
-        if (hex_value((unsigned char)s[i]) < 0)
+        if (proto_hex_digit((unsigned char)s[i]) < 0)
             return false;
     return true;
 }

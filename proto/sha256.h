@@ -32,6 +32,9 @@ void proto_hex_encode(const uint8_t *in, size_t n, char *out);
 /* Decode exactly 2*outlen hex digits (either case). 0, or -EINVAL. */
 int proto_hex_decode(const char *s, size_t slen, uint8_t *out, size_t outlen);
 
+/* The value of one hex digit (either case), or -1. */
+int proto_hex_digit(unsigned char c);
+
 /* True when s is exactly 64 hex digits (either case). */
 bool proto_sha256_hex_valid(const char *s, size_t len);
 
