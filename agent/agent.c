@@ -210,8 +210,7 @@ int agent_run(const struct agent_options *opt)
     log_info("serving Cargo on http://%s/index/ (store %s, upstream %s)", a->listen_host,
              opt->store_dir, opt->upstream ? opt->upstream : "none");
     if (a->peer_port)
-        log_info("serving peers on %s as %s (key id %s)", opt->peer_listen, a->key_text,
-                 a->key_id);
+        log_info("serving peers on %s as %s (key id %s)", opt->peer_listen, a->key_text, a->key_id);
     if (opt->import) {
         char *home = opt->import_home ? strdup(opt->import_home) : agent_default_cargo_home();
         if (home) {

@@ -43,22 +43,22 @@ struct agent_options {
 
 /* What status reports. Monotonic since start. */
 struct agent_counters {
-    uint64_t served;        /* successful responses to Cargo (index files + crates) */
+    uint64_t served; /* successful responses to Cargo (index files + crates) */
     uint64_t index_served;
     uint64_t crates_served;
     uint64_t from_store;    /* crates served that were already in the store */
     uint64_t from_upstream; /* crates fetched from the upstream */
     uint64_t from_peers;
-    uint64_t rejected;      /* sum of the rejection causes below */
-    uint64_t rejected_checksum;  /* crate bytes that did not match the trusted cksum */
-    uint64_t rejected_conflict;  /* index entries contradicting one already held */
-    uint64_t rejected_request;   /* malformed requests (4xx) */
+    uint64_t rejected;          /* sum of the rejection causes below */
+    uint64_t rejected_checksum; /* crate bytes that did not match the trusted cksum */
+    uint64_t rejected_conflict; /* index entries contradicting one already held */
+    uint64_t rejected_request;  /* malformed requests (4xx) */
     uint64_t upstream_errors;
     uint64_t bytes_from_upstream;
     uint64_t bytes_from_peers;
-    uint64_t served_to_peers;   /* crates uploaded to peers */
+    uint64_t served_to_peers; /* crates uploaded to peers */
     uint64_t bytes_to_peers;
-    uint64_t peer_index_merged; /* index files taken from peers */
+    uint64_t peer_index_merged;       /* index files taken from peers */
     uint64_t rejected_peer_checksum;  /* crate bytes from a peer that did not match */
     uint64_t rejected_peer_signature; /* peer messages whose signature or key did not verify */
     uint64_t rejected_peer_conflict;  /* peer index entries contradicting what we hold */

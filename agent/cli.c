@@ -19,13 +19,14 @@
 
 void cli_agent_usage(FILE *f)
 {
-    fputs("usage: cratecast agent [--store DIR] [--listen ADDR:PORT] [--peer-listen ADDR:PORT|off]\n"
-          "                       [--upstream URL|none] [--peer HOST:PORT]... [--no-mdns]\n"
-          "                       [--import CARGO_HOME|--no-import] [--trust open|keys]\n"
-          "                       [--trust-key KEY]... [--network-key FILE]\n"
-          "                       [--offline-index available|all] [--index-ttl SECONDS]\n"
-          "                       [--config FILE]\n",
-          f);
+    fputs(
+        "usage: cratecast agent [--store DIR] [--listen ADDR:PORT] [--peer-listen ADDR:PORT|off]\n"
+        "                       [--upstream URL|none] [--peer HOST:PORT]... [--no-mdns]\n"
+        "                       [--import CARGO_HOME|--no-import] [--trust open|keys]\n"
+        "                       [--trust-key KEY]... [--network-key FILE]\n"
+        "                       [--offline-index available|all] [--index-ttl SECONDS]\n"
+        "                       [--config FILE]\n",
+        f);
 }
 
 static int set_str(char **slot, const char *v)
@@ -269,8 +270,8 @@ static bool is_flag(const char *name)
 }
 
 static const char *const value_options[] = {
-    "store", "listen", "peer-listen", "upstream", "peer", "import", "trust", "trust-key",
-    "network-key", "offline-index", "index-ttl", "config", NULL,
+    "store",     "listen",      "peer-listen",   "upstream",  "peer",   "import", "trust",
+    "trust-key", "network-key", "offline-index", "index-ttl", "config", NULL,
 };
 
 static bool takes_value(const char *name)

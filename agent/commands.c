@@ -107,9 +107,10 @@ int cmd_status(int argc, char **argv)
         free(s);
     } else {
         json_t *up = json_object_get(doc, "upstream");
-        printf("upstream:  %s (%s)\n", json_string_value(json_object_get(up, "url"))
-                                           ? json_string_value(json_object_get(up, "url"))
-                                           : "none",
+        printf("upstream:  %s (%s)\n",
+               json_string_value(json_object_get(up, "url"))
+                   ? json_string_value(json_object_get(up, "url"))
+                   : "none",
                json_string_value(json_object_get(up, "state")));
         printf("store:     %s\n",
                json_string_value(json_object_get(json_object_get(doc, "store"), "dir")));
@@ -342,8 +343,7 @@ int cmd_verify(int argc, char **argv)
     struct store *s = NULL;
     int rc = store_open(dir, &s);
     if (rc < 0) {
-        fprintf(stderr, "cratecast: verify: cannot open the store at %s: %s\n", dir,
-                strerror(-rc));
+        fprintf(stderr, "cratecast: verify: cannot open the store at %s: %s\n", dir, strerror(-rc));
         store_close(s);
         free(dir);
         return 1;

@@ -88,14 +88,14 @@
 #include "agent/log.h"
 
 #define DISC_TYPE "_cratecast._tcp"
-#define DISC_SVC_MAX 256          /* services tracked at once */
-#define DISC_TXT_STRINGS_MAX 64   /* TXT strings handed to the decoder */
-#define DISC_RESOLVE_TRIES 4      /* resolver attempts per service before giving up */
-#define DISC_RETRY_MS 5000        /* back-off for a backend or browser that failed */
-#define DISC_RENAME_MAX 16        /* local name collisions tolerated in one publish */
+#define DISC_SVC_MAX 256        /* services tracked at once */
+#define DISC_TXT_STRINGS_MAX 64 /* TXT strings handed to the decoder */
+#define DISC_RESOLVE_TRIES 4    /* resolver attempts per service before giving up */
+#define DISC_RETRY_MS 5000      /* back-off for a backend or browser that failed */
+#define DISC_RENAME_MAX 16      /* local name collisions tolerated in one publish */
 #define DISC_IFACE_ENV "CRATECAST_MDNS_IFACE"
 
-#define disc_container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define disc_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- the two Avahi libraries, each loaded on its own -------------------- */
 
@@ -113,6 +113,8 @@
 #define DISC_CORE_LIB "libavahi-core.so.7"
 #define DISC_CLASH_SYM "avahi_entry_group_free"
 
+/* (symbol tables, kept as written: the formatter re-indents them on every pass) */
+/* clang-format off */
 #define DISC_CLIENT_SYMS(X)                                                                   \
     X(avahi_client_new) X(avahi_client_free) X(avahi_client_errno)                             \
     X(avahi_client_get_version_string) X(avahi_entry_group_new) X(avahi_entry_group_free)      \
@@ -129,6 +131,7 @@
     X(avahi_server_update_service_txt_strlst) X(avahi_s_service_browser_new)                   \
     X(avahi_s_service_browser_free) X(avahi_s_service_resolver_new)                            \
     X(avahi_s_service_resolver_free) X(avahi_set_log_function)
+/* clang-format on */
 #define DISC_FIELD(f) __typeof__(f) *f;
 
 struct disc_client_lib {
@@ -157,8 +160,8 @@ static void *disc_dlopen(const char *lib, const char *other)
 {
     const char *owner = disc_clash_owner();
     if (owner != NULL && strstr(owner, other) != NULL) {
-        log_warn("discovery: %s is linked into this program; %s cannot be used with it",
-                 owner, lib);
+        log_warn("discovery: %s is linked into this program; %s cannot be used with it", owner,
+                 lib);
         return NULL;
     }
     void *dl = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
@@ -167,10 +170,10 @@ static void *disc_dlopen(const char *lib, const char *other)
     return dl;
 }
 
-#define DISC_LOAD(f)                                                                          \
-    if (ok && (lib->f = (__typeof__(lib->f))dlsym(dl, #f)) == NULL) {                          \
-        log_warn("discovery: %s lacks %s", name, #f);                                          \
-        ok = false;                                                                           \
+#define DISC_LOAD(f)                                                                               \
+    if (ok && (lib->f = (__typeof__(lib->f))dlsym(dl, #f)) == NULL) {                              \
+        log_warn("discovery: %s lacks %s", name, #f);                                              \
+        ok = false;                                                                                \
     }
 
 static int disc_client_lib_load(void)
@@ -218,11 +221,11 @@ struct uvp_fd;
 
 struct AvahiWatch {
     struct uvp_fd *pf;
-    AvahiWatchEvent want;  /* what Avahi asked for */
-    AvahiWatchEvent got;   /* what the current callback is being told */
+    AvahiWatchEvent want; /* what Avahi asked for */
+    AvahiWatchEvent got;  /* what the current callback is being told */
     AvahiWatchCallback cb;
     void *ud;
-    bool dead;             /* freed by Avahi during a dispatch; swept after it */
+    bool dead; /* freed by Avahi during a dispatch; swept after it */
     AvahiWatch *next;
 };
 
@@ -231,10 +234,10 @@ struct uvp_fd {
     uv_poll_t h;
     struct uvp *p;
     int fd;
-    int active;            /* uv events the handle is started with */
+    int active; /* uv events the handle is started with */
     unsigned dispatching;
     AvahiWatch *watches;
-    struct uvp_fd *next;   /* in p->fds while not closing */
+    struct uvp_fd *next; /* in p->fds while not closing */
 };
 
 struct AvahiTimeout {
@@ -246,7 +249,7 @@ struct AvahiTimeout {
 };
 
 struct uvp {
-    AvahiPoll api;          /* api.userdata == this */
+    AvahiPoll api; /* api.userdata == this */
     uv_loop_t *loop;
     struct uvp_fd *fds;
     AvahiTimeout *timeouts;
@@ -260,10 +263,10 @@ struct disc_svc {
     AvahiProtocol proto;
     char name[AVAHI_LABEL_MAX];
     char domain[AVAHI_DOMAIN_NAME_MAX];
-    AvahiServiceResolver *cres;   /* backend client */
-    AvahiSServiceResolver *sres;  /* backend core */
+    AvahiServiceResolver *cres;  /* backend client */
+    AvahiSServiceResolver *sres; /* backend core */
     unsigned tries;
-    bool reported;                /* found() was called for host/port/txt */
+    bool reported; /* found() was called for host/port/txt */
     char host[AVAHI_ADDRESS_STR_MAX];
     uint16_t port;
     struct proto_txt txt;
@@ -273,10 +276,10 @@ struct disc_svc {
 struct agent_discovery {
     uv_loop_t *loop;
     struct uvp poll;
-    uv_timer_t timer;        /* disc_kick: deferred work and retries */
-    unsigned open_handles;   /* uv handles not yet through their close callback */
+    uv_timer_t timer;      /* disc_kick: deferred work and retries */
+    unsigned open_handles; /* uv handles not yet through their close callback */
 
-    char *name;              /* current instance name (avahi_malloc'd; may be renamed) */
+    char *name; /* current instance name (avahi_malloc'd; may be renamed) */
     uint16_t port;
     struct proto_txt txt;
     discovery_found_cb found;
@@ -285,7 +288,7 @@ struct agent_discovery {
     int force;
 
     enum disc_backend backend;
-    bool dead;               /* backend reached FAILURE; disc_reconcile replaces it */
+    bool dead; /* backend reached FAILURE; disc_reconcile replaces it */
     AvahiClient *client;
     AvahiClientState cstate;
     AvahiServer *server;
@@ -293,7 +296,7 @@ struct agent_discovery {
 
     AvahiEntryGroup *cgroup;
     AvahiSEntryGroup *sgroup;
-    bool group_filled;       /* the service is added to the group */
+    bool group_filled; /* the service is added to the group */
     bool group_failed;
 
     AvahiServiceBrowser *cbrowser;
@@ -304,7 +307,7 @@ struct agent_discovery {
     unsigned nsvc;
     bool warned_full;
 
-    unsigned depth;          /* > 0 while a user callback runs */
+    unsigned depth; /* > 0 while a user callback runs */
     bool stopping;
     bool torn_down;
 };
@@ -680,8 +683,7 @@ static void disc_svcs_drop_all(struct agent_discovery *d, bool report)
 }
 
 static struct disc_svc *disc_svc_find(struct agent_discovery *d, AvahiIfIndex iface,
-                                      AvahiProtocol proto, const char *name,
-                                      const char *domain)
+                                      AvahiProtocol proto, const char *name, const char *domain)
 {
     for (struct disc_svc *s = d->svcs; s != NULL; s = s->next) {
         if (s->iface == iface && s->proto == proto && strcmp(s->name, name) == 0 &&
@@ -691,16 +693,16 @@ static struct disc_svc *disc_svc_find(struct agent_discovery *d, AvahiIfIndex if
     return NULL;
 }
 
-static void disc_client_resolve_cb(AvahiServiceResolver *r, AvahiIfIndex iface,
-                                   AvahiProtocol proto, AvahiResolverEvent ev, const char *name,
-                                   const char *type, const char *domain, const char *host_name,
-                                   const AvahiAddress *a, uint16_t port, AvahiStringList *txt,
+static void disc_client_resolve_cb(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto,
+                                   AvahiResolverEvent ev, const char *name, const char *type,
+                                   const char *domain, const char *host_name, const AvahiAddress *a,
+                                   uint16_t port, AvahiStringList *txt,
                                    AvahiLookupResultFlags flags, void *ud);
-static void disc_core_resolve_cb(AvahiSServiceResolver *r, AvahiIfIndex iface,
-                                 AvahiProtocol proto, AvahiResolverEvent ev, const char *name,
-                                 const char *type, const char *domain, const char *host_name,
-                                 const AvahiAddress *a, uint16_t port, AvahiStringList *txt,
-                                 AvahiLookupResultFlags flags, void *ud);
+static void disc_core_resolve_cb(AvahiSServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto,
+                                 AvahiResolverEvent ev, const char *name, const char *type,
+                                 const char *domain, const char *host_name, const AvahiAddress *a,
+                                 uint16_t port, AvahiStringList *txt, AvahiLookupResultFlags flags,
+                                 void *ud);
 
 /* Resolve IPv4 addresses only: the peer side listens on IPv4 by default, and
  * the test daemons run with use-ipv6=no. The resolver stays open so that
@@ -711,12 +713,12 @@ static int disc_svc_resolve(struct disc_svc *s)
     s->tries++;
     if (d->backend == DISC_CLIENT)
         s->cres = dcl.avahi_service_resolver_new(d->client, s->iface, s->proto, s->name, DISC_TYPE,
-                                             s->domain, AVAHI_PROTO_INET, 0,
-                                             disc_client_resolve_cb, s);
+                                                 s->domain, AVAHI_PROTO_INET, 0,
+                                                 disc_client_resolve_cb, s);
     else if (d->backend == DISC_CORE)
-        s->sres = dco.avahi_s_service_resolver_new(d->server, s->iface, s->proto, s->name, DISC_TYPE,
-                                               s->domain, AVAHI_PROTO_INET, 0,
-                                               disc_core_resolve_cb, s);
+        s->sres = dco.avahi_s_service_resolver_new(d->server, s->iface, s->proto, s->name,
+                                                   DISC_TYPE, s->domain, AVAHI_PROTO_INET, 0,
+                                                   disc_core_resolve_cb, s);
     if (s->cres == NULL && s->sres == NULL) {
         int err = d->backend == DISC_CLIENT ? dcl.avahi_client_errno(d->client)
                                             : dco.avahi_server_errno(d->server);
@@ -800,15 +802,15 @@ static void disc_on_resolved(struct disc_svc *s, AvahiResolverEvent ev, const Av
     s->txt = t;
     s->tries = 0;
     s->reported = true;
-    log_debug("discovery: found '%s' at %s:%u id=%s seq=%llu", s->name, s->host, s->port,
-              s->txt.id, (unsigned long long)s->txt.seq);
+    log_debug("discovery: found '%s' at %s:%u id=%s seq=%llu", s->name, s->host, s->port, s->txt.id,
+              (unsigned long long)s->txt.seq);
     disc_emit_found(d, s);
 }
 
-static void disc_client_resolve_cb(AvahiServiceResolver *r, AvahiIfIndex iface,
-                                   AvahiProtocol proto, AvahiResolverEvent ev, const char *name,
-                                   const char *type, const char *domain, const char *host_name,
-                                   const AvahiAddress *a, uint16_t port, AvahiStringList *txt,
+static void disc_client_resolve_cb(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto,
+                                   AvahiResolverEvent ev, const char *name, const char *type,
+                                   const char *domain, const char *host_name, const AvahiAddress *a,
+                                   uint16_t port, AvahiStringList *txt,
                                    AvahiLookupResultFlags flags, void *ud)
 {
     struct disc_svc *s = ud;
@@ -816,11 +818,11 @@ static void disc_client_resolve_cb(AvahiServiceResolver *r, AvahiIfIndex iface,
     disc_on_resolved(s, ev, a, port, txt, flags);
 }
 
-static void disc_core_resolve_cb(AvahiSServiceResolver *r, AvahiIfIndex iface,
-                                 AvahiProtocol proto, AvahiResolverEvent ev, const char *name,
-                                 const char *type, const char *domain, const char *host_name,
-                                 const AvahiAddress *a, uint16_t port, AvahiStringList *txt,
-                                 AvahiLookupResultFlags flags, void *ud)
+static void disc_core_resolve_cb(AvahiSServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto,
+                                 AvahiResolverEvent ev, const char *name, const char *type,
+                                 const char *domain, const char *host_name, const AvahiAddress *a,
+                                 uint16_t port, AvahiStringList *txt, AvahiLookupResultFlags flags,
+                                 void *ud)
 {
     struct disc_svc *s = ud;
     s->sres = r;
@@ -916,9 +918,9 @@ static bool disc_can_browse(const struct agent_discovery *d)
     if (d->dead)
         return false;
     if (d->backend == DISC_CLIENT)
-        return d->client != NULL && (d->cstate == AVAHI_CLIENT_S_RUNNING ||
-                                     d->cstate == AVAHI_CLIENT_S_REGISTERING ||
-                                     d->cstate == AVAHI_CLIENT_S_COLLISION);
+        return d->client != NULL &&
+               (d->cstate == AVAHI_CLIENT_S_RUNNING || d->cstate == AVAHI_CLIENT_S_REGISTERING ||
+                d->cstate == AVAHI_CLIENT_S_COLLISION);
     return d->backend == DISC_CORE && d->server != NULL;
 }
 
@@ -928,10 +930,10 @@ static int disc_ensure_browser(struct agent_discovery *d)
         return 0;
     if (d->backend == DISC_CLIENT)
         d->cbrowser = dcl.avahi_service_browser_new(d->client, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
-                                                DISC_TYPE, NULL, 0, disc_client_browse_cb, d);
+                                                    DISC_TYPE, NULL, 0, disc_client_browse_cb, d);
     else
         d->sbrowser = dco.avahi_s_service_browser_new(d->server, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
-                                                  DISC_TYPE, NULL, 0, disc_core_browse_cb, d);
+                                                      DISC_TYPE, NULL, 0, disc_core_browse_cb, d);
     if (d->cbrowser == NULL && d->sbrowser == NULL) {
         log_warn("discovery: cannot browse: %s",
                  avahi_strerror(d->backend == DISC_CLIENT ? dcl.avahi_client_errno(d->client)
@@ -987,12 +989,12 @@ static int disc_group_fill(struct agent_discovery *d)
             break;
         if (d->backend == DISC_CLIENT)
             r = dcl.avahi_entry_group_add_service_strlst(d->cgroup, AVAHI_IF_UNSPEC,
-                                                     AVAHI_PROTO_UNSPEC, 0, d->name, DISC_TYPE,
-                                                     NULL, NULL, d->port, l);
+                                                         AVAHI_PROTO_UNSPEC, 0, d->name, DISC_TYPE,
+                                                         NULL, NULL, d->port, l);
         else
             r = dco.avahi_server_add_service_strlst(d->server, d->sgroup, AVAHI_IF_UNSPEC,
-                                                AVAHI_PROTO_UNSPEC, 0, d->name, DISC_TYPE, NULL,
-                                                NULL, d->port, l);
+                                                    AVAHI_PROTO_UNSPEC, 0, d->name, DISC_TYPE, NULL,
+                                                    NULL, d->port, l);
     }
     avahi_string_list_free(l);
     if (r >= 0)
@@ -1213,8 +1215,8 @@ static int disc_core_start(struct agent_discovery *d)
         while (*p != '\0') {
             size_t len = strcspn(p, ",");
             if (len > 0) {
-                AvahiStringList *nl = avahi_string_list_add_arbitrary(
-                    cfg.allow_interfaces, (const uint8_t *)p, len);
+                AvahiStringList *nl =
+                    avahi_string_list_add_arbitrary(cfg.allow_interfaces, (const uint8_t *)p, len);
                 if (nl != NULL)
                     cfg.allow_interfaces = nl;
             }
@@ -1398,13 +1400,12 @@ int agent_discovery_update(struct agent_discovery *d, const struct proto_txt *tx
         return -ENOMEM;
     int r;
     if (d->backend == DISC_CLIENT)
-        r = dcl.avahi_entry_group_update_service_txt_strlst(d->cgroup, AVAHI_IF_UNSPEC,
-                                                        AVAHI_PROTO_UNSPEC, 0, d->name,
-                                                        DISC_TYPE, NULL, l);
+        r = dcl.avahi_entry_group_update_service_txt_strlst(
+            d->cgroup, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0, d->name, DISC_TYPE, NULL, l);
     else
         r = dco.avahi_server_update_service_txt_strlst(d->server, d->sgroup, AVAHI_IF_UNSPEC,
-                                                   AVAHI_PROTO_UNSPEC, 0, d->name, DISC_TYPE,
-                                                   NULL, l);
+                                                       AVAHI_PROTO_UNSPEC, 0, d->name, DISC_TYPE,
+                                                       NULL, l);
     avahi_string_list_free(l);
     if (r < 0) {
         log_debug("discovery: TXT update failed (%s); re-announcing", avahi_strerror(r));

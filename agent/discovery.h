@@ -34,13 +34,13 @@ typedef void (*discovery_found_cb)(void *ud, const char *host, uint16_t port,
 typedef void (*discovery_lost_cb)(void *ud, const char *host, uint16_t port);
 
 struct agent_discovery_config {
-    const char *instance;  /* service instance name, e.g. "cratecast-<keyid>" */
-    uint16_t port;         /* peer-side port to announce; 0 = browse only */
+    const char *instance; /* service instance name, e.g. "cratecast-<keyid>" */
+    uint16_t port;        /* peer-side port to announce; 0 = browse only */
     struct proto_txt txt;
     discovery_found_cb found;
     discovery_lost_cb lost;
     void *ud;
-    int force_backend;     /* 0 auto, 1 avahi-client only, 2 avahi-core only (tests) */
+    int force_backend; /* 0 auto, 1 avahi-client only, 2 avahi-core only (tests) */
 };
 
 /* 0 or a negative errno (-ENOTSUP when neither backend can start). */

@@ -14,14 +14,12 @@
  *   crates:  the live peers whose manifests list the digest, best first
  *            (peers.c orders them: least loaded, cheapest so far, least
  *            penalised), at most PEER_INFLIGHT_MAX transfers per peer (a fetch
- *            whose holders are all at their bound waits in a->fetch_queue); on an error, a timeout, "busy" or bad bytes, the next
- *            one; then the upstream's dl URL when online. The bytes must hash
- *            to the trusted cksum (store_blob_commit) or they are dropped, the
- *            sender penalised, and the next source tried.
- *   index:   online, the upstream (conditional GET, validators kept); offline,
- *            each live peer listing a copy of that index file we have not
- *            merged yet: its signed index message is verified against the
- *            peer's key and every entry goes through store_index_put, where a
+ *            whose holders are all at their bound waits in a->fetch_queue); on an error, a timeout,
+ * "busy" or bad bytes, the next one; then the upstream's dl URL when online. The bytes must hash to
+ * the trusted cksum (store_blob_commit) or they are dropped, the sender penalised, and the next
+ * source tried. index:   online, the upstream (conditional GET, validators kept); offline, each
+ * live peer listing a copy of that index file we have not merged yet: its signed index message is
+ * verified against the peer's key and every entry goes through store_index_put, where a
  *            contradiction with what we hold is rejected and counted.
  */
 #include <errno.h>
@@ -35,10 +33,10 @@
 #include "proto/index_line.h"
 #include "proto/name.h"
 
-#define PREFETCH_MAX 64    /* dependency index files fetched ahead per index file */
-#define PREFETCH_DEPTH 2   /* how far ahead of what Cargo asked for */
-#define PREFETCH_FRESH_S 5 /* a prefetch skips index files fetched this recently */
-#define SOURCES_MAX 16     /* peers tried for one fetch */
+#define PREFETCH_MAX 64     /* dependency index files fetched ahead per index file */
+#define PREFETCH_DEPTH 2    /* how far ahead of what Cargo asked for */
+#define PREFETCH_FRESH_S 5  /* a prefetch skips index files fetched this recently */
+#define SOURCES_MAX 16      /* peers tried for one fetch */
 #define PEER_INFLIGHT_MAX 4 /* transfers from one peer at a time; more wait their turn */
 #define PEER_INDEX_WIRE_MAX (PROTO_PEER_BODY_MAX + 64)
 
@@ -322,8 +320,8 @@ static size_t index_ingest(struct agent *a, const char *name, const uint8_t *buf
                 a->counters.rejected_peer_conflict++;
             else
                 a->counters.rejected_conflict++;
-            log_warn("index entry %s %s from %s contradicts the one already held: rejected",
-                     e.name, e.vers, detail);
+            log_warn("index entry %s %s from %s contradicts the one already held: rejected", e.name,
+                     e.vers, detail);
         } else if (rc == STORE_PUT_NEW) {
             nnew++;
         } else if (rc < 0) {
@@ -476,8 +474,7 @@ static void index_done(void *ud, struct agent_http_response *res)
         return;
     }
     if (store_index_meta_put(a->store, f->name, &meta) < 0)
-        log_error("store: cannot record index metadata of %s: %s", f->name,
-                  store_errmsg(a->store));
+        log_error("store: cannot record index metadata of %s: %s", f->name, store_errmsg(a->store));
     unsigned depth = f->depth;
     fetch_finish(f, 0);
     prefetch_deps(a, deps, ndeps, depth + 1);

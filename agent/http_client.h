@@ -24,9 +24,9 @@ struct agent_http {
 };
 
 struct agent_http_response {
-    int error;        /* 0, or -errno-like: -ECONNREFUSED, -ETIMEDOUT, -EHOSTUNREACH, -EFBIG, -EIO */
+    int error; /* 0, or -errno-like: -ECONNREFUSED, -ETIMEDOUT, -EHOSTUNREACH, -EFBIG, -EIO */
     const char *error_text;
-    long status;      /* HTTP status when error == 0 */
+    long status; /* HTTP status when error == 0 */
     uint8_t *body;
     size_t len;
     char etag[256];
@@ -39,8 +39,8 @@ struct agent_http_request {
     const char *if_modified_since; /* NULL or "" = none */
     size_t max_body;               /* larger bodies fail with -EFBIG */
     long connect_timeout_ms;
-    long timeout_ms;               /* whole transfer; 0 = none */
-    long low_speed_secs;           /* abort when below 1 byte/s for this long; 0 = off */
+    long timeout_ms;     /* whole transfer; 0 = none */
+    long low_speed_secs; /* abort when below 1 byte/s for this long; 0 = off */
 };
 
 /* The callback may take ownership of res->body by setting it to NULL. */

@@ -133,8 +133,8 @@ static void walk(struct store *s, const char *dir, int depth, const char *regist
         return;
     struct dirent *de;
     while ((de = readdir(d)) != NULL && !atomic_load(&import_cancel)) {
-        if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
-                                     (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+        if (de->d_name[0] == '.' &&
+            (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
             continue;
         char path[4096];
         int n = snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
@@ -197,10 +197,9 @@ static void import_crate_file(struct store *s, const char *path, const char *reg
     r->crates_untrusted++;
 }
 
-static void for_each_registry(struct store *s, const char *root, const char *sub,
-                              struct import_result *r,
-                              void (*fn)(struct store *, const char *, const char *,
-                                         struct import_result *))
+static void
+for_each_registry(struct store *s, const char *root, const char *sub, struct import_result *r,
+                  void (*fn)(struct store *, const char *, const char *, struct import_result *))
 {
     DIR *d = opendir(root);
     if (d == NULL)
@@ -218,8 +217,7 @@ static void for_each_registry(struct store *s, const char *root, const char *sub
     closedir(d);
 }
 
-int agent_import_cargo_home(const char *store_dir, const char *cargo_home,
-                            struct import_result *r)
+int agent_import_cargo_home(const char *store_dir, const char *cargo_home, struct import_result *r)
 {
     memset(r, 0, sizeof *r);
     struct timespec t0, t1;
@@ -234,8 +232,8 @@ int agent_import_cargo_home(const char *store_dir, const char *cargo_home,
     int rc = store_open(store_dir, &s);
     if (rc < 0) {
         r->error = rc;
-        snprintf(r->error_text, sizeof r->error_text, "cannot open the store at %s: %s",
-                 store_dir, strerror(-rc));
+        snprintf(r->error_text, sizeof r->error_text, "cannot open the store at %s: %s", store_dir,
+                 strerror(-rc));
         store_close(s);
         return rc;
     }
@@ -278,8 +276,7 @@ static void import_after(uv_work_t *w, int status)
                  "added, %llu already held, %llu without a trusted entry, in %.2f s",
                  j->home, (unsigned long long)j->res.index_entries,
                  (unsigned long long)j->res.index_new, (unsigned long long)j->res.conflicts,
-                 (unsigned long long)j->res.crates_added,
-                 (unsigned long long)j->res.crates_present,
+                 (unsigned long long)j->res.crates_added, (unsigned long long)j->res.crates_present,
                  (unsigned long long)j->res.crates_untrusted, j->res.seconds);
     a->counters.rejected_conflict += j->res.conflicts;
     a->counters.rejected += j->res.conflicts;

@@ -33,19 +33,19 @@ enum upstream_state {
     UPSTREAM_NONE = 0, /* --upstream none: never online */
     UPSTREAM_UNKNOWN,  /* first probe in flight: requests wait for it */
     UPSTREAM_ONLINE,
-    UPSTREAM_OFFLINE,  /* re-probed with back-off */
+    UPSTREAM_OFFLINE, /* re-probed with back-off */
 };
 
 struct upstream_waiter;
 
 struct agent_upstream {
     enum upstream_state state;
-    char *base;       /* index root with a trailing '/', "sparse+" stripped */
-    char *dl;         /* the upstream's dl template, once config.json was read */
+    char *base; /* index root with a trailing '/', "sparse+" stripped */
+    char *dl;   /* the upstream's dl template, once config.json was read */
     bool probing;
     unsigned backoff_ms;
     uv_timer_t probe_timer;
-    int64_t since;    /* unix time of the last state change */
+    int64_t since; /* unix time of the last state change */
     char last_error[256];
     struct upstream_waiter *waiters; /* parked until the first probe answers */
 };
@@ -151,19 +151,19 @@ struct agent_peer {
     bool have_key;
     uint8_t pk[PROTO_PK_LEN];
     char key_text[PROTO_KEY_TEXT_LEN + 1];
-    uint64_t seq;          /* sequence of the manifest we hold (0 = none) */
+    uint64_t seq;                        /* sequence of the manifest we hold (0 = none) */
     struct proto_manifest_crate *crates; /* sorted by sha256 */
     uint32_t ncrates;
-    struct peer_index_item *index;       /* sorted by name */
+    struct peer_index_item *index; /* sorted by name */
     uint32_t nindex;
     int64_t last_seen;
-    unsigned fails;        /* consecutive poll failures */
-    unsigned inflight;     /* crate/index fetches from it now */
-    unsigned penalty;      /* bad bytes / bad signatures seen */
-    double ms_per_mb;      /* EWMA of transfer cost, for ordering holders */
+    unsigned fails;    /* consecutive poll failures */
+    unsigned inflight; /* crate/index fetches from it now */
+    unsigned penalty;  /* bad bytes / bad signatures seen */
+    double ms_per_mb;  /* EWMA of transfer cost, for ordering holders */
     bool polling;
-    bool removed;          /* unlinked; freed when the last transfer ends */
-    unsigned refs;         /* transfers in flight holding this pointer */
+    bool removed;  /* unlinked; freed when the last transfer ends */
+    unsigned refs; /* transfers in flight holding this pointer */
     uint8_t nonce[PROTO_NONCE_LEN];
     uv_timer_t timer;
 };
@@ -251,11 +251,11 @@ struct agent {
     bool peers_ready;
     struct upstream_waiter *peer_waiters;
     uv_timer_t peers_ready_timer;
-    uint16_t peer_port;               /* 0 when --peer-listen off */
+    uint16_t peer_port; /* 0 when --peer-listen off */
     struct agent_discovery *discovery;
-    uv_timer_t tick;                  /* manifest/sequence watch */
+    uv_timer_t tick; /* manifest/sequence watch */
     uint64_t announced_seq;
-    uint8_t *manifest_full;           /* cached encodings */
+    uint8_t *manifest_full; /* cached encodings */
     size_t manifest_full_len;
     uint64_t manifest_full_seq;
     int64_t manifest_full_at;
@@ -263,7 +263,7 @@ struct agent {
     size_t manifest_delta_len;
     uint64_t manifest_delta_seq, manifest_delta_since;
     int64_t manifest_delta_at;
-    unsigned uploads;                 /* crate uploads in progress */
+    unsigned uploads; /* crate uploads in progress */
 
     /* peerapi.c */
     struct agent_server peer;
@@ -278,7 +278,7 @@ struct agent {
     bool have_import;
 };
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 int64_t agent_now(void);
 

@@ -54,8 +54,8 @@ static void serve_hello(struct agent *a, h2o_req_t *req, const struct proto_rout
     memset(&h, 0, sizeof h);
     memcpy(h.pk, a->pk, PROTO_PK_LEN);
     h.version = PROTO_PEER_VERSION;
-    h.caps = PROTO_CAP_MANIFEST | PROTO_CAP_DELTA | PROTO_CAP_CRATE | PROTO_CAP_INDEX |
-             PROTO_CAP_PEX;
+    h.caps =
+        PROTO_CAP_MANIFEST | PROTO_CAP_DELTA | PROTO_CAP_CRATE | PROTO_CAP_INDEX | PROTO_CAP_PEX;
     h.seq = store_seq(a->store);
     h.time = (uint64_t)agent_now();
     h.peer_port = a->peer_port;
@@ -117,8 +117,8 @@ static void serve_index(struct agent *a, h2o_req_t *req, const struct proto_rout
     memset(&x, 0, sizeof x);
     memcpy(x.pk, a->pk, PROTO_PK_LEN);
     for (size_t i = 0; r->name[i] && i < PROTO_NAME_MAX; i++)
-        x.name[i] = (char)((r->name[i] >= 'A' && r->name[i] <= 'Z') ? r->name[i] - 'A' + 'a'
-                                                                    : r->name[i]);
+        x.name[i] =
+            (char)((r->name[i] >= 'A' && r->name[i] <= 'Z') ? r->name[i] - 'A' + 'a' : r->name[i]);
     x.time = (uint64_t)agent_now();
     x.lines = body;
     x.len = total;

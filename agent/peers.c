@@ -316,8 +316,9 @@ static void manifest_done(void *ud, struct agent_http_response *res)
     if (poll_abandoned(p))
         return;
     if (res->error || res->status != 200) {
-        poll_failed(p, res->error ? (res->error_text ? res->error_text : "manifest transfer failed")
-                                  : "manifest: unexpected HTTP status",
+        poll_failed(p,
+                    res->error ? (res->error_text ? res->error_text : "manifest transfer failed")
+                               : "manifest: unexpected HTTP status",
                     false);
         return;
     }
@@ -681,7 +682,7 @@ int agent_peers_init(struct agent *a)
 {
     uv_timer_init(&a->loop, &a->peers_ready_timer);
     for (size_t i = 0; i < a->opt->ntrust_keys; i++) {
-        uint8_t (*nt)[PROTO_PK_LEN] = realloc(a->trusted, (a->ntrusted + 1) * sizeof *nt);
+        uint8_t(*nt)[PROTO_PK_LEN] = realloc(a->trusted, (a->ntrusted + 1) * sizeof *nt);
         if (nt == NULL)
             return -ENOMEM;
         a->trusted = nt;

@@ -1,9 +1,9 @@
 /* agent/registry.c — the Cargo-facing sparse registry (h2o on the libuv loop).
  *
- *   GET /index/config.json            {"dl": "http://<host>/crates/{crate}/{version}/{sha256-checksum}"}
- *   GET /index/<prefix>/<name>        the crate's index file from the store
- *   GET /crates/<name>/<vers>/<sha>   the verified .crate, sent from its blob file
- *   GET /-/status                     the status document (JSON)
+ *   GET /index/config.json            {"dl":
+ * "http://<host>/crates/{crate}/{version}/{sha256-checksum}"} GET /index/<prefix>/<name>        the
+ * crate's index file from the store GET /crates/<name>/<vers>/<sha>   the verified .crate, sent
+ * from its blob file GET /-/status                     the status document (JSON)
  *
  * Every path goes through proto_route_parse first: anything malformed is a 400
  * before the store is consulted, so no request can name a file outside it.
@@ -25,7 +25,6 @@
 #include "proto/name.h"
 #include "proto/route.h"
 #include "proto/sha256.h"
-
 
 struct pending_link;
 
@@ -150,8 +149,8 @@ static void serve_index(struct agent *a, h2o_req_t *req, const char *name)
     if (kept == 0) {
         store_index_list_free(&l);
         agent_respond_text(req, 404, "Not Found",
-                     l.n ? "no version of this crate is available offline\n"
-                         : "crate not found\n");
+                           l.n ? "no version of this crate is available offline\n"
+                               : "crate not found\n");
         return;
     }
     char *body = h2o_mem_alloc_pool(&req->pool, total);
@@ -217,7 +216,7 @@ static void crate_fetched(struct agent *a, void *ud, int result)
             /* counted as from_upstream by the fetch */
         } else if (result == -EBADMSG) {
             agent_respond_text(req, 502, "Bad Gateway",
-                         "the upstream sent bytes that do not match the registry checksum\n");
+                               "the upstream sent bytes that do not match the registry checksum\n");
         } else if (result == -ENOENT) {
             agent_respond_text(req, 404, "Not Found", "crate not available\n");
         } else {

@@ -32,11 +32,11 @@ static json_t *peers_json(struct agent *a)
 
 static json_t *counters_json(const struct agent_counters *c)
 {
-    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I}", "bytes_from_peers",
-                          (json_int_t)c->bytes_from_peers, "served_to_peers",
-                          (json_int_t)c->served_to_peers, "bytes_to_peers",
-                          (json_int_t)c->bytes_to_peers, "peer_index_merged",
-                          (json_int_t)c->peer_index_merged, "peer_busy", (json_int_t)c->peer_busy);
+    json_t *o =
+        json_pack("{s:I,s:I,s:I,s:I,s:I}", "bytes_from_peers", (json_int_t)c->bytes_from_peers,
+                  "served_to_peers", (json_int_t)c->served_to_peers, "bytes_to_peers",
+                  (json_int_t)c->bytes_to_peers, "peer_index_merged",
+                  (json_int_t)c->peer_index_merged, "peer_busy", (json_int_t)c->peer_busy);
     json_t *base = counters_base_json(c);
     if (o && base)
         json_object_update(base, o);
@@ -46,13 +46,12 @@ static json_t *counters_json(const struct agent_counters *c)
 
 static json_t *counters_base_json(const struct agent_counters *c)
 {
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "served", (json_int_t)c->served,
-                     "index_served", (json_int_t)c->index_served, "crates_served",
-                     (json_int_t)c->crates_served, "from_store", (json_int_t)c->from_store,
-                     "from_upstream", (json_int_t)c->from_upstream, "from_peers",
-                     (json_int_t)c->from_peers, "rejected", (json_int_t)c->rejected,
-                     "upstream_errors", (json_int_t)c->upstream_errors, "bytes_from_upstream",
-                     (json_int_t)c->bytes_from_upstream);
+    return json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "served", (json_int_t)c->served, "index_served",
+        (json_int_t)c->index_served, "crates_served", (json_int_t)c->crates_served, "from_store",
+        (json_int_t)c->from_store, "from_upstream", (json_int_t)c->from_upstream, "from_peers",
+        (json_int_t)c->from_peers, "rejected", (json_int_t)c->rejected, "upstream_errors",
+        (json_int_t)c->upstream_errors, "bytes_from_upstream", (json_int_t)c->bytes_from_upstream);
 }
 
 static json_t *import_json(const struct agent *a)
@@ -84,14 +83,14 @@ char *agent_status_json(struct agent *a, size_t *len)
         a->up.last_error[0] ? a->up.last_error : NULL, "store", "dir", store_dir(a->store),
         "crates", (json_int_t)st.crates, "bytes", (json_int_t)st.bytes, "index_entries",
         (json_int_t)st.index_entries, "index_crates", (json_int_t)st.index_crates, "peers",
-        peers_json(a), "counters", counters_json(c), "rejected", "checksum", (json_int_t)c->rejected_checksum,
-        "conflict", (json_int_t)c->rejected_conflict, "request", (json_int_t)c->rejected_request,
-        "peer_checksum", (json_int_t)c->rejected_peer_checksum, "peer_signature",
-        (json_int_t)c->rejected_peer_signature, "peer_conflict",
-        (json_int_t)c->rejected_peer_conflict,
-        "transfers", "in_flight", (json_int_t)agent_fetch_in_flight(a), "import", import_json(a),
-        "uptime_s", (json_int_t)(agent_now() - a->started_at), "listen", a->listen_host, "id",
-        a->key_text, "key_id", a->key_id, "mdns", a->discovery ? agent_discovery_backend(a->discovery) : "off",
+        peers_json(a), "counters", counters_json(c), "rejected", "checksum",
+        (json_int_t)c->rejected_checksum, "conflict", (json_int_t)c->rejected_conflict, "request",
+        (json_int_t)c->rejected_request, "peer_checksum", (json_int_t)c->rejected_peer_checksum,
+        "peer_signature", (json_int_t)c->rejected_peer_signature, "peer_conflict",
+        (json_int_t)c->rejected_peer_conflict, "transfers", "in_flight",
+        (json_int_t)agent_fetch_in_flight(a), "import", import_json(a), "uptime_s",
+        (json_int_t)(agent_now() - a->started_at), "listen", a->listen_host, "id", a->key_text,
+        "key_id", a->key_id, "mdns", a->discovery ? agent_discovery_backend(a->discovery) : "off",
         "seq", (json_int_t)a->announced_seq);
     if (doc == NULL)
         return NULL;

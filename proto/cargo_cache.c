@@ -34,8 +34,8 @@ int proto_cargo_cache_open(const uint8_t *buf, size_t len, struct proto_cargo_ca
     it->buf = buf;
     it->len = len;
     it->cache_version = buf[0];
-    it->index_version = (uint32_t)buf[1] | (uint32_t)buf[2] << 8 | (uint32_t)buf[3] << 16 |
-                        (uint32_t)buf[4] << 24;
+    it->index_version =
+        (uint32_t)buf[1] | (uint32_t)buf[2] << 8 | (uint32_t)buf[3] << 16 | (uint32_t)buf[4] << 24;
     it->header = buf + PREAMBLE_LEN;
     it->header_len = (size_t)(nul - it->header);
     it->pos = PREAMBLE_LEN + it->header_len + 1;

@@ -153,10 +153,8 @@ int proto_dl_expand(const char *tmpl, const char *name, const char *vers, const 
         const char *s;
         size_t n;
     } values[M_COUNT] = {
-        [M_CRATE] = {name, name_len},
-        [M_VERSION] = {vers, vers_len},
-        [M_PREFIX] = {prefix, (size_t)pn},
-        [M_LOWERPREFIX] = {lowerprefix, (size_t)ln},
+        [M_CRATE] = {name, name_len},       [M_VERSION] = {vers, vers_len},
+        [M_PREFIX] = {prefix, (size_t)pn},  [M_LOWERPREFIX] = {lowerprefix, (size_t)ln},
         [M_CKSUM] = {cksum_hex, cksum_len},
     };
 

@@ -24,8 +24,7 @@
 #include <jansson.h>
 
 /* Copy a valid name-or-version string member into dst (cap+1 bytes). */
-static int copy_field(json_t *obj, const char *key, bool (*valid)(const char *, size_t),
-                      char *dst)
+static int copy_field(json_t *obj, const char *key, bool (*valid)(const char *, size_t), char *dst)
 {
     json_t *v = json_object_get(obj, key);
     const char *s = json_string_value(v);
@@ -60,7 +59,8 @@ static int collect_deps(json_t *root, struct proto_index_entry *e)
 
     size_t i;
     json_t *dep;
-    json_array_foreach(deps, i, dep) {
+    json_array_foreach(deps, i, dep)
+    {
         rc = -EBADMSG;
         if (!json_is_object(dep) || !json_is_string(json_object_get(dep, "name")))
             goto out;

@@ -19,7 +19,7 @@
 #include "proto/name.h"
 #include "proto/sha256.h"
 
-#define PROTO_LINE_MAX (1u << 20)       /* one index line */
+#define PROTO_LINE_MAX (1u << 20)        /* one index line */
 #define PROTO_INDEX_FILE_MAX (64u << 20) /* one whole index file */
 #define PROTO_DEPS_MAX 4096              /* dependencies listed on one line */
 

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define PROTO_NAME_MAX 64   /* crates.io's limit on a crate name */
-#define PROTO_VERS_MAX 128  /* generous cap on a semver string */
+#define PROTO_NAME_MAX 64  /* crates.io's limit on a crate name */
+#define PROTO_VERS_MAX 128 /* generous cap on a semver string */
 /* "xx/yy/" + name + NUL */
 #define PROTO_INDEX_PATH_MAX (PROTO_NAME_MAX + 8)
 

@@ -3,8 +3,8 @@
  *
  *   file   := { ws* [ key ws* '=' ws* value ws* ] [ '#' comment ] '\n' }
  *   key    := [A-Za-z0-9_-]{1,64}
- *   value  := scalar | '[' { blank } [ scalar { blank } { ',' { blank } scalar { blank } } [ ',' ] ] { blank } ']'
- *   scalar := '"' { char | '\"' | '\\' } '"'  |  bare word (true/false are booleans)
+ *   value  := scalar | '[' { blank } [ scalar { blank } { ',' { blank } scalar { blank } } [ ',' ]
+ * ] { blank } ']' scalar := '"' { char | '\"' | '\\' } '"'  |  bare word (true/false are booleans)
  *   blank  := ws | newline | comment         (arrays may span lines, as in TOML)
  *
  * The whole buffer is checked before the first callback: a syntax error
@@ -29,8 +29,8 @@ struct parser {
 
 static bool is_key_char(uint8_t c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 /* Bytes allowed in an unquoted value: printable ASCII but the syntax

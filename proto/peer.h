@@ -34,17 +34,17 @@
 #include "proto/sha256.h"
 
 #define PROTO_PEER_VERSION 1
-#define PROTO_PK_LEN 32            /* Ed25519 public key */
-#define PROTO_SK_LEN 64            /* Ed25519 secret key (libsodium layout) */
+#define PROTO_PK_LEN 32 /* Ed25519 public key */
+#define PROTO_SK_LEN 64 /* Ed25519 secret key (libsodium layout) */
 #define PROTO_SIG_LEN 64
 #define PROTO_NONCE_LEN 32
-#define PROTO_KEY_TEXT_LEN 43      /* base64url, no padding */
-#define PROTO_KEYID_HEX_LEN 16     /* hex of the first 8 bytes of BLAKE2b-256(pk) */
+#define PROTO_KEY_TEXT_LEN 43  /* base64url, no padding */
+#define PROTO_KEYID_HEX_LEN 16 /* hex of the first 8 bytes of BLAKE2b-256(pk) */
 #define PROTO_PEER_BODY_MAX (32u << 20)
 #define PROTO_MANIFEST_CRATES_MAX 500000u
 #define PROTO_MANIFEST_INDEX_MAX 500000u
 #define PROTO_PEX_MAX 64u
-#define PROTO_PEER_ADDR_MAX 255u   /* "host:port" */
+#define PROTO_PEER_ADDR_MAX 255u /* "host:port" */
 
 /* Capabilities in a hello. */
 #define PROTO_CAP_MANIFEST 0x1u
@@ -68,10 +68,10 @@ void proto_key_id(const uint8_t pk[PROTO_PK_LEN], char out[PROTO_KEYID_HEX_LEN +
  * requester's fresh nonce is signed) and says what it serves. */
 struct proto_hello {
     uint8_t pk[PROTO_PK_LEN];
-    uint16_t version;  /* PROTO_PEER_VERSION */
-    uint32_t caps;     /* PROTO_CAP_* */
-    uint64_t seq;      /* current manifest sequence */
-    uint64_t time;     /* sender's unix time */
+    uint16_t version;   /* PROTO_PEER_VERSION */
+    uint32_t caps;      /* PROTO_CAP_* */
+    uint64_t seq;       /* current manifest sequence */
+    uint64_t time;      /* sender's unix time */
     uint16_t peer_port; /* the sender's peer-side port (0 = does not serve) */
     uint8_t nonce[PROTO_NONCE_LEN];
 };
@@ -83,9 +83,9 @@ struct proto_manifest_crate {
     uint64_t size;
 };
 struct proto_manifest_index {
-    char name[PROTO_NAME_MAX + 1];        /* lower-case crate name */
-    uint8_t hash[PROTO_SHA256_LEN];       /* SHA-256 of the index file body it would serve */
-    uint64_t updated;                     /* unix time its content last changed */
+    char name[PROTO_NAME_MAX + 1];  /* lower-case crate name */
+    uint8_t hash[PROTO_SHA256_LEN]; /* SHA-256 of the index file body it would serve */
+    uint64_t updated;               /* unix time its content last changed */
 };
 
 /* GET /peer/1/manifest[?since=N]: what the sender holds. since == 0 is a full
@@ -98,7 +98,7 @@ struct proto_manifest {
     uint64_t time;
     struct proto_manifest_crate *crates; /* malloc'd by decode */
     uint32_t ncrates;
-    struct proto_manifest_index *index;  /* malloc'd by decode */
+    struct proto_manifest_index *index; /* malloc'd by decode */
     uint32_t nindex;
     char (*pex)[PROTO_PEER_ADDR_MAX + 1]; /* peers the sender knows ("host:port"), malloc'd */
     uint32_t npex;

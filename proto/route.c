@@ -60,7 +60,8 @@ static int split_decode(const char *raw, size_t len, char *dec, struct comp *com
             if (c == '%') {
                 if (len - i < 3)
                     return -EINVAL;
-                int hi = proto_hex_digit((unsigned char)raw[i + 1]), lo = proto_hex_digit((unsigned char)raw[i + 2]);
+                int hi = proto_hex_digit((unsigned char)raw[i + 1]),
+                    lo = proto_hex_digit((unsigned char)raw[i + 2]);
                 if (hi < 0 || lo < 0)
                     return -EINVAL;
                 c = (unsigned char)(hi << 4 | lo);

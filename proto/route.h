@@ -45,9 +45,9 @@ struct proto_route {
     char vers[PROTO_VERS_MAX + 1];
     uint8_t sha256[PROTO_SHA256_LEN];
     /* peer routes */
-    uint8_t nonce[32];   /* hello: required */
-    uint64_t since;      /* manifest: 0 when absent */
-    uint16_t port;       /* hello: the requester's own peer port, 0 when absent */
+    uint8_t nonce[32]; /* hello: required */
+    uint64_t since;    /* manifest: 0 when absent */
+    uint16_t port;     /* hello: the requester's own peer port, 0 when absent */
 };
 
 /* 0; -EINVAL for a malformed path (bad escape, bad name/version/digest,

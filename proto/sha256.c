@@ -39,8 +39,8 @@ void proto_sha256_update(struct proto_sha256 *h, const void *buf, size_t len)
 void proto_sha256_final(struct proto_sha256 *h, uint8_t out[PROTO_SHA256_LEN])
 {
     unsigned int n = 0;
-    if (h == NULL || h->ctx == NULL ||
-        EVP_DigestFinal_ex(h->ctx, out, &n) != 1 || n != PROTO_SHA256_LEN)
+    if (h == NULL || h->ctx == NULL || EVP_DigestFinal_ex(h->ctx, out, &n) != 1 ||
+        n != PROTO_SHA256_LEN)
         memset(out, 0, PROTO_SHA256_LEN); /* only after a failed init: never a valid digest */
     proto_sha256_abort(h);
 }

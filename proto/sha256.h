@@ -18,10 +18,10 @@
 struct proto_sha256 {
     void *ctx;
 };
-int proto_sha256_init(struct proto_sha256 *h);                           /* 0 or -ENOMEM */
+int proto_sha256_init(struct proto_sha256 *h); /* 0 or -ENOMEM */
 void proto_sha256_update(struct proto_sha256 *h, const void *buf, size_t len);
 void proto_sha256_final(struct proto_sha256 *h, uint8_t out[PROTO_SHA256_LEN]); /* frees ctx */
-void proto_sha256_abort(struct proto_sha256 *h);                         /* frees ctx; NULL-safe */
+void proto_sha256_abort(struct proto_sha256 *h); /* frees ctx; NULL-safe */
 
 /* One-shot. */
 void proto_sha256(const void *buf, size_t len, uint8_t out[PROTO_SHA256_LEN]);

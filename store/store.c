@@ -178,8 +178,8 @@ enum stmt_id {
     ST__COUNT
 };
 
-#define ROW_COLUMNS                                                                              \
-    "e.vers, e.cksum, e.yanked, e.line,"                                                         \
+#define ROW_COLUMNS                                                                                \
+    "e.vers, e.cksum, e.yanked, e.line,"                                                           \
     " EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = e.cksum)"
 
 static const char *const stmt_sql[ST__COUNT] = {
@@ -279,8 +279,8 @@ static int db_fail(struct store *s)
     return -EIO;
 }
 
-static __attribute__((format(printf, 3, 4))) int path_fmt(char *out, size_t outsz,
-                                                          const char *fmt, ...)
+static __attribute__((format(printf, 3, 4))) int path_fmt(char *out, size_t outsz, const char *fmt,
+                                                          ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -721,9 +721,8 @@ static const void *line_bytes(const uint8_t *line)
 }
 
 /* The body of store_index_put, inside its own begin/commit. */
-static int index_put_locked(struct store *s, const char *name_lc,
-                            const struct proto_index_entry *e, int origin,
-                            const char *origin_detail)
+static int index_put_locked(struct store *s, const char *name_lc, const struct proto_index_entry *e,
+                            int origin, const char *origin_detail)
 {
     int64_t now = now_s();
     sqlite3_stmt *st = stmt(s, ST_ENTRY_FIND);
@@ -1014,8 +1013,7 @@ static int tmp_create(const struct store *s, mode_t mode, char *tmp, size_t tmps
     return 0;
 }
 
-static int tmp_open(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN],
-                    struct tmp_blob *t)
+static int tmp_open(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN], struct tmp_blob *t)
 {
     char hex[PROTO_SHA256_HEX_LEN + 1];
     int rc;
@@ -1216,8 +1214,8 @@ bool store_blob_has(struct store *s, const uint8_t sha[PROTO_SHA256_LEN])
 
 /* The database half of store_blob_record, inside its own begin/commit: a row
  * that exists is only marked used; a new one takes the next change number. */
-static int blob_record_locked(struct store *s, const uint8_t sha[PROTO_SHA256_LEN],
-                              int64_t size, int origin)
+static int blob_record_locked(struct store *s, const uint8_t sha[PROTO_SHA256_LEN], int64_t size,
+                              int origin)
 {
     int64_t now = now_s(), seq;
     sqlite3_stmt *q = stmt(s, ST_BLOB_TOUCH);

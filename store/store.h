@@ -31,9 +31,9 @@
 #define STORE_BLOB_MAX (512ull << 20) /* the largest .crate accepted */
 
 enum store_origin {
-    STORE_ORIGIN_UPSTREAM = 1,  /* fetched from the upstream registry */
+    STORE_ORIGIN_UPSTREAM = 1,   /* fetched from the upstream registry */
     STORE_ORIGIN_CARGO_HOME = 2, /* imported from a local CARGO_HOME */
-    STORE_ORIGIN_PEER = 3,      /* from a peer (origin_detail = its key id) */
+    STORE_ORIGIN_PEER = 3,       /* from a peer (origin_detail = its key id) */
     STORE_ORIGIN_BUNDLE = 4,
 };
 const char *store_origin_name(int origin);
@@ -51,9 +51,9 @@ const char *store_errmsg(const struct store *s);
 /* ---- index entries -------------------------------------------------------- */
 
 enum store_put_result {
-    STORE_PUT_NEW = 0,       /* a new (name, version) */
-    STORE_PUT_SAME = 1,      /* identical content, nothing changed */
-    STORE_PUT_YANK = 2,      /* same content, yanked flag (and line) updated */
+    STORE_PUT_NEW = 0,  /* a new (name, version) */
+    STORE_PUT_SAME = 1, /* identical content, nothing changed */
+    STORE_PUT_YANK = 2, /* same content, yanked flag (and line) updated */
 };
 /* Insert or update one entry. Returns a store_put_result (>= 0), -EEXIST when
  * it contradicts the entry already held (different content hash): nothing is
@@ -101,7 +101,8 @@ struct store_index_meta {
     int64_t fetched_at; /* unix seconds; 0 = never */
     bool not_found;     /* the upstream answered 404 at fetched_at */
 };
-int store_index_meta_get(struct store *s, const char *name, struct store_index_meta *m); /* -ENOENT */
+int store_index_meta_get(struct store *s, const char *name,
+                         struct store_index_meta *m); /* -ENOENT */
 int store_index_meta_put(struct store *s, const char *name, const struct store_index_meta *m);
 
 /* ---- blobs ---------------------------------------------------------------- */
