@@ -50,7 +50,6 @@ struct agent_fetch {
     struct agent_fetch *next;
     struct agent *a;
     char key[80];
-    bool is_crate;
     unsigned depth; /* 0: Cargo asked; n: a prefetch n levels below */
     char name[PROTO_NAME_MAX + 1];
     char vers[PROTO_VERS_MAX + 1];
@@ -154,25 +153,6 @@ void agent_fetch_abort_all(struct agent *a)
         next = f->next;
         if (!f->committing)
             fetch_finish(f, -ECANCELED);
-    }
-}
-
-void agent_fetch_cancel(struct agent *a, agent_fetch_cb cb, void *ud)
-{
-    for (struct agent_fetch *f = a->fetches; f; f = f->next) {
-        struct fetch_waiter **pp = &f->waiters;
-        while (*pp) {
-            struct fetch_waiter *w = *pp;
-            if (w->cb == cb && w->ud == ud) {
-                *pp = w->next;
-                free(w);
-            } else {
-                pp = &w->next;
-            }
-        }
-        f->tail = &f->waiters;
-        while (*f->tail)
-            f->tail = &(*f->tail)->next;
     }
 }
 
@@ -773,7 +753,6 @@ void agent_fetch_crate(struct agent *a, const char *name, const char *vers,
         cb(a, ud, -ENOMEM);
         return;
     }
-    f->is_crate = true;
     snprintf(f->name, sizeof f->name, "%s", name);
     snprintf(f->vers, sizeof f->vers, "%s", vers);
     memcpy(f->sha, sha, PROTO_SHA256_LEN);

@@ -93,8 +93,6 @@ int agent_fetch_index(struct agent *a, const char *name, agent_fetch_cb cb, void
 /* Fetch one crate's bytes into the store. cb is always called later. */
 void agent_fetch_crate(struct agent *a, const char *name, const char *vers,
                        const uint8_t sha[PROTO_SHA256_LEN], agent_fetch_cb cb, void *ud);
-/* Forget a waiter whose requester went away (its cb will not be called). */
-void agent_fetch_cancel(struct agent *a, agent_fetch_cb cb, void *ud);
 size_t agent_fetch_in_flight(const struct agent *a);
 /* At shutdown: every waiter is called with -ECANCELED (it must not respond). */
 void agent_fetch_abort_all(struct agent *a);
@@ -102,6 +100,10 @@ void agent_fetch_abort_all(struct agent *a);
 /* ---- registry.c ---------------------------------------------------------- */
 
 int agent_registry_start(struct agent *a, const char *listen);
+/* A crate's index file as served: every row's original line + '\n', in
+ * arrival order; with only_available, just the rows whose have_blob is set.
+ * malloc'd (NULL when no row is kept or out of memory, *len = 0). */
+char *agent_index_body(const struct store_index_list *l, bool only_available, size_t *len);
 void agent_registry_stop(struct agent *a);
 
 /* ---- import.c ------------------------------------------------------------ */

@@ -29,16 +29,15 @@ static int index_digest(struct agent *a, const char *name, uint8_t out[PROTO_SHA
     int rc = store_index_list(a->store, name, &l);
     if (rc < 0)
         return rc;
-    struct proto_sha256 h;
-    if (proto_sha256_init(&h) < 0) {
+    size_t len;
+    char *body = agent_index_body(&l, false, &len);
+    if (body)
+        proto_sha256(body, len, out);
+    free(body);
+    if (body == NULL && l.n) {
         store_index_list_free(&l);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < l.n; i++) {
-        proto_sha256_update(&h, l.rows[i].line, l.rows[i].line_len);
-        proto_sha256_update(&h, "\n", 1);
-    }
-    proto_sha256_final(&h, out);
     *updated = l.updated > 0 ? (uint64_t)l.updated : 0;
     rc = l.n ? 0 : -ENOENT;
     store_index_list_free(&l);

@@ -97,22 +97,13 @@ static void serve_index(struct agent *a, h2o_req_t *req, const struct proto_rout
         agent_respond_text(req, 404, "Not Found", "no index entries for this crate\n");
         return;
     }
-    size_t total = 0;
-    for (size_t i = 0; i < l.n; i++)
-        total += l.rows[i].line_len + 1;
-    uint8_t *body = malloc(total);
+    size_t total;
+    char *body = agent_index_body(&l, false, &total);
+    store_index_list_free(&l);
     if (body == NULL) {
-        store_index_list_free(&l);
         agent_respond_text(req, 503, "Service Unavailable", "out of memory\n");
         return;
     }
-    size_t off = 0;
-    for (size_t i = 0; i < l.n; i++) {
-        memcpy(body + off, l.rows[i].line, l.rows[i].line_len);
-        off += l.rows[i].line_len;
-        body[off++] = '\n';
-    }
-    store_index_list_free(&l);
     struct proto_peer_index x;
     memset(&x, 0, sizeof x);
     memcpy(x.pk, a->pk, PROTO_PK_LEN);
@@ -120,7 +111,7 @@ static void serve_index(struct agent *a, h2o_req_t *req, const struct proto_rout
         x.name[i] =
             (char)((r->name[i] >= 'A' && r->name[i] <= 'Z') ? r->name[i] - 'A' + 'a' : r->name[i]);
     x.time = (uint64_t)agent_now();
-    x.lines = body;
+    x.lines = (const uint8_t *)body;
     x.len = total;
     uint8_t *buf;
     size_t len;

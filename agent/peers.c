@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #define PEERS_MAX 64
+#define PEERS_ENTRIES_MAX 1000000u /* manifest entries held for all peers (~140 MB at most) */
 #define POLL_LIVE_MS 5000
 #define POLL_REJECTED_MS 60000
 #define BACKOFF_MAX_MS 60000
@@ -248,6 +249,13 @@ static int apply_manifest(struct agent_peer *p, const struct proto_manifest *m)
 {
     size_t nc = m->since ? p->ncrates : 0, ni = m->since ? p->nindex : 0;
     if (nc + m->ncrates > PROTO_MANIFEST_CRATES_MAX || ni + m->nindex > PROTO_MANIFEST_INDEX_MAX)
+        return -EMSGSIZE;
+    /* what all peers together make us hold is bounded too, not only each one */
+    size_t others = 0;
+    for (struct agent_peer *q = p->a->peers; q; q = q->next)
+        if (q != p)
+            others += q->ncrates + q->nindex;
+    if (others + nc + m->ncrates + ni + m->nindex > PEERS_ENTRIES_MAX)
         return -EMSGSIZE;
     struct proto_manifest_crate *crates = malloc((nc + m->ncrates + 1) * sizeof *crates);
     struct peer_index_item *index = malloc((ni + m->nindex + 1) * sizeof *index);

@@ -136,33 +136,20 @@ static void serve_index(struct agent *a, h2o_req_t *req, const char *name)
         return;
     }
     bool filter = !agent_upstream_online(a) && !a->opt->offline_index_all;
-    size_t total = 0, kept = 0;
     /* offline, a version is listed when its crate is here or at a live peer */
-    for (size_t i = 0; i < l.n; i++) {
-        if (filter && !l.rows[i].have_blob && agent_peers_have_crate(a, l.rows[i].cksum))
+    for (size_t i = 0; filter && i < l.n; i++)
+        if (!l.rows[i].have_blob && agent_peers_have_crate(a, l.rows[i].cksum))
             l.rows[i].have_blob = true;
-        if (filter && !l.rows[i].have_blob)
-            continue;
-        total += l.rows[i].line_len + 1;
-        kept++;
-    }
-    if (kept == 0) {
-        store_index_list_free(&l);
+    size_t total;
+    char *body = agent_index_body(&l, filter, &total);
+    size_t nrows = l.n;
+    store_index_list_free(&l);
+    if (body == NULL) {
         agent_respond_text(req, 404, "Not Found",
-                           l.n ? "no version of this crate is available offline\n"
-                               : "crate not found\n");
+                           nrows ? "no version of this crate is available offline\n"
+                                 : "crate not found\n");
         return;
     }
-    char *body = h2o_mem_alloc_pool(&req->pool, total);
-    size_t off = 0;
-    for (size_t i = 0; i < l.n; i++) {
-        if (filter && !l.rows[i].have_blob)
-            continue;
-        memcpy(body + off, l.rows[i].line, l.rows[i].line_len);
-        off += l.rows[i].line_len;
-        body[off++] = '\n';
-    }
-    store_index_list_free(&l);
 
     uint8_t digest[PROTO_SHA256_LEN];
     proto_sha256(body, total, digest);
@@ -177,9 +164,32 @@ static void serve_index(struct agent *a, h2o_req_t *req, const char *name)
         req->res.status = 304;
         req->res.reason = "Not Modified";
         h2o_send_inline(req, NULL, 0);
-        return;
+    } else {
+        agent_respond_bytes(req, "text/plain; charset=utf-8", body, total); /* copies */
     }
-    agent_respond_bytes(req, "text/plain; charset=utf-8", body, total);
+    free(body);
+}
+
+char *agent_index_body(const struct store_index_list *l, bool only_available, size_t *len)
+{
+    size_t total = 0;
+    *len = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (!only_available || l->rows[i].have_blob)
+            total += l->rows[i].line_len + 1;
+    char *body = total ? malloc(total) : NULL;
+    if (body == NULL)
+        return NULL;
+    size_t off = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (only_available && !l->rows[i].have_blob)
+            continue;
+        memcpy(body + off, l->rows[i].line, l->rows[i].line_len);
+        off += l->rows[i].line_len;
+        body[off++] = '\n';
+    }
+    *len = total;
+    return body;
 }
 
 static void index_fetched(struct agent *a, void *ud, int result)
