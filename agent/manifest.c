@@ -31,15 +31,14 @@ static int index_digest(struct agent *a, const char *name, uint8_t out[PROTO_SHA
         return rc;
     size_t len;
     char *body = agent_index_body(&l, false, &len);
-    if (body)
+    if (body == NULL) {
+        rc = l.n ? -ENOMEM : -ENOENT;
+    } else {
         proto_sha256(body, len, out);
-    free(body);
-    if (body == NULL && l.n) {
-        store_index_list_free(&l);
-        return -ENOMEM;
+        free(body);
+        *updated = l.updated > 0 ? (uint64_t)l.updated : 0;
+        rc = 0;
     }
-    *updated = l.updated > 0 ? (uint64_t)l.updated : 0;
-    rc = l.n ? 0 : -ENOENT;
     store_index_list_free(&l);
     return rc;
 }
