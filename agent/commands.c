@@ -14,27 +14,10 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/client.h"
 #include "agent/commands.h"
 #include "agent/http_client.h"
 #include "agent/internal.h"
-
-/* "--name VALUE" or "--name=VALUE" at argv[*i]; advances *i. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t nl = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, nl) != 0)
-        return NULL;
-    if (a[nl] == '=')
-        return a + nl + 1;
-    if (a[nl] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "cratecast: %s needs a value\n", name);
-        exit(2);
-    }
-    return argv[++*i];
-}
 
 static char *store_or_default(const char *s)
 {
@@ -48,11 +31,6 @@ static char *store_or_default(const char *s)
     return d;
 }
 
-static const char *agent_url_default(void)
-{
-    return "http://" AGENT_DEFAULT_LISTEN;
-}
-
 /* ---- status -------------------------------------------------------------- */
 
 static json_int_t geti(json_t *o, const char *path1, const char *path2)
@@ -63,48 +41,61 @@ static json_int_t geti(json_t *o, const char *path1, const char *path2)
     return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
+/* Recent misses, the ones that fail a build (crate, index) before the
+ * withheld-version notes; at most 10 lines. */
+static void print_misses(json_t *misses)
+{
+    size_t n = json_array_size(misses);
+    if (n == 0) {
+        printf("misses:    none\n");
+        return;
+    }
+    printf("misses:    %zu recent (`cratecast why CRATE` for one crate)\n", n);
+    int shown = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(misses, i, m)
+        {
+            const char *kind = json_string_value(json_object_get(m, "kind"));
+            bool withheld = kind && strcmp(kind, "withheld") == 0;
+            if (withheld != (pass == 1) || shown >= 10)
+                continue;
+            const char *ver = json_string_value(json_object_get(m, "version"));
+            printf("           %s%s%s: %s\n", json_string_value(json_object_get(m, "crate")),
+                   ver && !withheld ? " " : "", ver && !withheld ? ver : "",
+                   json_string_value(json_object_get(m, "reason")));
+            shown++;
+        }
+    }
+    if ((size_t)shown < n)
+        printf("           ... and %zu more (status --json)\n", n - (size_t)shown);
+}
+
 int cmd_status(int argc, char **argv)
 {
     bool as_json = false;
-    const char *url = agent_url_default();
+    const char *url = NULL;
     for (int i = 0; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--json") == 0)
             as_json = true;
-        else if ((v = opt_value(argc, argv, &i, "--agent")) != NULL)
+        else if ((v = client_opt_value(argc, argv, &i, "--agent")) != NULL)
             url = v;
         else {
             fprintf(stderr, "cratecast: status: unknown argument '%s'\n", argv[i]);
             return 2;
         }
     }
-    char full[2100];
-    size_t ul = strlen(url);
-    if (ul > 2000 || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)) {
-        fprintf(stderr, "cratecast: status: --agent %s: expected http://HOST:PORT\n", url);
+    char full[CLIENT_URL_MAX];
+    if (client_url("status", url, "/-/status", full, sizeof full) < 0)
         return 2;
-    }
-    snprintf(full, sizeof full, "%.*s/-/status", (int)(url[ul - 1] == '/' ? ul - 1 : ul), url);
-    struct agent_http_response res;
-    int rc = agent_http_get_sync(full, 5000, &res);
-    if (rc < 0 || res.status != 200) {
-        fprintf(stderr, "cratecast: status: no agent answers at %s (%s)\n", url,
-                rc < 0 ? strerror(-rc) : "unexpected HTTP status");
-        agent_http_response_free(&res);
+    long http_status;
+    json_t *doc = client_get_json("status", full, 5000, &http_status);
+    if (doc == NULL)
         return 1;
-    }
-    json_error_t jerr;
-    json_t *doc = json_loadb((const char *)res.body, res.len, 0, &jerr);
-    agent_http_response_free(&res);
-    if (doc == NULL) {
-        fprintf(stderr, "cratecast: status: the agent at %s sent invalid JSON\n", url);
-        return 1;
-    }
     if (as_json) {
-        char *s = json_dumps(doc, JSON_INDENT(2));
-        if (s)
-            puts(s);
-        free(s);
+        client_print_json(doc);
     } else {
         json_t *up = json_object_get(doc, "upstream");
         printf("upstream:  %s (%s)\n",
@@ -142,6 +133,7 @@ int cmd_status(int argc, char **argv)
                (long long)geti(doc, "rejected", "conflict"),
                (long long)geti(doc, "rejected", "request"));
         printf("transfers: %lld in flight\n", (long long)geti(doc, "transfers", "in_flight"));
+        print_misses(json_object_get(doc, "misses"));
     }
     json_decref(doc);
     return 0;
@@ -247,13 +239,13 @@ int cmd_cargo_config(int argc, char **argv)
         struct sockaddr_storage ss;
         if (strcmp(argv[i], "--write") == 0)
             write = true;
-        else if ((v = opt_value(argc, argv, &i, "--listen")) != NULL) {
+        else if ((v = client_opt_value(argc, argv, &i, "--listen")) != NULL) {
             if (agent_parse_addr(v, &ss) < 0) {
                 fprintf(stderr, "cratecast: cargo-config: --listen %s: expected ADDR:PORT\n", v);
                 return 2;
             }
             listen = v;
-        } else if ((v = opt_value(argc, argv, &i, "--cargo-home")) != NULL)
+        } else if ((v = client_opt_value(argc, argv, &i, "--cargo-home")) != NULL)
             home = v;
         else {
             fprintf(stderr, "cratecast: cargo-config: unknown argument '%s'\n", argv[i]);
@@ -283,7 +275,7 @@ int cmd_import_cargo(int argc, char **argv)
     const char *store = NULL, *home = NULL;
     for (int i = 0; i < argc; i++) {
         const char *v;
-        if ((v = opt_value(argc, argv, &i, "--store")) != NULL)
+        if ((v = client_opt_value(argc, argv, &i, "--store")) != NULL)
             store = v;
         else if (argv[i][0] == '-') {
             fprintf(stderr, "cratecast: import-cargo: unknown option '%s'\n", argv[i]);
@@ -314,6 +306,11 @@ int cmd_import_cargo(int argc, char **argv)
                (unsigned long long)r.conflicts, (unsigned long long)r.crates_added,
                (unsigned long long)r.crates_present, (unsigned long long)r.crates_untrusted,
                (unsigned long long)r.crates_bad, r.seconds);
+    if (rc == 0 && r.registries_skipped)
+        printf("skipped %llu registr%s that %s not crates.io's (never shared, never served as "
+               "crates.io): %s\n",
+               (unsigned long long)r.registries_skipped, r.registries_skipped == 1 ? "y" : "ies",
+               r.registries_skipped == 1 ? "is" : "are", r.skipped_text);
     free(dir);
     free(h);
     return rc < 0 ? 1 : 0;
@@ -332,7 +329,7 @@ int cmd_verify(int argc, char **argv)
     const char *store = NULL;
     for (int i = 0; i < argc; i++) {
         const char *v;
-        if ((v = opt_value(argc, argv, &i, "--store")) != NULL)
+        if ((v = client_opt_value(argc, argv, &i, "--store")) != NULL)
             store = v;
         else {
             fprintf(stderr, "cratecast: verify: unknown argument '%s'\n", argv[i]);

@@ -7,5 +7,8 @@ int cmd_status(int argc, char **argv);
 int cmd_cargo_config(int argc, char **argv);
 int cmd_import_cargo(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_why(int argc, char **argv);      /* why.c */
+int cmd_check(int argc, char **argv);    /* check.c */
+int cmd_prefetch(int argc, char **argv); /* prefetch.c */
 
 #endif

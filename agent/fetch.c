@@ -69,6 +69,7 @@ struct agent_fetch {
     uint8_t *body;
     size_t len;
     int commit_rc;
+    char source[PROTO_PEER_ADDR_MAX + 8]; /* DONE: where the crate came from, "" = nowhere */
 };
 
 size_t agent_fetch_in_flight(const struct agent *a)
@@ -136,7 +137,7 @@ static void fetch_finish(struct agent_fetch *f, int result)
     struct fetch_waiter *w = f->waiters;
     while (w) {
         struct fetch_waiter *next = w->next;
-        w->cb(a, w->ud, result);
+        w->cb(a, w->ud, result, result == 0 && f->source[0] ? f->source : NULL);
         free(w);
         w = next;
     }
@@ -596,6 +597,10 @@ static void commit_after(uv_work_t *w, int status)
         fetch_finish(f, -EIO);
         return;
     }
+    if (p)
+        snprintf(f->source, sizeof f->source, "peer %s", p->addr);
+    else
+        snprintf(f->source, sizeof f->source, "upstream");
     if (p) {
         a->counters.from_peers++;
         a->counters.bytes_from_peers += len;
@@ -745,12 +750,12 @@ void agent_fetch_crate(struct agent *a, const char *name, const char *vers,
     struct agent_fetch *f = fetch_find(a, key);
     if (f != NULL) {
         if (waiter_add(f, cb, ud) < 0)
-            cb(a, ud, -ENOMEM);
+            cb(a, ud, -ENOMEM, NULL);
         return;
     }
     f = fetch_new(a, key);
     if (f == NULL) {
-        cb(a, ud, -ENOMEM);
+        cb(a, ud, -ENOMEM, NULL);
         return;
     }
     snprintf(f->name, sizeof f->name, "%s", name);
@@ -758,7 +763,7 @@ void agent_fetch_crate(struct agent *a, const char *name, const char *vers,
     memcpy(f->sha, sha, PROTO_SHA256_LEN);
     if (waiter_add(f, cb, ud) < 0) {
         fetch_finish(f, -ENOMEM);
-        cb(a, ud, -ENOMEM);
+        cb(a, ud, -ENOMEM, NULL);
         return;
     }
     agent_upstream_when_ready(a, crate_start, f);

@@ -30,6 +30,7 @@ struct http_xfer {
     agent_http_cb cb;
     void *ud;
     size_t max_body;
+    int discard_body;
     struct agent_http_response res;
     size_t cap;
     char errbuf[CURL_ERROR_SIZE];
@@ -123,6 +124,10 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
         x->res.error = -EFBIG;
         return 0; /* aborts the transfer */
     }
+    if (x->discard_body) {
+        x->res.len += n;
+        return n;
+    }
     if (x->res.len + n > x->cap) {
         size_t ncap = x->cap ? x->cap : 16384;
         while (ncap < x->res.len + n)
@@ -168,7 +173,9 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
     if (n >= 5 && memcmp(buf, "HTTP/", 5) == 0) { /* a new response (redirect): reset */
         x->res.etag[0] = '\0';
         x->res.last_modified[0] = '\0';
+        x->res.source[0] = '\0';
     }
+    take_header(buf, n, "x-cratecast-source", x->res.source, sizeof x->res.source);
     take_header(buf, n, "etag", x->res.etag, sizeof x->res.etag);
     take_header(buf, n, "last-modified", x->res.last_modified, sizeof x->res.last_modified);
     return n;
@@ -275,6 +282,7 @@ int agent_http_get(struct agent_http *h, const struct agent_http_request *req, a
     x->cb = cb;
     x->ud = ud;
     x->max_body = req->max_body ? req->max_body : (16u << 20);
+    x->discard_body = req->discard_body;
     CURL *e = x->easy;
     setup_easy(e, req->url, req->connect_timeout_ms, req->timeout_ms);
     if (req->low_speed_secs > 0) {

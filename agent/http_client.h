@@ -31,6 +31,7 @@ struct agent_http_response {
     size_t len;
     char etag[256];
     char last_modified[64];
+    char source[96]; /* X-Cratecast-Source of an agent's answer, "" when absent */
 };
 
 struct agent_http_request {
@@ -41,6 +42,7 @@ struct agent_http_request {
     long connect_timeout_ms;
     long timeout_ms;     /* whole transfer; 0 = none */
     long low_speed_secs; /* abort when below 1 byte/s for this long; 0 = off */
+    int discard_body;    /* count the body's bytes in res->len but keep none */
 };
 
 /* The callback may take ownership of res->body by setting it to NULL. */

@@ -11,6 +11,10 @@
  *      that entry's cksum (store_blob_commit_file checks while copying).
  *      Files with no matching entry are skipped as untrusted.
  *
+ * Only crates.io's registry directories are read (proto/cargo_home.h states
+ * the rule): a private registry's crates would otherwise reach every peer as
+ * crates.io's. Skipped directories are counted and named in the result.
+ *
  * agent_import_cargo_home() is synchronous and opens its own store connection,
  * so the agent runs it on the libuv thread pool and keeps serving meanwhile.
  */
@@ -28,6 +32,9 @@
 #include "agent/internal.h"
 #include "agent/log.h"
 #include "proto/cargo_cache.h"
+#include "proto/cargo_config.h"
+#include "proto/cargo_home.h"
+#include "proto/config.h"
 #include "proto/index_line.h"
 
 #define IMPORT_DEPTH_MAX 6
@@ -197,9 +204,91 @@ static void import_crate_file(struct store *s, const char *path, const char *reg
     r->crates_untrusted++;
 }
 
-static void
-for_each_registry(struct store *s, const char *root, const char *sub, struct import_result *r,
-                  void (*fn)(struct store *, const char *, const char *, struct import_result *))
+/* The host of crates.io's replacement in the user's Cargo config, "" when
+ * crates.io is not replaced. Cargo reads CARGO_HOME/config when it exists,
+ * else config.toml. */
+static void replacement_host(const char *cargo_home, char *host, size_t hostsz)
+{
+    static const char *const names[] = {"config", "config.toml"};
+    host[0] = '\0';
+    for (size_t i = 0; i < 2; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", cargo_home, names[i]);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (read_file(path, PROTO_TOML_MAX, &buf, &len) < 0)
+            continue;
+        char url[PROTO_URL_MAX];
+        unsigned line = 0;
+        if (proto_cargo_config_crates_io_replacement(buf, len, url, sizeof url, &line) == 0 &&
+            proto_cargo_config_url_host(url, host, hostsz) < 0)
+            host[0] = '\0';
+        free(buf);
+        return;
+    }
+}
+
+/* Is registry/<index|cache>/<dir> crates.io's? Decided once per directory name
+ * (both passes ask) and counted in the result. */
+struct registry_filter {
+    const char *cargo_home;
+    char host[256];
+    struct {
+        char dir[256];
+        bool yes;
+    } seen[32];
+    size_t nseen;
+};
+
+/* Append src to the NUL-terminated dst, as much as fits. */
+static void append(char *dst, size_t dstsz, const char *src)
+{
+    size_t used = strlen(dst), n = strlen(src);
+    if (used + 1 >= dstsz)
+        return;
+    if (n > dstsz - used - 1)
+        n = dstsz - used - 1;
+    memcpy(dst + used, src, n);
+    dst[used + n] = '\0';
+}
+
+static bool registry_allowed(struct registry_filter *rf, const char *dir, struct import_result *r)
+{
+    for (size_t i = 0; i < rf->nseen; i++)
+        if (strcmp(rf->seen[i].dir, dir) == 0)
+            return rf->seen[i].yes;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/registry/index/%s/config.json", rf->cargo_home, dir);
+    uint8_t *cfg = NULL;
+    size_t cfglen = 0;
+    if (read_file(path, PROTO_CONFIG_MAX, &cfg, &cfglen) < 0)
+        cfg = NULL;
+    char why[300];
+    bool yes = proto_cargo_registry_is_crates_io(dir, cfg, cfglen, rf->host[0] ? rf->host : NULL,
+                                                 why, sizeof why);
+    free(cfg);
+    if (yes) {
+        r->registries++;
+    } else {
+        r->registries_skipped++;
+        /* a summary: what does not fit is cut off */
+        if (r->skipped_text[0])
+            append(r->skipped_text, sizeof r->skipped_text, "; ");
+        append(r->skipped_text, sizeof r->skipped_text, dir);
+        append(r->skipped_text, sizeof r->skipped_text, ": ");
+        append(r->skipped_text, sizeof r->skipped_text, why);
+    }
+    if (rf->nseen < sizeof rf->seen / sizeof rf->seen[0] && strlen(dir) < sizeof rf->seen[0].dir) {
+        snprintf(rf->seen[rf->nseen].dir, sizeof rf->seen[0].dir, "%s", dir);
+        rf->seen[rf->nseen++].yes = yes;
+    }
+    return yes;
+}
+
+static void for_each_registry(struct store *s, struct registry_filter *rf, const char *root,
+                              const char *sub, struct import_result *r,
+                              void (*fn)(struct store *, const char *, const char *,
+                                         struct import_result *))
 {
     DIR *d = opendir(root);
     if (d == NULL)
@@ -207,6 +296,8 @@ for_each_registry(struct store *s, const char *root, const char *sub, struct imp
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
+            continue;
+        if (!registry_allowed(rf, de->d_name, r))
             continue;
         char path[4096];
         int n = snprintf(path, sizeof path, "%s/%s%s", root, de->d_name, sub);
@@ -237,11 +328,21 @@ int agent_import_cargo_home(const char *store_dir, const char *cargo_home, struc
         store_close(s);
         return rc;
     }
+    struct registry_filter *rf = calloc(1, sizeof *rf);
+    if (rf == NULL) {
+        store_close(s);
+        r->error = -ENOMEM;
+        snprintf(r->error_text, sizeof r->error_text, "out of memory");
+        return r->error;
+    }
+    rf->cargo_home = cargo_home;
+    replacement_host(cargo_home, rf->host, sizeof rf->host);
     char root[4096];
     snprintf(root, sizeof root, "%s/registry/index", cargo_home);
-    for_each_registry(s, root, "/.cache", r, import_cache_file);
+    for_each_registry(s, rf, root, "/.cache", r, import_cache_file);
     snprintf(root, sizeof root, "%s/registry/cache", cargo_home);
-    for_each_registry(s, root, "", r, import_crate_file);
+    for_each_registry(s, rf, root, "", r, import_crate_file);
+    free(rf);
     store_close(s);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -273,11 +374,13 @@ static void import_after(uv_work_t *w, int status)
         log_warn("import of %s: %s", j->home, j->res.error_text);
     else
         log_info("imported %s: %llu index entries (%llu new, %llu conflicting), %llu crates "
-                 "added, %llu already held, %llu without a trusted entry, in %.2f s",
+                 "added, %llu already held, %llu without a trusted entry, in %.2f s%s%s",
                  j->home, (unsigned long long)j->res.index_entries,
                  (unsigned long long)j->res.index_new, (unsigned long long)j->res.conflicts,
                  (unsigned long long)j->res.crates_added, (unsigned long long)j->res.crates_present,
-                 (unsigned long long)j->res.crates_untrusted, j->res.seconds);
+                 (unsigned long long)j->res.crates_untrusted, j->res.seconds,
+                 j->res.registries_skipped ? "; skipped registries that are not crates.io's: " : "",
+                 j->res.skipped_text);
     a->counters.rejected_conflict += j->res.conflicts;
     a->counters.rejected += j->res.conflicts;
     free(j->store_dir);

@@ -16,6 +16,7 @@
 #define CRATECAST_AGENT_INTERNAL_H
 
 #include <h2o.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <uv.h>
 
@@ -23,6 +24,7 @@
 #include "agent/discovery.h"
 #include "agent/http_client.h"
 #include "agent/http_server.h"
+#include "agent/misses.h"
 #include "proto/peer.h"
 #include "proto/route.h"
 #include "store/store.h"
@@ -81,8 +83,10 @@ const char *agent_upstream_state_name(const struct agent *a);
 /* ---- fetch.c ------------------------------------------------------------- */
 
 /* result: 0 done (look in the store), or a negative errno: -EBADMSG bad bytes
- * from the source, -ENOENT not available anywhere, -EIO transfer failure. */
-typedef void (*agent_fetch_cb)(struct agent *a, void *ud, int result);
+ * from the source, -ENOENT not available anywhere, -EIO transfer failure.
+ * source: for a crate that was fetched, where from ("upstream", "peer ADDR");
+ * otherwise NULL. */
+typedef void (*agent_fetch_cb)(struct agent *a, void *ud, int result, const char *source);
 
 struct agent_fetch; /* one transfer in flight, shared by all who wait for it */
 
@@ -101,9 +105,9 @@ void agent_fetch_abort_all(struct agent *a);
 
 int agent_registry_start(struct agent *a, const char *listen);
 /* A crate's index file as served: every row's original line + '\n', in
- * arrival order; with only_available, just the rows whose have_blob is set.
+ * arrival order; with keep != NULL, just the rows i where keep[i].
  * malloc'd (NULL when no row is kept or out of memory, *len = 0). */
-char *agent_index_body(const struct store_index_list *l, bool only_available, size_t *len);
+char *agent_index_body(const struct store_index_list *l, const bool *keep, size_t *len);
 void agent_registry_stop(struct agent *a);
 
 /* ---- import.c ------------------------------------------------------------ */
@@ -111,6 +115,8 @@ void agent_registry_stop(struct agent *a);
 struct import_result {
     uint64_t files, index_entries, index_new, conflicts, bad_lines;
     uint64_t crates_seen, crates_added, crates_present, crates_untrusted, crates_bad;
+    uint64_t registries, registries_skipped; /* registry directories read / not crates.io's */
+    char skipped_text[512];                  /* "DIR: why; DIR: why" of the skipped ones */
     double seconds;
     int error;
     char error_text[256];
@@ -216,8 +222,17 @@ void agent_peerapi_stop(struct agent *a);
 
 int cmd_id(int argc, char **argv);
 
+/* ---- why.c --------------------------------------------------------------- */
+
+/* GET /-/why/<name>: every known version and where it can come from (compact
+ * JSON, malloc'd), NULL on out-of-memory or a store error. */
+char *agent_why_json(struct agent *a, const char *name, size_t *len);
+
 /* ---- status.c ------------------------------------------------------------ */
 
+/* doc as compact JSON (malloc'd; doc is released), NULL when doc is NULL or on
+ * out-of-memory. */
+char *agent_json_take(json_t *doc, size_t *len);
 /* The status document as compact JSON (malloc'd), NULL on out-of-memory. */
 char *agent_status_json(struct agent *a, size_t *len);
 
@@ -230,6 +245,7 @@ struct agent {
     struct agent_http http;
     struct agent_upstream up;
     struct agent_counters counters;
+    struct agent_misses misses; /* what Cargo asked for and nobody could give */
     struct agent_fetch *fetches;
     size_t nfetches;
     struct agent_fetch *fetch_queue; /* crate fetches waiting for a free peer slot */

@@ -21,6 +21,9 @@ static void usage(FILE *f)
           "  import-cargo   import an existing Cargo cache [CARGO_HOME] [--store DIR]\n"
           "  verify         re-hash every stored crate, quarantine mismatches [--store DIR]\n"
           "  id             print this agent's public key [--store DIR]\n"
+          "  why CRATE      every known version of a crate and where it can come from\n"
+          "  check [PATH]   will this project build offline? exit 0 yes, 1 no [--room]\n"
+          "  prefetch [PATH] fetch everything the Cargo.lock needs (every target)\n"
           "\n"
           "See `cratecast agent --help` and docs/operations.md.\n",
           f);
@@ -70,6 +73,12 @@ int main(int argc, char **argv)
         rc = cmd_import_cargo(argc - 2, argv + 2);
     } else if (strcmp(cmd, "id") == 0) {
         rc = cmd_id(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "why") == 0) {
+        rc = cmd_why(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "check") == 0) {
+        rc = cmd_check(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "prefetch") == 0) {
+        rc = cmd_prefetch(argc - 2, argv + 2);
     } else if (strcmp(cmd, "verify") == 0) {
         rc = cmd_verify(argc - 2, argv + 2);
     } else {

@@ -30,7 +30,7 @@ static int index_digest(struct agent *a, const char *name, uint8_t out[PROTO_SHA
     if (rc < 0)
         return rc;
     size_t len;
-    char *body = agent_index_body(&l, false, &len);
+    char *body = agent_index_body(&l, NULL, &len);
     if (body == NULL) {
         rc = l.n ? -ENOMEM : -ENOENT;
     } else {

@@ -98,7 +98,7 @@ static void serve_index(struct agent *a, h2o_req_t *req, const struct proto_rout
         return;
     }
     size_t total;
-    char *body = agent_index_body(&l, false, &total);
+    char *body = agent_index_body(&l, NULL, &total);
     store_index_list_free(&l);
     if (body == NULL) {
         agent_respond_text(req, 503, "Service Unavailable", "out of memory\n");

@@ -21,6 +21,8 @@
 #include <string.h>
 
 #include "agent/internal.h"
+#include "agent/listing.h"
+#include "agent/misses.h"
 #include "agent/log.h"
 #include "proto/name.h"
 #include "proto/route.h"
@@ -127,6 +129,64 @@ static bool etag_matches(h2o_req_t *req, const char *etag)
     return false;
 }
 
+/* Record a miss; log it unless rate-limited (misses.h). */
+static void agent_miss(struct agent *a, enum agent_miss_kind kind, const char *name,
+                       const char *vers, const char *why)
+{
+    if (agent_misses_record(&a->misses, kind, name, vers, why, agent_now()))
+        log_info("miss: %s%s%s: %s", name, vers ? " " : "", vers ? vers : "", why);
+}
+
+/* Why nothing more can be had: the upstream's part of a miss's reason. */
+static const char *upstream_phrase(struct agent *a)
+{
+    switch (a->up.state) {
+    case UPSTREAM_NONE:
+        return "no upstream is configured (--upstream none)";
+    case UPSTREAM_ONLINE:
+        return "the upstream does not have it";
+    default:
+        return "the upstream is unreachable (offline)";
+    }
+}
+
+/* Offline, which rows Cargo is shown (listing.h); NULL = all. Records a
+ * miss when versions are withheld. */
+static bool *offline_listing(struct agent *a, const char *name, const struct store_index_list *l)
+{
+    if (agent_upstream_online(a) || a->opt->offline_index_all || l->n == 0)
+        return NULL;
+    struct agent_listing_version *v = calloc(l->n, sizeof *v);
+    bool *keep = calloc(l->n, sizeof *keep);
+    if (v == NULL || keep == NULL) {
+        free(v);
+        free(keep);
+        return NULL;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        v[i].vers = l->rows[i].vers;
+        v[i].yanked = l->rows[i].yanked;
+        v[i].available = l->rows[i].have_blob || agent_peers_have_crate(a, l->rows[i].cksum);
+    }
+    size_t withheld = agent_listing_offline(v, l->n);
+    const char *newest = NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        keep[i] = v[i].listed;
+        if (!keep[i])
+            newest = l->rows[i].vers; /* rows are in publication order */
+    }
+    free(v);
+    if (withheld) {
+        char why[AGENT_MISS_REASON_MAX];
+        snprintf(why, sizeof why,
+                 "offline: %zu of %zu versions withheld (not here or at a live peer), newest "
+                 "withheld %s",
+                 withheld, l->n, newest);
+        agent_miss(a, AGENT_MISS_WITHHELD, name, newest, why);
+    }
+    return keep;
+}
+
 static void serve_index(struct agent *a, h2o_req_t *req, const char *name)
 {
     struct store_index_list l;
@@ -135,19 +195,22 @@ static void serve_index(struct agent *a, h2o_req_t *req, const char *name)
         agent_respond_text(req, 500, "Internal Server Error", "store error\n");
         return;
     }
-    bool filter = !agent_upstream_online(a) && !a->opt->offline_index_all;
-    /* offline, a version is listed when its crate is here or at a live peer */
-    for (size_t i = 0; filter && i < l.n; i++)
-        if (!l.rows[i].have_blob && agent_peers_have_crate(a, l.rows[i].cksum))
-            l.rows[i].have_blob = true;
+    if (l.n == 0) {
+        store_index_list_free(&l);
+        char why[AGENT_MISS_REASON_MAX];
+        snprintf(why, sizeof why, "index file not held here or by any live peer; %s",
+                 upstream_phrase(a));
+        agent_miss(a, AGENT_MISS_INDEX, name, NULL, why);
+        agent_respond_text(req, 404, "Not Found", "crate not found\n");
+        return;
+    }
+    bool *keep = offline_listing(a, name, &l);
     size_t total;
-    char *body = agent_index_body(&l, filter, &total);
-    size_t nrows = l.n;
+    char *body = agent_index_body(&l, keep, &total);
+    free(keep);
     store_index_list_free(&l);
     if (body == NULL) {
-        agent_respond_text(req, 404, "Not Found",
-                           nrows ? "no version of this crate is available offline\n"
-                                 : "crate not found\n");
+        agent_respond_text(req, 503, "Service Unavailable", "out of memory\n");
         return;
     }
 
@@ -170,19 +233,19 @@ static void serve_index(struct agent *a, h2o_req_t *req, const char *name)
     free(body);
 }
 
-char *agent_index_body(const struct store_index_list *l, bool only_available, size_t *len)
+char *agent_index_body(const struct store_index_list *l, const bool *keep, size_t *len)
 {
     size_t total = 0;
     *len = 0;
     for (size_t i = 0; i < l->n; i++)
-        if (!only_available || l->rows[i].have_blob)
+        if (keep == NULL || keep[i])
             total += l->rows[i].line_len + 1;
     char *body = total ? malloc(total) : NULL;
     if (body == NULL)
         return NULL;
     size_t off = 0;
     for (size_t i = 0; i < l->n; i++) {
-        if (only_available && !l->rows[i].have_blob)
+        if (keep != NULL && !keep[i])
             continue;
         memcpy(body + off, l->rows[i].line, l->rows[i].line_len);
         off += l->rows[i].line_len;
@@ -192,8 +255,9 @@ char *agent_index_body(const struct store_index_list *l, bool only_available, si
     return body;
 }
 
-static void index_fetched(struct agent *a, void *ud, int result)
+static void index_fetched(struct agent *a, void *ud, int result, const char *source)
 {
+    (void)source;
     struct pending *p = ud;
     h2o_req_t *req = pending_take(p);
     if (req != NULL && result != -ECANCELED)
@@ -203,11 +267,17 @@ static void index_fetched(struct agent *a, void *ud, int result)
 
 /* ---- crates -------------------------------------------------------------- */
 
-static int send_blob(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256_LEN])
+/* source: "store", "upstream" or "peer ADDR", sent as X-Cratecast-Source (for
+ * `cratecast prefetch`). */
+static int send_blob(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256_LEN],
+                     const char *source)
 {
     char path[4096];
     if (store_blob_path(a->store, sha, path, sizeof path) < 0)
         return -ENAMETOOLONG;
+    h2o_iovec_t src = h2o_strdup(&req->pool, source, SIZE_MAX);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cratecast-source"), 0, NULL,
+                          src.base, src.len);
     if (h2o_file_send(req, 200, "OK", path, h2o_iovec_init(H2O_STRLIT("application/x-tar")), 0) !=
         0)
         return -ENOENT;
@@ -217,18 +287,37 @@ static int send_blob(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SH
     return 0;
 }
 
-static void crate_fetched(struct agent *a, void *ud, int result)
+/* A crate nobody can send: 404 (Cargo 1.96+ treats only 404 as "not found"),
+ * recorded as a miss with the reason (what, or one made up here). */
+static void crate_missing(struct agent *a, h2o_req_t *req, const struct proto_route *r,
+                          const char *what)
+{
+    char why[AGENT_MISS_REASON_MAX];
+    struct agent_peer *cand[8];
+    size_t holders = agent_peers_holding_crate(a, r->sha256, cand, 8);
+    if (what)
+        snprintf(why, sizeof why, "%s", what);
+    else if (holders)
+        snprintf(why, sizeof why, "not here; %zu live peer(s) list it but the transfer failed; %s",
+                 holders, upstream_phrase(a));
+    else
+        snprintf(why, sizeof why, "not here and at no live peer; %s", upstream_phrase(a));
+    agent_miss(a, AGENT_MISS_CRATE, r->name, r->vers, why);
+    agent_respond_text(req, 404, "Not Found", "crate not available: see `cratecast why`\n");
+}
+
+static void crate_fetched(struct agent *a, void *ud, int result, const char *source)
 {
     struct pending *p = ud;
     h2o_req_t *req = pending_take(p);
     if (req != NULL && result != -ECANCELED) {
-        if (result == 0 && send_blob(a, req, p->route.sha256) == 0) {
-            /* counted as from_upstream by the fetch */
+        if (result == 0 && send_blob(a, req, p->route.sha256, source ? source : "store") == 0) {
+            /* counted as from_upstream / from_peers by the fetch */
         } else if (result == -EBADMSG) {
             agent_respond_text(req, 502, "Bad Gateway",
                                "the upstream sent bytes that do not match the registry checksum\n");
-        } else if (result == -ENOENT) {
-            agent_respond_text(req, 404, "Not Found", "crate not available\n");
+        } else if (result == -ENOENT || !agent_upstream_online(a)) {
+            crate_missing(a, req, &p->route, NULL);
         } else {
             agent_respond_text(req, 502, "Bad Gateway", "download failed\n");
         }
@@ -243,7 +332,7 @@ static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_rout
     if (rc == -ENOENT || (rc == 0 && memcmp(row.cksum, r->sha256, PROTO_SHA256_LEN) != 0)) {
         if (rc == 0)
             store_index_row_free(&row);
-        agent_respond_text(req, 404, "Not Found", "no such crate version with that checksum\n");
+        crate_missing(a, req, r, "no index entry of this version with that checksum");
         return;
     }
     if (rc < 0) {
@@ -251,7 +340,7 @@ static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_rout
         return;
     }
     store_index_row_free(&row);
-    if (store_blob_has(a->store, r->sha256) && send_blob(a, req, r->sha256) == 0) {
+    if (store_blob_has(a->store, r->sha256) && send_blob(a, req, r->sha256, "store") == 0) {
         a->counters.from_store++;
         return;
     }
@@ -261,6 +350,39 @@ static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_rout
         return;
     }
     agent_fetch_crate(a, r->name, r->vers, r->sha256, crate_fetched, p);
+}
+
+/* ---- why ----------------------------------------------------------------- */
+
+static void serve_json(h2o_req_t *req, char *json, size_t len)
+{
+    if (json == NULL) {
+        agent_respond_text(req, 503, "Service Unavailable", "out of memory\n");
+        return;
+    }
+    char *copy = h2o_mem_alloc_pool(&req->pool, len);
+    memcpy(copy, json, len);
+    free(json);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    agent_respond_bytes(req, "application/json", copy, len);
+}
+
+static void serve_why(struct agent *a, h2o_req_t *req, const char *name)
+{
+    size_t len = 0;
+    char *json = agent_why_json(a, name, &len);
+    serve_json(req, json, len);
+}
+
+static void why_fetched(struct agent *a, void *ud, int result, const char *source)
+{
+    (void)source;
+    struct pending *p = ud;
+    h2o_req_t *req = pending_take(p);
+    if (req != NULL && result != -ECANCELED)
+        serve_why(a, req, p->route.name);
+    free(p);
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -276,16 +398,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         serve_config(a, req);
         return 0;
     case PROTO_ROUTE_STATUS: {
-        size_t len;
+        size_t len = 0;
         char *json = agent_status_json(a, &len);
-        if (json == NULL) {
-            agent_respond_text(req, 503, "Service Unavailable", "out of memory\n");
-            return 0;
-        }
-        char *copy = h2o_mem_alloc_pool(&req->pool, len);
-        memcpy(copy, json, len);
-        free(json);
-        agent_respond_bytes(req, "application/json", copy, len);
+        serve_json(req, json, len);
         return 0;
     }
     case PROTO_ROUTE_INDEX: {
@@ -304,6 +419,20 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     case PROTO_ROUTE_CRATE:
         serve_crate(a, req, &r);
         return 0;
+    case PROTO_ROUTE_WHY: {
+        /* the index file is made current first, as for Cargo */
+        struct pending *p = pending_new(a, req, &r);
+        if (p == NULL) {
+            agent_respond_text(req, 503, "Service Unavailable", "out of memory\n");
+            return 0;
+        }
+        if (agent_fetch_index(a, r.name, why_fetched, p) == 1) {
+            pending_take(p);
+            free(p);
+            serve_why(a, req, r.name);
+        }
+        return 0;
+    }
     default: /* peer routes are served on the peer side only */
         break;
     }

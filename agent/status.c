@@ -61,7 +61,9 @@ static json_t *import_json(const struct agent *a)
     const struct import_result *r = &a->last_import;
     if (a->importing)
         return json_pack("{s:b}", "running", 1);
-    return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:s?}", "running", 0, "index_entries",
+    return json_pack("{s:b,s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:s?}", "running", 0,
+                     "registries", (json_int_t)r->registries, "registries_skipped",
+                     (json_int_t)r->registries_skipped, "skipped", r->skipped_text, "index_entries",
                      (json_int_t)r->index_entries, "index_new", (json_int_t)r->index_new,
                      "conflicts", (json_int_t)r->conflicts, "crates_added",
                      (json_int_t)r->crates_added, "crates_present", (json_int_t)r->crates_present,
@@ -92,6 +94,20 @@ char *agent_status_json(struct agent *a, size_t *len)
         (json_int_t)(agent_now() - a->started_at), "listen", a->listen_host, "id", a->key_text,
         "key_id", a->key_id, "mdns", a->discovery ? agent_discovery_backend(a->discovery) : "off",
         "seq", (json_int_t)a->announced_seq);
+    if (doc != NULL) {
+        json_t *m = agent_misses_json(&a->misses, NULL);
+        if (m == NULL || json_object_set_new(doc, "misses", m) < 0 ||
+            json_object_set_new(doc, "misses_total", json_integer((json_int_t)a->misses.total)) <
+                0) {
+            json_decref(doc);
+            doc = NULL;
+        }
+    }
+    return agent_json_take(doc, len);
+}
+
+char *agent_json_take(json_t *doc, size_t *len)
+{
     if (doc == NULL)
         return NULL;
     char *s = json_dumps(doc, JSON_COMPACT);

@@ -4,6 +4,7 @@
  *   /index/<sparse path>/<name>            INDEX  (path must be the name's, any case)
  *   /crates/<name>/<version>/<sha256 hex>  CRATE
  *   /-/status                              STATUS
+ *   /-/why/<name>                          WHY
  *   /peer/1/hello?nonce=<64 hex>[&port=N]  PEER_HELLO
  *   /peer/1/manifest[?since=N]             PEER_MANIFEST
  *   /peer/1/index/<name>                   PEER_INDEX
@@ -239,6 +240,14 @@ int proto_route_parse(const char *path, size_t len, struct proto_route *out)
     } else if (comp_is(&c[0], "-") && n == 2 && comp_is(&c[1], "status")) {
         out->kind = PROTO_ROUTE_STATUS;
         rc = 0;
+    } else if (comp_is(&c[0], "-") && n == 3 && comp_is(&c[1], "why")) {
+        rc = -EINVAL;
+        if (proto_crate_name_valid(c[2].s, c[2].n)) {
+            out->kind = PROTO_ROUTE_WHY;
+            memcpy(out->name, c[2].s, c[2].n);
+            out->name[c[2].n] = '\0';
+            rc = 0;
+        }
     } else if (comp_is(&c[0], "peer")) {
         rc = parse_peer(c, n, q, qlen, out);
     }

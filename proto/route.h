@@ -4,6 +4,7 @@
  *   /index/<sparse path>/<name>              -> PROTO_ROUTE_INDEX (path must match name)
  *   /crates/<name>/<version>/<sha256 hex>    -> PROTO_ROUTE_CRATE
  *   /-/status                                -> PROTO_ROUTE_STATUS
+ *   /-/why/<name>                            -> PROTO_ROUTE_WHY
  * and on the peer side (see docs/protocol.md):
  *   /peer/1/hello?nonce=<64 hex>[&port=N]    -> PROTO_ROUTE_PEER_HELLO
  *   /peer/1/manifest[?since=N]               -> PROTO_ROUTE_PEER_MANIFEST
@@ -37,6 +38,7 @@ enum proto_route_kind {
     PROTO_ROUTE_PEER_MANIFEST,
     PROTO_ROUTE_PEER_INDEX,
     PROTO_ROUTE_PEER_CRATE,
+    PROTO_ROUTE_WHY,
 };
 
 struct proto_route {

@@ -16,6 +16,11 @@ harness.main() runs the test in a fresh temporary directory, kills every process
 PID, in a finally block), prints the tails of their logs on failure, and exits 0 (pass), 1 (fail)
 or 77 (skip: meson's convention). Set CRATECAST_KEEP=1 to keep the temporary directory.
 
+A user's ~/.cargo: t.user_cargo_home("travel") returns a CARGO_HOME filled as a Linux user's is
+(index cache for every target's dependencies, .crate files for the host's only) under crates.io's
+cache directory name; t.add_private_registry(home) adds a private registry's leftovers;
+t.cargo_fetch_target(proj, home, triple) fetches for another target; host_triple() is rustc's.
+
 The agent binary is $CRATECAST, else argv[1], else build/cratecast beside the source tree.
 Nothing here ever connects to anything but 127.0.0.1.
 """
@@ -30,6 +35,8 @@ import select
 import shutil
 import signal
 import socket
+import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -46,6 +53,16 @@ CARGO_TIMEOUT = 300
 # Agent options that make it revalidate every index file with the upstream (no TTL), so that a
 # test which stops the upstream sees the agent go offline at the next index request.
 SKIP = 77
+
+
+# What Cargo calls crates.io's sparse-index cache directory (Cargo >= 1.85; older Cargos said
+# index.crates.io-6f17d22bba15001f), and the config.json crates.io serves.
+CRATES_IO_DIR = "index.crates.io-1949cf8c6b5b557f"
+CRATES_IO_CONFIG = {"dl": "https://static.crates.io/crates", "api": "https://crates.io"}
+# What a company's private registry leaves in a CARGO_HOME (add_private_registry).
+PRIVATE_DIR = "my-registry.example-0123456789abcdef"
+PRIVATE_CONFIG = {"dl": "https://my-registry.example/api/v1/crates/{crate}/{version}/download",
+                  "api": "https://my-registry.example"}
 
 
 class Failure(Exception):
@@ -97,6 +114,53 @@ def http_get(port, path, headers=None, timeout=10):
         return r.status, {k.lower(): v for k, v in r.getheaders()}, body
     finally:
         conn.close()
+
+
+_HOST_TRIPLE = []
+
+
+def host_triple():
+    """The host triple of the installed rustc (`rustc -vV`, "host: ..."), asked once."""
+    if not _HOST_TRIPLE:
+        rustc = shutil.which("rustc") or os.path.expanduser("~/.cargo/bin/rustc")
+        env = dict(os.environ)
+        env.setdefault("RUSTUP_HOME", os.path.expanduser("~/.rustup"))
+        try:
+            r = subprocess.run([rustc, "-vV"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, timeout=120, env=env)
+        except OSError as e:
+            raise Skip("rustc not found: %s" % e)
+        host = [ln.split(":", 1)[1].strip() for ln in r.stdout.decode().splitlines()
+                if ln.startswith("host:")]
+        if r.returncode != 0 or not host:
+            raise Failure("rustc -vV exited %d without a host line: %s"
+                          % (r.returncode, (r.stdout + r.stderr).decode(errors="replace")))
+        _HOST_TRIPLE.append(host[0])
+    return _HOST_TRIPLE[0]
+
+
+def cargo_cache_bytes(records, header, index_version=2):
+    """A Cargo index cache file (registry/index/<dir>/.cache/<path>): cache version 3, the
+    index format version (u32 LE), header NUL, then `version NUL json-line NUL` per record.
+    records: [(version, json line)]."""
+    out = bytes([3]) + struct.pack("<I", index_version) + header.encode() + b"\0"
+    for vers, line in records:
+        out += vers.encode() + b"\0" + line.encode() + b"\0"
+    return out
+
+
+def parse_cargo_cache(data):
+    """(cache version, index format version, header, [(version, json line)]) of the bytes of
+    a Cargo index cache file; raises ValueError when they are not one."""
+    if len(data) < 6 or data[0] != 3:
+        raise ValueError("not a version-3 Cargo index cache file")
+    index_version = struct.unpack("<I", data[1:5])[0]
+    fields = data[5:].split(b"\0")
+    if fields[-1] != b"" or len(fields) % 2 != 0:
+        raise ValueError("truncated Cargo index cache file")
+    header = fields[0].decode()
+    recs = [(fields[i].decode(), fields[i + 1].decode()) for i in range(1, len(fields) - 1, 2)]
+    return data[0], index_version, header, recs
 
 
 def sha256_file(path):
@@ -638,8 +702,14 @@ class Test:
 
     def check_app_lock(self, proj):
         """The app's Cargo.lock selects exactly the expected versions with right checksums."""
+        self.registry
+        self.check_lock(proj, self.manifest["expected_app_lock"])
+
+    def check_lock(self, proj, want):
+        """proj's Cargo.lock selects exactly want ({name: [versions]}, e.g.
+        manifest["projects"]["travel"]["lock"]), each with the registry's checksum."""
+        self.registry
         got = self.lock(proj)
-        want = self.manifest["expected_app_lock"]
         for name, versions in want.items():
             have = sorted(got.get(name, {}).keys())
             self.check(have == sorted(versions),
@@ -651,6 +721,108 @@ class Test:
                            % (name, v, ck, self.crate(name, v)["cksum"]))
         extra = set(got) - set(want)
         self.check(not extra, "Cargo.lock has unexpected packages %s" % sorted(extra))
+
+    # -- a user's CARGO_HOME ----------------------------------------------------------------
+    user_upstream = None  # the upstream user_cargo_home() started (reused while it runs)
+
+    def user_cargo_home(self, project, target="host", upstream=None):
+        """A CARGO_HOME filled the way a Linux user's ~/.cargo is, after building project.
+
+        Cargo resolves projects/<project> against an upstream (upstream, else
+        self.user_upstream, started here when it is not running) through source replacement,
+        then `cargo fetch --target <host triple>` downloads what a build on this host would
+        (target=None: plain `cargo fetch`, every target's crates, as old fixtures had; any
+        other string: that triple). Resolution looks up the index of every target's
+        dependencies, so .cache/ holds winapi, js-sys... while registry/cache holds only the
+        host's .crate files. Then the home is reshaped into a crates.io cache: registry/index,
+        cache and src/<dir> become CRATES_IO_DIR, index config.json is crates.io's, Cargo's
+        .global-cache names the new directory, and config.toml (which named the upstream) is
+        removed. `cargo build --offline` with this home (and no config at all) then builds the
+        project from its lockfile.
+
+        Returns (home, project dir holding the Cargo.lock Cargo wrote)."""
+        if upstream is None:
+            if self.user_upstream is None or not self.user_upstream.alive():
+                self.user_upstream = self.start_upstream()
+            upstream = self.user_upstream
+        url = upstream.url if isinstance(upstream, Upstream) else upstream
+        home = self.cargo_home("sparse+" + url.rstrip("/") + "/", name="up")
+        proj = self.project(project)
+        self.cargo(["generate-lockfile"], proj, home)
+        if target is None:
+            self.cargo(["fetch"], proj, home)
+        else:
+            self.cargo_fetch_target(proj, home, host_triple() if target == "host" else target)
+        self.reshape_as_crates_io(home)
+        return home, proj
+
+    def reshape_as_crates_io(self, home):
+        """Rename the one registry cache in home (registry/{index,cache,src}/<dir>) to crates.io's
+        CRATES_IO_DIR, write crates.io's config.json, rename it in .global-cache (Cargo's
+        last-use database) and remove config.toml. Returns the old directory name."""
+        reg = os.path.join(home, "registry")
+        dirs = os.listdir(os.path.join(reg, "index"))
+        self.check(len(dirs) == 1, "%s/registry/index holds %s, expected one registry" % (home,
+                                                                                        dirs))
+        old = dirs[0]
+        for sub in ("index", "cache", "src"):
+            src = os.path.join(reg, sub, old)
+            if os.path.isdir(src):
+                os.rename(src, os.path.join(reg, sub, CRATES_IO_DIR))
+        with open(os.path.join(reg, "index", CRATES_IO_DIR, "config.json"), "w") as f:
+            json.dump(CRATES_IO_CONFIG, f, separators=(",", ":"))
+        db = os.path.join(home, ".global-cache")
+        if os.path.exists(db):
+            c = sqlite3.connect(db)
+            try:
+                c.execute("UPDATE registry_index SET name = ? WHERE name = ?",
+                          (CRATES_IO_DIR, old))
+                c.commit()
+            finally:
+                c.close()
+        os.unlink(os.path.join(home, "config.toml"))
+        log("reshaped %s: registry %s -> %s" % (home, old, CRATES_IO_DIR))
+        return old
+
+    def add_private_registry(self, home):
+        """Plant in home what a company's private registry leaves behind: registry/index/
+        PRIVATE_DIR/config.json (PRIVATE_CONFIG), index cache files (.cache/<path>, Cargo's
+        format) for acme-secret 1.0.0 and for log 0.4.99 (a private crate named like a public
+        one), and registry/cache/PRIVATE_DIR/<name>-<vers>.crate whose sha256 is the cksum of
+        its index line: a naive importer would take both as crates.io's.
+
+        Returns {"dir", "config", "crates": [{"name", "vers", "cksum", "value", "crate"
+        (path of the .crate), "index_cache" (path), "line" (the index line)}]}."""
+        idx = os.path.join(home, "registry", "index", PRIVATE_DIR)
+        cache = os.path.join(home, "registry", "cache", PRIVATE_DIR)
+        os.makedirs(idx, exist_ok=True)
+        os.makedirs(cache, exist_ok=True)
+        with open(os.path.join(idx, "config.json"), "w") as f:
+            json.dump(PRIVATE_CONFIG, f, separators=(",", ":"))
+        planted = []
+        for name, vers, value in (("acme-secret", "1.0.0", 9001), ("log", "0.4.99", 9499)):
+            spec = {"vers": vers, "value": value}
+            data = registry.build_crate(name, spec)
+            cksum = hashlib.sha256(data).hexdigest()
+            line = registry.index_line(name, spec, cksum)
+            cpath = os.path.join(idx, ".cache", *registry.index_path(name).split("/"))
+            os.makedirs(os.path.dirname(cpath), exist_ok=True)
+            etag = 'etag: "%s"' % hashlib.sha256((line + "\n").encode()).hexdigest()
+            with open(cpath, "wb") as f:
+                f.write(cargo_cache_bytes([(vers, line)], etag))
+            crate = os.path.join(cache, "%s-%s.crate" % (name, vers))
+            with open(crate, "wb") as f:
+                f.write(data)
+            planted.append({"name": name, "vers": vers, "cksum": cksum, "value": value,
+                            "crate": crate, "index_cache": cpath, "line": line})
+        log("planted private registry %s in %s: %s" % (
+            PRIVATE_DIR, home, ", ".join("%s %s" % (c["name"], c["vers"]) for c in planted)))
+        return {"dir": PRIVATE_DIR, "config": dict(PRIVATE_CONFIG), "crates": planted}
+
+    def cargo_fetch_target(self, proj, home, triple):
+        """`cargo fetch --target triple` in proj (e.g. a classmate on x86_64-pc-windows-gnu):
+        downloads the crates a build for that target needs. Returns (rc, output)."""
+        return self.cargo(["fetch", "--target", triple], proj, home)
 
     # -- common scenarios -------------------------------------------------------------------
     def warm_up(self, project="app", agent_extra=(), dl_style="markers", peer_listen=False):

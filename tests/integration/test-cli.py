@@ -99,8 +99,11 @@ def test(t):
 
     # status with nobody listening
     rc, _, err = run(t, ["status", "--agent", "http://127.0.0.1:%d" % harness.free_port()])
-    t.check(rc == 1 and len(err.strip().splitlines()) == 1 and "no agent" in err,
-            "status without an agent: %d %r" % (rc, err))
+    lines = err.strip().splitlines()
+    t.check(rc == 1 and len(lines) >= 1 and "no agent" in lines[0] and
+            all(ln.startswith("help:") for ln in lines[1:]),
+            "status without an agent: %d %r (expected one error line, then help: lines)"
+            % (rc, err))
 
     # id is stable
     k1 = t.agent_id(store)

@@ -1,0 +1,220 @@
+/* agent/prefetch.c — `cratecast prefetch`: make every crates.io package of one
+ * or more Cargo.locks present in this machine's store, through the running
+ * agent, before going offline.
+ *
+ * Two steps: locate (agent/locate.h: GET /-/why/<name> for each crate, which
+ * also brings each index file up to date), then GET /crates/<name>/<version>/<sha>
+ * for every package not already here, 8 at a time; the agent fetches from a
+ * peer or the upstream, verifies, stores, and answers. The body is counted
+ * and dropped; X-Cratecast-Source says where it came from. Every target's
+ * packages are in a Cargo.lock, so Windows-only crates are fetched too and this
+ * machine can serve a classmate on another OS.
+ * Output: a progress bar on a terminal (stderr), else one summary line.
+ * Exit status: 0 when every package is here at the end, 1 when not (the
+ * failures are listed), 2 on a usage error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/client.h"
+#include "agent/commands.h"
+#include "agent/locate.h"
+#include "agent/lockfiles.h"
+#include "store/store.h"
+
+#define PREFETCH_CONCURRENCY 8
+
+static void usage(FILE *f)
+{
+    fputs("usage: cratecast prefetch [--agent URL] [PATH]...\n"
+          "\n"
+          "Fetches every crates.io package of each PATH's Cargo.lock (a project directory\n"
+          "or a Cargo.lock; default .) into this machine's store, for every target, from\n"
+          "peers or the upstream through the running agent. Exit 0 when all are here.\n",
+          f);
+}
+
+struct run {
+    const struct lock_set *s;
+    struct locate_item *it;
+    size_t *todo; /* indexes into s->v */
+    size_t ntodo;
+    char (*urls)[CLIENT_URL_MAX];
+    char **errors; /* per package, malloc'd, NULL = ok */
+    size_t done, ok_here, from_peers, from_upstream, from_store, failed;
+    uint64_t bytes;
+    double t0;
+    bool tty;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void draw(struct run *r, bool final)
+{
+    if (!r->tty)
+        return;
+    size_t total = r->s->n, done = r->ok_here + r->done;
+    int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
+    double el = now_s() - r->t0;
+    char bar[64];
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[width] = '\0';
+    fprintf(stderr,
+            "\r[%s] %zu/%zu packages, %.1f MB, %.1f MB/s (here %zu, peers %zu, upstream %zu%s)  ",
+            bar, done, total, (double)r->bytes / 1e6, el > 0.05 ? (double)r->bytes / 1e6 / el : 0.0,
+            r->ok_here + r->from_store, r->from_peers, r->from_upstream,
+            r->failed ? ", FAILED " : "");
+    if (r->failed)
+        fprintf(stderr, "%zu", r->failed);
+    if (final)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static const char *url_of(void *ud, size_t i)
+{
+    struct run *r = ud;
+    return r->urls[i];
+}
+
+static void done(void *ud, size_t i, struct agent_http_response *res)
+{
+    struct run *r = ud;
+    size_t k = r->todo[i];
+    char msg[400];
+    r->done++;
+    if (res->error == 0 && res->status == 200) {
+        r->bytes += res->len;
+        if (strncmp(res->source, "peer", 4) == 0)
+            r->from_peers++;
+        else if (strcmp(res->source, "upstream") == 0)
+            r->from_upstream++;
+        else
+            r->from_store++;
+    } else {
+        if (res->error)
+            snprintf(msg, sizeof msg, "%s", res->error_text ? res->error_text : "transfer failed");
+        else if (res->status == 404)
+            snprintf(msg, sizeof msg, "not available (see `cratecast why %s`)", r->s->v[k].name);
+        else
+            snprintf(msg, sizeof msg, "the agent answered HTTP %ld", res->status);
+        r->errors[k] = strdup(msg);
+        r->failed++;
+    }
+    draw(r, false);
+}
+
+int cmd_prefetch(int argc, char **argv)
+{
+    const char *agent = NULL;
+    char **paths = calloc((size_t)argc + 1, sizeof *paths);
+    size_t npaths = 0;
+    if (paths == NULL)
+        return 1;
+    for (int i = 0; i < argc; i++) {
+        const char *v;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            free(paths);
+            return 0;
+        } else if ((v = client_opt_value(argc, argv, &i, "--agent")) != NULL) {
+            agent = v;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            fprintf(stderr,
+                    "cratecast: prefetch: unknown option '%s' (see cratecast prefetch --help)\n",
+                    argv[i]);
+            free(paths);
+            return 2;
+        } else {
+            paths[npaths++] = argv[i];
+        }
+    }
+    struct lock_set s;
+    int rc = lockfiles_load("prefetch", paths, npaths, &s);
+    free(paths);
+    if (rc != 0)
+        return rc;
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.s = &s;
+    r.t0 = now_s();
+    r.tty = isatty(2) == 1;
+    r.it = calloc(s.n + 1, sizeof *r.it);
+    r.todo = calloc(s.n + 1, sizeof *r.todo);
+    r.urls = calloc(s.n + 1, sizeof *r.urls);
+    r.errors = calloc(s.n + 1, sizeof *r.errors);
+    rc = 1;
+    if (r.it == NULL || r.todo == NULL || r.urls == NULL || r.errors == NULL) {
+        fprintf(stderr, "cratecast: prefetch: out of memory\n");
+        goto out;
+    }
+    bool online = false;
+    rc = locate_packages("prefetch", agent, &s, r.it, &online);
+    if (rc != 0)
+        goto out;
+    for (size_t k = 0; k < s.n; k++) {
+        if (r.it[k].where == LOCATE_HERE) {
+            r.ok_here++;
+            continue;
+        }
+        if (!r.it[k].known) {
+            r.errors[k] = strdup(r.it[k].note);
+            r.failed++;
+            r.done++;
+            continue;
+        }
+        char hex[PROTO_SHA256_HEX_LEN + 1], path[PROTO_NAME_MAX + PROTO_VERS_MAX + 96];
+        proto_hex_encode(r.it[k].cksum, PROTO_SHA256_LEN, hex);
+        snprintf(path, sizeof path, "/crates/%s/%s/%s", s.v[k].name, s.v[k].vers, hex);
+        if (client_url("prefetch", agent, path, r.urls[r.ntodo], CLIENT_URL_MAX) < 0) {
+            rc = 2;
+            goto out;
+        }
+        r.todo[r.ntodo++] = k;
+    }
+    draw(&r, false);
+    struct agent_http_request tmpl = {
+        .max_body = STORE_BLOB_MAX,
+        .connect_timeout_ms = 3000,
+        .low_speed_secs = 60,
+        .discard_body = 1,
+    };
+    if (client_batch(r.ntodo, PREFETCH_CONCURRENCY, &tmpl, url_of, done, &r) < 0) {
+        fprintf(stderr, "cratecast: prefetch: out of memory\n");
+        rc = 1;
+        goto out;
+    }
+    draw(&r, true);
+    double el = now_s() - r.t0;
+    printf("prefetch: %zu of %zu packages here (%zu already, %zu from peers, %zu from the "
+           "upstream; %.1f MB fetched in %.1f s)%s\n",
+           s.n - r.failed, s.n, r.ok_here + r.from_store, r.from_peers, r.from_upstream,
+           (double)r.bytes / 1e6, el, r.failed ? "" : ": ready to build offline");
+    if (r.failed) {
+        printf("failed (%zu):\n", r.failed);
+        for (size_t k = 0; k < s.n; k++)
+            if (r.errors[k])
+                printf("  %s %s: %s\n", s.v[k].name, s.v[k].vers, r.errors[k]);
+        if (!online)
+            printf("the agent is offline: only the room's peers could be asked\n");
+    }
+    rc = r.failed ? 1 : 0;
+out:
+    for (size_t k = 0; r.errors && k < s.n; k++)
+        free(r.errors[k]);
+    free(r.errors);
+    free(r.it);
+    free(r.todo);
+    free(r.urls);
+    lockfiles_free(&s);
+    return rc;
+}
