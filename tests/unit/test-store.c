@@ -80,7 +80,8 @@ static void reopen(struct fx *f)
 static int count_dir(const struct fx *f, const char *sub)
 {
     char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s", f->dir, sub);
+    int pl = snprintf(path, sizeof path, "%s/%s", f->dir, sub);
+    assert_true(pl > 0 && (size_t)pl < sizeof path);
     int n = 0;
     DIR *d = opendir(path);
     if (d == NULL)
