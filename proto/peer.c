@@ -29,6 +29,7 @@
  */
 #include "proto/peer.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,8 @@
 #define MANIFEST_CRATE_LEN (PROTO_SHA256_LEN + 8)
 #define MANIFEST_INDEX_MIN (1 + 1 + PROTO_SHA256_LEN + 8)
 #define INDEX_BODY_MIN (PROTO_PK_LEN + 1 + 1 + 8 + 4 + PROTO_SIG_LEN)
+#define NEWS_BODY_MIN (PROTO_PK_LEN + 8 + 8 + 8 + 2 + 2 + 2 + 2 + 2 + PROTO_SIG_LEN)
+#define NEWS_PEER_MIN (1 + 4 + 2) /* family, IPv4, port */
 
 #define TXT_TOTAL_MAX 1300u
 #define TXT_STRING_MAX 255u
@@ -224,7 +227,7 @@ static int seal(uint8_t *scratch, size_t blen, char type, const uint8_t sk[PROTO
 
 static bool known_type(uint8_t t)
 {
-    return t == 'H' || t == 'M' || t == 'I';
+    return t == 'H' || t == 'M' || t == 'I' || t == 'N';
 }
 
 /* Steps 1-3 of the file comment. On success *scratch is a malloc'd buffer of
@@ -655,6 +658,208 @@ int proto_peer_index_decode(const uint8_t *buf, size_t len, struct proto_peer_in
     return 0;
 fail:
     free(s);
+    return rc;
+}
+
+/* ---- peer addresses ------------------------------------------------------ */
+
+int proto_peer_addr_parse(const char *s, size_t len, struct proto_peer_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s == NULL || len < 3 || len >= PROTO_PEER_ADDR_TEXT_MAX)
+        return -EINVAL;
+    char host[PROTO_PEER_ADDR_TEXT_MAX];
+    const char *port;
+    size_t hl;
+    struct proto_peer_addr a;
+    memset(&a, 0, sizeof a);
+    if (s[0] == '[') {
+        const char *rb = memchr(s, ']', len);
+        if (rb == NULL || (size_t)(rb - s) + 2 > len || rb[1] != ':')
+            return -EINVAL;
+        hl = (size_t)(rb - s - 1);
+        memcpy(host, s + 1, hl);
+        port = rb + 2;
+        a.family = 6;
+    } else {
+        const char *c = memchr(s, ':', len);
+        if (c == NULL)
+            return -EINVAL;
+        hl = (size_t)(c - s);
+        memcpy(host, s, hl);
+        port = c + 1;
+        a.family = 4;
+    }
+    host[hl] = '\0';
+    if (hl == 0 || memchr(host, '%', hl) != NULL) /* no zone ids */
+        return -EINVAL;
+    if (inet_pton(a.family == 4 ? AF_INET : AF_INET6, host, a.ip) != 1)
+        return -EINVAL;
+    size_t pn = len - (size_t)(port - s);
+    uint32_t v = 0;
+    if (pn == 0 || pn > 5)
+        return -EINVAL;
+    for (size_t i = 0; i < pn; i++) {
+        if (port[i] < '0' || port[i] > '9')
+            return -EINVAL;
+        v = v * 10 + (uint32_t)(port[i] - '0');
+    }
+    if (v == 0 || v > 65535)
+        return -EINVAL;
+    a.port = (uint16_t)v;
+    *out = a;
+    return 0;
+}
+
+int proto_peer_addr_format(const struct proto_peer_addr *a, char out[PROTO_PEER_ADDR_TEXT_MAX])
+{
+    char host[INET6_ADDRSTRLEN];
+    out[0] = '\0';
+    if ((a->family != 4 && a->family != 6) ||
+        inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->ip, host, sizeof host) == NULL)
+        return -EINVAL;
+    int n = snprintf(out, PROTO_PEER_ADDR_TEXT_MAX, a->family == 4 ? "%s:%u" : "[%s]:%u", host,
+                     (unsigned)a->port);
+    return n < 0 || n >= PROTO_PEER_ADDR_TEXT_MAX ? -EINVAL : n;
+}
+
+bool proto_peer_addr_eq(const struct proto_peer_addr *a, const struct proto_peer_addr *b)
+{
+    return a->family == b->family && a->port == b->port &&
+           memcmp(a->ip, b->ip, a->family == 4 ? 4 : 16) == 0;
+}
+
+/* ---- news ------------------------------------------------------------------ */
+
+void proto_news_clear(struct proto_news *n)
+{
+    if (n == NULL)
+        return;
+    free(n->fetching);
+    free(n->peers);
+    memset(n, 0, sizeof *n);
+}
+
+static bool addr_valid(const struct proto_peer_addr *a)
+{
+    return (a->family == 4 || a->family == 6) && a->port != 0;
+}
+
+int proto_news_encode(const struct proto_news *n, const uint8_t sk[PROTO_SK_LEN], uint8_t **out,
+                      size_t *outlen)
+{
+    if (n == NULL || sk == NULL || out == NULL || outlen == NULL)
+        return -EINVAL;
+    *out = NULL;
+    *outlen = 0;
+    int rc = sodium_ready();
+    if (rc < 0)
+        return rc;
+    if (n->nfetching > PROTO_NEWS_FETCHING_MAX || n->npeers > PROTO_NEWS_PEERS_MAX)
+        return -EMSGSIZE;
+    if ((n->nfetching && n->fetching == NULL) || (n->npeers && n->peers == NULL) ||
+        !sk_matches(sk, n->pk))
+        return -EINVAL;
+    size_t size = NEWS_BODY_MIN + (size_t)n->nfetching * PROTO_SHA256_LEN;
+    for (uint32_t i = 0; i < n->npeers; i++) {
+        if (!addr_valid(&n->peers[i]))
+            return -EINVAL;
+        size += 1 + (n->peers[i].family == 4 ? 4 : 16) + 2;
+    }
+    uint8_t *scratch = malloc(DOMAIN_LEN + size);
+    if (scratch == NULL)
+        return -ENOMEM;
+    struct wr w = {scratch + DOMAIN_LEN, 0};
+    put_bytes(&w, n->pk, PROTO_PK_LEN);
+    put_u64(&w, n->gen);
+    put_u64(&w, n->seq);
+    put_u64(&w, n->time);
+    put_u16(&w, n->uploads);
+    put_u16(&w, n->upload_slots);
+    put_u16(&w, n->upload_waiting);
+    put_u16(&w, (uint16_t)n->nfetching);
+    for (uint32_t i = 0; i < n->nfetching; i++)
+        put_bytes(&w, n->fetching[i], PROTO_SHA256_LEN);
+    put_u16(&w, (uint16_t)n->npeers);
+    for (uint32_t i = 0; i < n->npeers; i++) {
+        put_u8(&w, n->peers[i].family);
+        put_bytes(&w, n->peers[i].ip, n->peers[i].family == 4 ? 4 : 16);
+        put_u16(&w, n->peers[i].port);
+    }
+    rc = seal(scratch, size, 'N', sk, false, out, outlen);
+    free(scratch);
+    return rc;
+}
+
+static int parse_news(struct rd *r, struct proto_news *n)
+{
+    /* the fixed part is within NEWS_BODY_MIN, checked by open_envelope */
+    memcpy(n->pk, get_bytes(r, PROTO_PK_LEN), PROTO_PK_LEN);
+    n->gen = get_u64(r);
+    n->seq = get_u64(r);
+    n->time = get_u64(r);
+    n->uploads = get_u16(r);
+    n->upload_slots = get_u16(r);
+    n->upload_waiting = get_u16(r);
+    uint16_t nf = get_u16(r);
+    if (nf > PROTO_NEWS_FETCHING_MAX)
+        return -EMSGSIZE;
+    if ((r->len - r->off) / PROTO_SHA256_LEN < nf)
+        return -EBADMSG;
+    if (nf) {
+        n->fetching = calloc(nf, sizeof *n->fetching);
+        if (n->fetching == NULL)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < nf; i++)
+            memcpy(n->fetching[i], get_bytes(r, PROTO_SHA256_LEN), PROTO_SHA256_LEN);
+    }
+    n->nfetching = nf;
+    if (!rd_has(r, 2))
+        return -EBADMSG;
+    uint16_t np = get_u16(r);
+    if (np > PROTO_NEWS_PEERS_MAX)
+        return -EMSGSIZE;
+    if ((r->len - r->off) / NEWS_PEER_MIN < np)
+        return -EBADMSG;
+    if (np) {
+        n->peers = calloc(np, sizeof *n->peers);
+        if (n->peers == NULL)
+            return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < np; i++) {
+        struct proto_peer_addr *a = &n->peers[i];
+        if (!rd_has(r, 1))
+            return -EBADMSG;
+        a->family = get_u8(r);
+        if (a->family != 4 && a->family != 6)
+            return -EBADMSG;
+        size_t il = a->family == 4 ? 4 : 16;
+        if (!rd_has(r, il + 2))
+            return -EBADMSG;
+        memcpy(a->ip, get_bytes(r, il), il);
+        a->port = get_u16(r);
+        if (a->port == 0)
+            return -EBADMSG;
+    }
+    n->npeers = np;
+    return r->off == r->len ? 0 : -EBADMSG;
+}
+
+int proto_news_decode(const uint8_t *buf, size_t len, struct proto_news *out)
+{
+    if (out == NULL)
+        return -EINVAL;
+    memset(out, 0, sizeof *out);
+    uint8_t *s;
+    size_t blen;
+    int rc = open_envelope(buf, len, 'N', NEWS_BODY_MIN, &s, &blen);
+    if (rc < 0)
+        return rc;
+    struct rd r = {s + DOMAIN_LEN, blen - PROTO_SIG_LEN, 0};
+    rc = parse_news(&r, out);
+    free(s);
+    if (rc < 0)
+        proto_news_clear(out);
     return rc;
 }
 

@@ -8,7 +8,7 @@
  *
  * Wire envelope (all integers big-endian):
  *   0   4  magic "CCP1"
- *   4   1  type: 'H' hello, 'M' manifest, 'I' index file
+ *   4   1  type: 'H' hello, 'M' manifest, 'I' index file, 'N' news
  *   5   1  flags: bit 0 = body is one zstd frame
  *   6   2  reserved, zero
  *   8   4  body length after decompression (capped at PROTO_PEER_BODY_MAX)
@@ -52,6 +52,7 @@
 #define PROTO_CAP_CRATE 0x4u
 #define PROTO_CAP_INDEX 0x8u
 #define PROTO_CAP_PEX 0x10u
+#define PROTO_CAP_NEWS 0x20u /* serves GET /peer/1/news (long poll) */
 
 /* ---- keys ---------------------------------------------------------------- */
 
@@ -136,6 +137,51 @@ int proto_hello_decode(const uint8_t *buf, size_t len, struct proto_hello *out);
 int proto_manifest_decode(const uint8_t *buf, size_t len, struct proto_manifest *out);
 int proto_peer_index_decode(const uint8_t *buf, size_t len, struct proto_peer_index *out,
                             uint8_t **owned);
+
+/* ---- peer addresses -------------------------------------------------------- */
+
+/* A peer's address as a value: an IP literal and a port. Text forms are
+ * "a.b.c.d:port" and "[v6]:port" (no host names: those come only from the
+ * user's own --peer, resolved by the agent). */
+struct proto_peer_addr {
+    uint8_t family; /* 4 or 6 */
+    uint8_t ip[16]; /* 4 bytes used for IPv4 */
+    uint16_t port;  /* 1..65535 */
+};
+#define PROTO_PEER_ADDR_TEXT_MAX 48 /* "[" 39 "]:" 5 NUL */
+/* 0 or -EINVAL (not an IP literal with a port 1..65535; nothing else after). */
+int proto_peer_addr_parse(const char *s, size_t len, struct proto_peer_addr *out);
+/* The canonical text form; returns its length. out must hold PROTO_PEER_ADDR_TEXT_MAX. */
+int proto_peer_addr_format(const struct proto_peer_addr *a, char out[PROTO_PEER_ADDR_TEXT_MAX]);
+bool proto_peer_addr_eq(const struct proto_peer_addr *a, const struct proto_peer_addr *b);
+
+/* ---- news (long poll) ----------------------------------------------------- */
+
+#define PROTO_NEWS_FETCHING_MAX 1024u
+#define PROTO_NEWS_PEERS_MAX 64u
+
+/* GET /peer/1/news?since=G&wait=S: answered at once when the sender's news
+ * generation is not G, else when it changes or after S seconds. It says what
+ * moved since the requester last looked, so holdings and peers spread within
+ * a round trip instead of a polling period: the manifest sequence (fetch the
+ * delta when it moved), the crates the sender is fetching right now (wait for
+ * it rather than fetch the same bytes again), the live peers it knows (one
+ * address joins the whole room), and its upload load. */
+struct proto_news {
+    uint8_t pk[PROTO_PK_LEN];
+    uint64_t gen;  /* changes whenever anything below does */
+    uint64_t seq;  /* manifest sequence */
+    uint64_t time; /* sender's unix time */
+    uint16_t uploads, upload_slots, upload_waiting;
+    uint8_t (*fetching)[PROTO_SHA256_LEN]; /* malloc'd by decode */
+    uint32_t nfetching;
+    struct proto_peer_addr *peers; /* malloc'd by decode */
+    uint32_t npeers;
+};
+void proto_news_clear(struct proto_news *n); /* frees the arrays; NULL-safe */
+int proto_news_encode(const struct proto_news *n, const uint8_t sk[PROTO_SK_LEN], uint8_t **out,
+                      size_t *outlen);
+int proto_news_decode(const uint8_t *buf, size_t len, struct proto_news *out);
 
 /* ---- mDNS TXT record ----------------------------------------------------- */
 

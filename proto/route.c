@@ -9,6 +9,7 @@
  *   /peer/1/manifest[?since=N]             PEER_MANIFEST
  *   /peer/1/index/<name>                   PEER_INDEX
  *   /peer/1/crate/<sha256 hex>             PEER_CRATE
+ *   /peer/1/news[?since=G][&wait=S]        PEER_NEWS
  *
  * Order of checks, each before any later read: length cap (-ENAMETOOLONG),
  * query string cut off, then every '/'-separated component percent-decoded
@@ -25,7 +26,8 @@
  * characters, so no client needs to escape them; a '%' is malformed):
  *   nonce  exactly 64 hex digits (either case); required by hello
  *   port   1..65535, 1 to 5 decimal digits; hello; 0 in the route when absent
- *   since  a decimal u64, 1 to 20 digits, no overflow; manifest; 0 when absent
+ *   since  a decimal u64, 1 to 20 digits, no overflow; manifest, news; 0 when absent
+ *   wait   0..PROTO_NEWS_WAIT_MAX, 1 or 2 digits; news; 0 when absent
  * Any violation is -EINVAL (HTTP 400).
  */
 #include "proto/route.h"
@@ -146,8 +148,9 @@ static int parse_dec(const char *s, size_t n, size_t maxdigits, uint64_t max, ui
 static int parse_peer_query(const char *q, size_t qlen, struct proto_route *out)
 {
     bool hello = out->kind == PROTO_ROUTE_PEER_HELLO;
-    bool manifest = out->kind == PROTO_ROUTE_PEER_MANIFEST;
-    bool seen_nonce = false, seen_port = false, seen_since = false;
+    bool news = out->kind == PROTO_ROUTE_PEER_NEWS;
+    bool manifest = out->kind == PROTO_ROUTE_PEER_MANIFEST || news;
+    bool seen_nonce = false, seen_port = false, seen_since = false, seen_wait = false;
     size_t i = 0;
     while (i < qlen) {
         const char *p = q + i;
@@ -174,6 +177,11 @@ static int parse_peer_query(const char *q, size_t qlen, struct proto_route *out)
                 return -EINVAL;
             out->since = v;
             seen_since = true;
+        } else if (news && comp_is(&key, "wait")) {
+            if (seen_wait || val == NULL || parse_dec(val, vn, 2, PROTO_NEWS_WAIT_MAX, &v) < 0)
+                return -EINVAL;
+            out->wait = (unsigned)v;
+            seen_wait = true;
         }
     }
     if (hello && !seen_nonce)
@@ -190,6 +198,8 @@ static int parse_peer(const struct comp *c, int n, const char *q, size_t qlen,
         out->kind = PROTO_ROUTE_PEER_HELLO;
     } else if (n == 3 && comp_is(&c[2], "manifest")) {
         out->kind = PROTO_ROUTE_PEER_MANIFEST;
+    } else if (n == 3 && comp_is(&c[2], "news")) {
+        out->kind = PROTO_ROUTE_PEER_NEWS;
     } else if (n == 4 && comp_is(&c[2], "index")) {
         if (!proto_crate_name_valid(c[3].s, c[3].n))
             return -EINVAL;

@@ -10,6 +10,7 @@
  *   /peer/1/manifest[?since=N]               -> PROTO_ROUTE_PEER_MANIFEST
  *   /peer/1/index/<name>                     -> PROTO_ROUTE_PEER_INDEX
  *   /peer/1/crate/<sha256 hex>               -> PROTO_ROUTE_PEER_CRATE
+ *   /peer/1/news[?since=G][&wait=S]          -> PROTO_ROUTE_PEER_NEWS
  * (the query of the peer routes is parsed: unknown parameters are ignored,
  * a malformed value of a known one is -EINVAL; other routes ignore queries)
  *
@@ -39,7 +40,10 @@ enum proto_route_kind {
     PROTO_ROUTE_PEER_INDEX,
     PROTO_ROUTE_PEER_CRATE,
     PROTO_ROUTE_WHY,
+    PROTO_ROUTE_PEER_NEWS,
 };
+
+#define PROTO_NEWS_WAIT_MAX 60 /* seconds a news long poll may be held */
 
 struct proto_route {
     enum proto_route_kind kind;
@@ -48,7 +52,8 @@ struct proto_route {
     uint8_t sha256[PROTO_SHA256_LEN];
     /* peer routes */
     uint8_t nonce[32]; /* hello: required */
-    uint64_t since;    /* manifest: 0 when absent */
+    uint64_t since;    /* manifest, news: 0 when absent */
+    unsigned wait;     /* news: seconds to hold the answer, 0..PROTO_NEWS_WAIT_MAX */
     uint16_t port;     /* hello: the requester's own peer port, 0 when absent */
 };
 

@@ -42,6 +42,17 @@ static const char vec_manifest[] =
     "3ce354173e47ba57fc6df007a1ef9e93eec1ed85f8f3ea38abe86cecf6cfc4da"
     "6fe9a9232a2f478afa51e0e328e0b371476801";
 
+/* news: gen 5, seq 7, time 1700000000, uploads 2 of 8 with 1 waiting, fetching
+ * SHA-256(""), peers 192.0.2.7:7879 and [2001:db8::1]:7879 (docs/protocol.md;
+ * computed independently with Python's cryptography) */
+static const char vec_news[] =
+    "434350314e000000000000bc03a107bff3ce10be1d70dd18e74bc09967e4d630"
+    "9ba50d5f1ddc8664125531b800000000000000050000000000000007000000006553"
+    "f1000002000800010001e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934c"
+    "a495991b7852b855000204c00002071ec70620010db8000000000000000000000001"
+    "1ec786c50eb7e5e4870ba0795f35040275e609bcd4597ff7d3241f731cd03622aaa3"
+    "12836e8b6827649f1be3cac3b4792a528b0248cc1fd0217bea87bf6b3fea820b";
+
 static uint8_t g_pk[PROTO_PK_LEN], g_sk[PROTO_SK_LEN];
 
 static int setup(void **state)
@@ -1039,6 +1050,192 @@ static void test_encode_invalid(void **state)
 
 /* ---- TXT ------------------------------------------------------------------ */
 
+/* ---- news and peer addresses --------------------------------------------- */
+
+static uint8_t news_fetching[2][PROTO_SHA256_LEN];
+static struct proto_peer_addr news_peers[2];
+
+static void vec_news_msg(struct proto_news *n)
+{
+    memset(n, 0, sizeof *n);
+    memcpy(n->pk, g_pk, PROTO_PK_LEN);
+    n->gen = 5;
+    n->seq = 7;
+    n->time = 1700000000;
+    n->uploads = 2;
+    n->upload_slots = 8;
+    n->upload_waiting = 1;
+    proto_sha256("", 0, news_fetching[0]);
+    n->fetching = news_fetching;
+    n->nfetching = 1;
+    assert_int_equal(proto_peer_addr_parse("192.0.2.7:7879", 14, &news_peers[0]), 0);
+    assert_int_equal(proto_peer_addr_parse("[2001:db8::1]:7879", 18, &news_peers[1]), 0);
+    n->peers = news_peers;
+    n->npeers = 2;
+}
+
+static void test_news_vector(void **state)
+{
+    (void)state;
+    struct proto_news n, d;
+    vec_news_msg(&n);
+    uint8_t *w;
+    size_t wl;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), 0);
+    char *hex = malloc(2 * wl + 1);
+    to_hex(w, wl, hex);
+    assert_string_equal(hex, vec_news);
+    free(hex);
+    assert_int_equal(proto_news_decode(w, wl, &d), 0);
+    assert_memory_equal(d.pk, g_pk, PROTO_PK_LEN);
+    assert_true(d.gen == 5 && d.seq == 7 && d.time == 1700000000);
+    assert_true(d.uploads == 2 && d.upload_slots == 8 && d.upload_waiting == 1);
+    assert_int_equal(d.nfetching, 1);
+    assert_memory_equal(d.fetching[0], news_fetching[0], PROTO_SHA256_LEN);
+    assert_int_equal(d.npeers, 2);
+    assert_true(proto_peer_addr_eq(&d.peers[0], &news_peers[0]));
+    assert_true(proto_peer_addr_eq(&d.peers[1], &news_peers[1]));
+    proto_news_clear(&d);
+    proto_news_clear(NULL);
+
+    /* every byte changed: nothing decodes (a signed body), nothing crashes;
+     * every truncation and one byte more are refused */
+    for (size_t i = 0; i < wl; i++) {
+        w[i] ^= 0x01;
+        assert_true(proto_news_decode(w, wl, &d) < 0);
+        assert_int_equal(d.npeers + d.nfetching, 0);
+        w[i] ^= 0x01;
+    }
+    for (size_t k = 0; k < wl; k++)
+        assert_true(proto_news_decode(w, k, &d) < 0);
+    uint8_t *more = malloc(wl + 1);
+    memcpy(more, w, wl);
+    more[wl] = 0;
+    assert_true(proto_news_decode(more, wl + 1, &d) < 0);
+    free(more);
+    /* a hello is not news, nor news a hello */
+    struct proto_hello h;
+    assert_int_equal(proto_hello_decode(w, wl, &h), -EPROTO);
+    free(w);
+    vec_hello_msg(&h);
+    assert_int_equal(proto_hello_encode(&h, g_sk, &w, &wl), 0);
+    assert_int_equal(proto_news_decode(w, wl, &d), -EPROTO);
+    free(w);
+}
+
+static void test_news_limits(void **state)
+{
+    (void)state;
+    struct proto_news n, d;
+    vec_news_msg(&n);
+    uint8_t *w;
+    size_t wl;
+    /* empty lists */
+    n.nfetching = n.npeers = 0;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), 0);
+    assert_int_equal(proto_news_decode(w, wl, &d), 0);
+    assert_int_equal(d.nfetching + d.npeers, 0);
+    free(w);
+    /* caps on encode */
+    static uint8_t many[PROTO_NEWS_FETCHING_MAX + 1][PROTO_SHA256_LEN];
+    n.fetching = many;
+    n.nfetching = PROTO_NEWS_FETCHING_MAX;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), 0);
+    assert_int_equal(proto_news_decode(w, wl, &d), 0);
+    assert_int_equal(d.nfetching, PROTO_NEWS_FETCHING_MAX);
+    proto_news_clear(&d);
+    free(w);
+    n.nfetching = PROTO_NEWS_FETCHING_MAX + 1;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), -EMSGSIZE);
+    n.nfetching = 0;
+    static struct proto_peer_addr addrs[PROTO_NEWS_PEERS_MAX + 1];
+    for (size_t i = 0; i <= PROTO_NEWS_PEERS_MAX; i++)
+        addrs[i] = news_peers[0];
+    n.peers = addrs;
+    n.npeers = PROTO_NEWS_PEERS_MAX + 1;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), -EMSGSIZE);
+    /* invalid fields on encode */
+    n.npeers = 1;
+    addrs[0].port = 0;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), -EINVAL);
+    addrs[0] = news_peers[0];
+    addrs[0].family = 5;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), -EINVAL);
+    addrs[0] = news_peers[0];
+    uint8_t other_sk[PROTO_SK_LEN], other_pk[PROTO_PK_LEN];
+    crypto_sign_keypair(other_pk, other_sk);
+    assert_int_equal(proto_news_encode(&n, other_sk, &w, &wl), -EINVAL); /* not pk's key */
+    assert_int_equal(proto_news_decode(NULL, 0, &d), -EBADMSG);
+    assert_int_equal(proto_news_decode(NULL, 0, NULL), -EINVAL);
+}
+
+static const struct {
+    const char *s;
+    int rc;
+    const char *canon;
+} addr_cases[] = {
+    {"192.0.2.7:7879", 0, "192.0.2.7:7879"},
+    {"127.0.0.1:1", 0, "127.0.0.1:1"},
+    {"10.77.0.2:65535", 0, "10.77.0.2:65535"},
+    {"[::1]:7879", 0, "[::1]:7879"},
+    {"[2001:DB8:0:0::1]:80", 0, "[2001:db8::1]:80"},
+    {"[::ffff:192.0.2.1]:80", 0, "[::ffff:192.0.2.1]:80"},
+    {"192.0.2.7:0", -EINVAL, NULL},
+    {"192.0.2.7:65536", -EINVAL, NULL},
+    {"192.0.2.7:123456", -EINVAL, NULL},
+    {"192.0.2.7:", -EINVAL, NULL},
+    {"192.0.2.7", -EINVAL, NULL},
+    {":7879", -EINVAL, NULL},
+    {"example.com:7879", -EINVAL, NULL}, /* a host name: never from the network */
+    {"localhost:7879", -EINVAL, NULL},
+    {"192.0.2.7:7879/x", -EINVAL, NULL},
+    {"192.0.2.7:78 9", -EINVAL, NULL},
+    {"192.0.2.7:+79", -EINVAL, NULL},
+    {"1.2.3:80", -EINVAL, NULL},
+    {"1.2.3.4.5:80", -EINVAL, NULL},
+    {"01.2.3.4:80", -EINVAL, NULL},
+    {"[::1]7879", -EINVAL, NULL},
+    {"[::1:7879", -EINVAL, NULL},
+    {"::1:7879", -EINVAL, NULL},
+    {"[fe80::1%eth0]:80", -EINVAL, NULL},
+    {"[]:80", -EINVAL, NULL},
+    {"127.0.0.1:7879?x=:1", -EINVAL, NULL},
+    {"127.0.0.1:80@evil", -EINVAL, NULL},
+};
+
+static void test_peer_addr(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof addr_cases / sizeof addr_cases[0]; i++) {
+        struct proto_peer_addr a;
+        int rc = proto_peer_addr_parse(addr_cases[i].s, strlen(addr_cases[i].s), &a);
+        if (rc != addr_cases[i].rc)
+            fail_msg("%s: %d, expected %d", addr_cases[i].s, rc, addr_cases[i].rc);
+        if (rc != 0) {
+            assert_int_equal(a.family, 0);
+            continue;
+        }
+        char out[PROTO_PEER_ADDR_TEXT_MAX];
+        int n = proto_peer_addr_format(&a, out);
+        assert_int_equal(n, (int)strlen(addr_cases[i].canon));
+        assert_string_equal(out, addr_cases[i].canon);
+        struct proto_peer_addr b;
+        assert_int_equal(proto_peer_addr_parse(out, (size_t)n, &b), 0);
+        assert_true(proto_peer_addr_eq(&a, &b));
+    }
+    struct proto_peer_addr a;
+    char long_in[100];
+    memset(long_in, '1', sizeof long_in);
+    assert_int_equal(proto_peer_addr_parse(long_in, sizeof long_in, &a), -EINVAL);
+    assert_int_equal(proto_peer_addr_parse(NULL, 0, &a), -EINVAL);
+    /* the length is honoured: "1.2.3.4:80" inside a longer buffer */
+    assert_int_equal(proto_peer_addr_parse("1.2.3.4:8080", 10, &a), 0);
+    assert_int_equal(a.port, 80);
+    a.family = 9;
+    char out[PROTO_PEER_ADDR_TEXT_MAX];
+    assert_int_equal(proto_peer_addr_format(&a, out), -EINVAL);
+}
+
 static void test_txt_encode(void **state)
 {
     (void)state;
@@ -1198,6 +1395,9 @@ int main(void)
         cmocka_unit_test(test_envelope),
         cmocka_unit_test(test_zstd_caps),
         cmocka_unit_test(test_encode_invalid),
+        cmocka_unit_test(test_news_vector),
+        cmocka_unit_test(test_news_limits),
+        cmocka_unit_test(test_peer_addr),
         cmocka_unit_test(test_txt_encode),
         cmocka_unit_test(test_txt_decode),
         cmocka_unit_test(test_txt_limits),

@@ -268,6 +268,18 @@ static const struct {
     {"/peer/1/manifest?since=1&since=2", -EINVAL, 0, NULL, false, 0, 0, false},
     {"/peer/1/manifest/x", -ENOENT, 0, NULL, false, 0, 0, false},
 
+    /* news (wait checked in test_news_wait) */
+    {"/peer/1/news", 0, PROTO_ROUTE_PEER_NEWS, "", false, 0, 0, false},
+    {"/peer/1/news?since=9&wait=25", 0, PROTO_ROUTE_PEER_NEWS, "", false, 0, 9, false},
+    {"/peer/1/news?wait=60&since=0", 0, PROTO_ROUTE_PEER_NEWS, "", false, 0, 0, false},
+    {"/peer/1/news?wait=61", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/news?wait=100", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/news?wait=", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/news?wait=1&wait=2", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/news?since=x", -EINVAL, 0, NULL, false, 0, 0, false},
+    {"/peer/1/manifest?wait=x", 0, PROTO_ROUTE_PEER_MANIFEST, "", false, 0, 0, false},
+    {"/peer/1/news/x", -ENOENT, 0, NULL, false, 0, 0, false},
+
     /* index */
     {"/peer/1/index/serde", 0, PROTO_ROUTE_PEER_INDEX, "serde", false, 0, 0, false},
     {"/peer/1/index/Serde_json-x", 0, PROTO_ROUTE_PEER_INDEX, "Serde_json-x", false, 0, 0, false},
@@ -302,6 +314,19 @@ static const struct {
     {"/peer/../peer/1/manifest", -EINVAL, 0, NULL, false, 0, 0, false},
     {"/peer/1/manifest/", -EINVAL, 0, NULL, false, 0, 0, false},
 };
+
+static void test_news_wait(void **state)
+{
+    (void)state;
+    struct proto_route r;
+    const char *p = "/peer/1/news?since=3&wait=25";
+    assert_int_equal(proto_route_parse(p, strlen(p), &r), 0);
+    assert_int_equal(r.wait, 25);
+    assert_true(r.since == 3);
+    p = "/peer/1/news";
+    assert_int_equal(proto_route_parse(p, strlen(p), &r), 0);
+    assert_int_equal(r.wait, 0);
+}
 
 static void test_peer_table(void **state)
 {
@@ -371,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_raw_nul),
         cmocka_unit_test(test_length_limit),
         cmocka_unit_test(test_peer_table),
+        cmocka_unit_test(test_news_wait),
         cmocka_unit_test(test_peer_query_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
