@@ -28,6 +28,7 @@ void agent_options_init(struct agent_options *o)
     o->import = true;
     o->trust = AGENT_TRUST_OPEN;
     o->index_ttl = 0; /* revalidate every time: reachability is checked when Cargo resolves */
+    o->upload_slots = AGENT_DEFAULT_UPLOAD_SLOTS;
     o->upstream = strdup(AGENT_DEFAULT_UPSTREAM); /* NULL = none */
 }
 
@@ -196,6 +197,8 @@ int agent_run(const struct agent_options *opt)
             goto out;
         }
     }
+    agent_news_init(a);
+    agent_uploads_init(a);
     if (agent_peers_init(a) < 0)
         goto out;
     uv_timer_init(&a->loop, &a->tick);
@@ -229,11 +232,15 @@ out:
     if (a->tick.data)
         uv_timer_stop(&a->tick);
     agent_fetch_abort_all(a);
+    agent_fetch_close(a);
     if (a->http.multi)
         agent_http_close(&a->http);
     if (a->up.base || a->up.state == UPSTREAM_NONE)
         agent_upstream_close(a);
     agent_peers_close(a);
+    agent_news_close(a);
+    if (a->upload_timer.data)
+        agent_uploads_close(a);
     store_close(a->store);
     a->store = NULL;
     sodium_memzero(a->sk, sizeof a->sk);

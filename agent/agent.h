@@ -19,6 +19,8 @@
 #define AGENT_DEFAULT_LISTEN "127.0.0.1:7878"
 #define AGENT_DEFAULT_PEER_LISTEN "0.0.0.0:7879"
 #define AGENT_DEFAULT_UPSTREAM "https://index.crates.io/"
+#define AGENT_DEFAULT_UPLOAD_SLOTS 8
+#define AGENT_UPLOAD_SLOTS_MAX 64
 
 enum agent_trust { AGENT_TRUST_OPEN = 0, AGENT_TRUST_KEYS = 1 };
 
@@ -38,7 +40,8 @@ struct agent_options {
     size_t ntrust_keys;
     char *network_key;
     bool offline_index_all;
-    unsigned index_ttl; /* seconds an upstream index file is served without revalidation */
+    unsigned index_ttl;    /* seconds an upstream index file is served without revalidation */
+    unsigned upload_slots; /* crate uploads to peers at once (the rest queue fairly) */
 };
 
 /* What status reports. Monotonic since start. */
@@ -62,7 +65,8 @@ struct agent_counters {
     uint64_t rejected_peer_checksum;  /* crate bytes from a peer that did not match */
     uint64_t rejected_peer_signature; /* peer messages whose signature or key did not verify */
     uint64_t rejected_peer_conflict;  /* peer index entries contradicting what we hold */
-    uint64_t peer_busy;               /* uploads refused because all slots were taken */
+    uint64_t peer_busy;               /* upload requests answered 503 (queue full or wait over) */
+    uint64_t uploads_queued;          /* upload requests that waited for a slot */
 };
 
 struct agent;

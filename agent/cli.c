@@ -25,7 +25,7 @@ void cli_agent_usage(FILE *f)
         "                       [--import CARGO_HOME|--no-import] [--trust open|keys]\n"
         "                       [--trust-key KEY]... [--network-key FILE]\n"
         "                       [--offline-index available|all] [--index-ttl SECONDS]\n"
-        "                       [--config FILE]\n",
+        "                       [--upload-slots N] [--config FILE]\n",
         f);
 }
 
@@ -193,6 +193,15 @@ static int apply_option(struct agent_options *o, const char *key, const char *v,
             BAD("--offline-index %s: expected available or all", v);
         return 0;
     }
+    if (strcmp(key, "upload-slots") == 0) {
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(v, &end, 10);
+        if (errno || end == v || *end || n < 1 || n > AGENT_UPLOAD_SLOTS_MAX)
+            BAD("--upload-slots %s: expected 1..%d", v, AGENT_UPLOAD_SLOTS_MAX);
+        o->upload_slots = (unsigned)n;
+        return 0;
+    }
     if (strcmp(key, "index-ttl") == 0) {
         char *end;
         errno = 0;
@@ -270,8 +279,8 @@ static bool is_flag(const char *name)
 }
 
 static const char *const value_options[] = {
-    "store",     "listen",      "peer-listen",   "upstream",  "peer",   "import", "trust",
-    "trust-key", "network-key", "offline-index", "index-ttl", "config", NULL,
+    "store",     "listen",      "peer-listen",   "upstream",  "peer",   "import",       "trust",
+    "trust-key", "network-key", "offline-index", "index-ttl", "config", "upload-slots", NULL,
 };
 
 static bool takes_value(const char *name)

@@ -13,11 +13,23 @@
  * Sources, in order:
  *   crates:  the live peers whose manifests list the digest, best first
  *            (peers.c orders them: least loaded, cheapest so far, least
- *            penalised), at most PEER_INFLIGHT_MAX transfers per peer (a fetch
- *            whose holders are all at their bound waits in a->fetch_queue); on an error, a timeout,
- * "busy" or bad bytes, the next one; then the upstream's dl URL when online. The bytes must hash to
- * the trusted cksum (store_blob_commit) or they are dropped, the sender penalised, and the next
- * source tried. index:   online, the upstream (conditional GET, validators kept); offline, each
+ *            penalised), at most PEER_INFLIGHT_MAX transfers per peer. Busy is
+ *            never a failure: a fetch whose holders are all at their bound, or
+ *            answered 503 (they queue fairly first, see uploads.c), waits in
+ *            a->fetch_queue for a slot, up to SLOT_WAIT_MS; a holder that said
+ *            busy is asked again, after others, once BUSY_BACKOFF_MS passed.
+ *            With no holder free, a fetch waits (up to NEIGHBOUR_WAIT_MS) for a
+ *            live neighbour that says it is fetching the same crate, then
+ *            takes it from that neighbour: the room's uplink (or the teacher)
+ *            carries it about once. Then the upstream's dl URL when online
+ *            (agents asked for one crate at the same instant do not both go:
+ *            the one first in a rendezvous order of crate and key goes, the
+ *            others give it DEFER_MS to announce it). On an error, a
+ *            timeout or bad bytes, the next holder. The bytes must hash to the
+ *            trusted cksum (store_blob_commit) or they are dropped, the sender
+ *            penalised, and the next source tried. Every transfer is announced
+ *            to peers (news.c) while it runs.
+ *   index:   online, the upstream (conditional GET, validators kept); offline, each
  * live peer listing a copy of that index file we have not merged yet: its signed index message is
  * verified against the peer's key and every entry goes through store_index_put, where a
  *            contradiction with what we hold is rejected and counted.
@@ -27,17 +39,24 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "agent/internal.h"
 #include "agent/log.h"
 #include "proto/config.h"
 #include "proto/index_line.h"
 #include "proto/name.h"
 
-#define PREFETCH_MAX 64     /* dependency index files fetched ahead per index file */
-#define PREFETCH_DEPTH 2    /* how far ahead of what Cargo asked for */
-#define PREFETCH_FRESH_S 5  /* a prefetch skips index files fetched this recently */
-#define SOURCES_MAX 16      /* peers tried for one fetch */
-#define PEER_INFLIGHT_MAX 4 /* transfers from one peer at a time; more wait their turn */
+#define PREFETCH_MAX 64         /* dependency index files fetched ahead per index file */
+#define PREFETCH_DEPTH 2        /* how far ahead of what Cargo asked for */
+#define PREFETCH_FRESH_S 5      /* a prefetch skips index files fetched this recently */
+#define SOURCES_MAX 16          /* peers tried for one fetch */
+#define PEER_INFLIGHT_MAX 4     /* transfers from one peer at a time; more wait their turn */
+#define SLOT_WAIT_MS 25000      /* a crate waits this long at most for a busy holder's slot */
+#define NEIGHBOUR_WAIT_MS 10000 /* ... and this long for a neighbour fetching it */
+#define BUSY_BACKOFF_MS 400     /* a holder that said busy is asked again after this */
+#define DEFER_MS 40 /* a neighbour designated for a crate gets this long to take it first */
+#define QUEUE_TICK_MS 100
 #define PEER_INDEX_WIRE_MAX (PROTO_PEER_BODY_MAX + 64)
 
 struct fetch_waiter {
@@ -61,8 +80,13 @@ struct agent_fetch {
     struct agent_peer *peer; /* source of the transfer in flight, NULL = upstream */
     uint64_t started_ms;
     int last_error;
-    struct agent_fetch *queue_next; /* waiting for a holder to have a free slot */
+    struct agent_fetch *queue_next; /* waiting for a slot, a neighbour or a delay */
     bool queued;
+    uint64_t created_ms;
+    uint64_t not_before_ms;   /* queued: do not look again before this */
+    uint64_t neighbour_since; /* when it began waiting for a neighbour (0: never) */
+    bool deferred;            /* it gave a designated neighbour DEFER_MS to go first */
+    bool announced;           /* peers were told it is being fetched */
     /* COMMIT */
     uv_work_t work;
     bool committing;
@@ -134,6 +158,8 @@ static void fetch_finish(struct agent_fetch *f, int result)
             }
         }
     }
+    if (f->announced)
+        agent_news_fetching(a, f->sha, false);
     struct fetch_waiter *w = f->waiters;
     while (w) {
         struct fetch_waiter *next = w->next;
@@ -188,6 +214,18 @@ static bool was_tried(const struct agent_fetch *f, const struct agent_peer *p)
     return false;
 }
 
+/* Forget that p was tried (it was only busy). */
+static void untry(struct agent_fetch *f, const struct agent_peer *p)
+{
+    for (size_t i = 0; i < f->ntried; i++) {
+        if (strcmp(f->tried[i], p->addr) == 0) {
+            memmove(f->tried[i], f->tried[i + 1], (f->ntried - i - 1) * sizeof f->tried[0]);
+            f->ntried--;
+            return;
+        }
+    }
+}
+
 /* The best untried peer among candidates (with a free slot when bounded),
  * marked tried and referenced. *saturated tells whether an untried holder was
  * skipped only because it was at its bound. Index files are small and not
@@ -201,7 +239,8 @@ static struct agent_peer *take_peer(struct agent_fetch *f, struct agent_peer **c
     for (size_t i = 0; i < n; i++) {
         if (was_tried(f, cand[i]))
             continue;
-        if (bounded && cand[i]->inflight >= PEER_INFLIGHT_MAX) {
+        if (bounded &&
+            (cand[i]->inflight >= PEER_INFLIGHT_MAX || cand[i]->busy_until_ms > now_ms(f->a))) {
             *saturated = true;
             continue;
         }
@@ -217,8 +256,8 @@ static struct agent_peer *take_peer(struct agent_fetch *f, struct agent_peer **c
 
 static void crate_next_source(struct agent_fetch *f);
 
-/* A slot at some peer came free: every waiting crate fetch looks again, oldest
- * first; those whose holders are all still busy queue up again. */
+/* Look again at every queued crate fetch whose delay has passed, oldest
+ * first; the others stay queued (and some queue up again). */
 static void queue_kick(struct agent *a)
 {
     struct agent_fetch *list = a->fetch_queue, *rev = NULL;
@@ -229,13 +268,81 @@ static void queue_kick(struct agent *a)
         rev = list;
         list = next;
     }
+    uint64_t now = now_ms(a);
+    struct agent_fetch *later = NULL, **tail = &later;
     while (rev) {
         struct agent_fetch *next = rev->queue_next;
-        rev->queued = false;
         rev->queue_next = NULL;
-        crate_next_source(rev);
+        if (rev->not_before_ms > now) {
+            *tail = rev; /* still waiting: keep it, in order */
+            tail = &rev->queue_next;
+        } else {
+            rev->queued = false;
+            crate_next_source(rev);
+        }
         rev = next;
     }
+    /* the still-waiting ones go back behind the newly queued, newest first */
+    struct agent_fetch *rl = NULL;
+    while (later) {
+        struct agent_fetch *next = later->queue_next;
+        later->queue_next = rl;
+        rl = later;
+        later = next;
+    }
+    struct agent_fetch **end = &a->fetch_queue;
+    while (*end)
+        end = &(*end)->queue_next;
+    *end = rl;
+}
+
+static void on_queue_tick(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+    if (a->fetch_queue == NULL || a->stopping) {
+        uv_timer_stop(t);
+        return;
+    }
+    queue_kick(a);
+}
+
+/* Park a crate fetch until a slot frees, news arrives, or delay_ms passed. */
+static void enqueue(struct agent_fetch *f, uint64_t delay_ms)
+{
+    struct agent *a = f->a;
+    f->not_before_ms = delay_ms ? now_ms(a) + delay_ms : 0;
+    f->queued = true;
+    f->queue_next = a->fetch_queue;
+    a->fetch_queue = f;
+    if (a->fetch_timer.data == NULL) {
+        uv_timer_init(&a->loop, &a->fetch_timer);
+        a->fetch_timer.data = a;
+    }
+    if (!uv_is_active((uv_handle_t *)&a->fetch_timer))
+        uv_timer_start(&a->fetch_timer, on_queue_tick, QUEUE_TICK_MS, QUEUE_TICK_MS);
+}
+
+void agent_fetch_kick(struct agent *a)
+{
+    if (a->fetch_queue && !a->stopping)
+        queue_kick(a);
+}
+
+void agent_fetch_close(struct agent *a)
+{
+    if (a->fetch_timer.data != NULL && !uv_is_closing((uv_handle_t *)&a->fetch_timer)) {
+        uv_timer_stop(&a->fetch_timer);
+        uv_close((uv_handle_t *)&a->fetch_timer, NULL);
+    }
+}
+
+/* A transfer of this crate is about to start: peers hear of it (once). */
+static void announce(struct agent_fetch *f)
+{
+    if (f->announced)
+        return;
+    f->announced = true;
+    agent_news_fetching(f->a, f->sha, true);
 }
 
 static void release_peer(struct agent_fetch *f)
@@ -334,6 +441,8 @@ static size_t index_ingest(struct agent *a, const char *name, const uint8_t *buf
     }
     log_debug("index %s from %s: %zu lines, %zu new, %zu conflicts, %zu unparsable", name, detail,
               nlines, nnew, nconf, nbad);
+    if (nnew)
+        agent_news_changed(a); /* the store's sequence moved */
     if (deps_out) {
         *deps_out = deps;
         *ndeps_out = ndeps;
@@ -366,6 +475,7 @@ static void peer_index_done(void *ud, struct agent_http_response *res)
     if (rc < 0 || memcmp(x.pk, p->pk, PROTO_PK_LEN) != 0 || strcasecmp(x.name, f->name) != 0) {
         a->counters.rejected_peer_signature++;
         a->counters.rejected++;
+        p->n.fail_signature++;
         agent_peer_transfer_failed(p, "index message does not verify: ignored", true);
         free(owned);
         release_peer(f);
@@ -374,6 +484,7 @@ static void peer_index_done(void *ud, struct agent_http_response *res)
     }
     index_ingest(a, f->name, x.lines, x.len, STORE_ORIGIN_PEER, p->key_text, NULL, NULL);
     a->counters.peer_index_merged++;
+    p->n.index_from++;
     struct peer_index_item *it = agent_peer_index_item(p, f->name);
     if (it)
         memcpy(it->merged, it->hash, PROTO_SHA256_LEN);
@@ -568,6 +679,7 @@ static void commit_after(uv_work_t *w, int status)
         a->counters.rejected++;
         if (p) {
             a->counters.rejected_peer_checksum++;
+            p->n.fail_checksum++;
             char msg[PROTO_NAME_MAX + PROTO_VERS_MAX + 80];
             snprintf(msg, sizeof msg,
                      "sent %s %s whose sha256 does not match the index cksum: discarded", f->name,
@@ -597,11 +709,14 @@ static void commit_after(uv_work_t *w, int status)
         fetch_finish(f, -EIO);
         return;
     }
+    agent_news_changed(a); /* the store's sequence moved */
     if (p)
         snprintf(f->source, sizeof f->source, "peer %s", p->addr);
     else
         snprintf(f->source, sizeof f->source, "upstream");
     if (p) {
+        p->n.crates_from++;
+        p->n.bytes_from += len;
         a->counters.from_peers++;
         a->counters.bytes_from_peers += len;
         agent_peer_transfer_ok(p, len, (double)(now_ms(a) - f->started_ms));
@@ -632,9 +747,24 @@ static void crate_done(void *ud, struct agent_http_response *res)
     }
     if (res->error || res->status != 200) {
         describe(res, why, sizeof why);
+        if (p && res->status == 503) {
+            /* busy: not a failure. Ask it again later (after others), and
+             * wait for a slot somewhere. */
+            p->n.fail_busy++;
+            p->busy_until_ms = now_ms(a) + BUSY_BACKOFF_MS;
+            untry(f, p);
+            release_peer(f);
+            enqueue(f, BUSY_BACKOFF_MS / 2 + (uint64_t)(randombytes_uniform(BUSY_BACKOFF_MS)));
+            return;
+        }
         if (p) {
-            /* busy or not held any more: not the peer's fault */
-            if (res->status != 503 && res->status != 404) {
+            if (res->status == 404) {
+                p->n.fail_not_held++; /* not held any more: not the peer's fault */
+            } else {
+                if (res->error == -ETIMEDOUT)
+                    p->n.fail_timeout++;
+                else
+                    p->n.fail_transport++;
                 char msg[PROTO_NAME_MAX + PROTO_VERS_MAX + 340];
                 snprintf(msg, sizeof msg, "download of %s %s failed: %s", f->name, f->vers, why);
                 agent_peer_transfer_failed(p, msg, false);
@@ -645,7 +775,8 @@ static void crate_done(void *ud, struct agent_http_response *res)
             return;
         }
         log_warn("download of %s %s failed: %s", f->name, f->vers, why);
-        fetch_finish(f, res->status == 404 ? -ENOENT : -EIO);
+        bool gone = res->status == 404 || res->status == 410 || res->status == 451;
+        fetch_finish(f, gone ? -ENOENT : -EIO);
         return;
     }
     f->body = res->body; /* take ownership */
@@ -687,10 +818,76 @@ static void crate_from_upstream(struct agent_fetch *f)
         .low_speed_secs = 30,
     };
     f->peer = NULL;
+    announce(f);
     if (agent_http_get(&a->http, &req, crate_done, f) < 0)
         fetch_finish(f, -ENOMEM);
 }
 
+/* Is a live neighbour fetching this crate right now (news.c)? */
+static bool neighbour_fetching(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    for (struct agent_peer *p = a->peers; p; p = p->next)
+        if (p->state == PEER_LIVE && !p->removed && agent_peer_fetching(p, sha))
+            return true;
+    return false;
+}
+
+/* A live neighbour announced a sequence whose manifest we have not applied yet:
+ * a crate it was fetching may have just arrived there. */
+static bool manifest_due(struct agent *a)
+{
+    for (struct agent_peer *p = a->peers; p; p = p->next)
+        if (p->state == PEER_LIVE && !p->removed && p->news_seq > p->seq)
+            return true;
+    return false;
+}
+
+/* Rendezvous order for who fetches a crate from the upstream first: the
+ * smallest sha XOR key. Only neighbours that are fetching something right now
+ * take part (they are probably asked for the same crates at the same moment). */
+static bool before(const uint8_t sha[PROTO_SHA256_LEN], const uint8_t x[PROTO_PK_LEN],
+                   const uint8_t y[PROTO_PK_LEN])
+{
+    for (size_t i = 0; i < PROTO_PK_LEN; i++) {
+        uint8_t a = sha[i] ^ x[i], b = sha[i] ^ y[i];
+        if (a != b)
+            return a < b;
+    }
+    return false;
+}
+
+static bool designated_elsewhere(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    for (struct agent_peer *p = a->peers; p; p = p->next)
+        if (p->state == PEER_LIVE && !p->removed && (p->caps & PROTO_CAP_NEWS) &&
+            p->nfetching > 0 && before(sha, p->pk, a->pk))
+            return true;
+    return false;
+}
+
+static void crate_from_peer(struct agent_fetch *f, struct agent_peer *p)
+{
+    struct agent *a = f->a;
+    char hex[PROTO_SHA256_HEX_LEN + 1], rel[128], url[PROTO_URL_MAX];
+    proto_hex_encode(f->sha, PROTO_SHA256_LEN, hex);
+    snprintf(rel, sizeof rel, "/peer/1/crate/%s", hex);
+    agent_peer_url(p, rel, url, sizeof url);
+    /* the peer signed the crate's size: it may not send more than that */
+    uint64_t size = agent_peer_crate_size(p, f->sha);
+    struct agent_http_request req = {
+        .url = url,
+        .max_body = size > 0 && size < STORE_BLOB_MAX ? (size_t)size : STORE_BLOB_MAX,
+        .connect_timeout_ms = 2000,
+        .low_speed_secs = 10,
+    };
+    announce(f);
+    if (agent_http_get(&a->http, &req, crate_done, f) < 0) {
+        release_peer(f);
+        fetch_finish(f, -ENOMEM);
+    }
+}
+
+/* SOURCE for a crate: the states of the file comment, in order. */
 static void crate_next_source(struct agent_fetch *f)
 {
     struct agent *a = f->a;
@@ -698,37 +895,38 @@ static void crate_next_source(struct agent_fetch *f)
         fetch_finish(f, -ECANCELED);
         return;
     }
+    uint64_t now = now_ms(a);
     struct agent_peer *cand[SOURCES_MAX];
     size_t n = agent_peers_holding_crate(a, f->sha, cand, SOURCES_MAX);
     bool saturated;
     struct agent_peer *p = take_peer(f, cand, n, true, &saturated);
-    if (p == NULL && saturated) {
-        /* every untried holder is at its bound: wait for a free slot */
-        f->queued = true;
-        f->queue_next = a->fetch_queue;
-        a->fetch_queue = f;
+    if (p != NULL) {
+        crate_from_peer(f, p);
         return;
     }
-    if (p != NULL) {
-        char hex[PROTO_SHA256_HEX_LEN + 1], rel[128], url[PROTO_URL_MAX];
-        proto_hex_encode(f->sha, PROTO_SHA256_LEN, hex);
-        snprintf(rel, sizeof rel, "/peer/1/crate/%s", hex);
-        agent_peer_url(p, rel, url, sizeof url);
-        /* the peer signed the crate's size: it may not send more than that */
-        uint64_t size = agent_peer_crate_size(p, f->sha);
-        struct agent_http_request req = {
-            .url = url,
-            .max_body = size > 0 && size < STORE_BLOB_MAX ? (size_t)size : STORE_BLOB_MAX,
-            .connect_timeout_ms = 2000,
-            .low_speed_secs = 10,
-        };
-        if (agent_http_get(&a->http, &req, crate_done, f) < 0) {
-            release_peer(f);
-            fetch_finish(f, -ENOMEM);
-        }
+    if (saturated && now - f->created_ms < SLOT_WAIT_MS) {
+        enqueue(f, 0); /* a holder is busy: wait for its slot */
         return;
+    }
+    if (neighbour_fetching(a, f->sha) || (f->neighbour_since != 0 && manifest_due(a))) {
+        if (f->neighbour_since == 0)
+            f->neighbour_since = now;
+        if (now - f->neighbour_since < NEIGHBOUR_WAIT_MS) {
+            log_debug("crate %s %s: waiting for a neighbour fetching it", f->name, f->vers);
+            enqueue(f, 0); /* news or its manifest wakes us */
+            return;
+        }
     }
     if (agent_upstream_online(a) && a->up.dl != NULL) {
+        if (!f->deferred && designated_elsewhere(a, f->sha)) {
+            /* a busy neighbour goes first for this crate: if it announces it
+             * within DEFER_MS, we wait for it above; else we go */
+            f->deferred = true;
+            enqueue(f, DEFER_MS);
+            return;
+        }
+        log_debug("crate %s %s (%02x%02x%02x%02x): from the upstream", f->name, f->vers, f->sha[0],
+                  f->sha[1], f->sha[2], f->sha[3]);
         crate_from_upstream(f);
         return;
     }
@@ -761,6 +959,7 @@ void agent_fetch_crate(struct agent *a, const char *name, const char *vers,
     snprintf(f->name, sizeof f->name, "%s", name);
     snprintf(f->vers, sizeof f->vers, "%s", vers);
     memcpy(f->sha, sha, PROTO_SHA256_LEN);
+    f->created_ms = now_ms(a);
     if (waiter_add(f, cb, ud) < 0) {
         fetch_finish(f, -ENOMEM);
         cb(a, ud, -ENOMEM, NULL);

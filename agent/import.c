@@ -369,6 +369,7 @@ static void import_after(uv_work_t *w, int status)
     struct agent *a = j->a;
     a->importing = false;
     a->have_import = true;
+    agent_news_changed(a);
     a->last_import = j->res;
     if (j->res.error)
         log_warn("import of %s: %s", j->home, j->res.error_text);

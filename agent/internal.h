@@ -98,8 +98,11 @@ int agent_fetch_index(struct agent *a, const char *name, agent_fetch_cb cb, void
 void agent_fetch_crate(struct agent *a, const char *name, const char *vers,
                        const uint8_t sha[PROTO_SHA256_LEN], agent_fetch_cb cb, void *ud);
 size_t agent_fetch_in_flight(const struct agent *a);
+/* Fetches waiting for a slot or a neighbour look for a source again. */
+void agent_fetch_kick(struct agent *a);
 /* At shutdown: every waiter is called with -ECANCELED (it must not respond). */
 void agent_fetch_abort_all(struct agent *a);
+void agent_fetch_close(struct agent *a);
 
 /* ---- registry.c ---------------------------------------------------------- */
 
@@ -148,6 +151,13 @@ struct peer_index_item {
     uint8_t merged[PROTO_SHA256_LEN]; /* hash of the copy we last merged (zero: never) */
 };
 
+/* What one peer gave us and took from us, and why transfers with it failed. */
+struct peer_counters {
+    uint64_t crates_from, bytes_from, index_from; /* received from it */
+    uint64_t crates_to, bytes_to;                 /* sent to it (matched by its IP) */
+    uint64_t fail_transport, fail_timeout, fail_busy, fail_checksum, fail_signature, fail_not_held;
+};
+
 struct agent_peer {
     struct agent_peer *next;
     struct agent *a;
@@ -165,10 +175,22 @@ struct agent_peer {
     struct peer_index_item *index; /* sorted by name */
     uint32_t nindex;
     int64_t last_seen;
-    unsigned fails;    /* consecutive poll failures */
-    unsigned inflight; /* crate/index fetches from it now */
-    unsigned penalty;  /* bad bytes / bad signatures seen */
-    double ms_per_mb;  /* EWMA of transfer cost, for ordering holders */
+    unsigned fails;         /* consecutive poll failures */
+    unsigned inflight;      /* crate/index fetches from it now */
+    unsigned penalty;       /* bad bytes / bad signatures seen */
+    double ms_per_mb;       /* EWMA of transfer cost, for ordering holders */
+    uint64_t busy_until_ms; /* it answered "busy": ask others first until then (loop time) */
+    struct peer_counters n;
+    /* news (news.c) */
+    uint32_t caps; /* PROTO_CAP_* from its hello */
+    uint64_t news_gen;
+    uint64_t news_seq; /* the sequence its last news announced (> seq: a manifest is due) */
+    bool news_polling;
+    uint8_t (*fetching)[PROTO_SHA256_LEN]; /* crates it is fetching now, sorted */
+    uint32_t nfetching;
+    uint16_t remote_uploads, remote_slots, remote_waiting;
+    bool mdns_gone; /* its mDNS record went away: kept until a poll fails */
+    bool repoll;    /* poll again when the one in flight ends */
     bool polling;
     bool removed;  /* unlinked; freed when the last transfer ends */
     unsigned refs; /* transfers in flight holding this pointer */
@@ -200,10 +222,44 @@ void agent_peer_transfer_failed(struct agent_peer *p, const char *why, bool bad_
 void agent_peers_when_ready(struct agent *a, upstream_ready_cb cb, void *ud);
 /* The store's sequence moved: tell peers' pollers nothing; update our TXT. */
 void agent_peers_announce(struct agent *a);
+/* Poll it now (hello, then the manifest if its sequence moved); if a poll is in
+ * flight, once more when it ends. */
+void agent_peer_poll_now(struct agent_peer *p);
+/* The live peer whose address has this IP (any port), for upload accounting. */
+struct agent_peer *agent_peer_by_ip(struct agent *a, const struct sockaddr *sa);
 /* Peer-side URL of a path on a peer. */
 int agent_peer_url(const struct agent_peer *p, const char *rel, char *out, size_t outsz);
 const char *agent_peer_via_name(enum peer_via v);
 const char *agent_peer_state_name(enum peer_state s);
+
+/* ---- news.c ---------------------------------------------------------------- */
+
+struct news_waiter;
+struct agent_news {
+    bool started;
+    uint64_t gen; /* moves with anything peers act on */
+    uv_timer_t coalesce, deadlines;
+    struct news_waiter *parked; /* oldest first */
+    size_t nparked;
+    uint8_t *wire; /* encoding of generation wire_gen */
+    size_t wire_len;
+    uint64_t wire_gen;
+    uint8_t fetching[PROTO_NEWS_FETCHING_MAX][PROTO_SHA256_LEN]; /* transfers in flight */
+    size_t nfetching;
+};
+
+void agent_news_init(struct agent *a);
+void agent_news_close(struct agent *a);
+/* Something peers act on changed: parked polls are answered (coalesced). */
+void agent_news_changed(struct agent *a);
+/* GET /peer/1/news on the peer side. */
+void agent_news_serve(struct agent *a, h2o_req_t *req, const struct proto_route *r);
+/* A crate transfer to this store started (on) or ended (off). */
+void agent_news_fetching(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], bool on);
+/* Keep one news poll in flight to a live peer that offers it. */
+void agent_news_poll(struct agent_peer *p);
+/* The peer said it is fetching this crate now. */
+bool agent_peer_fetching(const struct agent_peer *p, const uint8_t sha[PROTO_SHA256_LEN]);
 
 /* ---- manifest.c ---------------------------------------------------------- */
 
@@ -215,8 +271,25 @@ void agent_manifest_tick(struct agent *a);
 
 /* ---- peerapi.c ----------------------------------------------------------- */
 
+/* ---- uploads.c ----------------------------------------------------------- */
+
+struct upload_wait;
+#define AGENT_UPLOAD_IPS_MAX 64
+struct agent_upload_ip {
+    struct proto_peer_addr who;
+    unsigned n; /* uploads in progress to it (0 = free entry) */
+};
+void agent_uploads_init(struct agent *a);
+void agent_uploads_close(struct agent *a);
+/* Send a held blob to a peer now, or queue the request fairly (uploads.c). */
+void agent_uploads_request(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256_LEN]);
+/* A slot came free: start the next waiting upload. */
+void agent_uploads_next(struct agent *a);
+
 int agent_peerapi_start(struct agent *a, const char *listen);
 void agent_peerapi_stop(struct agent *a);
+/* Upload slots (concurrent crate uploads), the rest wait their turn. */
+unsigned agent_peerapi_slots(const struct agent *a);
 
 /* ---- identity.c ---------------------------------------------------------- */
 
@@ -248,7 +321,8 @@ struct agent {
     struct agent_misses misses; /* what Cargo asked for and nobody could give */
     struct agent_fetch *fetches;
     size_t nfetches;
-    struct agent_fetch *fetch_queue; /* crate fetches waiting for a free peer slot */
+    struct agent_fetch *fetch_queue; /* crate fetches waiting: a slot, a neighbour, a delay */
+    uv_timer_t fetch_timer;          /* looks at the queue while it is not empty */
 
     /* registry.c */
     struct agent_server cargo;
@@ -281,7 +355,12 @@ struct agent {
     size_t manifest_delta_len;
     uint64_t manifest_delta_seq, manifest_delta_since;
     int64_t manifest_delta_at;
-    unsigned uploads; /* crate uploads in progress */
+    unsigned uploads;        /* crate uploads in progress */
+    unsigned upload_waiting; /* upload requests waiting for a slot */
+    struct upload_wait *upload_queue;
+    uv_timer_t upload_timer;
+    struct agent_upload_ip upload_ips[AGENT_UPLOAD_IPS_MAX];
+    struct agent_news news;
 
     /* peerapi.c */
     struct agent_server peer;

@@ -4,13 +4,14 @@
  *                                       P (the requester's own peer port) makes it a pex candidate
  *   GET /peer/1/manifest[?since=S]      signed manifest (full, or the delta after S)
  *   GET /peer/1/index/<name>            signed index lines held for one crate
- *   GET /peer/1/crate/<sha256>          a verified blob, or 503 when every upload slot is busy
+ *   GET /peer/1/crate/<sha256>          a verified blob (uploads.c: a bounded number at once,
+ *                                       the rest queued fairly; 503 only when the queue is full)
+ *   GET /peer/1/news[?since=G&wait=S]   signed news, held until something changes (news.c)
  *
  * Only what the store holds is served: blobs exist under their name only after
  * their SHA-256 was verified, and index lines are the stored originals. No
  * request on this side ever causes a fetch from the upstream or other peers,
- * so the peer port is not an open proxy. Uploads are bounded (UPLOADS_MAX); a
- * busy agent says so and the requester moves to another holder.
+ * so the peer port is not an open proxy.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,7 +22,6 @@
 #include "agent/internal.h"
 #include "agent/log.h"
 
-#define UPLOADS_MAX 8
 #define PEER_CTYPE "application/x-cratecast"
 
 static struct agent *req_agent(h2o_req_t *req)
@@ -54,8 +54,8 @@ static void serve_hello(struct agent *a, h2o_req_t *req, const struct proto_rout
     memset(&h, 0, sizeof h);
     memcpy(h.pk, a->pk, PROTO_PK_LEN);
     h.version = PROTO_PEER_VERSION;
-    h.caps =
-        PROTO_CAP_MANIFEST | PROTO_CAP_DELTA | PROTO_CAP_CRATE | PROTO_CAP_INDEX | PROTO_CAP_PEX;
+    h.caps = PROTO_CAP_MANIFEST | PROTO_CAP_DELTA | PROTO_CAP_CRATE | PROTO_CAP_INDEX |
+             PROTO_CAP_PEX | PROTO_CAP_NEWS;
     h.seq = store_seq(a->store);
     h.time = (uint64_t)agent_now();
     h.peer_port = a->peer_port;
@@ -125,46 +125,13 @@ static void serve_index(struct agent *a, h2o_req_t *req, const struct proto_rout
     free(buf);
 }
 
-struct upload {
-    struct agent *a;
-};
-
-static void upload_done(void *ptr)
-{
-    struct upload *u = ptr;
-    if (u->a->uploads > 0)
-        u->a->uploads--;
-}
-
 static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_route *r)
 {
     if (!store_blob_has(a->store, r->sha256)) {
         agent_respond_text(req, 404, "Not Found", "not held\n");
         return;
     }
-    if (a->uploads >= UPLOADS_MAX) {
-        a->counters.peer_busy++;
-        agent_respond_text(req, 503, "Service Unavailable", "busy: try another holder\n");
-        return;
-    }
-    char path[4096];
-    struct stat st;
-    if (store_blob_path(a->store, r->sha256, path, sizeof path) < 0 || stat(path, &st) < 0) {
-        agent_respond_text(req, 404, "Not Found", "not held\n");
-        return;
-    }
-    if (h2o_file_send(req, 200, "OK", path, h2o_iovec_init(H2O_STRLIT("application/x-tar")), 0) !=
-        0) {
-        agent_respond_text(req, 404, "Not Found", "not held\n");
-        return;
-    }
-    /* the slot is released when h2o disposes of the request (sent or aborted) */
-    struct upload *u = h2o_mem_alloc_shared(&req->pool, sizeof *u, upload_done);
-    u->a = a;
-    a->uploads++;
-    a->counters.served_to_peers++;
-    a->counters.bytes_to_peers += (uint64_t)st.st_size;
-    store_blob_touch(a->store, r->sha256);
+    agent_uploads_request(a, req, r->sha256);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -185,6 +152,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     case PROTO_ROUTE_PEER_CRATE:
         serve_crate(a, req, &r);
+        return 0;
+    case PROTO_ROUTE_PEER_NEWS:
+        agent_news_serve(a, req, &r);
         return 0;
     default: /* Cargo routes are served on the Cargo side only */
         break;

@@ -76,13 +76,23 @@ int agent_peer_url(const struct agent_peer *p, const char *rel, char *out, size_
 
 /* ---- lifetime ------------------------------------------------------------ */
 
-static void peer_free_data(struct agent_peer *p)
+/* Forget what its manifest said (the news it sent stays: see peer_forget). */
+static void peer_free_manifest(struct agent_peer *p)
 {
     free(p->crates);
     free(p->index);
     p->crates = NULL;
     p->index = NULL;
     p->ncrates = p->nindex = 0;
+}
+
+/* Forget everything it told us. */
+static void peer_free_data(struct agent_peer *p)
+{
+    peer_free_manifest(p);
+    free(p->fetching);
+    p->fetching = NULL;
+    p->nfetching = 0;
 }
 
 static void timer_closed(uv_handle_t *h)
@@ -122,6 +132,8 @@ static void peer_remove(struct agent_peer *p)
     }
     p->removed = true;
     uv_timer_stop(&p->timer);
+    if (p->state == PEER_LIVE)
+        agent_news_changed(a);
     peer_maybe_free(p);
 }
 
@@ -198,19 +210,45 @@ static void schedule(struct agent_peer *p, uint64_t ms)
 
 static void ready_check(struct agent *a);
 
+/* LIVE is entered and left only here and in set_live(): peers hear of it. */
+static void set_state(struct agent_peer *p, enum peer_state st)
+{
+    bool was_live = p->state == PEER_LIVE;
+    p->state = st;
+    if (was_live != (st == PEER_LIVE))
+        agent_news_changed(p->a);
+}
+
+/* A poll ended: poll again at once if that was asked for meanwhile. */
+static bool repoll_pending(struct agent_peer *p)
+{
+    if (!p->repoll || p->removed || p->a->stopping)
+        return false;
+    p->repoll = false;
+    poll_start(p);
+    return true;
+}
+
 static void poll_failed(struct agent_peer *p, const char *why, bool bad_data)
 {
     struct agent *a = p->a;
     p->polling = false;
+    p->repoll = false;
     p->fails++;
     if (p->state == PEER_LIVE || p->fails == 1)
         log_warn("peer %s: %s", p->addr, why);
     if (bad_data)
         p->penalty++;
-    p->state = PEER_FAILING;
+    set_state(p, PEER_FAILING);
     ready_check(a);
     if (p->removed) {
         peer_maybe_free(p);
+        return;
+    }
+    if (p->mdns_gone) {
+        /* its mDNS record said goodbye and now it does not answer: gone */
+        log_info("peer %s: gone (mDNS goodbye, then no answer)", p->addr);
+        peer_remove(p);
         return;
     }
     if (p->via == PEER_VIA_PEX && p->fails >= FAILS_BEFORE_DROP) {
@@ -298,7 +336,7 @@ static int apply_manifest(struct agent_peer *p, const struct proto_manifest *m)
             index[w++] = index[r];
     }
     ni = w;
-    peer_free_data(p);
+    peer_free_manifest(p);
     p->crates = crates;
     p->ncrates = (uint32_t)nc;
     p->index = index;
@@ -337,6 +375,7 @@ static void manifest_done(void *ud, struct agent_http_response *res)
             proto_manifest_clear(&m);
         a->counters.rejected_peer_signature++;
         a->counters.rejected++;
+        p->n.fail_signature++;
         poll_failed(p, rc < 0 ? "manifest does not verify" : "manifest signed by another key",
                     true);
         return;
@@ -360,11 +399,15 @@ static void manifest_done(void *ud, struct agent_http_response *res)
     if (p->state != PEER_LIVE)
         log_info("peer %s: live (key %s, %u crates, %u index files)", p->addr, p->key_text,
                  p->ncrates, p->nindex);
-    p->state = PEER_LIVE;
+    set_state(p, PEER_LIVE);
     p->fails = 0;
     p->polling = false;
     p->last_seen = agent_now();
     ready_check(a);
+    agent_fetch_kick(a); /* new holdings: fetches waiting for them look again */
+    if (repoll_pending(p))
+        return;
+    agent_news_poll(p);
     schedule(p, POLL_LIVE_MS);
 }
 
@@ -387,6 +430,7 @@ static void hello_done(void *ud, struct agent_http_response *res)
     if (rc < 0 || memcmp(h.nonce, p->nonce, PROTO_NONCE_LEN) != 0) {
         a->counters.rejected_peer_signature++;
         a->counters.rejected++;
+        p->n.fail_signature++;
         poll_failed(p, rc < 0 ? "hello does not verify" : "hello does not answer our nonce", true);
         return;
     }
@@ -414,8 +458,9 @@ static void hello_done(void *ud, struct agent_http_response *res)
                      p->expect_id[0] && strcmp(p->expect_id, id) != 0
                          ? "does not match its mDNS key id"
                          : "is not trusted (--trust keys)");
-        p->state = PEER_REJECTED;
+        set_state(p, PEER_REJECTED);
         p->polling = false;
+        p->repoll = false;
         peer_free_data(p);
         p->seq = 0;
         ready_check(a);
@@ -423,11 +468,16 @@ static void hello_done(void *ud, struct agent_http_response *res)
         return;
     }
     p->last_seen = agent_now();
+    p->caps = h.caps;
+    p->mdns_gone = false;                 /* it answers: a goodbye was stale */
     if (h.seq == p->seq && p->seq != 0) { /* nothing new */
-        p->state = PEER_LIVE;
+        set_state(p, PEER_LIVE);
         p->fails = 0;
         p->polling = false;
         ready_check(a);
+        if (repoll_pending(p))
+            return;
+        agent_news_poll(p);
         schedule(p, POLL_LIVE_MS);
         return;
     }
@@ -476,6 +526,16 @@ static void poll_start(struct agent_peer *p)
         schedule(p, 1000);
 }
 
+void agent_peer_poll_now(struct agent_peer *p)
+{
+    if (p->removed || p->a->stopping)
+        return;
+    if (p->polling)
+        p->repoll = true;
+    else
+        poll_start(p);
+}
+
 /* ---- mDNS ---------------------------------------------------------------- */
 
 static void mdns_found(void *ud, const char *host, uint16_t port, const struct proto_txt *txt)
@@ -491,6 +551,7 @@ static void mdns_found(void *ud, const char *host, uint16_t port, const struct p
     struct agent_peer *p = agent_peers_add(a, addr, PEER_VIA_MDNS);
     if (p == NULL)
         return;
+    p->mdns_gone = false;
     bool changed = strcmp(p->expect_id, txt->id) != 0 || p->txt_seq != txt->seq;
     snprintf(p->expect_id, sizeof p->expect_id, "%s", txt->id);
     p->txt_seq = txt->seq;
@@ -508,8 +569,11 @@ static void mdns_lost(void *ud, const char *host, uint16_t port)
         snprintf(addr, sizeof addr, "%s:%u", host, port);
     for (struct agent_peer *p = a->peers; p; p = p->next) {
         if (strcmp(p->addr, addr) == 0 && p->via == PEER_VIA_MDNS) {
-            log_info("peer %s: gone from mDNS", addr);
-            peer_remove(p);
+            /* Goodbyes can be stale (a restart, a flapping link): keep it, and
+             * its transfers, until a poll says it is really gone. */
+            log_info("peer %s: mDNS goodbye; checking whether it is still there", addr);
+            p->mdns_gone = true;
+            agent_peer_poll_now(p);
             return;
         }
     }
@@ -677,11 +741,35 @@ void agent_peer_transfer_failed(struct agent_peer *p, const char *why, bool bad_
     }
     /* a transport failure: stop using it until a poll succeeds again */
     if (p->state == PEER_LIVE && !p->removed) {
-        p->state = PEER_FAILING;
+        set_state(p, PEER_FAILING);
         p->fails++;
-        if (!p->polling)
-            schedule(p, 1000);
+        agent_peer_poll_now(p);
     }
+}
+
+struct agent_peer *agent_peer_by_ip(struct agent *a, const struct sockaddr *sa)
+{
+    struct proto_peer_addr want;
+    memset(&want, 0, sizeof want);
+    if (sa->sa_family == AF_INET) {
+        want.family = 4;
+        memcpy(want.ip, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        want.family = 6;
+        memcpy(want.ip, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    } else {
+        return NULL;
+    }
+    struct agent_peer *best = NULL;
+    for (struct agent_peer *p = a->peers; p; p = p->next) {
+        struct proto_peer_addr pa;
+        if (p->removed || proto_peer_addr_parse(p->addr, strlen(p->addr), &pa) < 0)
+            continue;
+        want.port = pa.port;
+        if (proto_peer_addr_eq(&pa, &want) && (best == NULL || p->state == PEER_LIVE))
+            best = p;
+    }
+    return best;
 }
 
 /* ---- init ---------------------------------------------------------------- */

@@ -13,17 +13,37 @@
 
 static json_t *counters_base_json(const struct agent_counters *c);
 
+static json_t *peer_json(const struct agent_peer *p)
+{
+    const struct peer_counters *n = &p->n;
+    json_t *o = json_pack("{s:s?,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "id",
+                          p->have_key ? p->key_text : NULL, "addr", p->addr, "via",
+                          agent_peer_via_name(p->via), "state", agent_peer_state_name(p->state),
+                          "crates", (json_int_t)p->ncrates, "index_crates", (json_int_t)p->nindex,
+                          "seq", (json_int_t)p->seq, "last_seen", (json_int_t)p->last_seen, "fails",
+                          (json_int_t)p->fails, "penalty", (json_int_t)p->penalty, "ms_per_mb",
+                          p->ms_per_mb);
+    json_t *more = json_pack(
+        "{s:{s:I,s:I,s:I},s:{s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:{s:i,s:i,s:i},s:b}",
+        "received", "crates", (json_int_t)n->crates_from, "bytes", (json_int_t)n->bytes_from,
+        "index_files", (json_int_t)n->index_from, "sent", "crates", (json_int_t)n->crates_to,
+        "bytes", (json_int_t)n->bytes_to, "failures", "transport", (json_int_t)n->fail_transport,
+        "timeout", (json_int_t)n->fail_timeout, "busy", (json_int_t)n->fail_busy, "checksum",
+        (json_int_t)n->fail_checksum, "signature", (json_int_t)n->fail_signature, "not_held",
+        (json_int_t)n->fail_not_held, "fetching", (json_int_t)p->nfetching, "load", "uploads",
+        (int)p->remote_uploads, "slots", (int)p->remote_slots, "waiting", (int)p->remote_waiting,
+        "news", (p->caps & PROTO_CAP_NEWS) != 0);
+    if (o && more)
+        json_object_update(o, more);
+    json_decref(more);
+    return o;
+}
+
 static json_t *peers_json(struct agent *a)
 {
     json_t *arr = json_array();
     for (struct agent_peer *p = a->peers; p && arr; p = p->next) {
-        json_t *o = json_pack("{s:s?,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "id",
-                              p->have_key ? p->key_text : NULL, "addr", p->addr, "via",
-                              agent_peer_via_name(p->via), "state", agent_peer_state_name(p->state),
-                              "crates", (json_int_t)p->ncrates, "index_crates",
-                              (json_int_t)p->nindex, "seq", (json_int_t)p->seq, "last_seen",
-                              (json_int_t)p->last_seen, "fails", (json_int_t)p->fails, "penalty",
-                              (json_int_t)p->penalty, "ms_per_mb", p->ms_per_mb);
+        json_t *o = peer_json(p);
         if (o)
             json_array_append_new(arr, o);
     }
@@ -33,10 +53,11 @@ static json_t *peers_json(struct agent *a)
 static json_t *counters_json(const struct agent_counters *c)
 {
     json_t *o =
-        json_pack("{s:I,s:I,s:I,s:I,s:I}", "bytes_from_peers", (json_int_t)c->bytes_from_peers,
-                  "served_to_peers", (json_int_t)c->served_to_peers, "bytes_to_peers",
-                  (json_int_t)c->bytes_to_peers, "peer_index_merged",
-                  (json_int_t)c->peer_index_merged, "peer_busy", (json_int_t)c->peer_busy);
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "uploads_queued", (json_int_t)c->uploads_queued,
+                  "bytes_from_peers", (json_int_t)c->bytes_from_peers, "served_to_peers",
+                  (json_int_t)c->served_to_peers, "bytes_to_peers", (json_int_t)c->bytes_to_peers,
+                  "peer_index_merged", (json_int_t)c->peer_index_merged, "peer_busy",
+                  (json_int_t)c->peer_busy);
     json_t *base = counters_base_json(c);
     if (o && base)
         json_object_update(base, o);
@@ -94,6 +115,11 @@ char *agent_status_json(struct agent *a, size_t *len)
         (json_int_t)(agent_now() - a->started_at), "listen", a->listen_host, "id", a->key_text,
         "key_id", a->key_id, "mdns", a->discovery ? agent_discovery_backend(a->discovery) : "off",
         "seq", (json_int_t)a->announced_seq);
+    if (doc != NULL)
+        json_object_set_new(doc, "uploads",
+                            json_pack("{s:I,s:I,s:I}", "active", (json_int_t)a->uploads, "waiting",
+                                      (json_int_t)a->upload_waiting, "slots",
+                                      (json_int_t)agent_peerapi_slots(a)));
     if (doc != NULL) {
         json_t *m = agent_misses_json(&a->misses, NULL);
         if (m == NULL || json_object_set_new(doc, "misses", m) < 0 ||

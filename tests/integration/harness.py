@@ -447,6 +447,7 @@ class Test:
         self._reg = None
         self._seq = 0
         self.big_mb = 0  # set before the registry is first used to add projects/big
+        self.net_retry = 1  # Cargo's net.retry for every cargo run (0: any error fails the build)
 
     # -- bookkeeping ----------------------------------------------------------------------
     def path(self, *parts):
@@ -651,7 +652,7 @@ class Test:
         env.update({
             "CARGO_HOME": home,
             "CARGO_TARGET_DIR": target,
-            "CARGO_NET_RETRY": "1",
+            "CARGO_NET_RETRY": str(self.net_retry),
             "CARGO_HTTP_TIMEOUT": "20",
             "CARGO_TERM_COLOR": "never",
             "CARGO_TERM_PROGRESS_WHEN": "never",

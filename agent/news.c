@@ -1,0 +1,341 @@
+/* agent/news.c — news between peers, as it happens (GET /peer/1/news, a long
+ * poll; the message is proto/peer.h's struct proto_news).
+ *
+ * Holder side. a->news.gen counts changes of anything a peer acts on: the
+ * store's sequence (crates or index entries gained), the set of crates this
+ * agent is fetching, the live peers it knows, its upload load. A request
+ * "since=G" whose G differs from the current generation is answered at once;
+ * otherwise it is parked (at most NEWS_PARKED_MAX, the oldest answered first
+ * when full) until the generation moves or its wait (<= PROTO_NEWS_WAIT_MAX s)
+ * ends. Changes are coalesced for NEWS_COALESCE_MS, so a burst of fetches costs
+ * one message per poller. One encoding per generation is cached.
+ *
+ * Requester side, per live peer whose hello offers PROTO_CAP_NEWS: one poll in
+ * flight at a time (p->news_polling). An answer updates what the peer is
+ * fetching and its load, adds the peers it knows as pex candidates (one address
+ * joins the room), starts a manifest poll when its sequence moved (holdings
+ * spread within a round trip), wakes fetches that wait for a neighbour, and
+ * polls again at once. A failure ends polling until the next hello of the
+ * regular poll cycle starts it again (agent_news_poll).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/internal.h"
+#include "agent/log.h"
+#include "proto/config.h"
+
+#define NEWS_PARKED_MAX 256
+#define NEWS_COALESCE_MS 3
+#define NEWS_WAIT_S 25            /* what we ask a holder to hold our poll for */
+#define NEWS_WIRE_MAX (64u << 10) /* a news message is at most ~40 KiB */
+#define NEWS_CTYPE "application/x-cratecast"
+
+struct news_link;
+
+struct news_waiter {
+    struct news_waiter *next;
+    struct news_link *link;
+    h2o_req_t *req; /* NULL once the client went away */
+    uint64_t deadline_ms;
+};
+
+struct news_link {
+    struct news_waiter *w;
+};
+
+static struct agent *news_agent(uv_timer_t *t)
+{
+    return t->data;
+}
+
+/* ---- holder side ---------------------------------------------------------- */
+
+static int encode_current(struct agent *a)
+{
+    struct agent_news *ns = &a->news;
+    if (ns->wire != NULL && ns->wire_gen == ns->gen)
+        return 0;
+    struct proto_news n;
+    memset(&n, 0, sizeof n);
+    memcpy(n.pk, a->pk, PROTO_PK_LEN);
+    n.gen = ns->gen;
+    n.seq = store_seq(a->store);
+    n.time = (uint64_t)agent_now();
+    n.uploads = (uint16_t)(a->uploads > 0xffff ? 0xffff : a->uploads);
+    n.upload_slots = (uint16_t)agent_peerapi_slots(a);
+    n.upload_waiting = (uint16_t)(a->upload_waiting > 0xffff ? 0xffff : a->upload_waiting);
+    n.fetching = ns->fetching;
+    n.nfetching = ns->nfetching > PROTO_NEWS_FETCHING_MAX ? PROTO_NEWS_FETCHING_MAX : ns->nfetching;
+    struct proto_peer_addr peers[PROTO_NEWS_PEERS_MAX];
+    for (struct agent_peer *p = a->peers; p && n.npeers < PROTO_NEWS_PEERS_MAX; p = p->next)
+        if (p->state == PEER_LIVE && !p->removed &&
+            proto_peer_addr_parse(p->addr, strlen(p->addr), &peers[n.npeers]) == 0)
+            n.npeers++;
+    n.peers = peers;
+    uint8_t *wire;
+    size_t len;
+    int rc = proto_news_encode(&n, a->sk, &wire, &len);
+    if (rc < 0)
+        return rc;
+    free(ns->wire);
+    ns->wire = wire;
+    ns->wire_len = len;
+    ns->wire_gen = ns->gen;
+    return 0;
+}
+
+static void respond(struct agent *a, h2o_req_t *req)
+{
+    if (encode_current(a) < 0) {
+        agent_respond_text(req, 500, "Internal Server Error", "cannot encode news\n");
+        return;
+    }
+    agent_respond_bytes(req, NEWS_CTYPE, a->news.wire, a->news.wire_len);
+}
+
+static void link_dispose(void *ptr)
+{
+    struct news_link *l = ptr;
+    if (l->w)
+        l->w->req = NULL;
+}
+
+/* Answer parked polls: all of them, or only those past their deadline. */
+static void release(struct agent *a, bool all)
+{
+    struct agent_news *ns = &a->news;
+    uv_update_time(&a->loop);
+    uint64_t now = uv_now(&a->loop);
+    struct news_waiter **pp = &ns->parked;
+    while (*pp) {
+        struct news_waiter *w = *pp;
+        if (!all && w->req != NULL && w->deadline_ms > now) {
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
+        ns->nparked--;
+        if (w->req) {
+            w->link->w = NULL;
+            respond(a, w->req);
+        }
+        free(w);
+    }
+}
+
+static void on_coalesced(uv_timer_t *t)
+{
+    release(news_agent(t), true);
+}
+
+static void on_deadlines(uv_timer_t *t)
+{
+    release(news_agent(t), false);
+}
+
+void agent_news_changed(struct agent *a)
+{
+    struct agent_news *ns = &a->news;
+    ns->gen++;
+    if (!ns->started || a->stopping || ns->nparked == 0 ||
+        uv_is_active((uv_handle_t *)&ns->coalesce))
+        return;
+    uv_update_time(&a->loop);
+    uv_timer_start(&ns->coalesce, on_coalesced, NEWS_COALESCE_MS, 0);
+}
+
+void agent_news_serve(struct agent *a, h2o_req_t *req, const struct proto_route *r)
+{
+    struct agent_news *ns = &a->news;
+    if (r->since != ns->gen || r->wait == 0 || !ns->started) {
+        respond(a, req);
+        return;
+    }
+    if (ns->nparked >= NEWS_PARKED_MAX) {
+        /* full: the oldest is answered now (it polls again), this one waits */
+        struct news_waiter *oldest = ns->parked;
+        if (oldest) {
+            ns->parked = oldest->next;
+            ns->nparked--;
+            if (oldest->req) {
+                oldest->link->w = NULL;
+                respond(a, oldest->req);
+            }
+            free(oldest);
+        }
+    }
+    struct news_waiter *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        respond(a, req);
+        return;
+    }
+    struct news_link *l = h2o_mem_alloc_shared(&req->pool, sizeof *l, link_dispose);
+    l->w = w;
+    w->link = l;
+    w->req = req;
+    uv_update_time(&a->loop);
+    w->deadline_ms = uv_now(&a->loop) + (uint64_t)r->wait * 1000u;
+    /* appended, so the list stays oldest first */
+    struct news_waiter **pp = &ns->parked;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = w;
+    ns->nparked++;
+}
+
+/* ---- what this agent is fetching -------------------------------------------- */
+
+void agent_news_fetching(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], bool on)
+{
+    struct agent_news *ns = &a->news;
+    log_debug("fetching %02x%02x%02x%02x: %s", sha[0], sha[1], sha[2], sha[3], on ? "on" : "off");
+    for (size_t i = 0; i < ns->nfetching; i++) {
+        if (memcmp(ns->fetching[i], sha, PROTO_SHA256_LEN) != 0)
+            continue;
+        if (!on) {
+            memmove(ns->fetching[i], ns->fetching[i + 1],
+                    (ns->nfetching - i - 1) * PROTO_SHA256_LEN);
+            ns->nfetching--;
+            agent_news_changed(a);
+        }
+        return;
+    }
+    if (!on || ns->nfetching >= PROTO_NEWS_FETCHING_MAX)
+        return;
+    memcpy(ns->fetching[ns->nfetching++], sha, PROTO_SHA256_LEN);
+    agent_news_changed(a);
+}
+
+/* ---- requester side --------------------------------------------------------- */
+
+static int cmp_sha(const void *x, const void *y)
+{
+    return memcmp(x, y, PROTO_SHA256_LEN);
+}
+
+bool agent_peer_fetching(const struct agent_peer *p, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    return p->nfetching && bsearch(sha, p->fetching, p->nfetching, PROTO_SHA256_LEN, cmp_sha);
+}
+
+static void news_done(void *ud, struct agent_http_response *res)
+{
+    struct agent_peer *p = ud;
+    struct agent *a = p->a;
+    p->news_polling = false;
+    if (p->removed || a->stopping) {
+        agent_peer_unref(p);
+        return;
+    }
+    struct proto_news n;
+    int rc = -EIO;
+    if (res->error == 0 && res->status == 200)
+        rc = proto_news_decode(res->body, res->len, &n);
+    if (rc == 0 && memcmp(n.pk, p->pk, PROTO_PK_LEN) != 0) {
+        proto_news_clear(&n);
+        rc = -EPERM;
+    }
+    if (rc < 0) {
+        if (rc != -EIO) {
+            a->counters.rejected_peer_signature++;
+            a->counters.rejected++;
+            p->n.fail_signature++;
+        }
+        log_debug("peer %s: news poll failed (%s)", p->addr,
+                  rc == -EIO ? (res->error_text ? res->error_text : "HTTP error")
+                             : "message does not verify");
+        agent_peer_unref(p); /* the regular poll cycle starts it again */
+        return;
+    }
+    log_debug("peer %s: news gen %llu seq %llu, fetching %u, %u peers", p->addr,
+              (unsigned long long)n.gen, (unsigned long long)n.seq, n.nfetching, n.npeers);
+    p->news_gen = n.gen;
+    p->last_seen = agent_now();
+    p->remote_uploads = n.uploads;
+    p->remote_slots = n.upload_slots;
+    p->remote_waiting = n.upload_waiting;
+    free(p->fetching);
+    p->fetching = NULL;
+    p->nfetching = 0;
+    if (n.nfetching) {
+        p->fetching = n.fetching; /* take the array */
+        n.fetching = NULL;
+        p->nfetching = n.nfetching;
+        qsort(p->fetching, p->nfetching, PROTO_SHA256_LEN, cmp_sha);
+    }
+    for (uint32_t i = 0; i < n.npeers; i++) {
+        char addr[PROTO_PEER_ADDR_TEXT_MAX];
+        if (proto_peer_addr_format(&n.peers[i], addr) > 0)
+            agent_peers_add(a, addr, PEER_VIA_PEX);
+    }
+    bool moved = n.seq != p->seq;
+    p->news_seq = n.seq;
+    proto_news_clear(&n);
+    if (moved)
+        agent_peer_poll_now(p); /* its manifest delta; fetches are woken when it is applied */
+    else
+        agent_fetch_kick(a); /* fetches waiting for this neighbour look again */
+    agent_news_poll(p);
+    agent_peer_unref(p);
+}
+
+void agent_news_poll(struct agent_peer *p)
+{
+    struct agent *a = p->a;
+    if (p->news_polling || p->removed || a->stopping || p->state != PEER_LIVE ||
+        !(p->caps & PROTO_CAP_NEWS))
+        return;
+    char rel[96], url[PROTO_URL_MAX];
+    snprintf(rel, sizeof rel, "/peer/1/news?since=%llu&wait=%d", (unsigned long long)p->news_gen,
+             NEWS_WAIT_S);
+    if (agent_peer_url(p, rel, url, sizeof url) < 0)
+        return;
+    struct agent_http_request req = {
+        .url = url,
+        .max_body = NEWS_WIRE_MAX,
+        .connect_timeout_ms = 2000,
+        .timeout_ms = (NEWS_WAIT_S + 10) * 1000,
+    };
+    agent_peer_ref(p);
+    if (agent_http_get(&a->http, &req, news_done, p) == 0)
+        p->news_polling = true;
+    else
+        agent_peer_unref(p);
+}
+
+/* ---- lifetime --------------------------------------------------------------- */
+
+void agent_news_init(struct agent *a)
+{
+    struct agent_news *ns = &a->news;
+    uv_timer_init(&a->loop, &ns->coalesce);
+    uv_timer_init(&a->loop, &ns->deadlines);
+    ns->coalesce.data = ns->deadlines.data = a;
+    uv_timer_start(&ns->deadlines, on_deadlines, 1000, 1000);
+    ns->gen = 1; /* a requester that knows nothing asks since=0: answered at once */
+    ns->started = true;
+}
+
+void agent_news_close(struct agent *a)
+{
+    struct agent_news *ns = &a->news;
+    if (!ns->started)
+        return;
+    ns->started = false;
+    uv_timer_stop(&ns->coalesce);
+    uv_timer_stop(&ns->deadlines);
+    uv_close((uv_handle_t *)&ns->coalesce, NULL);
+    uv_close((uv_handle_t *)&ns->deadlines, NULL);
+    while (ns->parked) {
+        struct news_waiter *w = ns->parked;
+        ns->parked = w->next;
+        if (w->req)
+            w->link->w = NULL;
+        free(w);
+    }
+    ns->nparked = 0;
+    free(ns->wire);
+    ns->wire = NULL;
+}
