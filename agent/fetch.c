@@ -844,7 +844,8 @@ static bool manifest_due(struct agent *a)
 
 /* Rendezvous order for who fetches a crate from the upstream first: the
  * smallest sha XOR key. Only neighbours that are fetching something right now
- * take part (they are probably asked for the same crates at the same moment). */
+ * take part (they are probably asked for the same crates at the same moment),
+ * and only those that do not hold it already. */
 static bool before(const uint8_t sha[PROTO_SHA256_LEN], const uint8_t x[PROTO_PK_LEN],
                    const uint8_t y[PROTO_PK_LEN])
 {
@@ -860,7 +861,7 @@ static bool designated_elsewhere(struct agent *a, const uint8_t sha[PROTO_SHA256
 {
     for (struct agent_peer *p = a->peers; p; p = p->next)
         if (p->state == PEER_LIVE && !p->removed && (p->caps & PROTO_CAP_NEWS) &&
-            p->nfetching > 0 && before(sha, p->pk, a->pk))
+            p->nfetching > 0 && agent_peer_crate_size(p, sha) == 0 && before(sha, p->pk, a->pk))
             return true;
     return false;
 }
@@ -898,6 +899,27 @@ static void crate_next_source(struct agent_fetch *f)
     uint64_t now = now_ms(a);
     struct agent_peer *cand[SOURCES_MAX];
     size_t n = agent_peers_holding_crate(a, f->sha, cand, SOURCES_MAX);
+    /* With one source at most (the upstream, or one holder such as a teacher),
+     * a neighbour that is fetching the crate now is waited for, and when
+     * neighbours are asked for the same crate at the same moment, the one
+     * designated for it goes first: that source sends it about once. */
+    if (n <= 1) {
+        if (neighbour_fetching(a, f->sha) || (f->neighbour_since != 0 && manifest_due(a))) {
+            if (f->neighbour_since == 0)
+                f->neighbour_since = now;
+            if (now - f->neighbour_since < NEIGHBOUR_WAIT_MS) {
+                log_debug("crate %s %s: waiting for a neighbour fetching it", f->name, f->vers);
+                enqueue(f, 0); /* news or its manifest wakes us */
+                return;
+            }
+        }
+        if (!f->deferred && designated_elsewhere(a, f->sha)) {
+            /* if it announces the crate within DEFER_MS we wait above; else we go */
+            f->deferred = true;
+            enqueue(f, DEFER_MS);
+            return;
+        }
+    }
     bool saturated;
     struct agent_peer *p = take_peer(f, cand, n, true, &saturated);
     if (p != NULL) {
@@ -908,23 +930,7 @@ static void crate_next_source(struct agent_fetch *f)
         enqueue(f, 0); /* a holder is busy: wait for its slot */
         return;
     }
-    if (neighbour_fetching(a, f->sha) || (f->neighbour_since != 0 && manifest_due(a))) {
-        if (f->neighbour_since == 0)
-            f->neighbour_since = now;
-        if (now - f->neighbour_since < NEIGHBOUR_WAIT_MS) {
-            log_debug("crate %s %s: waiting for a neighbour fetching it", f->name, f->vers);
-            enqueue(f, 0); /* news or its manifest wakes us */
-            return;
-        }
-    }
     if (agent_upstream_online(a) && a->up.dl != NULL) {
-        if (!f->deferred && designated_elsewhere(a, f->sha)) {
-            /* a busy neighbour goes first for this crate: if it announces it
-             * within DEFER_MS, we wait for it above; else we go */
-            f->deferred = true;
-            enqueue(f, DEFER_MS);
-            return;
-        }
         log_debug("crate %s %s (%02x%02x%02x%02x): from the upstream", f->name, f->vers, f->sha[0],
                   f->sha[1], f->sha[2], f->sha[3]);
         crate_from_upstream(f);

@@ -35,6 +35,7 @@
 #define HELLO_MAX (16u << 10)
 #define MANIFEST_WIRE_MAX (PROTO_PEER_BODY_MAX + 64)
 #define FAILS_BEFORE_DROP 5 /* pex peers are forgotten after this many failures */
+#define SORT_MAX 64         /* candidates ordered at once (callers pass at most 16) */
 
 static void poll_start(struct agent_peer *p);
 
@@ -650,22 +651,41 @@ struct peer_index_item *agent_peer_index_item(struct agent_peer *p, const char *
     return p->nindex ? bsearch(&key, p->index, p->nindex, sizeof key, cmp_index) : NULL;
 }
 
-static double score(const struct agent_peer *p)
+/* Lower is better. In order of weight: misbehaviour, our own transfers from
+ * it, the load it reports to everyone (news: uploads running and waiting),
+ * how many crates it holds (a teacher holding everything is the sole source of
+ * what others still need: a classmate holding the crate is asked first), and
+ * the measured cost; a little noise spreads equal candidates. */
+static double score(const struct agent_peer *p, size_t max_crates)
 {
-    /* lower is better: load first, then measured cost, then past misbehaviour */
-    return p->inflight * 1000.0 + p->ms_per_mb + p->penalty * 5000.0;
+    double load = p->inflight * 1000.0 + (p->remote_uploads + p->remote_waiting) * 400.0;
+    double share = max_crates ? 600.0 * (double)p->ncrates / (double)max_crates : 0.0;
+    double cost = p->ms_per_mb > 2000.0 ? 2000.0 : p->ms_per_mb;
+    return p->penalty * 5000.0 + load + share + cost;
 }
 
 static void sort_best(struct agent_peer **v, size_t n)
 {
+    double sc[SORT_MAX];
+    size_t max_crates = 0;
+    if (n > SORT_MAX)
+        n = SORT_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (v[i]->ncrates > max_crates)
+            max_crates = v[i]->ncrates;
+    for (size_t i = 0; i < n; i++)
+        sc[i] = score(v[i], max_crates) + (double)randombytes_uniform(100);
     for (size_t i = 1; i < n; i++) {
         struct agent_peer *x = v[i];
+        double xs = sc[i];
         size_t j = i;
-        while (j > 0 && score(v[j - 1]) > score(x)) {
+        while (j > 0 && sc[j - 1] > xs) {
             v[j] = v[j - 1];
+            sc[j] = sc[j - 1];
             j--;
         }
         v[j] = x;
+        sc[j] = xs;
     }
 }
 
