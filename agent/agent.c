@@ -130,7 +130,10 @@ int agent_parse_addr(const char *s, struct sockaddr_storage *out)
 
 static void on_tick(uv_timer_t *t)
 {
-    agent_manifest_tick(t->data);
+    struct agent *a = t->data;
+    agent_manifest_tick(a);
+    if (store_touch_flush(a->store) < 0) /* last_used of the crates served this second */
+        log_warn("store: cannot record crate use: %s", store_errmsg(a->store));
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -241,6 +244,8 @@ out:
     agent_news_close(a);
     if (a->upload_timer.data)
         agent_uploads_close(a);
+    if (a->store && store_touch_flush(a->store) < 0)
+        log_warn("store: cannot record crate use: %s", store_errmsg(a->store));
     store_close(a->store);
     a->store = NULL;
     sodium_memzero(a->sk, sizeof a->sk);

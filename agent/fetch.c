@@ -6,8 +6,10 @@
  *
  *   WAIT      parked until the first upstream probe / first static-peer polls answered
  *   SOURCE    next_*_source() picks where to ask next
- *   TRANSFER  one HTTP GET in flight (agent_http) to that source
- *   COMMIT    crates only: hashing + fsync + rename on the thread pool
+ *   TRANSFER  one HTTP GET in flight (agent_http) to that source; a crate's
+ *             bytes stream into a store blob writer (hashed on the way, never
+ *             held whole in memory), capped at the size its source vouched for
+ *   COMMIT    crates only: digest check + fsync + rename on the thread pool
  *   DONE      waiters called in arrival order, fetch freed (fetch_finish)
  *
  * Sources, in order:
@@ -53,7 +55,7 @@
 #define SOURCES_MAX 16          /* peers tried for one fetch */
 #define PEER_INFLIGHT_MAX 4     /* transfers from one peer at a time; more wait their turn */
 #define SLOT_WAIT_MS 25000      /* a crate waits this long at most for a busy holder's slot */
-#define NEIGHBOUR_WAIT_MS 10000 /* ... and this long for a neighbour fetching it */
+#define NEIGHBOUR_WAIT_MS 20000 /* ... and this long for a neighbour fetching it */
 #define BUSY_BACKOFF_MS 400     /* a holder that said busy is asked again after this */
 #define DEFER_MS 40 /* a neighbour designated for a crate gets this long to take it first */
 #define QUEUE_TICK_MS 100
@@ -90,7 +92,8 @@ struct agent_fetch {
     /* COMMIT */
     uv_work_t work;
     bool committing;
-    uint8_t *body;
+    struct store_blob_writer *writer; /* TRANSFER: the crate's bytes go here as they arrive */
+    int write_error;                  /* the writer failed (disk full...): not the source's fault */
     size_t len;
     int commit_rc;
     char source[PROTO_PEER_ADDR_MAX + 8]; /* DONE: where the crate came from, "" = nowhere */
@@ -167,7 +170,7 @@ static void fetch_finish(struct agent_fetch *f, int result)
         free(w);
         w = next;
     }
-    free(f->body);
+    store_blob_writer_abort(f->writer);
     free(f);
 }
 
@@ -485,6 +488,10 @@ static void peer_index_done(void *ud, struct agent_http_response *res)
     index_ingest(a, f->name, x.lines, x.len, STORE_ORIGIN_PEER, p->key_text, NULL, NULL);
     a->counters.peer_index_merged++;
     p->n.index_from++;
+    /* every peer that lists these very bytes has nothing more to give */
+    uint8_t got[PROTO_SHA256_LEN];
+    proto_sha256(x.lines, x.len, got);
+    agent_peers_index_merged(a, f->name, got);
     struct peer_index_item *it = agent_peer_index_item(p, f->name);
     if (it)
         memcpy(it->merged, it->hash, PROTO_SHA256_LEN);
@@ -662,7 +669,29 @@ static int fetch_index_at(struct agent *a, const char *name, unsigned depth, age
 static void commit_work(uv_work_t *w)
 {
     struct agent_fetch *f = container_of(w, struct agent_fetch, work);
-    f->commit_rc = store_blob_commit(f->a->store, f->sha, f->body, f->len);
+    f->commit_rc = store_blob_writer_finish(f->writer); /* frees it */
+    f->writer = NULL;
+}
+
+static int crate_sink(void *ud, const uint8_t *buf, size_t len)
+{
+    struct agent_fetch *f = ud;
+    int rc = store_blob_writer_write(f->writer, buf, len);
+    if (rc < 0 && rc != -EFBIG)
+        f->write_error = rc;
+    return rc;
+}
+
+/* A fresh writer for the next transfer (a failed one's bytes are dropped). */
+static int writer_open(struct agent_fetch *f, uint64_t max_size)
+{
+    store_blob_writer_abort(f->writer);
+    f->writer = NULL;
+    f->write_error = 0;
+    int rc = store_blob_writer_open(f->a->store, f->sha, max_size, &f->writer);
+    if (rc < 0)
+        log_error("store: cannot write %s %s: %s", f->name, f->vers, strerror(-rc));
+    return rc;
 }
 
 static void commit_after(uv_work_t *w, int status)
@@ -673,8 +702,6 @@ static void commit_after(uv_work_t *w, int status)
     f->committing = false;
     int rc = status < 0 ? status : f->commit_rc;
     size_t len = f->len;
-    free(f->body);
-    f->body = NULL;
     if (rc == -EBADMSG) {
         a->counters.rejected++;
         if (p) {
@@ -710,6 +737,9 @@ static void commit_after(uv_work_t *w, int status)
         return;
     }
     agent_news_changed(a); /* the store's sequence moved */
+    log_debug("crate %s %s: stored from %s (%zu bytes, %llu ms after it was asked for)", f->name,
+              f->vers, p ? p->addr : "the upstream", len,
+              (unsigned long long)(now_ms(a) - f->created_ms));
     if (p)
         snprintf(f->source, sizeof f->source, "peer %s", p->addr);
     else
@@ -739,6 +769,12 @@ static void crate_done(void *ud, struct agent_http_response *res)
         fetch_finish(f, -ECANCELED);
         return;
     }
+    if (f->write_error) { /* our disk, not the source */
+        log_error("store: cannot write %s %s: %s", f->name, f->vers, strerror(-f->write_error));
+        release_peer(f);
+        fetch_finish(f, -EIO);
+        return;
+    }
     if (p == NULL && upstream_unreachable(res)) {
         describe(res, why, sizeof why);
         agent_upstream_failed(a, why);
@@ -747,6 +783,8 @@ static void crate_done(void *ud, struct agent_http_response *res)
     }
     if (res->error || res->status != 200) {
         describe(res, why, sizeof why);
+        store_blob_writer_abort(f->writer);
+        f->writer = NULL;
         if (p && res->status == 503) {
             /* busy: not a failure. Ask it again later (after others), and
              * wait for a slot somewhere. */
@@ -779,9 +817,7 @@ static void crate_done(void *ud, struct agent_http_response *res)
         fetch_finish(f, gone ? -ENOENT : -EIO);
         return;
     }
-    f->body = res->body; /* take ownership */
-    f->len = res->len;
-    res->body = NULL;
+    f->len = (size_t)store_blob_writer_size(f->writer);
     f->committing = true;
     if (uv_queue_work(&a->loop, &f->work, commit_work, commit_after) < 0) {
         f->committing = false;
@@ -811,11 +847,17 @@ static void crate_from_upstream(struct agent_fetch *f)
     } else {
         snprintf(abs, sizeof abs, "%s", url);
     }
+    if (writer_open(f, STORE_BLOB_MAX) < 0) {
+        fetch_finish(f, -EIO);
+        return;
+    }
     struct agent_http_request req = {
         .url = abs,
         .max_body = STORE_BLOB_MAX,
         .connect_timeout_ms = 3000,
         .low_speed_secs = 30,
+        .sink = crate_sink,
+        .sink_ud = f,
     };
     f->peer = NULL;
     announce(f);
@@ -875,13 +917,23 @@ static void crate_from_peer(struct agent_fetch *f, struct agent_peer *p)
     agent_peer_url(p, rel, url, sizeof url);
     /* the peer signed the crate's size: it may not send more than that */
     uint64_t size = agent_peer_crate_size(p, f->sha);
+    size_t max = size > 0 && size < STORE_BLOB_MAX ? (size_t)size : STORE_BLOB_MAX;
+    if (writer_open(f, max) < 0) {
+        release_peer(f);
+        fetch_finish(f, -EIO);
+        return;
+    }
     struct agent_http_request req = {
         .url = url,
-        .max_body = size > 0 && size < STORE_BLOB_MAX ? (size_t)size : STORE_BLOB_MAX,
+        .max_body = max,
         .connect_timeout_ms = 2000,
         .low_speed_secs = 10,
+        .sink = crate_sink,
+        .sink_ud = f,
     };
     announce(f);
+    log_debug("crate %s %s: asking peer %s (%llu ms after it was asked for)", f->name, f->vers,
+              p->addr, (unsigned long long)(now_ms(a) - f->created_ms));
     if (agent_http_get(&a->http, &req, crate_done, f) < 0) {
         release_peer(f);
         fetch_finish(f, -ENOMEM);

@@ -31,6 +31,8 @@ struct http_xfer {
     void *ud;
     size_t max_body;
     int discard_body;
+    int (*sink)(void *sink_ud, const uint8_t *buf, size_t len);
+    void *sink_ud;
     struct agent_http_response res;
     size_t cap;
     char errbuf[CURL_ERROR_SIZE];
@@ -123,6 +125,21 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
     if (n > x->max_body || x->res.len > x->max_body - n) {
         x->res.error = -EFBIG;
         return 0; /* aborts the transfer */
+    }
+    if (x->sink) {
+        long code = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        if (code != 200) { /* an error page: not for the sink */
+            x->res.len += n;
+            return n;
+        }
+        int rc = x->sink(x->sink_ud, (const uint8_t *)ptr, n);
+        if (rc < 0) {
+            x->res.error = rc;
+            return 0; /* aborts the transfer */
+        }
+        x->res.len += n;
+        return n;
     }
     if (x->discard_body) {
         x->res.len += n;
@@ -283,6 +300,8 @@ int agent_http_get(struct agent_http *h, const struct agent_http_request *req, a
     x->ud = ud;
     x->max_body = req->max_body ? req->max_body : (16u << 20);
     x->discard_body = req->discard_body;
+    x->sink = req->sink;
+    x->sink_ud = req->sink_ud;
     CURL *e = x->easy;
     setup_easy(e, req->url, req->connect_timeout_ms, req->timeout_ms);
     if (req->low_speed_secs > 0) {

@@ -43,6 +43,11 @@ struct agent_http_request {
     long timeout_ms;     /* whole transfer; 0 = none */
     long low_speed_secs; /* abort when below 1 byte/s for this long; 0 = off */
     int discard_body;    /* count the body's bytes in res->len but keep none */
+    /* When set, the body goes to sink as it arrives (nothing is buffered; res->len
+     * counts it, max_body still caps it). A negative return aborts the transfer
+     * and becomes res->error. Only for a 200 answer: other bodies are dropped. */
+    int (*sink)(void *sink_ud, const uint8_t *buf, size_t len);
+    void *sink_ud;
 };
 
 /* The callback may take ownership of res->body by setting it to NULL. */

@@ -4,12 +4,24 @@
  *   1. index: every file below CARGO_HOME/registry/index/<dir>/.cache/ is a
  *      Cargo index cache (proto/cargo_cache.h); each record's JSON line is
  *      parsed and stored with origin "cargo-home" (contradictions are rejected
- *      and counted, as everywhere).
+ *      and counted, as everywhere). Files are read and parsed first, then put
+ *      in one transaction per IMPORT_BATCH_FILES files or
+ *      IMPORT_INDEX_BATCH_BYTES bytes (index_flush).
  *   2. crates: every CARGO_HOME/registry/cache/<dir>/<name>-<version>.crate is
  *      matched to an index entry by splitting the file name at each '-' that
  *      precedes a digit; its bytes become a blob only when their SHA-256 equals
- *      that entry's cksum (store_blob_commit_file checks while copying).
- *      Files with no matching entry are skipped as untrusted.
+ *      that entry's cksum. Files with no matching entry are skipped as
+ *      untrusted. The copies go through a store blob batch (store/store.h):
+ *      worker threads read each file once, hashing and writing the same chunks;
+ *      every IMPORT_BATCH_FILES files or IMPORT_BATCH_BYTES bytes the copies
+ *      that are done are made durable together (one syncfs, the renames, one
+ *      fsync per blobs/xx directory) and then recorded in one transaction
+ *      (crates_publish), while the walk keeps queueing the next ones.
+ *
+ * The counts (struct import_result) are those of importing file by file: a
+ * crate whose digest is still being copied (the same crate in two registry
+ * directories) is decided after that copy is recorded (struct deferred), and a
+ * batch whose transaction fails is retried file by file / blob by blob.
  *
  * Only crates.io's registry directories are read (proto/cargo_home.h states
  * the rule): a private registry's crates would otherwise reach every peer as
@@ -17,6 +29,8 @@
  *
  * agent_import_cargo_home() is synchronous and opens its own store connection,
  * so the agent runs it on the libuv thread pool and keeps serving meanwhile.
+ * The database write lock is held only for the puts and records of a batch,
+ * never across file reads or fsyncs, so the loop's own writes wait little.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,6 +52,11 @@
 #include "proto/index_line.h"
 
 #define IMPORT_DEPTH_MAX 6
+/* A batch: this many files, or this many bytes of crates (index files), made
+ * durable and recorded together. */
+#define IMPORT_BATCH_FILES 256
+#define IMPORT_BATCH_BYTES (64u << 20)
+#define IMPORT_INDEX_BATCH_BYTES (16u << 20)
 
 static atomic_int import_cancel;
 
@@ -87,9 +106,166 @@ out:
     return rc;
 }
 
-static void import_cache_file(struct store *s, const char *path, const char *registry,
-                              struct import_result *r)
+/* ---- the importer --------------------------------------------------------- */
+
+/* An index cache file read and parsed, waiting for its batch's transaction:
+ * the transaction holds the write lock only for the puts. `index_new` and
+ * `conflicts` count once that transaction commits. */
+struct cache_file {
+    uint8_t *buf; /* the entries' lines point into it */
+    size_t len;
+    char *registry;
+    struct proto_index_entry *entries;
+    size_t n;
+    uint64_t bad_lines; /* records that do not parse, a truncated file */
+    uint64_t index_new, conflicts;
+};
+
+/* A copy reported by the blob batch, waiting for its record. */
+struct published {
+    uint8_t sha[PROTO_SHA256_LEN];
+    uint64_t size;
+    int rc; /* the copy's result, then the record's */
+};
+
+/* A .crate whose blob was already being copied (the same crate in two registry
+ * directories): decided after that copy is recorded, as if one after the other. */
+struct deferred {
+    uint8_t sha[PROTO_SHA256_LEN];
+    char *path;
+};
+
+struct importer {
+    struct store *s;
+    struct import_result *r;
+    /* pass 1 */
+    struct cache_file *files;
+    size_t nfiles, files_cap, files_bytes;
+    /* pass 2 */
+    struct store_blob_batch *batch;
+    uint8_t (*fly)[PROTO_SHA256_LEN]; /* queued in the batch, not yet recorded */
+    size_t nfly, fly_cap;
+    struct published *pub;
+    size_t npub, pub_cap;
+    struct deferred *dup;
+    size_t ndup, dup_cap;
+    bool full; /* a copy failed with ENOSPC or EDQUOT */
+};
+
+/* Room for one more element in a growing array: 0 or -ENOMEM. */
+static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 64;
+    void *p = realloc(*arr, ncap * elem);
+    if (p == NULL)
+        return -ENOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* ---- pass 1: index cache files, one transaction per batch ------------------ */
+
+/* Parse every record of f (outside any transaction); the dependency lists
+ * are not needed here and are freed at once. 0 or -ENOMEM. */
+static int parse_cache_file(struct cache_file *f)
+{
+    struct proto_cargo_cache_iter it;
+    const uint8_t *vers, *line;
+    size_t vl, ll, cap = 0;
+    int rc;
+
+    if (proto_cargo_cache_open(f->buf, f->len, &it) < 0) { /* checked when read */
+        f->bad_lines++;
+        return 0;
+    }
+    while ((rc = proto_cargo_cache_next(&it, &vers, &vl, &line, &ll)) == 1) {
+        if (grow((void **)&f->entries, &cap, f->n, sizeof *f->entries) < 0)
+            return -ENOMEM;
+        struct proto_index_entry *e = &f->entries[f->n];
+        if (proto_index_line_parse(line, ll, e) < 0) {
+            f->bad_lines++;
+            continue;
+        }
+        for (size_t i = 0; i < e->ndeps; i++)
+            free(e->deps[i]);
+        free(e->deps);
+        e->deps = NULL;
+        e->ndeps = 0;
+        f->n++;
+    }
+    if (rc < 0)
+        f->bad_lines++;
+    return 0;
+}
+
+/* Put the entries of one file, counting into f. Returns the first database
+ * error (the transaction is then doomed), else 0. */
+static int put_cache_file(struct store *s, struct cache_file *f)
+{
+    f->index_new = f->conflicts = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        int rc = store_index_put(s, &f->entries[i], STORE_ORIGIN_CARGO_HOME, f->registry);
+        if (rc == STORE_PUT_NEW)
+            f->index_new++;
+        else if (rc == -EEXIST)
+            f->conflicts++;
+        else if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void tally_add(struct import_result *r, const struct cache_file *f, bool committed)
+{
+    r->index_entries += f->n;
+    r->bad_lines += f->bad_lines;
+    if (committed) {
+        r->index_new += f->index_new;
+        r->conflicts += f->conflicts;
+    }
+}
+
+/* The files read so far, in one transaction; should it fail (a database
+ * error, not a contradiction), each file again in its own, so that one file
+ * cannot cost the others. A file whose transaction fails counts its entries
+ * as seen, none as new. */
+static void index_flush(struct importer *im)
+{
+    int rc = store_begin(im->s);
+    for (size_t i = 0; i < im->nfiles && rc == 0; i++)
+        rc = put_cache_file(im->s, &im->files[i]);
+    if (rc == 0)
+        rc = store_commit(im->s);
+    else
+        store_rollback(im->s);
+    for (size_t i = 0; i < im->nfiles; i++) {
+        struct cache_file *f = &im->files[i];
+        if (rc < 0) {
+            int frc = store_begin(im->s);
+            if (frc == 0)
+                frc = put_cache_file(im->s, f);
+            if (frc == 0)
+                frc = store_commit(im->s);
+            else
+                store_rollback(im->s);
+            tally_add(im->r, f, frc == 0);
+        } else {
+            tally_add(im->r, f, true);
+        }
+        free(f->entries); /* nothing left to clear: no deps */
+        free(f->buf);
+        free(f->registry);
+    }
+    im->nfiles = 0;
+    im->files_bytes = 0;
+}
+
+static void import_cache_file(struct importer *im, const char *path, const char *registry)
+{
+    struct import_result *r = im->r;
     uint8_t *buf = NULL;
     size_t len = 0;
     if (read_file(path, PROTO_CARGO_CACHE_MAX, &buf, &len) < 0) {
@@ -103,64 +279,174 @@ static void import_cache_file(struct store *s, const char *path, const char *reg
         return;
     }
     r->files++;
-    store_begin(s);
-    const uint8_t *vers, *line;
-    size_t vl, ll;
-    int rc;
-    while ((rc = proto_cargo_cache_next(&it, &vers, &vl, &line, &ll)) == 1) {
-        struct proto_index_entry e;
-        if (proto_index_line_parse(line, ll, &e) < 0) {
-            r->bad_lines++;
-            continue;
+    char *reg = strdup(registry);
+    if (reg == NULL ||
+        grow((void **)&im->files, &im->files_cap, im->nfiles, sizeof *im->files) < 0) {
+        r->bad_lines++; /* out of memory: counted, as a file that cannot be read */
+        free(reg);
+        free(buf);
+        return;
+    }
+    struct cache_file *f = &im->files[im->nfiles];
+    *f = (struct cache_file){.buf = buf, .len = len, .registry = reg};
+    if (parse_cache_file(f) < 0) {
+        r->bad_lines++; /* out of memory, as above */
+        free(f->entries);
+        free(reg);
+        free(buf);
+        return;
+    }
+    im->nfiles++;
+    im->files_bytes += len;
+    if (im->nfiles >= IMPORT_BATCH_FILES || im->files_bytes >= IMPORT_INDEX_BATCH_BYTES)
+        index_flush(im);
+}
+
+/* ---- pass 2: crates through the blob batch --------------------------------- */
+
+static bool in_flight(const struct importer *im, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    for (size_t i = 0; i < im->nfly; i++)
+        if (memcmp(im->fly[i], sha, PROTO_SHA256_LEN) == 0)
+            return true;
+    return false;
+}
+
+static void fly_remove(struct importer *im, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    for (size_t i = 0; i < im->nfly; i++) {
+        if (memcmp(im->fly[i], sha, PROTO_SHA256_LEN) == 0) {
+            memcpy(im->fly[i], im->fly[--im->nfly], PROTO_SHA256_LEN);
+            return;
         }
-        r->index_entries++;
-        rc = store_index_put(s, &e, STORE_ORIGIN_CARGO_HOME, registry);
-        if (rc == STORE_PUT_NEW)
-            r->index_new++;
-        else if (rc == -EEXIST)
-            r->conflicts++;
-        proto_index_entry_clear(&e);
     }
-    if (rc < 0)
-        r->bad_lines++;
-    if (store_commit(s) < 0)
-        store_rollback(s);
-    free(buf);
 }
 
-/* Walk a directory tree, calling fn on every regular file. */
-static void walk(struct store *s, const char *dir, int depth, const char *registry,
-                 struct import_result *r,
-                 void (*fn)(struct store *, const char *, const char *, struct import_result *))
+static void on_published(void *ctx, void *ud, const uint8_t sha[PROTO_SHA256_LEN], uint64_t size,
+                         int result)
 {
-    if (depth > IMPORT_DEPTH_MAX || atomic_load(&import_cancel))
+    struct importer *im = ctx;
+    (void)ud;
+    if (grow((void **)&im->pub, &im->pub_cap, im->npub, sizeof *im->pub) < 0) {
+        /* out of memory: the blob stays on disk unrecorded (harmless), counted bad */
+        im->r->crates_bad++;
+        fly_remove(im, sha);
         return;
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL && !atomic_load(&import_cancel)) {
-        if (de->d_name[0] == '.' &&
-            (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
-            continue;
-        char path[4096];
-        int n = snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (n < 0 || (size_t)n >= sizeof path)
-            continue;
-        struct stat st;
-        if (lstat(path, &st) < 0)
-            continue;
-        if (S_ISDIR(st.st_mode))
-            walk(s, path, depth + 1, registry, r, fn);
-        else if (S_ISREG(st.st_mode))
-            fn(s, path, registry, r);
     }
-    closedir(d);
+    struct published *p = &im->pub[im->npub++];
+    memcpy(p->sha, sha, PROTO_SHA256_LEN);
+    p->size = size;
+    p->rc = result;
 }
 
-static void import_crate_file(struct store *s, const char *path, const char *registry,
-                              struct import_result *r)
+/* Publish the copies that are done (all: wait for every queued one), then
+ * record them in one transaction -- after the files are durable, and without
+ * holding the write lock across their fsyncs. Should the transaction fail,
+ * each is recorded on its own. */
+static void crates_publish(struct importer *im, bool all)
 {
+    im->npub = 0;
+    store_blob_batch_publish(im->batch, all, on_published, im);
+    if (im->npub == 0)
+        return;
+    /* The file system is full (the batch has let go of its space reserve, so
+     * these records find room): from now on copy and record one crate at a
+     * time, as file by file would, so a record never waits behind copies
+     * that take the last free blocks. */
+    for (size_t i = 0; i < im->npub; i++)
+        if (im->pub[i].rc == -ENOSPC || im->pub[i].rc == -EDQUOT)
+            im->full = true;
+    int rc = store_begin(im->s);
+    for (size_t i = 0; i < im->npub && rc == 0; i++) {
+        struct published *p = &im->pub[i];
+        if (p->rc < 0)
+            continue;
+        int prc = store_blob_record(im->s, p->sha, p->size, STORE_ORIGIN_CARGO_HOME);
+        if (prc == -EIO || prc == -ECANCELED)
+            rc = prc; /* a database error: the transaction is lost */
+        else if (prc < 0)
+            p->rc = prc; /* this blob only (-EPERM, -ENOENT, ...) */
+    }
+    if (rc == 0)
+        rc = store_commit(im->s);
+    else
+        store_rollback(im->s);
+    for (size_t i = 0; i < im->npub; i++) {
+        struct published *p = &im->pub[i];
+        if (rc < 0 && p->rc == 0)
+            p->rc = store_blob_record(im->s, p->sha, p->size, STORE_ORIGIN_CARGO_HOME);
+        if (p->rc == 0)
+            im->r->crates_added++;
+        else
+            im->r->crates_bad++;
+        fly_remove(im, p->sha);
+    }
+    im->npub = 0;
+}
+
+static void crate_add(struct importer *im, const uint8_t sha[PROTO_SHA256_LEN], const char *path)
+{
+    int rc = grow((void **)&im->fly, &im->fly_cap, im->nfly, sizeof *im->fly);
+    while (rc == 0 && (rc = store_blob_batch_add_file(im->batch, sha, path, NULL)) == -ENOBUFS)
+        crates_publish(im, store_blob_batch_ready(im->batch, NULL) == 0);
+    if (rc < 0) {
+        im->r->crates_bad++;
+        return;
+    }
+    memcpy(im->fly[im->nfly++], sha, PROTO_SHA256_LEN);
+    uint64_t bytes = 0;
+    size_t ready = store_blob_batch_ready(im->batch, &bytes);
+    if (im->full)
+        crates_publish(im, true);
+    else if (ready >= IMPORT_BATCH_FILES || bytes >= IMPORT_BATCH_BYTES)
+        crates_publish(im, false);
+}
+
+/* A .crate whose trusted digest is sha: present, queued, or (when that digest
+ * is already being copied) deferred. */
+static void crate_decide(struct importer *im, const uint8_t sha[PROTO_SHA256_LEN], const char *path)
+{
+    if (store_blob_has(im->s, sha)) {
+        im->r->crates_present++;
+        return;
+    }
+    if (in_flight(im, sha)) {
+        char *copy = strdup(path);
+        if (copy == NULL || grow((void **)&im->dup, &im->dup_cap, im->ndup, sizeof *im->dup) < 0) {
+            free(copy);
+            im->r->crates_bad++;
+            return;
+        }
+        memcpy(im->dup[im->ndup].sha, sha, PROTO_SHA256_LEN);
+        im->dup[im->ndup++].path = copy;
+        return;
+    }
+    crate_add(im, sha, path);
+}
+
+/* Publish and record everything, then decide the deferred ones; repeat until
+ * none is left (each round settles at least the first of each digest). */
+static void crates_drain(struct importer *im)
+{
+    for (;;) {
+        crates_publish(im, true);
+        if (im->ndup == 0)
+            return;
+        struct deferred *d = im->dup;
+        size_t n = im->ndup;
+        im->dup = NULL;
+        im->ndup = im->dup_cap = 0;
+        for (size_t i = 0; i < n; i++) {
+            crate_decide(im, d[i].sha, d[i].path);
+            free(d[i].path);
+        }
+        free(d);
+    }
+}
+
+static void import_crate_file(struct importer *im, const char *path, const char *registry)
+{
+    struct import_result *r = im->r;
     (void)registry;
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
@@ -180,28 +466,44 @@ static void import_crate_file(struct store *s, const char *path, const char *reg
         memcpy(vers, base + i + 1, stem - i - 1);
         vers[stem - i - 1] = '\0';
         struct store_index_row row;
-        if (store_index_get(s, name, vers, &row) < 0)
+        if (store_index_get(im->s, name, vers, &row) < 0)
             continue;
         uint8_t sha[PROTO_SHA256_LEN];
         memcpy(sha, row.cksum, sizeof sha);
         store_index_row_free(&row);
-        if (store_blob_has(s, sha)) {
-            r->crates_present++;
-            return;
-        }
-        int rc = store_blob_commit_file(s, sha, path);
-        if (rc == 0) {
-            struct stat st;
-            if (stat(path, &st) == 0 &&
-                store_blob_record(s, sha, (uint64_t)st.st_size, STORE_ORIGIN_CARGO_HOME) == 0) {
-                r->crates_added++;
-                return;
-            }
-        }
-        r->crates_bad++;
+        crate_decide(im, sha, path);
         return;
     }
     r->crates_untrusted++;
+}
+
+/* Walk a directory tree, calling fn on every regular file. */
+static void walk(struct importer *im, const char *dir, int depth, const char *registry,
+                 void (*fn)(struct importer *, const char *, const char *))
+{
+    if (depth > IMPORT_DEPTH_MAX || atomic_load(&import_cancel))
+        return;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && !atomic_load(&import_cancel)) {
+        if (de->d_name[0] == '.' &&
+            (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+            continue;
+        char path[4096];
+        int n = snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (n < 0 || (size_t)n >= sizeof path)
+            continue;
+        struct stat st;
+        if (lstat(path, &st) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            walk(im, path, depth + 1, registry, fn);
+        else if (S_ISREG(st.st_mode))
+            fn(im, path, registry);
+    }
+    closedir(d);
 }
 
 /* The host of crates.io's replacement in the user's Cargo config, "" when
@@ -285,10 +587,9 @@ static bool registry_allowed(struct registry_filter *rf, const char *dir, struct
     return yes;
 }
 
-static void for_each_registry(struct store *s, struct registry_filter *rf, const char *root,
-                              const char *sub, struct import_result *r,
-                              void (*fn)(struct store *, const char *, const char *,
-                                         struct import_result *))
+static void for_each_registry(struct importer *im, struct registry_filter *rf, const char *root,
+                              const char *sub,
+                              void (*fn)(struct importer *, const char *, const char *))
 {
     DIR *d = opendir(root);
     if (d == NULL)
@@ -297,13 +598,13 @@ static void for_each_registry(struct store *s, struct registry_filter *rf, const
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
-        if (!registry_allowed(rf, de->d_name, r))
+        if (!registry_allowed(rf, de->d_name, im->r))
             continue;
         char path[4096];
         int n = snprintf(path, sizeof path, "%s/%s%s", root, de->d_name, sub);
         if (n < 0 || (size_t)n >= sizeof path)
             continue;
-        walk(s, path, 0, de->d_name, r, fn);
+        walk(im, path, 0, de->d_name, fn);
     }
     closedir(d);
 }
@@ -337,16 +638,32 @@ int agent_import_cargo_home(const char *store_dir, const char *cargo_home, struc
     }
     rf->cargo_home = cargo_home;
     replacement_host(cargo_home, rf->host, sizeof rf->host);
+    struct importer im = {.s = s, .r = r};
     char root[4096];
     snprintf(root, sizeof root, "%s/registry/index", cargo_home);
-    for_each_registry(s, rf, root, "/.cache", r, import_cache_file);
-    snprintf(root, sizeof root, "%s/registry/cache", cargo_home);
-    for_each_registry(s, rf, root, "", r, import_crate_file);
+    for_each_registry(&im, rf, root, "/.cache", import_cache_file);
+    index_flush(&im); /* pass 2 looks the crates up in what pass 1 stored */
+    rc = store_blob_batch_open(s, -1, &im.batch);
+    if (rc < 0) {
+        r->error = rc;
+        snprintf(r->error_text, sizeof r->error_text, "cannot start copying crates: %s",
+                 strerror(-rc));
+    } else {
+        snprintf(root, sizeof root, "%s/registry/cache", cargo_home);
+        for_each_registry(&im, rf, root, "", import_crate_file);
+        if (!atomic_load(&import_cancel))
+            crates_drain(&im); /* else store_blob_batch_free drops the copies */
+    }
+    store_blob_batch_free(im.batch);
+    free(im.files);
+    free(im.fly);
+    free(im.pub);
+    free(im.dup);
     free(rf);
     store_close(s);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    return 0;
+    return r->error;
 }
 
 struct import_job {

@@ -212,6 +212,10 @@ uint64_t agent_peer_crate_size(const struct agent_peer *p, const uint8_t sha[PRO
 size_t agent_peers_index_news(struct agent *a, const char *name, struct agent_peer **out,
                               size_t max);
 struct peer_index_item *agent_peer_index_item(struct agent_peer *p, const char *name);
+/* The index file of name with these bytes was merged: no peer listing the same
+ * bytes is asked for it again. */
+void agent_peers_index_merged(struct agent *a, const char *name,
+                              const uint8_t hash[PROTO_SHA256_LEN]);
 /* Keep a peer alive across an asynchronous transfer. */
 void agent_peer_ref(struct agent_peer *p);
 void agent_peer_unref(struct agent_peer *p);
@@ -225,6 +229,9 @@ void agent_peers_announce(struct agent *a);
 /* Poll it now (hello, then the manifest if its sequence moved); if a poll is in
  * flight, once more when it ends. */
 void agent_peer_poll_now(struct agent_peer *p);
+/* Its news said its sequence moved: fetch the manifest delta now (no hello:
+ * the signed news proved it live), or poll when it is not live. */
+void agent_peer_manifest_now(struct agent_peer *p);
 /* The live peer whose address has this IP (any port), for upload accounting. */
 struct agent_peer *agent_peer_by_ip(struct agent *a, const struct sockaddr *sa);
 /* Peer-side URL of a path on a peer. */
@@ -275,6 +282,7 @@ void agent_manifest_tick(struct agent *a);
 
 struct upload_wait;
 #define AGENT_UPLOAD_IPS_MAX 64
+#define AGENT_UPLOAD_RECENT 512 /* the last crates sent, for "first copies first" */
 struct agent_upload_ip {
     struct proto_peer_addr who;
     unsigned n; /* uploads in progress to it (0 = free entry) */
@@ -360,6 +368,8 @@ struct agent {
     struct upload_wait *upload_queue;
     uv_timer_t upload_timer;
     struct agent_upload_ip upload_ips[AGENT_UPLOAD_IPS_MAX];
+    uint8_t upload_recent[AGENT_UPLOAD_RECENT][PROTO_SHA256_LEN];
+    size_t upload_recent_pos;
     struct agent_news news;
 
     /* peerapi.c */

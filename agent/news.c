@@ -274,7 +274,7 @@ static void news_done(void *ud, struct agent_http_response *res)
     p->news_seq = n.seq;
     proto_news_clear(&n);
     if (moved)
-        agent_peer_poll_now(p); /* its manifest delta; fetches are woken when it is applied */
+        agent_peer_manifest_now(p); /* fetches are woken when the delta is applied */
     else
         agent_fetch_kick(a); /* fetches waiting for this neighbour look again */
     agent_news_poll(p);

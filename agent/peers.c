@@ -283,6 +283,19 @@ static int cmp_index(const void *x, const void *y)
                   ((const struct peer_index_item *)y)->name);
 }
 
+/* Did we merge these very index bytes from another peer? */
+static bool merged_elsewhere(const struct agent_peer *p, const struct peer_index_item *it)
+{
+    for (struct agent_peer *q = p->a->peers; q; q = q->next) {
+        if (q == p)
+            continue;
+        struct peer_index_item *o = agent_peer_index_item(q, it->name);
+        if (o && memcmp(o->merged, it->hash, PROTO_SHA256_LEN) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Replace (full) or extend (delta) what we know the peer holds. */
 static int apply_manifest(struct agent_peer *p, const struct proto_manifest *m)
 {
@@ -315,10 +328,13 @@ static int apply_manifest(struct agent_peer *p, const struct proto_manifest *m)
         snprintf(it.name, sizeof it.name, "%s", m->index[i].name);
         memcpy(it.hash, m->index[i].hash, PROTO_SHA256_LEN);
         it.updated = m->index[i].updated;
-        /* keep what we merged of an existing entry */
+        /* keep what we merged of an existing entry, or of the same bytes from
+         * another peer (a room's copies of one index file are usually equal) */
         struct peer_index_item *old = agent_peer_index_item(p, it.name);
         if (old && m->since)
             memcpy(it.merged, old->merged, PROTO_SHA256_LEN);
+        if (memcmp(it.merged, it.hash, PROTO_SHA256_LEN) != 0 && merged_elsewhere(p, &it))
+            memcpy(it.merged, it.hash, PROTO_SHA256_LEN);
         index[ni++] = it;
     }
     qsort(crates, nc, sizeof *crates, cmp_crate);
@@ -412,6 +428,25 @@ static void manifest_done(void *ud, struct agent_http_response *res)
     schedule(p, POLL_LIVE_MS);
 }
 
+/* The manifest (or the delta since what we hold); manifest_done ends the poll. */
+static void manifest_fetch(struct agent_peer *p)
+{
+    char rel[64], url[PROTO_URL_MAX];
+    if (p->seq)
+        snprintf(rel, sizeof rel, "/peer/1/manifest?since=%llu", (unsigned long long)p->seq);
+    else
+        snprintf(rel, sizeof rel, "/peer/1/manifest");
+    agent_peer_url(p, rel, url, sizeof url);
+    struct agent_http_request req = {
+        .url = url,
+        .max_body = MANIFEST_WIRE_MAX,
+        .connect_timeout_ms = 2000,
+        .timeout_ms = 30000,
+    };
+    if (agent_http_get(&p->a->http, &req, manifest_done, p) < 0)
+        poll_failed(p, "out of memory", false);
+}
+
 static void hello_done(void *ud, struct agent_http_response *res)
 {
     struct agent_peer *p = ud;
@@ -482,20 +517,7 @@ static void hello_done(void *ud, struct agent_http_response *res)
         schedule(p, POLL_LIVE_MS);
         return;
     }
-    char rel[64], url[PROTO_URL_MAX];
-    if (p->seq)
-        snprintf(rel, sizeof rel, "/peer/1/manifest?since=%llu", (unsigned long long)p->seq);
-    else
-        snprintf(rel, sizeof rel, "/peer/1/manifest");
-    agent_peer_url(p, rel, url, sizeof url);
-    struct agent_http_request req = {
-        .url = url,
-        .max_body = MANIFEST_WIRE_MAX,
-        .connect_timeout_ms = 2000,
-        .timeout_ms = 30000,
-    };
-    if (agent_http_get(&a->http, &req, manifest_done, p) < 0)
-        poll_failed(p, "out of memory", false);
+    manifest_fetch(p);
 }
 
 static void poll_start(struct agent_peer *p)
@@ -535,6 +557,22 @@ void agent_peer_poll_now(struct agent_peer *p)
         p->repoll = true;
     else
         poll_start(p);
+}
+
+void agent_peer_manifest_now(struct agent_peer *p)
+{
+    if (p->removed || p->a->stopping)
+        return;
+    if (p->polling) {
+        p->repoll = true;
+    } else if (p->state != PEER_LIVE || p->seq == 0) {
+        poll_start(p);
+    } else {
+        /* its signed news just proved it live: the hello can be skipped */
+        uv_timer_stop(&p->timer);
+        p->polling = true;
+        manifest_fetch(p);
+    }
 }
 
 /* ---- mDNS ---------------------------------------------------------------- */
@@ -742,6 +780,16 @@ size_t agent_peers_index_news(struct agent *a, const char *name, struct agent_pe
     }
     sort_best(out, n);
     return unique_keys(out, n);
+}
+
+void agent_peers_index_merged(struct agent *a, const char *name,
+                              const uint8_t hash[PROTO_SHA256_LEN])
+{
+    for (struct agent_peer *p = a->peers; p; p = p->next) {
+        struct peer_index_item *it = agent_peer_index_item(p, name);
+        if (it && memcmp(it->hash, hash, PROTO_SHA256_LEN) == 0)
+            memcpy(it->merged, hash, PROTO_SHA256_LEN);
+    }
 }
 
 void agent_peer_transfer_ok(struct agent_peer *p, size_t bytes, double ms)

@@ -339,8 +339,10 @@ static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_rout
         agent_respond_text(req, 500, "Internal Server Error", "store error\n");
         return;
     }
+    bool have = row.have_blob;
     store_index_row_free(&row);
-    if (store_blob_has(a->store, r->sha256) && send_blob(a, req, r->sha256, "store") == 0) {
+    /* a recorded blob whose file is gone (verify quarantined it) is fetched again */
+    if (have && send_blob(a, req, r->sha256, "store") == 0) {
         a->counters.from_store++;
         return;
     }

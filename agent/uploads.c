@@ -131,6 +131,7 @@ static int start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256
             p->n.bytes_to += (uint64_t)st.st_size;
         }
     }
+    memcpy(a->upload_recent[a->upload_recent_pos++ % AGENT_UPLOAD_RECENT], sha, PROTO_SHA256_LEN);
     store_blob_touch(a->store, sha);
     agent_news_changed(a);
     return 0;
@@ -187,20 +188,35 @@ static void on_sweep(uv_timer_t *t)
         uv_timer_stop(t);
 }
 
+/* How many times this crate was sent recently (a small ring of recent sends). */
+static unsigned sent_count(const struct agent *a, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < AGENT_UPLOAD_RECENT; i++)
+        if (memcmp(a->upload_recent[i], sha, PROTO_SHA256_LEN) == 0)
+            n++;
+    return n;
+}
+
 void agent_uploads_next(struct agent *a)
 {
     while (a->uploads < agent_peerapi_slots(a) && a->upload_queue != NULL) {
-        /* the requester with the fewest uploads in progress, oldest first */
+        /* the requester with the fewest uploads in progress; then the crate
+         * sent the fewest times recently; then the oldest */
         struct upload_wait **best = NULL;
-        unsigned best_n = 0;
+        unsigned best_n = 0, best_sent = 0;
         for (struct upload_wait **pp = &a->upload_queue; *pp; pp = &(*pp)->next) {
             if ((*pp)->req == NULL)
                 continue;
             unsigned *n = active_slot(a, &(*pp)->who, false);
             unsigned k = n ? *n : 0;
-            if (best == NULL || k < best_n) {
+            if (best != NULL && k > best_n)
+                continue;
+            unsigned sent = sent_count(a, (*pp)->sha);
+            if (best == NULL || k < best_n || sent < best_sent) {
                 best = pp;
                 best_n = k;
+                best_sent = sent;
             }
         }
         if (best == NULL) { /* only gone requesters left */

@@ -691,8 +691,17 @@ int proto_peer_addr_parse(const char *s, size_t len, struct proto_peer_addr *out
         a.family = 4;
     }
     host[hl] = '\0';
-    if (hl == 0 || memchr(host, '%', hl) != NULL) /* no zone ids */
+    if (hl == 0)
         return -EINVAL;
+    /* only the literal's own alphabet: no NUL (inet_pton would stop there),
+     * no zone id, nothing a URL could carry */
+    for (size_t i = 0; i < hl; i++) {
+        char c = host[i];
+        bool ok = (c >= '0' && c <= '9') || c == '.' ||
+                  (a.family == 6 && (c == ':' || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')));
+        if (!ok)
+            return -EINVAL;
+    }
     if (inet_pton(a.family == 4 ? AF_INET : AF_INET6, host, a.ip) != 1)
         return -EINVAL;
     size_t pn = len - (size_t)(port - s);

@@ -40,12 +40,22 @@
  * the other connection.
  *
  * Blob files. DIR/blobs/<2 hex>/<64 hex> holds bytes whose SHA-256 is its
- * name: they are hashed while written to DIR/tmp/<pid>-<counter>.tmp (created
- * O_EXCL, flock'ed), fsynced, renamed into place, and the blobs subdirectory is
- * fsynced. A failure at any step unlinks the temporary file. A blob is written
- * (store_blob_commit*) before it is recorded (store_blob_record), so a row of
- * `blobs` never names a file that a crash could lose. The blob functions take
- * a const store and read only s->dir: they run on any thread.
+ * name. They are written by store/blob_writer.c (one at a time) and
+ * store/blob_batch.c (an import); this file only gives them their temporary
+ * files (store__tmp_create: DIR/tmp/<pid>-<counter>.tmp, created O_EXCL,
+ * flock'ed) and records them. A blob is written and made durable before it is
+ * recorded (store_blob_record), so a row of `blobs` never names a file that a
+ * crash could lose.
+ *
+ * Touches. store_blob_touch (called for every crate served, on the loop)
+ * writes nothing: the digest joins `touched`, a deduplicated set of at most
+ * STORE_TOUCH_MAX digests, and store_touch_flush (the agent's 1-second tick,
+ * store_close) sets last_used for all of them in one transaction. A touch
+ * that finds the set full flushes it first. So serving costs no database write,
+ * and last_used is exact to the flush interval.
+ *
+ * Commits. on_commit (SQLite's commit hook) counts this connection's write
+ * transactions (store_commits), for tests and measurement.
  *
  * Identity. DIR/identity.key is the 64-byte libsodium Ed25519 secret key, mode
  * 0600. It is made once, in tmp/ like a blob, and published with link(), not
@@ -64,6 +74,7 @@
  * leave the message in s->errmsg (store_errmsg).
  */
 #include "store/store.h"
+#include "store/internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -220,12 +231,28 @@ static const char *const stmt_sql[ST__COUNT] = {
                        " ORDER BY name_lc",
 };
 
+/* The touch set: digests served since the last store_touch_flush, each once.
+ * `list` holds them in arrival order; `slot` is an open-addressing index into
+ * it (0 = empty, else list index + 1), twice as large as the list can grow, so
+ * a probe ends quickly. The key is the digest's first 8 bytes: SHA-256 output,
+ * and only digests of blobs this store serves, so nobody picks collisions. */
+#define TOUCH_SLOTS (2 * STORE_TOUCH_MAX)
+_Static_assert((TOUCH_SLOTS & (TOUCH_SLOTS - 1)) == 0, "TOUCH_SLOTS is a power of two");
+_Static_assert(STORE_TOUCH_MAX <= UINT16_MAX, "slot holds a list index + 1 in 16 bits");
+struct touch_set {
+    uint8_t list[STORE_TOUCH_MAX][PROTO_SHA256_LEN];
+    uint16_t slot[TOUCH_SLOTS];
+    size_t n;
+};
+
 struct store {
     sqlite3 *db;
     char *dir;
     sqlite3_stmt *st[ST__COUNT];
-    unsigned depth; /* store_begin nesting */
-    int doomed;     /* 0, or the error the outermost store_commit returns */
+    unsigned depth;            /* store_begin nesting */
+    int doomed;                /* 0, or the error the outermost store_commit returns */
+    uint64_t commits;          /* counted by on_commit */
+    struct touch_set *touched; /* NULL until the first store_blob_touch */
     char errmsg[256];
 };
 
@@ -279,8 +306,7 @@ static int db_fail(struct store *s)
     return -EIO;
 }
 
-static __attribute__((format(printf, 3, 4))) int path_fmt(char *out, size_t outsz, const char *fmt,
-                                                          ...)
+int store__path_fmt(char *out, size_t outsz, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -364,7 +390,7 @@ static int mkdir_p(const char *dir)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-static int fsync_dir(const char *path)
+int store__fsync_dir(const char *path)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -374,11 +400,56 @@ static int fsync_dir(const char *path)
     return rc;
 }
 
+static unsigned long tmp_counter;
+
+int store__tmp_create(const char *dir, mode_t mode, char *tmp, size_t tmpsz, int *fdp)
+{
+    int rc, fd = -1;
+
+    *fdp = -1;
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned long n = __atomic_fetch_add(&tmp_counter, 1, __ATOMIC_RELAXED);
+        rc = store__path_fmt(tmp, tmpsz, "%s/tmp/%ld-%lu.tmp", dir, (long)getpid(), n);
+        if (rc < 0)
+            return rc;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (fd >= 0)
+            break;
+        if (errno != EEXIST)
+            return -errno;
+    }
+    if (fd < 0)
+        return -EEXIST;
+    if (flock(fd, LOCK_EX) < 0) {
+        rc = -errno;
+        close(fd);
+        unlink(tmp);
+        return rc;
+    }
+    *fdp = fd;
+    return 0;
+}
+
+int store__write_all(int fd, const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 /* Remove what crashed writers left in DIR/tmp/ (see the file comment). */
 static int clean_tmp(const char *dir)
 {
     char path[PATH_MAX];
-    int rc = path_fmt(path, sizeof path, "%s/tmp", dir);
+    int rc = store__path_fmt(path, sizeof path, "%s/tmp", dir);
     if (rc < 0)
         return rc;
     DIR *d = opendir(path);
@@ -406,6 +477,18 @@ static int clean_tmp(const char *dir)
 }
 
 /* ---- open / close ------------------------------------------------------------ */
+
+static int on_commit(void *ud)
+{
+    struct store *s = ud;
+    s->commits++;
+    return 0; /* let it commit */
+}
+
+uint64_t store_commits(const struct store *s)
+{
+    return s ? s->commits : 0;
+}
 
 static int migrate(struct store *s)
 {
@@ -461,7 +544,7 @@ int store_open(const char *dir, struct store **out)
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
-        rc = path_fmt(path, sizeof path, "%s/%s", dir, subdirs[i]);
+        rc = store__path_fmt(path, sizeof path, "%s/%s", dir, subdirs[i]);
         if (rc < 0)
             return rc;
         if (mkdir(path, 0700) < 0 && errno != EEXIST)
@@ -479,7 +562,7 @@ int store_open(const char *dir, struct store **out)
         rc = -ENOMEM;
         goto fail;
     }
-    rc = path_fmt(path, sizeof path, "%s/store.db", dir);
+    rc = store__path_fmt(path, sizeof path, "%s/store.db", dir);
     if (rc < 0)
         goto fail;
     if (sqlite3_open_v2(path, &s->db,
@@ -489,6 +572,7 @@ int store_open(const char *dir, struct store **out)
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_commit_hook(s->db, on_commit, s);
     if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
         rc = db_fail(s);
         goto fail;
@@ -521,8 +605,13 @@ void store_close(struct store *s)
 {
     if (s == NULL)
         return;
-    if (s->depth > 0 && s->db)
+    if (s->depth > 0 && s->db) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->depth = 0;
+        s->doomed = 0;
+    }
+    (void)store_touch_flush(s); /* best effort: last_used is a hint */
+    free(s->touched);
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db); /* NULL-safe; all statements are finalized */
@@ -969,223 +1058,7 @@ int store_blob_path(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN], 
 {
     char hex[PROTO_SHA256_HEX_LEN + 1];
     proto_hex_encode(sha, PROTO_SHA256_LEN, hex);
-    return path_fmt(out, outsz, "%s/blobs/%.2s/%s", s->dir, hex, hex);
-}
-
-/* A temporary file being written, and where it goes. */
-struct tmp_blob {
-    int fd;
-    char tmp[PATH_MAX];
-    char final[PATH_MAX];
-    char subdir[PATH_MAX];
-};
-
-static unsigned long tmp_counter;
-
-/* Create a new DIR/tmp/<pid>-<counter>.tmp (O_EXCL, mode) and flock it: the
- * lock tells clean_tmp() of another struct store that the file is alive.
- * 0 and *fdp, or -errno with *fdp = -1 and nothing left behind. */
-static int tmp_create(const struct store *s, mode_t mode, char *tmp, size_t tmpsz, int *fdp)
-{
-    int rc, fd = -1;
-
-    *fdp = -1;
-    for (int tries = 0; tries < 100; tries++) {
-        unsigned long n = __atomic_fetch_add(&tmp_counter, 1, __ATOMIC_RELAXED);
-        rc = path_fmt(tmp, tmpsz, "%s/tmp/%ld-%lu.tmp", s->dir, (long)getpid(), n);
-        if (rc < 0)
-            return rc;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-        if (fd >= 0)
-            break;
-        if (errno != EEXIST)
-            return -errno;
-    }
-    if (fd < 0)
-        return -EEXIST;
-    if (flock(fd, LOCK_EX) < 0) {
-        rc = -errno;
-        close(fd);
-        unlink(tmp);
-        return rc;
-    }
-    *fdp = fd;
-    return 0;
-}
-
-static int tmp_open(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN], struct tmp_blob *t)
-{
-    char hex[PROTO_SHA256_HEX_LEN + 1];
-    int rc;
-
-    t->fd = -1;
-    proto_hex_encode(sha, PROTO_SHA256_LEN, hex);
-    rc = path_fmt(t->final, sizeof t->final, "%s/blobs/%.2s/%s", s->dir, hex, hex);
-    if (rc < 0)
-        return rc;
-    rc = path_fmt(t->subdir, sizeof t->subdir, "%s/blobs/%.2s", s->dir, hex);
-    if (rc < 0)
-        return rc;
-    return tmp_create(s, 0644, t->tmp, sizeof t->tmp, &t->fd);
-}
-
-static void tmp_discard(struct tmp_blob *t)
-{
-    if (t->fd < 0)
-        return;
-    unlink(t->tmp);
-    close(t->fd);
-    t->fd = -1;
-}
-
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* fsync, rename into blobs/, fsync the directory; the fd is closed either way. */
-static int tmp_publish(struct tmp_blob *t)
-{
-    int rc;
-    if (fsync(t->fd) < 0) {
-        rc = -errno;
-        goto fail;
-    }
-    bool created = mkdir(t->subdir, 0700) == 0;
-    if (!created && errno != EEXIST) {
-        rc = -errno;
-        goto fail;
-    }
-    if (rename(t->tmp, t->final) < 0) {
-        rc = -errno;
-        goto fail;
-    }
-    close(t->fd); /* releases the flock; the name is gone from tmp/ */
-    t->fd = -1;
-    rc = fsync_dir(t->subdir);
-    if (rc == 0 && created) {
-        /* the new subdirectory's own entry in blobs/ */
-        char *slash = strrchr(t->subdir, '/');
-        *slash = '\0';
-        rc = fsync_dir(t->subdir);
-        *slash = '/';
-    }
-    return rc;
-
-fail:
-    tmp_discard(t);
-    return rc;
-}
-
-int store_blob_commit(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN],
-                      const uint8_t *buf, size_t len)
-{
-    struct tmp_blob t;
-    uint8_t got[PROTO_SHA256_LEN];
-
-    if (len > STORE_BLOB_MAX)
-        return -EFBIG;
-    if (buf == NULL && len != 0)
-        return -EINVAL;
-    proto_sha256(len ? (const void *)buf : (const void *)"", len, got);
-    if (memcmp(got, sha, PROTO_SHA256_LEN) != 0)
-        return -EBADMSG;
-    int rc = tmp_open(s, sha, &t);
-    if (rc < 0)
-        return rc;
-    rc = write_all(t.fd, buf, len);
-    if (rc < 0)
-        goto fail;
-    return tmp_publish(&t);
-
-fail:
-    tmp_discard(&t);
-    return rc;
-}
-
-int store_blob_commit_file(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN],
-                           const char *src_path)
-{
-    struct tmp_blob t = {.fd = -1};
-    struct proto_sha256 h = {0};
-    uint8_t got[PROTO_SHA256_LEN];
-    uint8_t *buf = NULL;
-    uint64_t total = 0;
-    struct stat st;
-    int rc;
-
-    int src = open(src_path, O_RDONLY | O_CLOEXEC);
-    if (src < 0)
-        return -errno;
-    if (fstat(src, &st) < 0) {
-        rc = -errno;
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = -EINVAL;
-        goto fail;
-    }
-    if ((uint64_t)st.st_size > STORE_BLOB_MAX) {
-        rc = -EFBIG;
-        goto fail;
-    }
-    buf = malloc(COPY_CHUNK);
-    if (buf == NULL) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    rc = proto_sha256_init(&h);
-    if (rc < 0)
-        goto fail;
-    rc = tmp_open(s, sha, &t);
-    if (rc < 0)
-        goto fail;
-    for (;;) {
-        ssize_t n = read(src, buf, COPY_CHUNK);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -errno;
-            goto fail;
-        }
-        if (n == 0)
-            break;
-        total += (uint64_t)n;
-        if (total > STORE_BLOB_MAX) { /* the file grew while copied */
-            rc = -EFBIG;
-            goto fail;
-        }
-        proto_sha256_update(&h, buf, (size_t)n);
-        rc = write_all(t.fd, buf, (size_t)n);
-        if (rc < 0)
-            goto fail;
-    }
-    proto_sha256_final(&h, got);
-    h.ctx = NULL;
-    if (memcmp(got, sha, PROTO_SHA256_LEN) != 0) {
-        rc = -EBADMSG;
-        goto fail;
-    }
-    free(buf);
-    close(src);
-    return tmp_publish(&t);
-
-fail:
-    proto_sha256_abort(&h);
-    tmp_discard(&t);
-    free(buf);
-    close(src);
-    return rc;
+    return store__path_fmt(out, outsz, "%s/blobs/%.2s/%s", s->dir, hex, hex);
 }
 
 /* ---- blob records ------------------------------------------------------------------ */
@@ -1268,15 +1141,68 @@ int store_blob_record(struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint
     return store_commit(s);
 }
 
+size_t store_touch_pending(const struct store *s)
+{
+    return s && s->touched ? s->touched->n : 0;
+}
+
+int store_touch_flush(struct store *s)
+{
+    struct touch_set *t = s ? s->touched : NULL;
+    if (t == NULL || t->n == 0)
+        return 0;
+    int rc = store_begin(s);
+    if (rc < 0)
+        return rc;
+    int64_t now = now_s();
+    for (size_t i = 0; i < t->n && rc == 0; i++) {
+        sqlite3_stmt *st = stmt(s, ST_BLOB_TOUCH);
+        sqlite3_bind_blob(st, 1, t->list[i], PROTO_SHA256_LEN, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now);
+        rc = exec_stmt(s, st);
+    }
+    if (rc < 0) {
+        if (s->depth > 1 && !s->doomed)
+            s->doomed = rc;
+        store_rollback(s);
+        return rc;
+    }
+    rc = store_commit(s);
+    if (rc < 0)
+        return rc; /* kept for the next flush */
+    t->n = 0;
+    memset(t->slot, 0, sizeof t->slot);
+    return 0;
+}
+
 int store_blob_touch(struct store *s, const uint8_t sha[PROTO_SHA256_LEN])
 {
-    sqlite3_stmt *st = stmt(s, ST_BLOB_TOUCH);
-    sqlite3_bind_blob(st, 1, sha, PROTO_SHA256_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_s());
-    int rc = exec_stmt(s, st);
-    if (rc == 0 && sqlite3_changes(s->db) == 0)
-        rc = -ENOENT;
-    return rc;
+    if (s == NULL || sha == NULL)
+        return -EINVAL;
+    struct touch_set *t = s->touched;
+    if (t == NULL) {
+        t = s->touched = calloc(1, sizeof *t);
+        if (t == NULL)
+            return -ENOMEM;
+    }
+    uint64_t key;
+    memcpy(&key, sha, sizeof key);
+    for (;;) {
+        size_t i = (size_t)key & (TOUCH_SLOTS - 1);
+        while (t->slot[i] != 0) {
+            if (memcmp(t->list[t->slot[i] - 1], sha, PROTO_SHA256_LEN) == 0)
+                return 0; /* already pending */
+            i = (i + 1) & (TOUCH_SLOTS - 1);
+        }
+        if (t->n < STORE_TOUCH_MAX) {
+            memcpy(t->list[t->n], sha, PROTO_SHA256_LEN);
+            t->slot[i] = (uint16_t)(++t->n);
+            return 0;
+        }
+        int rc = store_touch_flush(s); /* full: write what is pending, then retry */
+        if (rc < 0)
+            return rc;
+    }
 }
 
 /* ---- identity ---------------------------------------------------------------------- */
@@ -1353,7 +1279,7 @@ static int identity_create(const struct store *s, const char *path)
     uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
     char tmp[PATH_MAX];
     int fd = -1;
-    int rc = tmp_create(s, 0600, tmp, sizeof tmp, &fd);
+    int rc = store__tmp_create(s->dir, 0600, tmp, sizeof tmp, &fd);
     if (rc < 0)
         return rc;
     if (crypto_sign_keypair(pk, sk) != 0) {
@@ -1365,7 +1291,7 @@ static int identity_create(const struct store *s, const char *path)
         rc = -errno;
         goto out;
     }
-    rc = write_all(fd, sk, sizeof sk);
+    rc = store__write_all(fd, sk, sizeof sk);
     if (rc < 0)
         goto out;
     if (fsync(fd) < 0) {
@@ -1377,7 +1303,7 @@ static int identity_create(const struct store *s, const char *path)
         rc = -errno;
         goto out;
     }
-    rc = fsync_dir(s->dir); /* the winner's name, whoever won, is durable */
+    rc = store__fsync_dir(s->dir); /* the winner's name, whoever won, is durable */
 
 out:
     sodium_memzero(sk, sizeof sk);
@@ -1395,7 +1321,7 @@ int store_identity(struct store *s, uint8_t pk[32], uint8_t sk[64])
         rc = -EIO;
         goto fail;
     }
-    rc = path_fmt(path, sizeof path, "%s/" IDENTITY_FILE, s->dir);
+    rc = store__path_fmt(path, sizeof path, "%s/" IDENTITY_FILE, s->dir);
     if (rc < 0)
         goto fail;
     rc = identity_read(path, sk);
@@ -1523,7 +1449,7 @@ static int verify_one(struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint
             cb(ud, hex, "replaced while verified: check again");
         return 0;
     }
-    rc = path_fmt(qpath, sizeof qpath, "%s/quarantine/%s", s->dir, hex);
+    rc = store__path_fmt(qpath, sizeof qpath, "%s/quarantine/%s", s->dir, hex);
     if (rc < 0)
         return rc;
     if (rename(path, qpath) < 0) {

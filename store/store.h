@@ -8,14 +8,18 @@
  *
  * Invariants (see docs/store.md):
  *   - A file under blobs/ has exactly the SHA-256 of its name: it was hashed while
- *     written to tmp/, fsynced, then renamed into place.
+ *     written to tmp/, made durable (fsync, or one syncfs for a batch), then
+ *     renamed into place; only then is its directory synced and the blob
+ *     recorded.
  *   - A blob is admitted only when a trusted index entry carries its digest as
  *     cksum (store_blob_commit checks the bytes, store_blob_record the entry).
  *   - An index entry is immutable per (name, version) apart from `yanked`.
  *
  * Threads: a struct store (one SQLite connection) belongs to one thread. A
  * second thread (e.g. an import on the libuv thread pool) opens its own.
- * store_blob_commit() touches only files and may run on any thread.
+ * The blob writer, store_blob_commit*() and the blob batch touch only files
+ * and keep no pointer to the struct store: they may run on any thread, and
+ * outlive store_close().
  * Every function returns 0 or a negative errno unless stated otherwise.
  */
 #ifndef CRATECAST_STORE_STORE_H
@@ -113,23 +117,142 @@ int store_blob_path(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN], 
 /* True when the blob is recorded and its file exists. */
 bool store_blob_has(struct store *s, const uint8_t sha[PROTO_SHA256_LEN]);
 
-/* Hash buf; when it equals sha, write it to tmp/, fsync, rename to its blob
- * path, fsync the directory. -EBADMSG on a digest mismatch (nothing written),
- * -EFBIG over STORE_BLOB_MAX, -errno from the file system (e.g. -ENOSPC; the
- * temporary file is removed). Touches no database: safe on any thread. */
+/* ---- writing a blob ----------------------------------------------------------
+ *
+ * The one way bytes become a blob. A writer is a new file in DIR/tmp/ (created
+ * O_EXCL and flock'ed) and a running SHA-256 of what was written to it:
+ *
+ *   store_blob_writer_open     WRITING   (the temporary file exists)
+ *   store_blob_writer_write    WRITING, or FAILED on an error (-EFBIG past the
+ *                              size cap, -ENOSPC, ...): every later write
+ *                              returns that error again and writes nothing
+ *   store_blob_writer_finish   digest checked (-EBADMSG: the file is removed),
+ *                              fsync, rename to blobs/xx/<sha>, fsync blobs/xx
+ *                              (and blobs/ when xx was made); on any error the
+ *                              temporary file is removed. Frees the writer.
+ *   store_blob_writer_abort    the temporary file is removed. Frees the writer.
+ *
+ * So nothing unverified ever has a blob name, and a crash leaves at most a file
+ * in tmp/ (removed at the next store_open). Ownership: the caller owns the
+ * writer from open until it calls exactly one of finish and abort (both free
+ * it, also after an error). A writer is used by one thread at a time but may
+ * change threads between calls: the agent opens and writes on the loop thread
+ * (write is a hash update and a write(2) into the page cache: cheap enough for
+ * small chunks there) and finishes on the libuv pool (fsync and rename block).
+ * The writer copies the paths it needs: it does not use the struct store after
+ * open, and touches no database (record the blob with store_blob_record after
+ * finish, on the store's own thread). */
+struct store_blob_writer;
+
+/* max_size: bytes beyond min(max_size, STORE_BLOB_MAX) fail with -EFBIG.
+ * -errno from creating the temporary file, -ENOMEM. */
+int store_blob_writer_open(const struct store *s, const uint8_t expect_sha[PROTO_SHA256_LEN],
+                           uint64_t max_size, struct store_blob_writer **out);
+int store_blob_writer_write(struct store_blob_writer *w, const void *buf, size_t len);
+/* Bytes written so far. */
+uint64_t store_blob_writer_size(const struct store_blob_writer *w);
+int store_blob_writer_finish(struct store_blob_writer *w);
+void store_blob_writer_abort(struct store_blob_writer *w); /* NULL-safe */
+
+/* A whole buffer through one writer: -EBADMSG on a digest mismatch, -EFBIG
+ * over STORE_BLOB_MAX (checked before a byte is read), -errno from the file
+ * system (e.g. -ENOSPC). Nothing is left in tmp/ on error. Any thread. */
 int store_blob_commit(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN],
                       const uint8_t *buf, size_t len);
-/* The same from a file (copied, not moved; the source is not modified). */
+/* The same from a file (copied, not moved; the source is not modified; each
+ * byte is read once, hashed and written from the same buffer). -EINVAL when it
+ * is not a regular file. */
 int store_blob_commit_file(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN],
                            const char *src_path);
 
-/* Record a committed blob in the database. -EPERM when no trusted index entry
- * has sha as its cksum (the file is then removed), -ENOENT when the file is
- * missing. Idempotent. */
+/* ---- many blobs at once (import) -----------------------------------------------
+ *
+ * A batch copies files into the store on a few worker threads and makes them
+ * durable together, which is what makes an import run at hashing speed:
+ *
+ *   store_blob_batch_add_file  queues one copy. A worker reads the source once,
+ *                              hashes each chunk and writes the same chunk to
+ *                              a tmp/ file (O_DIRECT where the file system
+ *                              takes it: no page cache to fill and write back),
+ *                              then checks the digest.
+ *   store_blob_batch_publish   takes the copies that are done (all=true: waits
+ *                              for every queued one first) and, for those:
+ *                              1. one syncfs(2) of the store's file system:
+ *                                 their data and sizes are durable (a failure
+ *                                 falls back to fsync of each file, so only a
+ *                                 failing file is lost);
+ *                              2. renames each into blobs/xx/ -- after 1, so a
+ *                                 blob name never names bytes a crash could
+ *                                 lose or that were not verified;
+ *                              3. one fsync per blobs/xx directory touched (and
+ *                                 blobs/ when one was made);
+ *                              then calls cb once per copy with its result.
+ *   store_blob_batch_free      stops the workers; copies not published are
+ *                              removed from tmp/.
+ *
+ * The batch touches no database: record the published blobs (e.g. in one
+ * store_begin/store_commit) after publish returns, not during it, so the
+ * database's write lock is never held across the fsyncs. syncfs also writes
+ * whatever else is dirty on that file system: a batch pays for it once, not
+ * per file.
+ *
+ * Threads: one caller thread (add_file, ready, publish, free); the workers are
+ * internal. Worker threads start with every signal blocked. */
+struct store_blob_batch;
+
+/* threads < 0: the default (four per online CPU, 4..16: a worker waits for
+ * its writes about as long as it hashes); 0: no threads, add_file copies
+ * before it returns; > 0: that many (at most 16). -ENOMEM; thread-creation failures
+ * fall back to fewer threads, then to none. */
+int store_blob_batch_open(const struct store *s, int threads, struct store_blob_batch **out);
+/* Queue src_path to become blob sha; ud is handed back to the callback. Waits
+ * while the workers have enough queued work; -ENOBUFS (nothing queued) when
+ * the copies not yet published reach the batch's limit of open files (call
+ * publish, then again); -ENOMEM. Errors of the copy itself (-ENOENT, -EINVAL
+ * for a non-regular file, -EFBIG, -EBADMSG, -ENOSPC, ...) reach the callback. */
+int store_blob_batch_add_file(struct store_blob_batch *b, const uint8_t sha[PROTO_SHA256_LEN],
+                              const char *src_path, void *ud);
+/* Copies done and not yet published (count), and their bytes (*bytes). */
+size_t store_blob_batch_ready(struct store_blob_batch *b, uint64_t *bytes);
+
+/* result: 0 when the blob is durable under its name, else why not (nothing
+ * of it is then left in tmp/; after a directory fsync error the file may stay
+ * under its name, complete and verified, but unrecorded). size: bytes copied. */
+typedef void (*store_blob_batch_cb)(void *ctx, void *ud, const uint8_t sha[PROTO_SHA256_LEN],
+                                    uint64_t size, int result);
+/* Returns the number of copies reported through cb (on the caller's thread,
+ * after all three steps). */
+size_t store_blob_batch_publish(struct store_blob_batch *b, bool all, store_blob_batch_cb cb,
+                                void *ctx);
+void store_blob_batch_free(struct store_blob_batch *b); /* NULL-safe */
+
+/* ---- blob records ---------------------------------------------------------- */
+
+/* Record a committed blob in the database, in one transaction (nested in the
+ * caller's when one is open). -EPERM when no trusted index entry has sha as its
+ * cksum (the file is then removed), -ENOENT when the file is missing.
+ * Idempotent: a blob already recorded only has last_used set. */
 int store_blob_record(struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint64_t size,
                       int origin);
-/* Mark a blob used now (for LRU eviction). */
+
+/* Mark a blob used now (for LRU eviction) without writing the database: the
+ * digest joins an in-memory set (deduplicated, at most STORE_TOUCH_MAX
+ * distinct digests; when full it is flushed first). 0, or the error of that
+ * flush (the touch is then dropped), -ENOMEM. A digest with no blob row is
+ * ignored at flush. */
+#define STORE_TOUCH_MAX 4096
 int store_blob_touch(struct store *s, const uint8_t sha[PROTO_SHA256_LEN]);
+/* Write the pending touches in one transaction (last_used = now: ~1 s
+ * precision when called from a 1-second tick). 0 with nothing pending; -EIO
+ * (the set is kept for the next flush). store_close flushes too. */
+int store_touch_flush(struct store *s);
+/* Touches waiting for store_touch_flush. */
+size_t store_touch_pending(const struct store *s);
+
+/* Write transactions this connection has committed since store_open
+ * (SQLite's commit hook: an autocommit statement counts as one). For tests and
+ * measurement: a fetched crate's record is exactly one. */
+uint64_t store_commits(const struct store *s);
 
 /* ---- identity ------------------------------------------------------------- */
 

@@ -19,6 +19,10 @@ As a module:
         p = hosts.spawn(0, ["mdns-probe", ...], stdout=subprocess.PIPE)
         r = hosts.run(1, ["avahi-browse", "-rpt", "_cratecast._tcp"])
         hosts.addr(2)                       # "10.77.X.3"
+        hosts.shape(1, "20mbit")            # tc tbf on h1's eth0 (egress)
+        hosts.link_stats(1)["tx_bytes"]     # bytes sent over h1's eth0 so far
+        hosts.stop_avahi(0)                 # h0's avahi-daemon exits (SIGTERM: goodbyes)
+        hosts.start_avahi_daemon(0)         # ... and runs again on the same bus
 
 Teardown (on exit, exception, SIGTERM, or a second call: idempotent) kills only the processes
 this object started (checked to still live in one of its namespaces), then deletes its
@@ -47,6 +51,7 @@ import time
 
 SKIP = 77
 IP = shutil.which("ip") or "/usr/sbin/ip"
+TC = shutil.which("tc") or "/usr/sbin/tc"
 
 AVAHI_CONF = """[server]
 host-name={host}
@@ -148,6 +153,7 @@ class Hosts:
         self._namespaces = []      # created, in order
         self._procs = []           # Popen we started (spawn, avahi-daemon)
         self._pids = []            # forked daemons (dbus-daemon): (pid, namespace)
+        self._avahi = {}           # host index -> Popen of its avahi-daemon (the latest)
         self._torn_down = False
         self._up = False
 
@@ -272,6 +278,7 @@ class Hosts:
                              start_new_session=True)
         logf.close()
         self._procs.append(p)
+        self._avahi[i] = p
         # dbus-daemon --fork returns once its socket is up and the pid written.
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -305,6 +312,60 @@ class Hosts:
             time.sleep(0.1)
         raise NetnsError("avahi-daemon in %s not running: %s" % (self.ns(host), last))
 
+    def avahi_pid(self, host):
+        """PID of the avahi-daemon this object started in host, None when it is not running."""
+        p = self._avahi.get(self._index(host))
+        return p.pid if p is not None and p.poll() is None else None
+
+    def stop_avahi(self, host, timeout=10):
+        """Stop host's avahi-daemon gracefully: SIGTERM to its PID alone (it withdraws its
+        records first, i.e. sends mDNS goodbye packets), SIGKILL after timeout. The host's
+        dbus-daemon keeps running, so clients on that bus see the daemon leave and can wait for
+        it to come back (start_avahi_daemon). Only a daemon this object started and that still
+        lives in host's namespace is signalled. Returns its exit status (None: none running)."""
+        i = self._index(host)
+        p = self._avahi.get(i)
+        if p is None or p.poll() is not None:
+            return None
+        if _pid_netns_inode(p.pid) != _ns_inode(self.ns(i)):
+            raise NetnsError("pid %d is not in %s: not stopped" % (p.pid, self.ns(i)))
+        os.kill(p.pid, signal.SIGTERM)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait(5)
+        self.log("netns: avahi-daemon pid %d in %s stopped (%s)" % (p.pid, self.ns(i),
+                                                                   p.returncode))
+        return p.returncode
+
+    def start_avahi_daemon(self, host, wait=True, timeout=15):
+        """Start avahi-daemon again in host after stop_avahi(): same private /run (bind mount
+        in a new mount namespace), same config, same dbus-daemon. Waits until it runs unless
+        wait is False. Returns the Popen (its pid is avahi-daemon's; stopped at teardown)."""
+        i = self._index(host)
+        if not self.avahi:
+            raise NetnsError("hosts made without avahi")
+        if self.avahi_pid(i) is not None:
+            raise NetnsError("avahi-daemon already runs in %s" % self.ns(i))
+        d = self.hostdir(i)
+        conf = os.path.join(d, "avahi-daemon.conf")
+        script = ("set -e; mount --bind {run} /run; "
+                  "exec avahi-daemon --no-drop-root --no-chroot --no-rlimits -f {conf}").format(
+                      run=os.path.join(d, "run"), conf=conf)
+        logf = open(os.path.join(d, "avahi-daemon.log"), "a")
+        p = subprocess.Popen([IP, "netns", "exec", self.ns(i), "unshare", "-m",
+                              "--propagation", "private", "sh", "-c", script],
+                             stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        logf.close()
+        self._procs.append(p)
+        self._avahi[i] = p
+        if wait:
+            self.wait_avahi(i, timeout)
+        self.log("netns: avahi-daemon pid %d in %s started again" % (p.pid, self.ns(i)))
+        return p
+
     # ---- run -----------------------------------------------------------------------------
     def _argv(self, host, argv):
         return [IP, "netns", "exec", self.ns(host)] + [str(a) for a in argv]
@@ -323,6 +384,26 @@ class Hosts:
                              start_new_session=True, **kw)
         self._procs.append(p)
         return p
+
+    # ---- links ---------------------------------------------------------------------------
+    def shape(self, host, rate, burst="64kb", latency="50ms"):
+        """Shape the host's uplink: `tc qdisc replace dev eth0 root tbf rate RATE burst BURST
+        latency LATENCY` inside its namespace (egress of eth0; tbf is the one shaper this kind
+        of kernel has). rate None or "none" removes any shaping. Gone with the namespace."""
+        argv = [IP, "netns", "exec", self.ns(host), TC, "qdisc"]
+        if rate in (None, "none"):
+            _sh(argv + ["del", "dev", "eth0", "root"], check=False)
+            return
+        _sh(argv + ["replace", "dev", "eth0", "root", "tbf", "rate", str(rate), "burst",
+                    str(burst), "latency", str(latency)])
+
+    def link_stats(self, host, dev="eth0"):
+        """{"tx_bytes", "rx_bytes", "tx_packets", "rx_packets"} of dev inside the host's
+        namespace (`ip -s -j link`): the kernel's own count of what went over the wire."""
+        r = _sh([IP, "-n", self.ns(host), "-s", "-j", "link", "show", "dev", dev])
+        st = json.loads(r.stdout)[0]["stats64"]
+        return {"tx_bytes": st["tx"]["bytes"], "rx_bytes": st["rx"]["bytes"],
+                "tx_packets": st["tx"]["packets"], "rx_packets": st["rx"]["packets"]}
 
     # ---- tear down -----------------------------------------------------------------------
     def _ours(self, pid):

@@ -1231,6 +1231,11 @@ static void test_peer_addr(void **state)
     /* the length is honoured: "1.2.3.4:80" inside a longer buffer */
     assert_int_equal(proto_peer_addr_parse("1.2.3.4:8080", 10, &a), 0);
     assert_int_equal(a.port, 80);
+    /* a NUL inside the literal (inet_pton would stop at it): found by fuzz-peer-addr */
+    static const char nul6[] = "[::\0/x]:80";
+    assert_int_equal(proto_peer_addr_parse(nul6, sizeof nul6 - 1, &a), -EINVAL);
+    static const char nul4[] = "1.2.3.4\0x:80";
+    assert_int_equal(proto_peer_addr_parse(nul4, sizeof nul4 - 1, &a), -EINVAL);
     a.family = 9;
     char out[PROTO_PEER_ADDR_TEXT_MAX];
     assert_int_equal(proto_peer_addr_format(&a, out), -EINVAL);

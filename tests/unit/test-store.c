@@ -683,7 +683,10 @@ static void test_blob_record_untrusted(void **state)
     uint8_t ghost[PROTO_SHA256_LEN];
     fake_sha(ghost, 0x77);
     assert_int_equal(store_blob_record(f->s, ghost, 10, STORE_ORIGIN_UPSTREAM), -ENOENT);
-    assert_int_equal(store_blob_touch(f->s, ghost), -ENOENT);
+    /* a touch is only remembered: one without a row is ignored at flush */
+    assert_int_equal(store_blob_touch(f->s, ghost), 0);
+    assert_int_equal(store_touch_flush(f->s), 0);
+    assert_int_equal(store_touch_pending(f->s), 0);
 
     struct store_stats st;
     assert_int_equal(store_stats(f->s, &st), 0);
@@ -830,6 +833,7 @@ static void test_seq_moves(void **state)
     assert_int_equal(store_seq(f->s), 6);
     assert_int_equal(store_blob_record(f->s, sha, sizeof data - 1, STORE_ORIGIN_PEER), 0);
     assert_int_equal(store_blob_touch(f->s, sha), 0);
+    assert_int_equal(store_touch_flush(f->s), 0);
     assert_int_equal(store_seq(f->s), 6);
     /* refused records: nothing */
     assert_int_equal(put(f, "ghost", "1.0.0", 0x77, false, 1), STORE_PUT_NEW); /* 7 */
@@ -1431,6 +1435,144 @@ static void test_origin_names(void **state)
     assert_string_equal(store_origin_name(0), "unknown");
 }
 
+/* ---- touches and transactions ------------------------------------------------- */
+
+static int64_t last_used(const struct fx *f, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    char hex[PROTO_SHA256_HEX_LEN + 1], sql[256];
+    proto_hex_encode(sha, PROTO_SHA256_LEN, hex);
+    snprintf(sql, sizeof sql, "SELECT last_used FROM blobs WHERE hex(sha256) = upper('%s')", hex);
+    return db_int(f, sql);
+}
+
+/* store_blob_touch writes nothing; store_touch_flush writes every pending
+ * digest once, in one transaction. */
+static void test_touch_flush(void **state)
+{
+    struct fx *f = *state;
+    uint8_t a[PROTO_SHA256_LEN], b[PROTO_SHA256_LEN], ghost[PROTO_SHA256_LEN];
+    put_blob(f, "touchy", "1.0.0", "bytes of a", a);
+    put_blob(f, "touchy", "1.0.1", "bytes of b", b);
+    fake_sha(ghost, 0x42);
+    db_exec(f, "UPDATE blobs SET last_used = 7");
+
+    assert_int_equal(store_touch_flush(f->s), 0); /* nothing pending: no transaction */
+    uint64_t c0 = store_commits(f->s);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(store_blob_touch(f->s, a), 0);
+        assert_int_equal(store_blob_touch(f->s, b), 0);
+        assert_int_equal(store_blob_touch(f->s, ghost), 0);
+    }
+    assert_int_equal(store_touch_pending(f->s), 3); /* deduplicated */
+    assert_int_equal(store_commits(f->s), c0);      /* no database write */
+    assert_int_equal(last_used(f, a), 7);
+    assert_int_equal(last_used(f, b), 7);
+
+    int64_t before = (int64_t)time(NULL);
+    assert_int_equal(store_touch_flush(f->s), 0);
+    assert_int_equal(store_commits(f->s), c0 + 1); /* one transaction for all */
+    assert_int_equal(store_touch_pending(f->s), 0);
+    assert_true(last_used(f, a) >= before);
+    assert_true(last_used(f, b) >= before);
+    assert_int_equal(db_int(f, "SELECT count(*) FROM blobs"), 2); /* the ghost made no row */
+
+    assert_int_equal(store_touch_flush(f->s), 0);
+    assert_int_equal(store_commits(f->s), c0 + 1);
+    assert_int_equal(store_blob_touch(NULL, a), -EINVAL);
+    assert_int_equal(store_touch_flush(NULL), 0);
+}
+
+/* Touches not yet flushed are written by store_close. */
+static void test_touch_close_flushes(void **state)
+{
+    struct fx *f = *state;
+    uint8_t a[PROTO_SHA256_LEN];
+    put_blob(f, "closing", "1.0.0", "closing bytes", a);
+    db_exec(f, "UPDATE blobs SET last_used = 7");
+    int64_t before = (int64_t)time(NULL);
+    assert_int_equal(store_blob_touch(f->s, a), 0);
+    assert_int_equal(last_used(f, a), 7);
+    /* even with a transaction left open: it is rolled back, the touch kept */
+    assert_int_equal(store_begin(f->s), 0);
+    reopen(f);
+    assert_true(last_used(f, a) >= before);
+    assert_int_equal(store_touch_pending(f->s), 0);
+}
+
+/* The set is bounded: the touch that finds it full flushes it first. */
+static void test_touch_bounded(void **state)
+{
+    struct fx *f = *state;
+    uint64_t c0 = store_commits(f->s);
+    uint8_t sha[PROTO_SHA256_LEN] = {0};
+    for (uint32_t i = 0; i < STORE_TOUCH_MAX; i++) {
+        memcpy(sha, &i, sizeof i);
+        sha[31] = 0xee;
+        assert_int_equal(store_blob_touch(f->s, sha), 0);
+    }
+    assert_int_equal(store_touch_pending(f->s), STORE_TOUCH_MAX);
+    assert_int_equal(store_commits(f->s), c0);
+    /* a digest already in the full set does not flush */
+    assert_int_equal(store_blob_touch(f->s, sha), 0);
+    assert_int_equal(store_commits(f->s), c0);
+    sha[31] = 0xef; /* a new one does */
+    assert_int_equal(store_blob_touch(f->s, sha), 0);
+    assert_int_equal(store_commits(f->s), c0 + 1);
+    assert_int_equal(store_touch_pending(f->s), 1);
+}
+
+/* What a fetched crate costs the database: the writer none, the record one
+ * transaction (the row, the change counter and its read), serving it none
+ * until the next flush. */
+static void test_fetch_is_one_transaction(void **state)
+{
+    struct fx *f = *state;
+    static const char data[] = "a crate fetched from upstream, chunk by chunk";
+    uint8_t sha[PROTO_SHA256_LEN];
+    struct entry x;
+    struct store_blob_writer *w;
+
+    proto_sha256(data, sizeof data - 1, sha);
+    make_entry(&x, "fetched", "1.0.0", sha, false, 3);
+    assert_int_equal(store_index_put(f->s, &x.e, STORE_ORIGIN_UPSTREAM, NULL), STORE_PUT_NEW);
+    uint64_t c0 = store_commits(f->s);
+    int64_t ch0 = db_int(f, "SELECT value FROM change_seq");
+
+    assert_int_equal(store_blob_writer_open(f->s, sha, STORE_BLOB_MAX, &w), 0);
+    for (size_t off = 0; off < sizeof data - 1; off += 7) {
+        size_t n = sizeof data - 1 - off < 7 ? sizeof data - 1 - off : 7;
+        assert_int_equal(store_blob_writer_write(w, data + off, n), 0);
+    }
+    assert_int_equal(store_blob_writer_size(w), sizeof data - 1);
+    assert_int_equal(store_blob_writer_finish(w), 0);
+    assert_int_equal(store_commits(f->s), c0); /* files only */
+
+    assert_int_equal(store_blob_record(f->s, sha, sizeof data - 1, STORE_ORIGIN_UPSTREAM), 0);
+    assert_int_equal(store_commits(f->s), c0 + 1);
+    assert_int_equal(db_int(f, "SELECT value FROM change_seq"), ch0 + 1);
+    assert_true(store_blob_has(f->s, sha));
+
+    for (int i = 0; i < 10; i++) /* served ten times */
+        assert_int_equal(store_blob_touch(f->s, sha), 0);
+    assert_int_equal(store_commits(f->s), c0 + 1);
+    assert_int_equal(store_touch_flush(f->s), 0);
+    assert_int_equal(store_commits(f->s), c0 + 2);
+
+    /* recording it again (a second fetch that raced): one transaction, no new row */
+    assert_int_equal(store_blob_record(f->s, sha, sizeof data - 1, STORE_ORIGIN_PEER), 0);
+    assert_int_equal(store_commits(f->s), c0 + 3);
+    assert_int_equal(db_int(f, "SELECT value FROM change_seq"), ch0 + 1);
+
+    /* inside a caller's transaction, records and a flush add no commit of their own */
+    assert_int_equal(store_begin(f->s), 0);
+    assert_int_equal(store_blob_record(f->s, sha, sizeof data - 1, STORE_ORIGIN_PEER), 0);
+    assert_int_equal(store_blob_touch(f->s, sha), 0);
+    assert_int_equal(store_touch_flush(f->s), 0);
+    assert_int_equal(store_commits(f->s), c0 + 3);
+    assert_int_equal(store_commit(f->s), 0);
+    assert_int_equal(store_commits(f->s), c0 + 4);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1467,6 +1609,10 @@ int main(void)
         T(test_identity_created),
         T(test_identity_refused),
         T(test_identity_race),
+        T(test_touch_flush),
+        T(test_touch_close_flushes),
+        T(test_touch_bounded),
+        T(test_fetch_is_one_transaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
