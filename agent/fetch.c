@@ -59,12 +59,46 @@
 #define BUSY_BACKOFF_MS 400     /* a holder that said busy is asked again after this */
 #define DEFER_MS 40 /* a neighbour designated for a crate gets this long to take it first */
 #define QUEUE_TICK_MS 100
+/* Every transfer has a minimum rate and a total deadline; then the next source is tried. */
+#define MIN_RATE_BYTES 1024     /* bytes/s, averaged over the low-speed window */
+#define PEER_LOW_SPEED_S 10     /* a peer below MIN_RATE for this long is dropped */
+#define UPSTREAM_LOW_SPEED_S 20 /* the upstream gets a little longer */
+#define UPSTREAM_CRATE_DEADLINE_MS (10 * 60 * 1000)
+#define INGEST_SLICE 2000 /* index lines stored per loop turn */
+#define STALL_MS 5000     /* a fetch with no byte for this long is not joined: a new one starts */
+
+/* A peer's whole transfer: 30 s plus the time at 64 KiB/s. */
+static long peer_deadline_ms(uint64_t size)
+{
+    return (long)(30000 + size / 64);
+}
 #define PEER_INDEX_WIRE_MAX (PROTO_PEER_BODY_MAX + 64)
 
 struct fetch_waiter {
     struct fetch_waiter *next;
     agent_fetch_cb cb;
     void *ud;
+};
+
+struct ingest_counts {
+    size_t lines, ok, conflicts; /* lines seen, entries stored or already held, contradictions */
+};
+
+struct agent_fetch;
+struct ingest {
+    uint8_t *owned;
+    const uint8_t *buf;
+    size_t len, pos;
+    int origin;
+    char detail[PROTO_KEY_TEXT_LEN + 512];
+    struct ingest_counts c;
+    size_t nnew, nbad;
+    bool want_deps;
+    char **deps;
+    size_t ndeps, cap;
+    void (*then)(struct agent_fetch *f);
+    bool queued;
+    struct agent_fetch *next; /* a->ingest_queue */
 };
 
 struct agent_fetch {
@@ -81,14 +115,21 @@ struct agent_fetch {
     size_t ntried;
     struct agent_peer *peer; /* source of the transfer in flight, NULL = upstream */
     uint64_t started_ms;
+    uint64_t transfer_ms; /* loop time the transfer in flight started (0: none) */
+    uint64_t progress_ms; /* loop time its last body byte arrived */
     int last_error;
     struct agent_fetch *queue_next; /* waiting for a slot, a neighbour or a delay */
     bool queued;
     uint64_t created_ms;
-    uint64_t not_before_ms;   /* queued: do not look again before this */
-    uint64_t neighbour_since; /* when it began waiting for a neighbour (0: never) */
-    bool deferred;            /* it gave a designated neighbour DEFER_MS to go first */
-    bool announced;           /* peers were told it is being fetched */
+    uint64_t not_before_ms;            /* queued: do not look again before this */
+    uint64_t neighbour_since;          /* when it began waiting for a neighbour (0: never) */
+    bool deferred;                     /* it gave a designated neighbour DEFER_MS to go first */
+    bool upstream_failed;              /* index: the upstream answered 5xx or hung for it */
+    struct ingest in;                  /* INGEST of an index file */
+    uint8_t in_hash[PROTO_SHA256_LEN]; /* peer index: SHA-256 of the bytes being merged */
+    size_t in_wire_len;
+    char in_etag[256], in_last_modified[64]; /* upstream index: validators to keep */
+    bool announced;                          /* peers were told it is being fetched */
     /* COMMIT */
     uv_work_t work;
     bool committing;
@@ -104,11 +145,24 @@ size_t agent_fetch_in_flight(const struct agent *a)
     return a->nfetches;
 }
 
+static uint64_t now_ms(struct agent *a);
+
+/* The fetch to join for key, if any. A fetch whose transfer has brought no
+ * byte for STALL_MS is not joined: it is detached (its own waiters keep it,
+ * and its deadlines end it) and the caller starts a fresh one. */
 static struct agent_fetch *fetch_find(struct agent *a, const char *key)
 {
-    for (struct agent_fetch *f = a->fetches; f; f = f->next)
-        if (strcmp(f->key, key) == 0)
-            return f;
+    for (struct agent_fetch *f = a->fetches; f; f = f->next) {
+        if (strcmp(f->key, key) != 0)
+            continue;
+        uint64_t last = f->progress_ms > f->transfer_ms ? f->progress_ms : f->transfer_ms;
+        if (f->transfer_ms != 0 && !f->committing && now_ms(a) - last > STALL_MS) {
+            log_info("%s: the transfer in flight has stalled: starting another", f->key);
+            f->key[0] = '\0';
+            return NULL;
+        }
+        return f;
+    }
     return NULL;
 }
 
@@ -142,6 +196,8 @@ static struct agent_fetch *fetch_new(struct agent *a, const char *key)
     return f;
 }
 
+static void ingest_free(struct agent_fetch *f);
+
 /* DONE: unlink, call every waiter, free. */
 static void fetch_finish(struct agent_fetch *f, int result)
 {
@@ -163,6 +219,7 @@ static void fetch_finish(struct agent_fetch *f, int result)
     }
     if (f->announced)
         agent_news_fetching(a, f->sha, false);
+    ingest_free(f);
     struct fetch_waiter *w = f->waiters;
     while (w) {
         struct fetch_waiter *next = w->next;
@@ -239,9 +296,19 @@ static struct agent_peer *take_peer(struct agent_fetch *f, struct agent_peer **c
     *saturated = false;
     if (f->ntried >= SOURCES_MAX)
         return NULL;
+    /* a peer that sent bad bytes or bad signatures waits behind every honest
+     * holder, even a busy one */
+    bool honest_waiting = false;
+    for (size_t i = 0; i < n; i++)
+        if (cand[i]->penalty == 0 && !was_tried(f, cand[i]))
+            honest_waiting = true;
     for (size_t i = 0; i < n; i++) {
         if (was_tried(f, cand[i]))
             continue;
+        if (cand[i]->penalty > 0 && honest_waiting) {
+            *saturated = true;
+            continue;
+        }
         if (bounded &&
             (cand[i]->inflight >= PEER_INFLIGHT_MAX || cand[i]->busy_until_ms > now_ms(f->a))) {
             *saturated = true;
@@ -333,6 +400,10 @@ void agent_fetch_kick(struct agent *a)
 
 void agent_fetch_close(struct agent *a)
 {
+    if (a->ingest_timer.data != NULL && !uv_is_closing((uv_handle_t *)&a->ingest_timer)) {
+        uv_timer_stop(&a->ingest_timer);
+        uv_close((uv_handle_t *)&a->ingest_timer, NULL);
+    }
     if (a->fetch_timer.data != NULL && !uv_is_closing((uv_handle_t *)&a->fetch_timer)) {
         uv_timer_stop(&a->fetch_timer);
         uv_close((uv_handle_t *)&a->fetch_timer, NULL);
@@ -378,86 +449,191 @@ static void prefetch_deps(struct agent *a, char **names, size_t n, unsigned dept
 
 /* Store every line of an index file. Collects dependency names for prefetching
  * (when deps_out is not NULL). Returns how many entries were rejected. */
-static size_t index_ingest(struct agent *a, const char *name, const uint8_t *buf, size_t len,
-                           int origin, const char *detail, char ***deps_out, size_t *ndeps_out)
-{
-    size_t pos = 0, nlines = 0, nnew = 0, nconf = 0, nbad = 0;
-    const uint8_t *line;
-    size_t line_len;
-    char **deps = NULL;
-    size_t ndeps = 0, cap = 0;
+/* INGEST (index files): every line is parsed and put in the store, at most
+ * INGEST_SLICE lines per loop turn (each slice one transaction), so a huge
+ * index message never blocks the loop; then f->in.then(f) continues. */
+static void ingest_step(struct agent_fetch *f);
 
+static void on_ingest_tick(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+    struct agent_fetch *list = a->ingest_queue;
+    a->ingest_queue = NULL;
+    while (list) {
+        struct agent_fetch *f = list;
+        list = f->in.next;
+        f->in.next = NULL;
+        f->in.queued = false;
+        ingest_step(f);
+    }
+    if (a->ingest_queue == NULL)
+        uv_timer_stop(t);
+}
+
+static void ingest_later(struct agent_fetch *f)
+{
+    struct agent *a = f->a;
+    f->in.queued = true;
+    f->in.next = a->ingest_queue;
+    a->ingest_queue = f;
+    if (a->ingest_timer.data == NULL) {
+        uv_timer_init(&a->loop, &a->ingest_timer);
+        a->ingest_timer.data = a;
+    }
+    if (!uv_is_active((uv_handle_t *)&a->ingest_timer))
+        uv_timer_start(&a->ingest_timer, on_ingest_tick, 0, 1);
+}
+
+static void ingest_unqueue(struct agent_fetch *f)
+{
+    if (!f->in.queued)
+        return;
+    for (struct agent_fetch **pp = &f->a->ingest_queue; *pp; pp = &(*pp)->in.next) {
+        if (*pp == f) {
+            *pp = f->in.next;
+            break;
+        }
+    }
+    f->in.queued = false;
+}
+
+static void ingest_free(struct agent_fetch *f)
+{
+    ingest_unqueue(f);
+    free(f->in.owned);
+    f->in.owned = NULL;
+    for (size_t i = 0; i < f->in.ndeps; i++)
+        free(f->in.deps[i]);
+    free(f->in.deps);
+    f->in.deps = NULL;
+    f->in.ndeps = f->in.cap = 0;
+}
+
+static void keep_dep(struct ingest *in, const char *dep)
+{
+    if (in->ndeps >= PREFETCH_MAX)
+        return;
+    for (size_t j = 0; j < in->ndeps; j++)
+        if (strcasecmp(in->deps[j], dep) == 0)
+            return;
+    if (in->ndeps == in->cap) {
+        size_t ncap = in->cap ? in->cap * 2 : 8;
+        char **nd = realloc(in->deps, ncap * sizeof *nd);
+        if (nd == NULL)
+            return;
+        in->deps = nd;
+        in->cap = ncap;
+    }
+    in->deps[in->ndeps] = strdup(dep);
+    if (in->deps[in->ndeps])
+        in->ndeps++;
+}
+
+static void ingest_step(struct agent_fetch *f)
+{
+    struct agent *a = f->a;
+    struct ingest *in = &f->in;
+    if (a->stopping) {
+        fetch_finish(f, -ECANCELED);
+        return;
+    }
+    const uint8_t *line;
+    size_t line_len, done = 0;
     store_begin(a->store);
-    while (proto_index_next_line(buf, len, &pos, &line, &line_len) == 1) {
+    while (done < INGEST_SLICE &&
+           proto_index_next_line(in->buf, in->len, &in->pos, &line, &line_len) == 1) {
         if (line_len == 0)
             continue;
-        nlines++;
+        done++;
+        in->c.lines++;
         struct proto_index_entry e;
         int rc = proto_index_line_parse(line, line_len, &e);
         if (rc < 0) {
-            nbad++;
+            in->nbad++;
             continue;
         }
-        if (strcasecmp(e.name, name) != 0) {
-            nbad++;
+        if (strcasecmp(e.name, f->name) != 0) {
+            in->nbad++;
             proto_index_entry_clear(&e);
             continue;
         }
-        rc = store_index_put(a->store, &e, origin, detail);
+        rc = store_index_put(a->store, &e, in->origin, in->detail);
         if (rc == -EEXIST) {
-            nconf++;
+            in->c.conflicts++;
             a->counters.rejected++;
-            if (origin == STORE_ORIGIN_PEER)
+            if (in->origin == STORE_ORIGIN_PEER)
                 a->counters.rejected_peer_conflict++;
             else
                 a->counters.rejected_conflict++;
             log_warn("index entry %s %s from %s contradicts the one already held: rejected", e.name,
-                     e.vers, detail);
+                     e.vers, in->detail);
         } else if (rc == STORE_PUT_NEW) {
-            nnew++;
-        } else if (rc < 0) {
+            in->nnew++;
+            in->c.ok++;
+        } else if (rc >= 0) {
+            in->c.ok++;
+        } else {
             log_error("store: cannot record %s %s: %s", e.name, e.vers, store_errmsg(a->store));
         }
-        for (size_t i = 0; deps_out && i < e.ndeps && ndeps < PREFETCH_MAX; i++) {
-            bool dup = false;
-            for (size_t j = 0; j < ndeps && !dup; j++)
-                dup = strcasecmp(deps[j], e.deps[i]) == 0;
-            if (dup)
-                continue;
-            if (ndeps == cap) {
-                size_t ncap = cap ? cap * 2 : 8;
-                char **nd = realloc(deps, ncap * sizeof *nd);
-                if (nd == NULL)
-                    break;
-                deps = nd;
-                cap = ncap;
-            }
-            deps[ndeps] = strdup(e.deps[i]);
-            if (deps[ndeps])
-                ndeps++;
-        }
+        for (size_t i = 0; in->want_deps && i < e.ndeps; i++)
+            keep_dep(in, e.deps[i]);
         proto_index_entry_clear(&e);
     }
     if (store_commit(a->store) < 0) {
         log_error("store: commit failed: %s", store_errmsg(a->store));
         store_rollback(a->store);
     }
-    log_debug("index %s from %s: %zu lines, %zu new, %zu conflicts, %zu unparsable", name, detail,
-              nlines, nnew, nconf, nbad);
-    if (nnew)
-        agent_news_changed(a); /* the store's sequence moved */
-    if (deps_out) {
-        *deps_out = deps;
-        *ndeps_out = ndeps;
+    if (in->pos < in->len) {
+        ingest_later(f); /* the rest at the next loop turn */
+        return;
     }
-    return nconf;
+    log_debug("index %s from %s: %zu lines, %zu new, %zu conflicts, %zu unparsable", f->name,
+              in->detail, in->c.lines, in->nnew, in->c.conflicts, in->nbad);
+    if (in->nnew)
+        agent_news_changed(a); /* the store's sequence moved */
+    in->then(f);
+}
+
+/* Start INGEST of buf[0..len) (owned: freed with the fetch, or NULL when buf
+ * outlives it). */
+static void ingest_start(struct agent_fetch *f, uint8_t *owned, const uint8_t *buf, size_t len,
+                         int origin, const char *detail, bool want_deps,
+                         void (*then)(struct agent_fetch *f))
+{
+    ingest_free(f);
+    memset(&f->in, 0, sizeof f->in);
+    f->in.owned = owned;
+    f->in.buf = buf;
+    f->in.len = len;
+    f->in.origin = origin;
+    snprintf(f->in.detail, sizeof f->in.detail, "%s", detail);
+    f->in.want_deps = want_deps;
+    f->in.then = then;
+    ingest_step(f);
 }
 
 static void index_from_peers(struct agent_fetch *f);
 
+static void peer_index_ingested(struct agent_fetch *f)
+{
+    struct agent *a = f->a;
+    struct agent_peer *p = f->peer;
+    a->counters.peer_index_merged++;
+    p->n.index_from++;
+    agent_peers_index_merged(a, f->name, f->in_hash);
+    struct peer_index_item *it = agent_peer_index_item(p, f->name);
+    if (it)
+        memcpy(it->merged, it->hash, PROTO_SHA256_LEN);
+    agent_peer_transfer_ok(p, f->in_wire_len, (double)(now_ms(a) - f->started_ms));
+    ingest_free(f);
+    release_peer(f);
+    index_from_peers(f);
+}
+
 static void peer_index_done(void *ud, struct agent_http_response *res)
 {
     struct agent_fetch *f = ud;
+    f->transfer_ms = 0;
     struct agent *a = f->a;
     struct agent_peer *p = f->peer;
     char why[300];
@@ -485,20 +661,11 @@ static void peer_index_done(void *ud, struct agent_http_response *res)
         index_from_peers(f);
         return;
     }
-    index_ingest(a, f->name, x.lines, x.len, STORE_ORIGIN_PEER, p->key_text, NULL, NULL);
-    a->counters.peer_index_merged++;
-    p->n.index_from++;
     /* every peer that lists these very bytes has nothing more to give */
-    uint8_t got[PROTO_SHA256_LEN];
-    proto_sha256(x.lines, x.len, got);
-    agent_peers_index_merged(a, f->name, got);
-    struct peer_index_item *it = agent_peer_index_item(p, f->name);
-    if (it)
-        memcpy(it->merged, it->hash, PROTO_SHA256_LEN);
-    agent_peer_transfer_ok(p, res->len, (double)(now_ms(a) - f->started_ms));
-    free(owned);
-    release_peer(f);
-    index_from_peers(f);
+    proto_sha256(x.lines, x.len, f->in_hash);
+    f->in_wire_len = res->len;
+    ingest_start(f, owned, x.lines, x.len, STORE_ORIGIN_PEER, p->key_text, false,
+                 peer_index_ingested);
 }
 
 /* Offline: merge the index file from every live peer with a copy we lack. */
@@ -514,27 +681,62 @@ static void index_from_peers(struct agent_fetch *f)
     bool busy;
     struct agent_peer *p = take_peer(f, cand, n, false, &busy);
     if (p == NULL) {
-        fetch_finish(f, 0); /* the store has whatever could be had */
+        /* the store has whatever could be had */
+        fetch_finish(f, f->upstream_failed ? -EAGAIN : 0);
         return;
     }
     char rel[PROTO_NAME_MAX + 32], url[PROTO_URL_MAX];
     snprintf(rel, sizeof rel, "/peer/1/index/%s", f->name);
     agent_peer_url(p, rel, url, sizeof url);
     struct agent_http_request req = {
+        .progress_ms = &f->progress_ms,
         .url = url,
         .max_body = PEER_INDEX_WIRE_MAX,
         .connect_timeout_ms = 2000,
         .timeout_ms = 20000,
+        .low_speed_secs = PEER_LOW_SPEED_S,
+        .low_speed_bytes = MIN_RATE_BYTES,
     };
+    f->transfer_ms = now_ms(a);
+    f->progress_ms = 0;
     if (agent_http_get(&a->http, &req, peer_index_done, f) < 0) {
         release_peer(f);
         fetch_finish(f, -ENOMEM);
     }
 }
 
+/* The upstream's 200 is in the store: validators kept, dependencies fetched ahead. */
+static void index_ingested(struct agent_fetch *f)
+{
+    struct agent *a = f->a;
+    if (f->in.c.ok == 0 && (f->in.c.lines > 0 || f->in.len > 0)) {
+        log_warn("index file of %s: the upstream sent no valid index line", f->name);
+        ingest_free(f);
+        fetch_finish(f, -EIO);
+        return;
+    }
+    struct store_index_meta meta;
+    if (store_index_meta_get(a->store, f->name, &meta) < 0)
+        memset(&meta, 0, sizeof meta);
+    meta.fetched_at = agent_now();
+    snprintf(meta.etag, sizeof meta.etag, "%s", f->in_etag);
+    snprintf(meta.last_modified, sizeof meta.last_modified, "%s", f->in_last_modified);
+    meta.not_found = false;
+    if (store_index_meta_put(a->store, f->name, &meta) < 0)
+        log_error("store: cannot record index metadata of %s: %s", f->name, store_errmsg(a->store));
+    char **deps = f->in.deps;
+    size_t ndeps = f->in.ndeps;
+    f->in.deps = NULL; /* handed to prefetch_deps */
+    f->in.ndeps = 0;
+    unsigned depth = f->depth;
+    fetch_finish(f, 0);
+    prefetch_deps(a, deps, ndeps, depth + 1);
+}
+
 static void index_done(void *ud, struct agent_http_response *res)
 {
     struct agent_fetch *f = ud;
+    f->transfer_ms = 0;
     struct agent *a = f->a;
     char why[300];
     struct store_index_meta meta;
@@ -544,6 +746,11 @@ static void index_done(void *ud, struct agent_http_response *res)
     if (upstream_unreachable(res)) {
         describe(res, why, sizeof why);
         agent_upstream_failed(a, why);
+        /* it answered badly (5xx) or hung, rather than not being there at all:
+         * if the room has nothing either, Cargo is told of a network problem,
+         * not that the crate does not exist */
+        if (res->error != -ECONNREFUSED && res->error != -EHOSTUNREACH)
+            f->upstream_failed = true;
         index_from_peers(f); /* now offline: what the room has */
         return;
     }
@@ -553,16 +760,17 @@ static void index_done(void *ud, struct agent_http_response *res)
         fetch_finish(f, -EIO);
         return;
     }
-    char **deps = NULL;
-    size_t ndeps = 0;
-    meta.fetched_at = agent_now();
     if (res->status == 200) {
-        index_ingest(a, f->name, res->body, res->len, STORE_ORIGIN_UPSTREAM, a->up.base, &deps,
-                     &ndeps);
-        snprintf(meta.etag, sizeof meta.etag, "%s", res->etag);
-        snprintf(meta.last_modified, sizeof meta.last_modified, "%s", res->last_modified);
-        meta.not_found = false;
-    } else if (res->status == 304) {
+        snprintf(f->in_etag, sizeof f->in_etag, "%s", res->etag);
+        snprintf(f->in_last_modified, sizeof f->in_last_modified, "%s", res->last_modified);
+        uint8_t *body = res->body; /* take it: ingest may span loop turns */
+        res->body = NULL;
+        ingest_start(f, body, body, res->len, STORE_ORIGIN_UPSTREAM, a->up.base, true,
+                     index_ingested);
+        return;
+    }
+    meta.fetched_at = agent_now();
+    if (res->status == 304) {
         /* unchanged */
     } else if (res->status == 404 || res->status == 410 || res->status == 451) {
         meta.not_found = true;
@@ -574,9 +782,7 @@ static void index_done(void *ud, struct agent_http_response *res)
     }
     if (store_index_meta_put(a->store, f->name, &meta) < 0)
         log_error("store: cannot record index metadata of %s: %s", f->name, store_errmsg(a->store));
-    unsigned depth = f->depth;
     fetch_finish(f, 0);
-    prefetch_deps(a, deps, ndeps, depth + 1);
 }
 
 static void index_start(struct agent *a, void *ud)
@@ -596,13 +802,19 @@ static void index_start(struct agent *a, void *ud)
     if (store_index_meta_get(a->store, f->name, &meta) < 0)
         memset(&meta, 0, sizeof meta);
     struct agent_http_request req = {
+        .progress_ms = &f->progress_ms,
         .url = url,
         .if_none_match = meta.etag,
         .if_modified_since = meta.etag[0] ? NULL : meta.last_modified,
         .max_body = PROTO_INDEX_FILE_MAX,
         .connect_timeout_ms = 3000,
         .timeout_ms = 60000,
+        .low_speed_secs = UPSTREAM_LOW_SPEED_S,
+        .low_speed_bytes = MIN_RATE_BYTES,
+        .follow_redirects = 1,
     };
+    f->transfer_ms = now_ms(a);
+    f->progress_ms = 0;
     if (agent_http_get(&a->http, &req, index_done, f) < 0)
         fetch_finish(f, -ENOMEM);
 }
@@ -761,6 +973,7 @@ static void commit_after(uv_work_t *w, int status)
 static void crate_done(void *ud, struct agent_http_response *res)
 {
     struct agent_fetch *f = ud;
+    f->transfer_ms = 0;
     struct agent *a = f->a;
     struct agent_peer *p = f->peer;
     char why[300];
@@ -852,15 +1065,21 @@ static void crate_from_upstream(struct agent_fetch *f)
         return;
     }
     struct agent_http_request req = {
+        .progress_ms = &f->progress_ms,
         .url = abs,
         .max_body = STORE_BLOB_MAX,
         .connect_timeout_ms = 3000,
-        .low_speed_secs = 30,
+        .timeout_ms = UPSTREAM_CRATE_DEADLINE_MS,
+        .low_speed_secs = UPSTREAM_LOW_SPEED_S,
+        .low_speed_bytes = MIN_RATE_BYTES,
+        .follow_redirects = 1,
         .sink = crate_sink,
         .sink_ud = f,
     };
     f->peer = NULL;
     announce(f);
+    f->transfer_ms = now_ms(a);
+    f->progress_ms = 0;
     if (agent_http_get(&a->http, &req, crate_done, f) < 0)
         fetch_finish(f, -ENOMEM);
 }
@@ -924,16 +1143,21 @@ static void crate_from_peer(struct agent_fetch *f, struct agent_peer *p)
         return;
     }
     struct agent_http_request req = {
+        .progress_ms = &f->progress_ms,
         .url = url,
         .max_body = max,
         .connect_timeout_ms = 2000,
-        .low_speed_secs = 10,
+        .timeout_ms = peer_deadline_ms(max),
+        .low_speed_secs = PEER_LOW_SPEED_S,
+        .low_speed_bytes = MIN_RATE_BYTES,
         .sink = crate_sink,
         .sink_ud = f,
     };
     announce(f);
     log_debug("crate %s %s: asking peer %s (%llu ms after it was asked for)", f->name, f->vers,
               p->addr, (unsigned long long)(now_ms(a) - f->created_ms));
+    f->transfer_ms = now_ms(a);
+    f->progress_ms = 0;
     if (agent_http_get(&a->http, &req, crate_done, f) < 0) {
         release_peer(f);
         fetch_finish(f, -ENOMEM);

@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -33,6 +34,8 @@ struct http_xfer {
     int discard_body;
     int (*sink)(void *sink_ud, const uint8_t *buf, size_t len);
     void *sink_ud;
+    uint64_t *progress_ms;
+    uv_loop_t *loop;
     struct agent_http_response res;
     size_t cap;
     char errbuf[CURL_ERROR_SIZE];
@@ -122,6 +125,8 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct http_xfer *x = ud;
     size_t n = size * nmemb;
+    if (x->progress_ms)
+        *x->progress_ms = uv_now(x->loop);
     if (n > x->max_body || x->res.len > x->max_body - n) {
         x->res.error = -EFBIG;
         return 0; /* aborts the transfer */
@@ -268,10 +273,10 @@ int agent_http_init(struct agent_http *h, uv_loop_t *loop)
     return 0;
 }
 
-static void setup_easy(CURL *e, const char *url, long connect_ms, long timeout_ms)
+static void setup_easy(CURL *e, const char *url, long connect_ms, long timeout_ms, bool follow)
 {
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -302,10 +307,13 @@ int agent_http_get(struct agent_http *h, const struct agent_http_request *req, a
     x->discard_body = req->discard_body;
     x->sink = req->sink;
     x->sink_ud = req->sink_ud;
+    x->progress_ms = req->progress_ms;
+    x->loop = h->loop;
     CURL *e = x->easy;
-    setup_easy(e, req->url, req->connect_timeout_ms, req->timeout_ms);
+    setup_easy(e, req->url, req->connect_timeout_ms, req->timeout_ms, req->follow_redirects != 0);
     if (req->low_speed_secs > 0) {
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
+                         req->low_speed_bytes > 0 ? req->low_speed_bytes : 1L);
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, req->low_speed_secs);
     }
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
@@ -371,7 +379,7 @@ int agent_http_get_sync(const char *url, long timeout_ms, struct agent_http_resp
     CURL *e = curl_easy_init();
     if (e == NULL)
         return -ENOMEM;
-    setup_easy(e, url, timeout_ms, timeout_ms);
+    setup_easy(e, url, timeout_ms, timeout_ms, false);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x.errbuf);

@@ -3,6 +3,9 @@
  * libcurl's multi_socket API driven by uv_poll_t (one per socket curl opens)
  * and one uv_timer_t. Bodies are buffered in memory up to a per-request cap.
  *
+ * Redirects are not followed unless a request asks (the upstream may use them;
+ * a peer or an agent never may: a redirect could point anywhere).
+ *
  * Ownership: the client is embedded by its owner and used on the loop thread
  * only. A request's callback is called exactly once (also on failure), after
  * which the response memory is freed: copy what you keep. Requests cannot be
@@ -40,9 +43,12 @@ struct agent_http_request {
     const char *if_modified_since; /* NULL or "" = none */
     size_t max_body;               /* larger bodies fail with -EFBIG */
     long connect_timeout_ms;
-    long timeout_ms;     /* whole transfer; 0 = none */
-    long low_speed_secs; /* abort when below 1 byte/s for this long; 0 = off */
-    int discard_body;    /* count the body's bytes in res->len but keep none */
+    long timeout_ms;       /* whole transfer; 0 = none */
+    long low_speed_secs;   /* abort when below low_speed_bytes/s for this long; 0 = off */
+    long low_speed_bytes;  /* the minimum rate in bytes/s (0 = 1) */
+    int follow_redirects;  /* only for the upstream: a peer's redirect is never followed */
+    uint64_t *progress_ms; /* when set, the loop time of each body byte's arrival is stored */
+    int discard_body;      /* count the body's bytes in res->len but keep none */
     /* When set, the body goes to sink as it arrives (nothing is buffered; res->len
      * counts it, max_body still caps it). A negative return aborts the transfer
      * and becomes res->error. Only for a 200 answer: other bodies are dropped. */

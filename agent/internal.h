@@ -45,6 +45,7 @@ struct agent_upstream {
     char *base; /* index root with a trailing '/', "sparse+" stripped */
     char *dl;   /* the upstream's dl template, once config.json was read */
     bool probing;
+    uint64_t probed_ms; /* loop time the last probe started */
     unsigned backoff_ms;
     uv_timer_t probe_timer;
     int64_t since; /* unix time of the last state change */
@@ -74,6 +75,9 @@ bool agent_upstream_online(const struct agent *a);
 /* Call cb once the upstream state is known (at once unless the first probe is
  * still in flight). */
 void agent_upstream_when_ready(struct agent *a, upstream_ready_cb cb, void *ud);
+/* Offline and asked for something: probe now (rate-limited), so a healed
+ * uplink is noticed at once. The request itself is answered offline. */
+void agent_upstream_nudge(struct agent *a);
 /* A transfer failed for a reason that says the upstream is unreachable. */
 void agent_upstream_failed(struct agent *a, const char *why);
 /* Absolute URL of a path below the index root. */
@@ -83,7 +87,8 @@ const char *agent_upstream_state_name(const struct agent *a);
 /* ---- fetch.c ------------------------------------------------------------- */
 
 /* result: 0 done (look in the store), or a negative errno: -EBADMSG bad bytes
- * from the source, -ENOENT not available anywhere, -EIO transfer failure.
+ * from the source, -ENOENT not available anywhere, -EIO transfer failure,
+ * -EAGAIN (index) the upstream failed for it and no peer had it.
  * source: for a crate that was fetched, where from ("upstream", "peer ADDR");
  * otherwise NULL. */
 typedef void (*agent_fetch_cb)(struct agent *a, void *ud, int result, const char *source);
@@ -189,8 +194,9 @@ struct agent_peer {
     uint8_t (*fetching)[PROTO_SHA256_LEN]; /* crates it is fetching now, sorted */
     uint32_t nfetching;
     uint16_t remote_uploads, remote_slots, remote_waiting;
-    bool mdns_gone; /* its mDNS record went away: kept until a poll fails */
-    bool repoll;    /* poll again when the one in flight ends */
+    bool mdns_gone;      /* its mDNS record went away: kept until a poll fails */
+    unsigned mismatches; /* manifests in a row that did not follow on from what we held */
+    bool repoll;         /* poll again when the one in flight ends */
     bool polling;
     bool removed;  /* unlinked; freed when the last transfer ends */
     unsigned refs; /* transfers in flight holding this pointer */
@@ -329,8 +335,10 @@ struct agent {
     struct agent_misses misses; /* what Cargo asked for and nobody could give */
     struct agent_fetch *fetches;
     size_t nfetches;
-    struct agent_fetch *fetch_queue; /* crate fetches waiting: a slot, a neighbour, a delay */
-    uv_timer_t fetch_timer;          /* looks at the queue while it is not empty */
+    struct agent_fetch *fetch_queue;  /* crate fetches waiting: a slot, a neighbour, a delay */
+    uv_timer_t fetch_timer;           /* looks at the queue while it is not empty */
+    struct agent_fetch *ingest_queue; /* index files being stored slice by slice */
+    uv_timer_t ingest_timer;
 
     /* registry.c */
     struct agent_server cargo;
@@ -349,6 +357,10 @@ struct agent {
     char self_addrs[AGENT_SELF_ADDRS_MAX][PROTO_PEER_ADDR_MAX + 1]; /* where we reached ourselves */
     size_t nself_addrs;
     bool peers_ready;
+    struct proto_peer_addr forgotten[256]; /* pex addresses dropped after failing (a ring) */
+    size_t nforgotten;
+    double pex_tokens; /* new pex addresses allowed now (peers.c) */
+    int64_t pex_tokens_at;
     struct upstream_waiter *peer_waiters;
     uv_timer_t peers_ready_timer;
     uint16_t peer_port; /* 0 when --peer-listen off */

@@ -27,7 +27,12 @@
 #include <stdio.h>
 
 #define PEERS_MAX 64
+#define PEERS_PEX_MAX 40 /* pex peers at most: room is kept for static, mDNS and newcomers */
 #define PEERS_ENTRIES_MAX 1000000u /* manifest entries held for all peers (~140 MB at most) */
+/* One peer that has not yet given us a verified byte may hold at most this share of it. */
+#define PEER_ENTRIES_UNPROVEN (PEERS_ENTRIES_MAX / 4)
+#define PEX_PER_MINUTE 16 /* new pex addresses contacted per minute, at most (also the burst) */
+#define FORGOTTEN_MAX 256 /* pex addresses that failed FAILS_BEFORE_DROP times: not retried */
 #define POLL_LIVE_MS 5000
 #define POLL_REJECTED_MS 60000
 #define BACKOFF_MAX_MS 60000
@@ -153,31 +158,107 @@ static bool addr_is_self(struct agent *a, const char *addr)
            (hl == 9 && memcmp(addr, "localhost", 9) == 0);
 }
 
-struct agent_peer *agent_peers_add(struct agent *a, const char *addr, enum peer_via via)
+/* What a peer has given us that verified: the measure by which room is made. */
+static uint64_t usefulness(const struct agent_peer *p)
 {
-    if (a->stopping || strlen(addr) > PROTO_PEER_ADDR_MAX || addr_is_self(a, addr))
+    return p->n.bytes_from + p->n.index_from * 4096u + (p->state == PEER_LIVE ? 1u : 0u);
+}
+
+/* Make room for a newcomer arriving via `via`: the least useful peer that is
+ * not static and not in use goes (never one whose poll or transfer is in
+ * flight); among equally useful ones, pex before mDNS, then the one seen
+ * longest ago. A pex newcomer may only displace a pex peer that never gave
+ * anything. Returns false when nobody can go. */
+static bool make_room(struct agent *a, enum peer_via via)
+{
+    struct agent_peer *victim = NULL;
+    for (struct agent_peer *p = a->peers; p; p = p->next) {
+        if (p->via == PEER_VIA_STATIC || p->polling || p->refs > 0 || p->news_polling)
+            continue;
+        if (via == PEER_VIA_PEX && (p->via != PEER_VIA_PEX || usefulness(p) > 1))
+            continue;
+        if (victim == NULL || usefulness(p) < usefulness(victim) ||
+            (usefulness(p) == usefulness(victim) &&
+             (p->via > victim->via || (p->via == victim->via && p->last_seen < victim->last_seen))))
+            victim = p;
+    }
+    if (victim == NULL)
+        return false;
+    log_info("peer %s (%s): dropped to make room", victim->addr, agent_peer_via_name(victim->via));
+    peer_remove(victim);
+    return true;
+}
+
+static bool forgotten(const struct agent *a, const struct proto_peer_addr *pa)
+{
+    for (size_t i = 0; i < a->nforgotten && i < FORGOTTEN_MAX; i++)
+        if (proto_peer_addr_eq(&a->forgotten[i], pa))
+            return true;
+    return false;
+}
+
+static void forget(struct agent *a, const char *addr)
+{
+    struct proto_peer_addr pa;
+    if (proto_peer_addr_parse(addr, strlen(addr), &pa) == 0 && !forgotten(a, &pa))
+        a->forgotten[a->nforgotten++ % FORGOTTEN_MAX] = pa;
+}
+
+/* Token bucket: PEX_PER_MINUTE new pex addresses a minute, at most. */
+static bool pex_token(struct agent *a)
+{
+    int64_t now = agent_now();
+    if (a->pex_tokens_at == 0) {
+        a->pex_tokens = PEX_PER_MINUTE;
+    } else if (now > a->pex_tokens_at) {
+        a->pex_tokens += (double)(now - a->pex_tokens_at) * PEX_PER_MINUTE / 60.0;
+        if (a->pex_tokens > PEX_PER_MINUTE)
+            a->pex_tokens = PEX_PER_MINUTE;
+    }
+    a->pex_tokens_at = now;
+    if (a->pex_tokens < 1.0)
+        return false;
+    a->pex_tokens -= 1.0;
+    return true;
+}
+
+struct agent_peer *agent_peers_add(struct agent *a, const char *addr_in, enum peer_via via)
+{
+    char addr[PROTO_PEER_ADDR_MAX + 1];
+    if (a->stopping || strlen(addr_in) > PROTO_PEER_ADDR_MAX)
         return NULL;
+    if (via != PEER_VIA_STATIC) {
+        /* what the network says is an address only as an IP literal and a port,
+         * written the one canonical way; a host name comes only from --peer */
+        struct proto_peer_addr pa;
+        if (proto_peer_addr_parse(addr_in, strlen(addr_in), &pa) < 0 ||
+            proto_peer_addr_format(&pa, addr) < 0)
+            return NULL;
+        if (via == PEER_VIA_PEX && forgotten(a, &pa))
+            return NULL;
+    } else {
+        snprintf(addr, sizeof addr, "%s", addr_in);
+    }
+    if (addr_is_self(a, addr))
+        return NULL;
+    size_t npex = 0;
     for (struct agent_peer *p = a->peers; p; p = p->next) {
         if (strcmp(p->addr, addr) == 0) {
             /* a stronger source wins: static > mdns > pex */
             if (via < p->via)
                 p->via = via;
             /* heard of again (its hello, mDNS, pex) while backing off: try now */
-            if (p->state == PEER_FAILING && !p->polling)
+            if (p->state == PEER_FAILING && !p->polling && via != PEER_VIA_PEX)
                 poll_start(p);
             return p;
         }
+        npex += p->via == PEER_VIA_PEX;
     }
-    if (a->npeers >= PEERS_MAX) {
-        /* make room by forgetting a failing pex peer */
-        struct agent_peer *victim = NULL;
-        for (struct agent_peer *p = a->peers; p; p = p->next)
-            if (p->via == PEER_VIA_PEX && p->state != PEER_LIVE && !p->polling && p->refs == 0)
-                victim = p; /* never one whose poll or transfer is in flight */
-        if (victim == NULL)
-            return NULL;
-        peer_remove(victim);
-    }
+    if (via == PEER_VIA_PEX && !pex_token(a))
+        return NULL; /* a flood of addresses is not a flood of connections */
+    if ((a->npeers >= PEERS_MAX || (via == PEER_VIA_PEX && npex >= PEERS_PEX_MAX)) &&
+        !make_room(a, via))
+        return NULL;
     struct agent_peer *p = calloc(1, sizeof *p);
     if (p == NULL)
         return NULL;
@@ -254,6 +335,7 @@ static void poll_failed(struct agent_peer *p, const char *why, bool bad_data)
     }
     if (p->via == PEER_VIA_PEX && p->fails >= FAILS_BEFORE_DROP) {
         log_info("peer %s: forgotten after %u failures", p->addr, p->fails);
+        forget(a, p->addr); /* re-announcing it does not bring it back */
         peer_remove(p);
         return;
     }
@@ -302,13 +384,33 @@ static int apply_manifest(struct agent_peer *p, const struct proto_manifest *m)
     size_t nc = m->since ? p->ncrates : 0, ni = m->since ? p->nindex : 0;
     if (nc + m->ncrates > PROTO_MANIFEST_CRATES_MAX || ni + m->nindex > PROTO_MANIFEST_INDEX_MAX)
         return -EMSGSIZE;
-    /* what all peers together make us hold is bounded too, not only each one */
-    size_t others = 0;
-    for (struct agent_peer *q = p->a->peers; q; q = q->next)
-        if (q != p)
-            others += q->ncrates + q->nindex;
-    if (others + nc + m->ncrates + ni + m->nindex > PEERS_ENTRIES_MAX)
+    /* A peer that never gave a verified byte holds at most a share of the
+     * budget; what all peers together make us hold is bounded too, and a
+     * newcomer makes room by dropping what the largest unproven other peer
+     * announced, so two free identities cannot lock out an honest third. */
+    size_t want = nc + m->ncrates + ni + m->nindex;
+    if (usefulness(p) <= 1 && want > PEER_ENTRIES_UNPROVEN)
         return -EMSGSIZE;
+    for (;;) {
+        size_t others = 0;
+        struct agent_peer *largest = NULL;
+        for (struct agent_peer *q = p->a->peers; q; q = q->next) {
+            if (q == p)
+                continue;
+            others += q->ncrates + q->nindex;
+            if (usefulness(q) <= 1 && q->refs == 0 && !q->polling &&
+                (largest == NULL || q->ncrates + q->nindex > largest->ncrates + largest->nindex))
+                largest = q;
+        }
+        if (others + want <= PEERS_ENTRIES_MAX)
+            break;
+        if (largest == NULL || largest->ncrates + largest->nindex == 0)
+            return -EMSGSIZE;
+        log_warn("peer %s: its manifest (%u entries) dropped to make room for %s's", largest->addr,
+                 largest->ncrates + largest->nindex, p->addr);
+        peer_free_manifest(largest);
+        largest->seq = 0; /* a full one is asked for at its next poll */
+    }
     struct proto_manifest_crate *crates = malloc((nc + m->ncrates + 1) * sizeof *crates);
     struct peer_index_item *index = malloc((ni + m->nindex + 1) * sizeof *index);
     if (crates == NULL || index == NULL) {
@@ -401,7 +503,11 @@ static void manifest_done(void *ud, struct agent_http_response *res)
         proto_manifest_clear(&m);
         p->seq = 0; /* out of step: ask for a full one next time */
         p->polling = false;
-        schedule(p, 10);
+        /* at once the first time; a peer that keeps answering out of step is
+         * asked less and less often */
+        p->mismatches++;
+        uint64_t ms = p->mismatches <= 1 ? 10 : 1000u << (p->mismatches < 6 ? p->mismatches : 6);
+        schedule(p, ms > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms);
         return;
     }
     rc = apply_manifest(p, &m);
@@ -418,6 +524,7 @@ static void manifest_done(void *ud, struct agent_http_response *res)
                  p->ncrates, p->nindex);
     set_state(p, PEER_LIVE);
     p->fails = 0;
+    p->mismatches = 0;
     p->polling = false;
     p->last_seen = agent_now();
     ready_check(a);

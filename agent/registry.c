@@ -187,7 +187,10 @@ static bool *offline_listing(struct agent *a, const char *name, const struct sto
     return keep;
 }
 
-static void serve_index(struct agent *a, h2o_req_t *req, const char *name)
+/* failed: the upstream failed for this very index file (5xx, garbage, a hang):
+ * with nothing held, Cargo gets 503 (a network problem it reports as such)
+ * rather than 404 ("no matching package"). */
+static void serve_index(struct agent *a, h2o_req_t *req, const char *name, bool failed)
 {
     struct store_index_list l;
     if (store_index_list(a->store, name, &l) < 0) {
@@ -198,6 +201,17 @@ static void serve_index(struct agent *a, h2o_req_t *req, const char *name)
     if (l.n == 0) {
         store_index_list_free(&l);
         char why[AGENT_MISS_REASON_MAX];
+        if (failed) {
+            snprintf(why, sizeof why,
+                     "the upstream failed to send this index file (%.200s), and no live peer "
+                     "has it",
+                     a->up.last_error[0] ? a->up.last_error : "error");
+            agent_miss(a, AGENT_MISS_INDEX, name, NULL, why);
+            agent_respond_text(req, 503, "Service Unavailable",
+                               "the upstream registry failed for this index file and nobody in "
+                               "the room has it: see `cratecast why`\n");
+            return;
+        }
         snprintf(why, sizeof why, "index file not held here or by any live peer; %s",
                  upstream_phrase(a));
         agent_miss(a, AGENT_MISS_INDEX, name, NULL, why);
@@ -261,7 +275,7 @@ static void index_fetched(struct agent *a, void *ud, int result, const char *sou
     struct pending *p = ud;
     h2o_req_t *req = pending_take(p);
     if (req != NULL && result != -ECANCELED)
-        serve_index(a, req, p->route.name);
+        serve_index(a, req, p->route.name, result == -EAGAIN || result == -EIO);
     free(p);
 }
 
@@ -316,9 +330,13 @@ static void crate_fetched(struct agent *a, void *ud, int result, const char *sou
         } else if (result == -EBADMSG) {
             agent_respond_text(req, 502, "Bad Gateway",
                                "the upstream sent bytes that do not match the registry checksum\n");
-        } else if (result == -ENOENT || !agent_upstream_online(a)) {
+        } else if (result == -ENOENT) {
             crate_missing(a, req, &p->route, NULL);
         } else {
+            /* a transfer failed (the upstream answered 5xx or hung, the disk
+             * is full): Cargo retries a 502, and reports a network problem */
+            agent_miss(a, AGENT_MISS_CRATE, p->route.name, p->route.vers,
+                       "the transfer failed: see the agent's log");
             agent_respond_text(req, 502, "Bad Gateway", "download failed\n");
         }
     }
@@ -395,6 +413,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     struct proto_route r;
     if (!agent_server_route(req, &r, &a->counters.rejected_request))
         return 0;
+    agent_upstream_nudge(a);
     switch (r.kind) {
     case PROTO_ROUTE_CONFIG:
         serve_config(a, req);
@@ -414,7 +433,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (agent_fetch_index(a, r.name, index_fetched, p) == 1) {
             pending_take(p);
             free(p);
-            serve_index(a, req, r.name);
+            serve_index(a, req, r.name, false);
         }
         return 0;
     }

@@ -8,7 +8,9 @@
  *   ONLINE   the last probe or transfer succeeded.
  *   OFFLINE  a probe or transfer failed with a network error, a timeout or a
  *            5xx (agent_upstream_failed). The probe timer re-reads config.json
- *            after a back-off that doubles from 1 s up to 60 s.
+ *            after a back-off that doubles from 1 s up to 15 s, and a request
+ *            from Cargo probes at once (at most every 2 s: agent_upstream_nudge),
+ *            so a healed uplink is used again within seconds.
  * UNKNOWN/OFFLINE -> ONLINE happens in probe_done() on a 200 with a valid
  * config.json; its dl template is kept for crate downloads.
  */
@@ -21,7 +23,8 @@
 #include "proto/config.h"
 
 #define BACKOFF_MIN_MS 1000u
-#define BACKOFF_MAX_MS 60000u
+#define BACKOFF_MAX_MS 15000u
+#define NUDGE_MIN_MS 2000u /* a Cargo request re-probes an offline upstream at most this often */
 
 static void probe_start(struct agent *a);
 
@@ -159,6 +162,8 @@ static void probe_start(struct agent *a)
 {
     if (a->up.probing || a->stopping)
         return;
+    uv_update_time(&a->loop);
+    a->up.probed_ms = uv_now(&a->loop);
     char url[PROTO_URL_MAX];
     if (agent_upstream_url(a, "config.json", url, sizeof url) < 0)
         return;
@@ -167,11 +172,23 @@ static void probe_start(struct agent *a)
         .max_body = PROTO_CONFIG_MAX,
         .connect_timeout_ms = 3000,
         .timeout_ms = 10000,
+        .follow_redirects = 1,
     };
     if (agent_http_get(&a->http, &req, probe_done, a) == 0)
         a->up.probing = true;
     else
         schedule_probe(a);
+}
+
+void agent_upstream_nudge(struct agent *a)
+{
+    if (a->up.state != UPSTREAM_OFFLINE || a->up.probing || a->stopping)
+        return;
+    uv_update_time(&a->loop);
+    if (uv_now(&a->loop) - a->up.probed_ms < NUDGE_MIN_MS)
+        return;
+    uv_timer_stop(&a->up.probe_timer);
+    probe_start(a);
 }
 
 int agent_upstream_url(const struct agent *a, const char *rel, char *out, size_t outsz)
