@@ -287,6 +287,7 @@ void agent_manifest_tick(struct agent *a);
 /* ---- uploads.c ----------------------------------------------------------- */
 
 struct upload_wait;
+struct upload;
 #define AGENT_UPLOAD_IPS_MAX 64
 #define AGENT_UPLOAD_RECENT 512 /* the last crates sent, for "first copies first" */
 struct agent_upload_ip {
@@ -378,6 +379,7 @@ struct agent {
     unsigned uploads;        /* crate uploads in progress */
     unsigned upload_waiting; /* upload requests waiting for a slot */
     struct upload_wait *upload_queue;
+    struct upload *uploads_active;
     uv_timer_t upload_timer;
     struct agent_upload_ip upload_ips[AGENT_UPLOAD_IPS_MAX];
     uint8_t upload_recent[AGENT_UPLOAD_RECENT][PROTO_SHA256_LEN];

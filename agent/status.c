@@ -52,12 +52,12 @@ static json_t *peers_json(struct agent *a)
 
 static json_t *counters_json(const struct agent_counters *c)
 {
-    json_t *o =
-        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "uploads_queued", (json_int_t)c->uploads_queued,
-                  "bytes_from_peers", (json_int_t)c->bytes_from_peers, "served_to_peers",
-                  (json_int_t)c->served_to_peers, "bytes_to_peers", (json_int_t)c->bytes_to_peers,
-                  "peer_index_merged", (json_int_t)c->peer_index_merged, "peer_busy",
-                  (json_int_t)c->peer_busy);
+    json_t *o = json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "uploads_too_slow", (json_int_t)c->uploads_too_slow,
+        "uploads_queued", (json_int_t)c->uploads_queued, "bytes_from_peers",
+        (json_int_t)c->bytes_from_peers, "served_to_peers", (json_int_t)c->served_to_peers,
+        "bytes_to_peers", (json_int_t)c->bytes_to_peers, "peer_index_merged",
+        (json_int_t)c->peer_index_merged, "peer_busy", (json_int_t)c->peer_busy);
     json_t *base = counters_base_json(c);
     if (o && base)
         json_object_update(base, o);

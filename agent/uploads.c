@@ -10,9 +10,10 @@
  * tries again later; it never fails a build for it (agent/fetch.c).
  *
  * A slot is held from h2o_file_send until h2o disposes of the request (sent,
- * or the connection closed). Ownership: loop thread; the queue entries are
- * malloc'd and linked to their request's pool so a requester that goes away is
- * skipped.
+ * or the connection closed), or until the upload's send deadline (30 s plus
+ * the time at 64 KiB/s): a requester that never reads keeps its connection
+ * (bounded by the peer side's connection cap) but not a slot. Ownership: loop thread; the queue
+ * entries are malloc'd and linked to their request's pool so a requester that goes away is skipped.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #define UPLOAD_QUEUE_MAX 128
 #define UPLOAD_WAIT_MS 5000
 #define UPLOAD_SWEEP_MS 250
+#define UPLOAD_DEADLINE_BASE_MS 30000
 
 struct upload_link;
 
@@ -41,10 +43,14 @@ struct upload_link {
     struct upload_wait *w;
 };
 
-/* One upload in progress; lives in the request's pool. */
+/* One upload in progress; lives in the request's pool, linked in
+ * a->uploads_active until h2o disposes of the request. */
 struct upload {
+    struct upload *next, **prev;
     struct agent *a;
     struct proto_peer_addr who;
+    uint64_t deadline_ms; /* its slot is given back then, sent or not */
+    bool released;        /* the slot was given back by the deadline */
 };
 
 unsigned agent_peerapi_slots(const struct agent *a)
@@ -88,19 +94,37 @@ static unsigned *active_slot(struct agent *a, const struct proto_peer_addr *who,
     return &active[free_i].n;
 }
 
-static void upload_done(void *ptr)
+/* Give the upload's slot back (once). */
+static void release_slot(struct upload *u)
 {
-    struct upload *u = ptr;
     struct agent *a = u->a;
+    if (u->released)
+        return;
+    u->released = true;
     unsigned *n = active_slot(a, &u->who, false);
     if (n && *n)
         (*n)--;
     if (a->uploads > 0)
         a->uploads--;
+}
+
+static void upload_done(void *ptr)
+{
+    struct upload *u = ptr;
+    struct agent *a = u->a;
+    *u->prev = u->next;
+    if (u->next)
+        u->next->prev = u->prev;
+    bool had_slot = !u->released;
+    release_slot(u);
+    if (!had_slot)
+        return;
     agent_news_changed(a);
     if (!a->stopping)
         agent_uploads_next(a);
 }
+
+static void on_sweep(uv_timer_t *t);
 
 /* Send the blob now, taking a slot. 0, or -ENOENT (not held any more). */
 static int start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256_LEN],
@@ -114,8 +138,18 @@ static int start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256
         0)
         return -ENOENT;
     struct upload *u = h2o_mem_alloc_shared(&req->pool, sizeof *u, upload_done);
+    memset(u, 0, sizeof *u);
     u->a = a;
     u->who = *who;
+    uv_update_time(&a->loop);
+    u->deadline_ms = uv_now(&a->loop) + UPLOAD_DEADLINE_BASE_MS + (uint64_t)st.st_size / 64;
+    u->next = a->uploads_active;
+    u->prev = &a->uploads_active;
+    if (u->next)
+        u->next->prev = &u->next;
+    a->uploads_active = u;
+    if (!uv_is_active((uv_handle_t *)&a->upload_timer))
+        uv_timer_start(&a->upload_timer, on_sweep, UPLOAD_SWEEP_MS, UPLOAD_SWEEP_MS);
     unsigned *n = active_slot(a, who, true);
     if (n)
         (*n)++;
@@ -160,11 +194,22 @@ static void unlink_wait(struct agent *a, struct upload_wait **pp)
     a->upload_waiting--;
 }
 
-/* Expired waits get 503; gone requesters are dropped. */
+/* Expired waits get 503; gone requesters are dropped; uploads past their
+ * send deadline give their slot back. */
 static void sweep(struct agent *a)
 {
     uv_update_time(&a->loop);
     uint64_t now = uv_now(&a->loop);
+    bool freed = false;
+    for (struct upload *u = a->uploads_active; u; u = u->next) {
+        if (!u->released && u->deadline_ms <= now) {
+            release_slot(u);
+            a->counters.uploads_too_slow++;
+            freed = true;
+        }
+    }
+    if (freed)
+        agent_uploads_next(a);
     struct upload_wait **pp = &a->upload_queue;
     while (*pp) {
         struct upload_wait *w = *pp;
@@ -184,7 +229,10 @@ static void on_sweep(uv_timer_t *t)
 {
     struct agent *a = t->data;
     sweep(a);
-    if (a->upload_queue == NULL)
+    bool pending = a->upload_queue != NULL;
+    for (struct upload *u = a->uploads_active; u && !pending; u = u->next)
+        pending = !u->released;
+    if (!pending)
         uv_timer_stop(t);
 }
 
