@@ -2,10 +2,13 @@
  * server and the upstream prober, import CARGO_HOME in the background, run the
  * loop until SIGINT/SIGTERM, then close everything in reverse order.
  *
- * Startup errors (bad store, port in use) are fatal and reported on one line;
- * anything after the loop runs is logged and survived.
+ * Startup errors (bad store, bad identity key, another agent on the store,
+ * port in use) are fatal: one line "cratecast: <what is wrong>" on stderr,
+ * "help: <what to do>" lines when a fix is known, exit status 1. Anything
+ * after the loop runs is logged and survived.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,12 +149,111 @@ static void on_signal(uv_signal_t *sig, int signum)
     uv_stop(&a->loop);
 }
 
-/* The agent of this process, kept reachable until exit (see agent_run). */
-static struct agent *running;
+/* ---- startup errors ---------------------------------------------------------- */
 
+static void help(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void help(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("help: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void agent_store_error(enum agent_store_step step, int code, const char *dir,
+                       const struct store_error *err)
+{
+    if (err && err->text[0])
+        fprintf(stderr, "cratecast: %s\n", err->text);
+    else
+        fprintf(stderr, "cratecast: the store %s: %s\n", dir, strerror(-code));
+    switch (step) {
+    case AGENT_STORE_OPEN:
+        if (code == -ENOTDIR)
+            help("--store names the store's directory (made when missing): move what is in the "
+                 "way, or choose another path");
+        else if (code == -EACCES || code == -EPERM)
+            help("give this user write access to %s, or choose another directory with --store",
+                 dir);
+        else if (code == -EROFS)
+            help("choose a store on a writable file system with --store");
+        else if (code == -ENODATA)
+            help("move it away (mv %s/store.db %s/store.db.empty) and start again: the crates of "
+                 "your Cargo cache come back with `cratecast import-cargo --store %s`; or use "
+                 "another directory with --store",
+                 dir, dir, dir);
+        else if (code == -EBADMSG || code == -EUCLEAN)
+            help("move it away (mv %s/store.db %s/store.db.bad) and start again: the crates of "
+                 "your Cargo cache come back with `cratecast import-cargo --store %s`; or use "
+                 "another directory with --store",
+                 dir, dir, dir);
+        else if (code == -EPROTONOSUPPORT)
+            help("run the newer cratecast on this store, or give this one a store of its own "
+                 "with --store");
+        else if (code == -EBUSY)
+            help("another process kept the database busy: try again");
+        else if (code == -ENOSPC)
+            help("free some space on that file system, or choose another store with --store");
+        break;
+    case AGENT_STORE_IDENTITY:
+        if (code == -EPERM)
+            help("run: chmod 600 %s/identity.key", dir);
+        else if (code == -EBADMSG)
+            help("restore identity.key from a backup (cp -p), or move it away to give this "
+                 "machine a new identity (peers that trust the old key will not trust the new "
+                 "one)");
+        else if (code == -ELOOP)
+            help("replace the link with a copy of the key file itself (mode 0600)");
+        break;
+    case AGENT_STORE_LOCK:
+        if (code == -EBUSY)
+            help("stop that agent first, or give this one a store of its own with --store (and "
+                 "another --listen port)");
+        break;
+    }
+}
+
+/* A listener that could not be opened: which side, its address, its option. */
+static void listen_error(const char *side, const char *addr, const char *option, int rc)
+{
+    const char *off = strcmp(option, "--peer-listen") == 0 ? ", or --peer-listen off" : "";
+    if (rc == UV_EADDRINUSE) {
+        fprintf(stderr,
+                "cratecast: cannot serve %s: %s is already in use (another cratecast "
+                "agent?)\n",
+                side, addr);
+        help("stop what is listening there, or choose another port with %s ADDR:PORT%s", option,
+             off);
+    } else if (rc == UV_EACCES) {
+        fprintf(stderr, "cratecast: cannot serve %s on %s: permission denied\n", side, addr);
+        help("ports below 1024 need privileges: choose another with %s ADDR:PORT%s", option, off);
+    } else if (rc == UV_EADDRNOTAVAIL) {
+        fprintf(stderr, "cratecast: cannot serve %s: %s is not an address of this machine\n", side,
+                addr);
+        help("use 127.0.0.1, 0.0.0.0 or an address of this machine with %s%s", option, off);
+    } else {
+        fprintf(stderr, "cratecast: cannot serve %s on %s: %s\n", side, addr, uv_strerror(rc));
+    }
+}
+
+/* The agent of this process, kept reachable until exit (see agent_run).
+ * volatile: a pointer that is only ever stored would be optimised away, and
+ * with it what leak checkers see. */
+static struct agent *volatile running;
+
+/* Startup, in order; the first failure prints one error line (and help:
+ * lines) and jumps to `out`. Every close in `out` accepts a sub-module whose
+ * init never ran (struct agent starts zeroed): each tracks its own
+ * initialisation (registry/peer servers: `listening`; HTTP client: `multi`;
+ * upstream: `started`; news: `started`; uploads, fetch: their timers' data;
+ * peers: NULL-safe lists and discovery). */
 int agent_run(const struct agent_options *opt)
 {
     struct agent *a = calloc(1, sizeof *a);
+    struct store_error err;
     int status = 1, rc;
     if (a == NULL) {
         fprintf(stderr, "cratecast: out of memory\n");
@@ -164,16 +266,21 @@ int agent_run(const struct agent_options *opt)
         free(a);
         return 1;
     }
-    rc = store_open(opt->store_dir, &a->store);
+    /* The store first, then its identity, then the agent lock: a store that
+     * is refused is left exactly as it was (no agent.lock appears in it). */
+    rc = store_open_err(opt->store_dir, &a->store, &err);
     if (rc < 0) {
-        fprintf(stderr, "cratecast: cannot open the store at %s: %s\n", opt->store_dir,
-                a->store ? store_errmsg(a->store) : strerror(-rc));
+        agent_store_error(AGENT_STORE_OPEN, rc, opt->store_dir, &err);
         goto out;
     }
-    rc = store_identity(a->store, a->pk, a->sk);
+    rc = store_identity_err(a->store, a->pk, a->sk, &err);
     if (rc < 0) {
-        fprintf(stderr, "cratecast: cannot load this agent's identity from %s: %s\n",
-                opt->store_dir, strerror(-rc));
+        agent_store_error(AGENT_STORE_IDENTITY, rc, opt->store_dir, &err);
+        goto out;
+    }
+    rc = store_agent_lock(a->store, &err);
+    if (rc < 0) {
+        agent_store_error(AGENT_STORE_LOCK, rc, opt->store_dir, &err);
         goto out;
     }
     proto_key_encode(a->pk, a->key_text);
@@ -181,11 +288,11 @@ int agent_run(const struct agent_options *opt)
     a->announced_seq = store_seq(a->store);
     rc = agent_registry_start(a, opt->listen);
     if (rc < 0) {
-        fprintf(stderr, "cratecast: cannot listen on %s: %s\n", opt->listen, uv_strerror(rc));
+        listen_error("Cargo", opt->listen, "--listen", rc);
         goto out;
     }
     if (agent_http_init(&a->http, &a->loop) < 0) {
-        fprintf(stderr, "cratecast: cannot initialise the HTTP client\n");
+        fprintf(stderr, "cratecast: cannot initialise the HTTP client (out of memory?)\n");
         goto out;
     }
     if (agent_upstream_init(a, opt->upstream) < 0) {
@@ -195,15 +302,17 @@ int agent_run(const struct agent_options *opt)
     if (strcmp(opt->peer_listen, "off") != 0) {
         rc = agent_peerapi_start(a, opt->peer_listen);
         if (rc < 0) {
-            fprintf(stderr, "cratecast: cannot listen for peers on %s: %s\n", opt->peer_listen,
-                    uv_strerror(rc));
+            listen_error("peers", opt->peer_listen, "--peer-listen", rc);
             goto out;
         }
     }
     agent_news_init(a);
     agent_uploads_init(a);
-    if (agent_peers_init(a) < 0)
+    rc = agent_peers_init(a);
+    if (rc < 0) {
+        fprintf(stderr, "cratecast: cannot set up the peer table: %s\n", strerror(-rc));
         goto out;
+    }
     uv_timer_init(&a->loop, &a->tick);
     a->tick.data = a;
     uv_timer_start(&a->tick, on_tick, 1000, 1000);
@@ -236,17 +345,14 @@ out:
         uv_timer_stop(&a->tick);
     agent_fetch_abort_all(a);
     agent_fetch_close(a);
-    if (a->http.multi)
-        agent_http_close(&a->http);
-    if (a->up.base || a->up.state == UPSTREAM_NONE)
-        agent_upstream_close(a);
+    agent_http_close(&a->http);
+    agent_upstream_close(a);
     agent_peers_close(a);
     agent_news_close(a);
-    if (a->upload_timer.data)
-        agent_uploads_close(a);
+    agent_uploads_close(a);
     if (a->store && store_touch_flush(a->store) < 0)
         log_warn("store: cannot record crate use: %s", store_errmsg(a->store));
-    store_close(a->store);
+    store_close(a->store); /* releases the agent lock */
     a->store = NULL;
     sodium_memzero(a->sk, sizeof a->sk);
     free(a->manifest_full);

@@ -1,5 +1,9 @@
 /* agent/http_server.c — h2o server setup and small response helpers shared by
- * the Cargo side and the peer side. */
+ * the Cargo side and the peer side.
+ *
+ * Server states: zeroed (never started, or start failed: stop is a no-op) ->
+ * listening + started (agent_server_start) -> stopped (agent_server_stop
+ * closes the listener; h2o's context stays until process exit, see agent.c). */
 #include "agent/http_server.h"
 
 #include <errno.h>
@@ -31,6 +35,20 @@ int agent_server_start(struct agent_server *srv, uv_loop_t *loop, const char *li
     int rc = agent_parse_addr(listen, &ss);
     if (rc < 0)
         return rc;
+    /* The socket first: a port in use (the usual startup error) leaves
+     * nothing of h2o behind, only a listener handle closing on the loop. No
+     * connection is accepted before the loop runs, and by then h2o is ready. */
+    uv_tcp_init(loop, &srv->listener);
+    srv->listener.data = srv;
+    rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_accept);
+    if (rc < 0) {
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+        return rc;
+    }
+    srv->listening = true;
+
     h2o_config_init(&srv->config);
     srv->config.server_name = h2o_iovec_init(H2O_STRLIT("cratecast"));
     /* no route accepts a request body */
@@ -44,20 +62,10 @@ int agent_server_start(struct agent_server *srv, uv_loop_t *loop, const char *li
     srv->accept.ctx = &srv->ctx;
     srv->accept.hosts = srv->config.hosts;
     srv->started = true;
-
-    uv_tcp_init(loop, &srv->listener);
-    srv->listener.data = srv;
-    rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_accept);
-    if (rc < 0) {
-        uv_close((uv_handle_t *)&srv->listener, NULL);
-        return rc;
-    }
-    srv->listening = true;
     return 0;
 }
 
+/* Safe whether or not start ran or succeeded (struct agent starts zeroed). */
 void agent_server_stop(struct agent_server *srv)
 {
     if (srv->listening && !uv_is_closing((uv_handle_t *)&srv->listener))

@@ -1,5 +1,7 @@
 /* agent/identity.c — `cratecast id`: print this store's public key.
- * The key pair itself lives in the store (store_identity). */
+ * The key pair itself lives in the store (store_identity). A store or key that
+ * cannot be used is reported as the agent reports it at startup
+ * (agent_store_error): one line, help: lines, exit status 1. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,14 +29,15 @@ int cmd_id(int argc, char **argv)
         return 2;
     }
     struct store *s = NULL;
-    int rc = store_open(dir, &s);
+    struct store_error err;
     uint8_t pk[PROTO_PK_LEN], sk[PROTO_SK_LEN];
-    if (rc == 0)
-        rc = store_identity(s, pk, sk);
+    int rc = store_open_err(dir, &s, &err);
+    if (rc < 0)
+        agent_store_error(AGENT_STORE_OPEN, rc, dir, &err);
+    else if ((rc = store_identity_err(s, pk, sk, &err)) < 0)
+        agent_store_error(AGENT_STORE_IDENTITY, rc, dir, &err);
     store_close(s);
     if (rc < 0) {
-        fprintf(stderr, "cratecast: id: cannot read the identity of the store at %s: %s\n", dir,
-                strerror(-rc));
         free(dir);
         return 1;
     }

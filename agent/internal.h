@@ -41,6 +41,7 @@ enum upstream_state {
 struct upstream_waiter;
 
 struct agent_upstream {
+    bool started; /* agent_upstream_init ran (probe_timer initialised); close clears it */
     enum upstream_state state;
     char *base; /* index root with a trailing '/', "sparse+" stripped */
     char *dl;   /* the upstream's dl template, once config.json was read */
@@ -206,6 +207,8 @@ struct agent_peer {
 
 int agent_peers_init(struct agent *a);
 void agent_peers_close(struct agent *a);
+/* A requester's own peer address, learnt from its hello (port=): see peers.c. */
+struct agent_peer *agent_peers_learn(struct agent *a, const char *addr);
 /* Add (or refresh) a candidate peer. NULL when the table is full or addr is ours. */
 struct agent_peer *agent_peers_add(struct agent *a, const char *addr, enum peer_via via);
 /* Holders of a crate, best first (live, trusted, least loaded, fastest). */
@@ -326,6 +329,14 @@ char *agent_status_json(struct agent *a, size_t *len);
 
 /* ---- agent.c ------------------------------------------------------------- */
 
+/* Which store call failed, for agent_store_error. */
+enum agent_store_step { AGENT_STORE_OPEN, AGENT_STORE_IDENTITY, AGENT_STORE_LOCK };
+/* Print a fatal store error: "cratecast: <what is wrong>" on one line, then
+ * "help: <what to do>" when a fix is known (agent startup, `cratecast id`).
+ * code: what the store call returned; err: its explanation. */
+void agent_store_error(enum agent_store_step step, int code, const char *dir,
+                       const struct store_error *err);
+
 struct agent {
     uv_loop_t loop;
     const struct agent_options *opt;
@@ -360,8 +371,10 @@ struct agent {
     bool peers_ready;
     struct proto_peer_addr forgotten[256]; /* pex addresses dropped after failing (a ring) */
     size_t nforgotten;
-    double pex_tokens; /* new pex addresses allowed now (peers.c) */
-    int64_t pex_tokens_at;
+    struct agent_token_bucket {
+        double tokens;
+        int64_t at;
+    } pex_tokens, hello_tokens; /* new addresses allowed now: announced, or from a hello */
     struct upstream_waiter *peer_waiters;
     uv_timer_t peers_ready_timer;
     uint16_t peer_port; /* 0 when --peer-listen off */

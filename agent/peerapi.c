@@ -45,7 +45,7 @@ static void learn_requester(struct agent *a, h2o_req_t *req, uint16_t port)
     } else {
         return;
     }
-    agent_peers_add(a, addr, PEER_VIA_PEX);
+    agent_peers_learn(a, addr);
 }
 
 static void serve_hello(struct agent *a, h2o_req_t *req, const struct proto_route *r)

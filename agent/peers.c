@@ -31,8 +31,9 @@
 #define PEERS_ENTRIES_MAX 1000000u /* manifest entries held for all peers (~140 MB at most) */
 /* One peer that has not yet given us a verified byte may hold at most this share of it. */
 #define PEER_ENTRIES_UNPROVEN (PEERS_ENTRIES_MAX / 4)
-#define PEX_PER_MINUTE 16 /* new pex addresses contacted per minute, at most (also the burst) */
-#define FORGOTTEN_MAX 256 /* pex addresses that failed FAILS_BEFORE_DROP times: not retried */
+#define PEX_PER_MINUTE 16   /* new pex addresses contacted per minute, at most (also the burst) */
+#define HELLO_PER_MINUTE 32 /* new peers learnt from their hellos per minute (also the burst) */
+#define FORGOTTEN_MAX 256   /* pex addresses that failed FAILS_BEFORE_DROP times: not retried */
 #define POLL_LIVE_MS 5000
 #define POLL_REJECTED_MS 60000
 #define BACKOFF_MAX_MS 60000
@@ -204,25 +205,42 @@ static void forget(struct agent *a, const char *addr)
         a->forgotten[a->nforgotten++ % FORGOTTEN_MAX] = pa;
 }
 
-/* Token bucket: PEX_PER_MINUTE new pex addresses a minute, at most. */
-static bool pex_token(struct agent *a)
+/* A token bucket of `per_minute` new addresses a minute (and as the burst). */
+static bool take_token(struct agent_token_bucket *b, double per_minute)
 {
     int64_t now = agent_now();
-    if (a->pex_tokens_at == 0) {
-        a->pex_tokens = PEX_PER_MINUTE;
-    } else if (now > a->pex_tokens_at) {
-        a->pex_tokens += (double)(now - a->pex_tokens_at) * PEX_PER_MINUTE / 60.0;
-        if (a->pex_tokens > PEX_PER_MINUTE)
-            a->pex_tokens = PEX_PER_MINUTE;
+    if (b->at == 0) {
+        b->tokens = per_minute;
+    } else if (now > b->at) {
+        b->tokens += (double)(now - b->at) * per_minute / 60.0;
+        if (b->tokens > per_minute)
+            b->tokens = per_minute;
     }
-    a->pex_tokens_at = now;
-    if (a->pex_tokens < 1.0)
+    b->at = now;
+    if (b->tokens < 1.0)
         return false;
-    a->pex_tokens -= 1.0;
+    b->tokens -= 1.0;
     return true;
 }
 
+static struct agent_peer *peers_add(struct agent *a, const char *addr_in, enum peer_via via,
+                                    bool from_hello);
+
 struct agent_peer *agent_peers_add(struct agent *a, const char *addr_in, enum peer_via via)
+{
+    return peers_add(a, addr_in, via, false);
+}
+
+/* A peer that sent us a hello with its own port: its address is its TCP
+ * source (it cannot be forged like a pex entry), so it has an allowance of its
+ * own: a flood of announced pex addresses must not lock out a real newcomer. */
+struct agent_peer *agent_peers_learn(struct agent *a, const char *addr)
+{
+    return peers_add(a, addr, PEER_VIA_PEX, true);
+}
+
+static struct agent_peer *peers_add(struct agent *a, const char *addr_in, enum peer_via via,
+                                    bool from_hello)
 {
     char addr[PROTO_PEER_ADDR_MAX + 1];
     if (a->stopping || strlen(addr_in) > PROTO_PEER_ADDR_MAX)
@@ -254,7 +272,8 @@ struct agent_peer *agent_peers_add(struct agent *a, const char *addr_in, enum pe
         }
         npex += p->via == PEER_VIA_PEX;
     }
-    if (via == PEER_VIA_PEX && !pex_token(a))
+    if (via == PEER_VIA_PEX && !take_token(from_hello ? &a->hello_tokens : &a->pex_tokens,
+                                           from_hello ? HELLO_PER_MINUTE : PEX_PER_MINUTE))
         return NULL; /* a flood of addresses is not a flood of connections */
     if ((a->npeers >= PEERS_MAX || (via == PEER_VIA_PEX && npex >= PEERS_PEX_MAX)) &&
         !make_room(a, via))

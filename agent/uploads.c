@@ -10,10 +10,12 @@
  * tries again later; it never fails a build for it (agent/fetch.c).
  *
  * A slot is held from h2o_file_send until h2o disposes of the request (sent,
- * or the connection closed), or until the upload's send deadline (30 s plus
- * the time at 64 KiB/s): a requester that never reads keeps its connection
- * (bounded by the peer side's connection cap) but not a slot. Ownership: loop thread; the queue
- * entries are malloc'd and linked to their request's pool so a requester that goes away is skipped.
+ * or the connection closed), or until the upload's send deadline (10 s plus
+ * the time at 1 MiB/s): a requester that never reads (or reads slowly) keeps
+ * its connection (bounded by the peer side's connection cap) but not a slot;
+ * the slot limits concurrency, and a slow upload goes on without one. Ownership: loop thread; the
+ * queue entries are malloc'd and linked to their request's pool so a requester that goes away is
+ * skipped.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,7 +28,7 @@
 #define UPLOAD_QUEUE_MAX 128
 #define UPLOAD_WAIT_MS 5000
 #define UPLOAD_SWEEP_MS 250
-#define UPLOAD_DEADLINE_BASE_MS 30000
+#define UPLOAD_DEADLINE_BASE_MS 10000 /* plus the time at 1 MiB/s: then the slot is freed */
 
 struct upload_link;
 
@@ -142,7 +144,7 @@ static int start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256
     u->a = a;
     u->who = *who;
     uv_update_time(&a->loop);
-    u->deadline_ms = uv_now(&a->loop) + UPLOAD_DEADLINE_BASE_MS + (uint64_t)st.st_size / 64;
+    u->deadline_ms = uv_now(&a->loop) + UPLOAD_DEADLINE_BASE_MS + (uint64_t)st.st_size / 1024;
     u->next = a->uploads_active;
     u->prev = &a->uploads_active;
     if (u->next)
@@ -331,6 +333,8 @@ void agent_uploads_init(struct agent *a)
 
 void agent_uploads_close(struct agent *a)
 {
+    if (a->upload_timer.data == NULL) /* agent_uploads_init never ran (a startup error) */
+        return;
     uv_timer_stop(&a->upload_timer);
     uv_close((uv_handle_t *)&a->upload_timer, NULL);
     while (a->upload_queue)

@@ -207,10 +207,15 @@ void agent_upstream_when_ready(struct agent *a, upstream_ready_cb cb, void *ud)
         agent_waiters_add(a, &a->up.waiters, cb, ud);
 }
 
+/* Lifetime: agent_upstream_init initialises the probe timer and sets
+ * `started`; agent_upstream_close undoes it and clears `started`, and does
+ * nothing when `started` is not set (init never ran, as after a startup error
+ * before it, or close ran already): struct agent starts zeroed. */
 int agent_upstream_init(struct agent *a, const char *url)
 {
     memset(&a->up, 0, sizeof a->up);
     uv_timer_init(&a->loop, &a->up.probe_timer);
+    a->up.started = true;
     if (url == NULL) {
         a->up.state = UPSTREAM_NONE;
         return 0;
@@ -235,6 +240,9 @@ int agent_upstream_init(struct agent *a, const char *url)
 
 void agent_upstream_close(struct agent *a)
 {
+    if (!a->up.started)
+        return;
+    a->up.started = false;
     uv_timer_stop(&a->up.probe_timer);
     uv_close((uv_handle_t *)&a->up.probe_timer, NULL);
     /* at shutdown the parked fetches were already aborted: drop, do not call */

@@ -70,8 +70,40 @@
  * writer's); a file still locked belongs to a live writer of another struct
  * store on the same directory (the import worker, a CLI command) and is left.
  *
+ * Opening (store_open_err), in this order, so that a store that is refused is
+ * left exactly as it was:
+ *   1. mkdir -p DIR; DIR and those of blobs/, tmp/, quarantine/ that exist
+ *      must be directories this process can write (check_dirs). Nothing is
+ *      created in an existing DIR yet.
+ *   2. store.db (db_open). Present and non-empty: opened, its user_version
+ *      read before anything is written; newer than SCHEMA_VERSION, or a
+ *      SQLite file with tables but version 0 (another program's), is refused.
+ *      Missing or empty: flock(DIR) is taken (creation_lock) and the file is
+ *      looked at again. Still missing: created, switched to WAL -- which
+ *      writes its first page -- and given the schema, all under that lock.
+ *      So a store.db is never empty once the lock is released, and an empty
+ *      one seen under the lock is damage (a truncation, a bad copy) or the
+ *      leftover of a creator that crashed before its first page. While
+ *      blobs/ holds any blob it is refused (-ENODATA): taken for a new store
+ *      it would forget every blob. With blobs/ empty nothing can be lost, and
+ *      it becomes a new store. Two processes creating one store serialise on
+ *      the lock; the second finds a whole database.
+ *   3. journal_mode = WAL is retried while SQLITE_BUSY (SQLite does not call
+ *      the busy handler for it); migrate() does nothing for a current store
+ *      and otherwise re-reads the version inside its BEGIN IMMEDIATE.
+ *   4. The missing subdirectories are made, tmp/ is emptied (as above), the
+ *      statements are prepared.
+ * SQLite's errors at open are mapped to errnos with a sentence for the user
+ * (db_explain): SQLITE_NOTADB -EBADMSG, SQLITE_CORRUPT -EUCLEAN, ...
+ *
+ * Agent lock (store_agent_lock): DIR/agent.lock, flock(LOCK_EX | LOCK_NB) on a
+ * descriptor kept in s->lock_fd until store_close, so the kernel drops it with
+ * the process however it ends. It holds the holder's pid for the refusal's
+ * message. Only the agent takes it; other connections are not affected.
+ *
  * Nothing here logs; errors return a negative errno and, for SQLite ones,
- * leave the message in s->errmsg (store_errmsg).
+ * leave the message in s->errmsg (store_errmsg); the functions that take a
+ * struct store_error explain their failures in it for the caller to print.
  */
 #include "store/store.h"
 #include "store/internal.h"
@@ -253,7 +285,8 @@ struct store {
     int doomed;                /* 0, or the error the outermost store_commit returns */
     uint64_t commits;          /* counted by on_commit */
     struct touch_set *touched; /* NULL until the first store_blob_touch */
-    char errmsg[256];
+    int lock_fd;               /* DIR/agent.lock while store_agent_lock holds it, else -1 */
+    char errmsg[sizeof(struct store_error)];
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -349,13 +382,6 @@ static int exec_stmt(struct store *s, sqlite3_stmt *st)
     int ret = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : db_fail(s);
     sqlite3_reset(st);
     return ret;
-}
-
-static int exec_sql(struct store *s, const char *sql)
-{
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(s);
-    return 0;
 }
 
 static int64_t now_s(void)
@@ -490,106 +516,450 @@ uint64_t store_commits(const struct store *s)
     return s ? s->commits : 0;
 }
 
-static int migrate(struct store *s)
+static void explain(struct store_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void explain(struct store_error *err, const char *fmt, ...)
 {
-    int rc = exec_sql(s, "BEGIN IMMEDIATE");
+    if (err == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->text, sizeof err->text, fmt, ap);
+    va_end(ap);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* The connection's last error as an errno, explained for the person who runs
+ * the program (store_open's failures). */
+static int db_explain(struct store *s, const char *db, struct store_error *err)
+{
+    int code = sqlite3_errcode(s->db) & 0xff, sys = sqlite3_system_errno(s->db);
+    const char *msg = sqlite3_errmsg(s->db);
+    set_errmsg(s, msg);
+    switch (code) {
+    case SQLITE_NOTADB:
+        explain(err, "%s is not a SQLite database", db);
+        return -EBADMSG;
+    case SQLITE_CORRUPT:
+        explain(err, "%s is damaged (SQLite: %s)", db, msg);
+        return -EUCLEAN;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        explain(err, "%s stayed locked by another process for %d s", db, BUSY_TIMEOUT_MS / 1000);
+        return -EBUSY;
+    case SQLITE_READONLY:
+        explain(err, "%s cannot be written (a read-only file or file system)", db);
+        return -EROFS;
+    case SQLITE_FULL:
+        explain(err, "the file system of %s is full", db);
+        return -ENOSPC;
+    case SQLITE_NOMEM:
+        explain(err, "out of memory opening %s", db);
+        return -ENOMEM;
+    case SQLITE_CANTOPEN:
+        explain(err, "cannot open %s: %s", db, sys ? strerror(sys) : msg);
+        return sys ? -sys : -EACCES;
+    case SQLITE_IOERR:
+        explain(err, "cannot read or write %s: %s", db, sys ? strerror(sys) : msg);
+        return -EIO;
+    default:
+        explain(err, "%s: %s", db, msg);
+        return -EIO;
+    }
+}
+
+/* What a failed mkdir_p of the store directory means. */
+static int explain_mkdir(const char *dir, int rc, struct store_error *err)
+{
+    struct stat st;
+    if (rc == -ENOTDIR && stat(dir, &st) == 0)
+        explain(err, "the store path %s is a file, not a directory", dir);
+    else if (rc == -ENOTDIR)
+        explain(err, "the store path %s runs through a file, not a directory", dir);
+    else if (rc == -EACCES || rc == -EPERM)
+        explain(err, "cannot create the store directory %s: permission denied", dir);
+    else
+        explain(err, "cannot create the store directory %s: %s", dir, strerror(-rc));
+    return rc;
+}
+
+/* A directory the store writes into: 0, or -errno explained. */
+static int check_writable(const char *path, struct store_error *err)
+{
+    if (faccessat(AT_FDCWD, path, W_OK | X_OK, AT_EACCESS) == 0)
+        return 0;
+    int rc = -errno;
+    if (rc == -EROFS)
+        explain(err, "%s is on a read-only file system", path);
+    else if (rc == -EACCES || rc == -EPERM)
+        explain(err, "%s is not writable by this user", path);
+    else
+        explain(err, "cannot use %s: %s", path, strerror(-rc));
+    return rc;
+}
+
+static const char *const store_subdirs[] = {"blobs", "tmp", "quarantine"};
+
+/* The directory, and those of its subdirectories that exist, are directories
+ * this process can write. Creates nothing. */
+static int check_dirs(const char *dir, struct store_error *err)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int rc = check_writable(dir, err);
     if (rc < 0)
         return rc;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        rc = db_fail(s);
-        goto fail;
+    for (size_t i = 0; i < sizeof store_subdirs / sizeof store_subdirs[0]; i++) {
+        rc = store__path_fmt(path, sizeof path, "%s/%s", dir, store_subdirs[i]);
+        if (rc < 0) {
+            explain(err, "the store path %s is too long", dir);
+            return rc;
+        }
+        if (stat(path, &st) < 0) {
+            if (errno == ENOENT)
+                continue; /* made once the database is known to be good */
+            rc = -errno;
+            explain(err, "cannot use %s: %s", path, strerror(errno));
+            return rc;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            explain(err, "%s is a file, not a directory", path);
+            return -ENOTDIR;
+        }
+        if (strcmp(store_subdirs[i], "quarantine") != 0 && (rc = check_writable(path, err)) < 0)
+            return rc;
     }
-    int version = sqlite3_column_int(st, 0);
+    return 0;
+}
+
+/* Make the subdirectories that are missing (mode 0700). */
+static int make_subdirs(const char *dir, struct store_error *err)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    for (size_t i = 0; i < sizeof store_subdirs / sizeof store_subdirs[0]; i++) {
+        int rc = store__path_fmt(path, sizeof path, "%s/%s", dir, store_subdirs[i]);
+        if (rc < 0)
+            return rc;
+        if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+            rc = -errno;
+            explain(err, "cannot create %s: %s", path, strerror(errno));
+            return rc;
+        }
+        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            explain(err, "%s is not a directory", path);
+            return -ENOTDIR;
+        }
+    }
+    return 0;
+}
+
+/* 1: path is a regular file with something in it; 0: there is none;
+ * -ENODATA: it is empty; -EBADMSG: it is not a regular file; -errno. */
+static int db_file_state(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISREG(st.st_mode))
+        return -EBADMSG;
+    return st.st_size > 0 ? 1 : -ENODATA;
+}
+
+/* True when blobs/ holds at least one file (two levels down). */
+static bool holds_blobs(const char *dir)
+{
+    char path[PATH_MAX];
+    bool found = false;
+    if (store__path_fmt(path, sizeof path, "%s/blobs", dir) < 0)
+        return false;
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return false;
+    struct dirent *de;
+    while (!found && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        DIR *sub = NULL;
+        int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0 && (sub = fdopendir(fd)) == NULL)
+            close(fd);
+        struct dirent *e;
+        while (sub && !found && (e = readdir(sub)) != NULL)
+            found = e->d_name[0] != '.';
+        if (sub)
+            closedir(sub);
+    }
+    closedir(d);
+    return found;
+}
+
+/* Take flock(DIR, LOCK_EX), waiting at most the busy timeout. Each open() is
+ * its own lock owner, so this serialises threads as well as processes. Where
+ * the file system has no flock for directories, *fdp = -1 and 0: the store
+ * then opens without it (as before it existed). */
+static int creation_lock(const char *dir, int *fdp)
+{
+    *fdp = -1;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    for (unsigned waited = 0;; waited += 10) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            *fdp = fd;
+            return 0;
+        }
+        int e = errno;
+        if (e != EWOULDBLOCK && e != EINTR) {
+            close(fd);
+            return (e == EBADF || e == EINVAL || e == ENOLCK || e == EOPNOTSUPP) ? 0 : -e;
+        }
+        if (waited >= BUSY_TIMEOUT_MS) {
+            close(fd);
+            return -EBUSY;
+        }
+        sleep_ms(10);
+    }
+}
+
+/* The schema version and the number of schema objects, read in one statement,
+ * so from one snapshot: read apart, another process's creation of the schema
+ * could commit between the two, and a new store would look like someone
+ * else's database (tables, version 0). */
+static int read_version(struct store *s, int *version, int *objects)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT user_version, (SELECT count(*) FROM sqlite_master)"
+                           " FROM pragma_user_version",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = -EIO;
+    } else {
+        *version = sqlite3_column_int(st, 0);
+        *objects = sqlite3_column_int(st, 1);
+    }
     sqlite3_finalize(st);
-    st = NULL;
+    return rc;
+}
+
+/* Refuse a version this code cannot open: newer than SCHEMA_VERSION
+ * (-EPROTONOSUPPORT), or 0 with schema objects -- a new store has none, so
+ * that is another program's database, not ours to add tables to or to switch
+ * to WAL (-EBADMSG). */
+static int check_version(struct store *s, const char *db, int version, int objects,
+                         struct store_error *err)
+{
     if (version > SCHEMA_VERSION || version < 0) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "store schema version %d is newer than this program's (%d)",
+        char msg[256];
+        snprintf(msg, sizeof msg, "made by a newer cratecast (schema %d); this one knows schema %d",
                  version, SCHEMA_VERSION);
         set_errmsg(s, msg);
-        rc = -EIO;
+        explain(err, "the store %s was %s", s->dir, msg);
+        return -EPROTONOSUPPORT;
+    }
+    if (version == 0 && objects > 0) {
+        explain(err,
+                "%s is a SQLite database, but not a cratecast store (it has tables and no schema "
+                "version)",
+                db);
+        set_errmsg(s, "not a cratecast store");
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+/* PRAGMA journal_mode = WAL (a no-op once the file is in WAL mode). Changing
+ * the mode needs the database to itself, and SQLite answers SQLITE_BUSY at
+ * once rather than calling the busy handler: retry up to the busy timeout. */
+static int set_wal(struct store *s)
+{
+    for (unsigned waited = 0;; waited += 10) {
+        int rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            break;
+        if ((rc & 0xff) != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS)
+            return -EIO;
+        sleep_ms(10);
+    }
+    return sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", NULL, NULL,
+                        NULL) == SQLITE_OK
+               ? 0
+               : -EIO;
+}
+
+/* Bring the schema from `version` (read before, outside a transaction) to
+ * SCHEMA_VERSION. A current store is not written at all. Otherwise inside one
+ * BEGIN IMMEDIATE, which waits (busy timeout) for any other writer -- say a
+ * second process upgrading or creating the same store at the same moment --
+ * and then reads the version again: what that writer did is not done twice. */
+static int migrate(struct store *s, int version, const char *db, struct store_error *err)
+{
+    if (version == SCHEMA_VERSION)
+        return 0;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_explain(s, db, err);
+    int objects = 0;
+    int rc = read_version(s, &version, &objects);
+    if (rc < 0) {
+        rc = db_explain(s, db, err);
         goto fail;
     }
+    if ((rc = check_version(s, db, version, objects, err)) < 0)
+        goto fail;
     for (; version < SCHEMA_VERSION; version++) {
-        rc = exec_sql(s, migrations[version]);
-        if (rc < 0)
+        if (sqlite3_exec(s->db, migrations[version], NULL, NULL, NULL) != SQLITE_OK) {
+            rc = db_explain(s, db, err);
             goto fail;
+        }
     }
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
-    rc = exec_sql(s, sql);
-    if (rc < 0)
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = db_explain(s, db, err);
         goto fail;
-    return exec_sql(s, "COMMIT");
+    }
+    return 0;
 
 fail:
-    sqlite3_finalize(st);
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
-int store_open(const char *dir, struct store **out)
+/* Open DIR/store.db into s->db, creating it when there is none, refusing one
+ * that is empty, not a database, or newer than this code; upgrade an older
+ * one. See "Opening" in the file comment. */
+static int db_open(struct store *s, struct store_error *err)
 {
-    static const char *const subdirs[] = {"blobs", "tmp", "quarantine"};
-    char path[PATH_MAX];
-    struct store *s = NULL;
-    int rc;
-
-    *out = NULL;
-    if (dir == NULL || dir[0] == '\0')
-        return -EINVAL;
-    rc = mkdir_p(dir);
-    if (rc < 0)
+    char db[PATH_MAX];
+    int lock_fd = -1, version = 0, objects = 0;
+    int rc = store__path_fmt(db, sizeof db, "%s/store.db", s->dir);
+    if (rc < 0) {
+        explain(err, "the store path %s is too long", s->dir);
         return rc;
-    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
-        rc = store__path_fmt(path, sizeof path, "%s/%s", dir, subdirs[i]);
-        if (rc < 0)
+    }
+    rc = db_file_state(db);
+    if (rc == 0 || rc == -ENODATA) {
+        /* None, or empty: look again under the creation lock. A creator holds
+         * it until the file has its first page, so an empty file seen under
+         * the lock is never a creation in progress: it is damage, or what a
+         * creator that crashed before its first page left. */
+        rc = creation_lock(s->dir, &lock_fd);
+        if (rc < 0) {
+            explain(err, "cannot lock the store directory %s: %s", s->dir, strerror(-rc));
             return rc;
-        if (mkdir(path, 0700) < 0 && errno != EEXIST)
-            return -errno;
+        }
+        rc = db_file_state(db);
     }
-    rc = clean_tmp(dir);
-    if (rc < 0)
-        return rc;
-
-    s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return -ENOMEM;
-    s->dir = strdup(dir);
-    if (s->dir == NULL) {
-        rc = -ENOMEM;
-        goto fail;
+    if (rc == -ENODATA) {
+        /* Taken for a new store, it would forget every blob: refused while
+         * blobs/ holds any. With none, nothing can be lost: a new store. */
+        if (holds_blobs(s->dir)) {
+            explain(err,
+                    "%s is empty (0 bytes), so nothing records the crates in %s/blobs: "
+                    "refusing to take it for a new store",
+                    db, s->dir);
+            goto out;
+        }
+        rc = 0;
     }
-    rc = store__path_fmt(path, sizeof path, "%s/store.db", dir);
-    if (rc < 0)
-        goto fail;
-    if (sqlite3_open_v2(path, &s->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        rc = s->db ? db_fail(s) : -ENOMEM;
-        goto fail;
+    if (rc == -EBADMSG) {
+        explain(err, "%s is not a regular file", db);
+        goto out;
+    }
+    if (rc < 0) {
+        explain(err, "cannot use %s: %s", db, strerror(-rc));
+        goto out;
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (rc == 0 ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(db, &s->db, flags, NULL) != SQLITE_OK) {
+        rc = s->db ? db_explain(s, db, err) : -ENOMEM;
+        if (rc == -ENOMEM)
+            explain(err, "out of memory opening %s", db);
+        goto out;
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_commit_hook(s->db, on_commit, s);
     if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
-        rc = db_fail(s);
+        rc = db_explain(s, db, err);
+        goto out;
+    }
+    /* The version first, before anything is written: a newer store is
+     * refused as it is (not even switched to WAL). */
+    if (read_version(s, &version, &objects) < 0) {
+        rc = db_explain(s, db, err);
+        goto out;
+    }
+    if ((rc = check_version(s, db, version, objects, err)) < 0)
+        goto out;
+    if (set_wal(s) < 0) {
+        rc = db_explain(s, db, err);
+        goto out;
+    }
+    rc = migrate(s, version, db, err);
+
+out:
+    if (lock_fd >= 0)
+        close(lock_fd); /* the file has its first page now, or we failed */
+    return rc;
+}
+
+int store_open_err(const char *dir, struct store **out, struct store_error *err)
+{
+    struct store *s = NULL;
+    int rc;
+
+    *out = NULL;
+    if (err)
+        err->text[0] = '\0';
+    if (dir == NULL || dir[0] == '\0') {
+        explain(err, "no store directory given");
+        return -EINVAL;
+    }
+    /* Check before changing anything: a refused store is left as it was. */
+    rc = mkdir_p(dir);
+    if (rc < 0)
+        return explain_mkdir(dir, rc, err);
+    rc = check_dirs(dir, err);
+    if (rc < 0)
+        return rc;
+
+    s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        explain(err, "out of memory");
+        return -ENOMEM;
+    }
+    s->lock_fd = -1;
+    s->dir = strdup(dir);
+    if (s->dir == NULL) {
+        explain(err, "out of memory");
+        rc = -ENOMEM;
         goto fail;
     }
-    /* journal_mode answers with a row: exec ignores it. It must be set outside
-     * a transaction, and before the schema is written. */
-    rc = exec_sql(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                     " PRAGMA foreign_keys = ON;");
+    rc = db_open(s, err);
     if (rc < 0)
         goto fail;
-    rc = migrate(s);
+    rc = make_subdirs(dir, err);
     if (rc < 0)
         goto fail;
+    rc = clean_tmp(dir);
+    if (rc < 0) {
+        explain(err, "cannot empty %s/tmp: %s", dir, strerror(-rc));
+        goto fail;
+    }
     for (int i = 0; i < ST__COUNT; i++) {
         if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
                                NULL) != SQLITE_OK) {
-            rc = db_fail(s);
+            rc = db_explain(s, store_dir(s), err);
             goto fail;
         }
     }
@@ -599,6 +969,11 @@ int store_open(const char *dir, struct store **out)
 fail:
     store_close(s);
     return rc;
+}
+
+int store_open(const char *dir, struct store **out)
+{
+    return store_open_err(dir, out, NULL);
 }
 
 void store_close(struct store *s)
@@ -615,8 +990,86 @@ void store_close(struct store *s)
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db); /* NULL-safe; all statements are finalized */
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the agent lock */
     free(s->dir);
     free(s);
+}
+
+/* ---- the agent lock -------------------------------------------------------------- */
+
+#define AGENT_LOCK_FILE "agent.lock"
+
+/* The pid the holder wrote, 0 when none could be read. */
+static long lock_holder(int fd)
+{
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    long pid = strtol(buf, &end, 10);
+    if (errno != 0 || end == buf || pid <= 0 || (*end != '\0' && *end != '\n'))
+        return 0;
+    return pid;
+}
+
+int store_agent_lock(struct store *s, struct store_error *err)
+{
+    struct store_error local;
+    char path[PATH_MAX];
+    int rc;
+
+    if (err == NULL)
+        err = &local;
+    err->text[0] = '\0';
+    if (s->lock_fd >= 0)
+        return 0;
+    rc = store__path_fmt(path, sizeof path, "%s/" AGENT_LOCK_FILE, s->dir);
+    if (rc < 0)
+        return rc;
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        explain(err, "cannot open the agent lock %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EINTR)
+            continue;
+        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        if (rc == -EBUSY) {
+            long pid = lock_holder(fd);
+            if (pid > 0)
+                explain(err, "another cratecast agent (pid %ld) is using the store %s", pid,
+                        s->dir);
+            else
+                explain(err, "another cratecast agent is using the store %s", s->dir);
+        } else {
+            explain(err, "cannot lock %s: %s", path, strerror(-rc));
+        }
+        close(fd);
+        goto fail;
+    }
+    /* Ours: say who holds it. Write, then cut: a reader sees our pid or a
+     * mix it cannot parse (and then names no pid), never another number. */
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    ssize_t w = pwrite(fd, pid, (size_t)n, 0);
+    if (w != n || ftruncate(fd, n) < 0) {
+        rc = w < 0 || w == n ? -errno : -EIO;
+        explain(err, "cannot write the agent lock %s: %s", path, strerror(errno));
+        close(fd);
+        goto fail;
+    }
+    s->lock_fd = fd;
+    return 0;
+
+fail:
+    set_errmsg(s, err->text);
+    return rc;
 }
 
 /* ---- transactions ------------------------------------------------------------ */
@@ -1213,8 +1666,9 @@ _Static_assert(crypto_sign_PUBLICKEYBYTES == 32 && crypto_sign_SECRETKEYBYTES ==
                "store.h declares 32-byte public and 64-byte secret Ed25519 keys");
 
 /* Read and check the key file: 0 and sk, -ENOENT when there is none, -EPERM,
- * -EBADMSG (see the file comment), -errno. */
-static int identity_read(const char *path, uint8_t sk[crypto_sign_SECRETKEYBYTES])
+ * -EBADMSG, -ELOOP (see the file comment), -errno; err says which. */
+static int identity_read(const char *path, uint8_t sk[crypto_sign_SECRETKEYBYTES],
+                         struct store_error *err)
 {
     uint8_t seed[crypto_sign_SEEDBYTES], pk2[crypto_sign_PUBLICKEYBYTES];
     uint8_t sk2[crypto_sign_SECRETKEYBYTES];
@@ -1224,21 +1678,35 @@ static int identity_read(const char *path, uint8_t sk[crypto_sign_SECRETKEYBYTES
 
     /* O_NONBLOCK: a FIFO planted under the name must not hang the open. */
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
+    if (fd < 0) {
+        rc = -errno;
+        if (rc == -ELOOP)
+            explain(err,
+                    "the identity key %s is a symbolic link, and a key is never read through one",
+                    path);
+        else if (rc != -ENOENT)
+            explain(err, "cannot read the identity key %s: %s", path, strerror(-rc));
+        return rc;
+    }
     if (fstat(fd, &st) < 0) {
         rc = -errno;
+        explain(err, "cannot read the identity key %s: %s", path, strerror(-rc));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
+        explain(err, "the identity key %s is not a regular file", path);
         rc = -EBADMSG;
         goto out;
     }
     if (st.st_mode & 077) {
+        explain(err, "the identity key %s is %s by others (mode %04o): chmod 600 it", path,
+                (st.st_mode & 044) ? "readable" : "usable", (unsigned)(st.st_mode & 07777));
         rc = -EPERM;
         goto out;
     }
     if (st.st_size != crypto_sign_SECRETKEYBYTES) {
+        explain(err, "the identity key %s is %lld bytes, not %d: damaged, or not a cratecast key",
+                path, (long long)st.st_size, crypto_sign_SECRETKEYBYTES);
         rc = -EBADMSG;
         goto out;
     }
@@ -1248,9 +1716,11 @@ static int identity_read(const char *path, uint8_t sk[crypto_sign_SECRETKEYBYTES
             continue;
         if (n < 0) {
             rc = -errno;
+            explain(err, "cannot read the identity key %s: %s", path, strerror(-rc));
             goto out;
         }
         if (n == 0) { /* shrank since fstat */
+            explain(err, "the identity key %s shrank while it was read", path);
             rc = -EBADMSG;
             goto out;
         }
@@ -1260,10 +1730,14 @@ static int identity_read(const char *path, uint8_t sk[crypto_sign_SECRETKEYBYTES
      * what we announce would not verify what we sign. */
     crypto_sign_ed25519_sk_to_seed(seed, sk);
     if (crypto_sign_seed_keypair(pk2, sk2, seed) != 0 ||
-        sodium_memcmp(sk2, sk, crypto_sign_SECRETKEYBYTES) != 0)
+        sodium_memcmp(sk2, sk, crypto_sign_SECRETKEYBYTES) != 0) {
+        explain(err,
+                "the identity key %s is damaged: its public half is not the one its seed makes",
+                path);
         rc = -EBADMSG;
-    else
+    } else {
         rc = 0;
+    }
 
 out:
     sodium_memzero(seed, sizeof seed);
@@ -1274,14 +1748,16 @@ out:
 
 /* Make a new key and publish it as path unless one is there already (then
  * 0 too: the caller reads whichever key won). */
-static int identity_create(const struct store *s, const char *path)
+static int identity_create(const struct store *s, const char *path, struct store_error *err)
 {
     uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
     char tmp[PATH_MAX];
     int fd = -1;
     int rc = store__tmp_create(s->dir, 0600, tmp, sizeof tmp, &fd);
-    if (rc < 0)
+    if (rc < 0) {
+        explain(err, "cannot create the identity key %s: %s", path, strerror(-rc));
         return rc;
+    }
     if (crypto_sign_keypair(pk, sk) != 0) {
         rc = -EIO;
         goto out;
@@ -1306,30 +1782,41 @@ static int identity_create(const struct store *s, const char *path)
     rc = store__fsync_dir(s->dir); /* the winner's name, whoever won, is durable */
 
 out:
+    if (rc < 0)
+        explain(err, "cannot create the identity key %s: %s", path, strerror(-rc));
     sodium_memzero(sk, sizeof sk);
     unlink(tmp); /* before close: see clean_tmp */
     close(fd);
     return rc;
 }
 
-int store_identity(struct store *s, uint8_t pk[32], uint8_t sk[64])
+int store_identity_err(struct store *s, uint8_t pk[32], uint8_t sk[64], struct store_error *err)
 {
+    struct store_error local;
     char path[PATH_MAX];
     int rc;
 
+    if (err == NULL)
+        err = &local;
+    err->text[0] = '\0';
     if (sodium_init() < 0) {
+        explain(err, "libsodium cannot be initialised");
         rc = -EIO;
         goto fail;
     }
     rc = store__path_fmt(path, sizeof path, "%s/" IDENTITY_FILE, s->dir);
-    if (rc < 0)
+    if (rc < 0) {
+        explain(err, "the store path %s is too long", s->dir);
         goto fail;
-    rc = identity_read(path, sk);
+    }
+    rc = identity_read(path, sk, err);
     if (rc == -ENOENT) {
-        rc = identity_create(s, path);
+        rc = identity_create(s, path, err);
         if (rc < 0)
             goto fail;
-        rc = identity_read(path, sk); /* what is on disk is the identity */
+        rc = identity_read(path, sk, err); /* what is on disk is the identity */
+        if (rc == -ENOENT)
+            explain(err, "the identity key %s vanished as it was made", path);
     }
     if (rc < 0)
         goto fail;
@@ -1337,9 +1824,15 @@ int store_identity(struct store *s, uint8_t pk[32], uint8_t sk[64])
     return 0;
 
 fail:
+    set_errmsg(s, err->text);
     sodium_memzero(sk, crypto_sign_SECRETKEYBYTES);
     memset(pk, 0, crypto_sign_PUBLICKEYBYTES);
     return rc;
+}
+
+int store_identity(struct store *s, uint8_t pk[32], uint8_t sk[64])
+{
+    return store_identity_err(s, pk, sk, NULL);
 }
 
 /* ---- whole store ------------------------------------------------------------------- */

@@ -44,13 +44,57 @@ const char *store_origin_name(int origin);
 
 struct store;
 
-/* Open (creating if needed) the store at dir. Creates the directories, the
- * schema, empties tmp/. -errno from mkdir, -EIO for a database error. */
+/* What went wrong, in words for the person who runs cratecast: one sentence
+ * without a newline that names the file and says what is wrong with it
+ * ("DIR/store.db is not a SQLite database"). store/ never prints it; the
+ * caller does, and adds what to do about it (it knows its commands and
+ * options). Filled by the *_err functions below on failure, "" on success. */
+struct store_error {
+    char text[1024];
+};
+
+/* Open (creating if needed) the store at dir: creates the directories and the
+ * schema (upgrading an older one), empties tmp/. Returns 0 or one of:
+ *   -EINVAL       dir is empty
+ *   -ENOTDIR      dir, a component of it, or blobs/, tmp/ or quarantine/ in it
+ *                 is not a directory
+ *   -EACCES, -EROFS  dir (or what is in it) cannot be written
+ *   -ENODATA      store.db is empty (0 bytes) while blobs/ holds blobs: refused,
+ *                 not taken for a new store (that would forget every blob);
+ *                 with blobs/ empty, nothing can be lost: it becomes a new store
+ *   -EBADMSG      store.db is not a SQLite database, or a SQLite database that
+ *                 is not a store (tables, but no schema version)
+ *   -EUCLEAN      store.db is damaged (SQLite reports corruption)
+ *   -EPROTONOSUPPORT  store.db was written by a newer cratecast (its schema
+ *                 version is above this code's): refused, not altered
+ *   -EBUSY        another process held store.db locked beyond the busy timeout
+ *   -ENOSPC, -EIO, -ENOMEM, -errno from the file system
+ * A refused store is left as it was: nothing is created, cleaned or written
+ * in it (for a damaged store.db, not even tmp/ is emptied).
+ * Concurrent opens of a new directory, from threads or processes, all
+ * succeed: store.db is created under a lock (flock of DIR) and has its schema
+ * before the lock is released, and an upgrade re-reads the version after
+ * taking the write lock. err (may be NULL) explains a failure. */
+int store_open_err(const char *dir, struct store **out, struct store_error *err);
+/* store_open_err without the explanation. */
 int store_open(const char *dir, struct store **out);
-void store_close(struct store *s); /* NULL-safe */
+void store_close(struct store *s); /* NULL-safe; releases the agent lock */
 const char *store_dir(const struct store *s);
-/* Last SQLite error message, for logging. */
+/* The last error of this store (a SQLite message, or the text of the last
+ * store_identity / store_agent_lock failure), for logging. */
 const char *store_errmsg(const struct store *s);
+
+/* ---- the agent lock ---------------------------------------------------------
+ *
+ * One agent per store: DIR/agent.lock is flock'ed (LOCK_EX | LOCK_NB) by the
+ * agent for as long as its struct store is open, and holds the agent's pid in
+ * decimal (for the message of the one refused). The lock goes with the open
+ * file, so a crashed agent never leaves a stale lock; the file itself stays.
+ * One-shot commands (import-cargo, verify, id) never take it and run beside an
+ * agent. Returns 0 (held until store_close; again 0 if already held by s),
+ * -EBUSY when another process holds it (err names its pid when it wrote one),
+ * -errno. */
+int store_agent_lock(struct store *s, struct store_error *err);
 
 /* ---- index entries -------------------------------------------------------- */
 
@@ -259,9 +303,12 @@ uint64_t store_commits(const struct store *s);
 /* This store's Ed25519 identity (libsodium), made at first use: DIR/identity.key
  * holds the 64-byte secret key (libsodium layout: seed || public key), mode
  * 0600, written to tmp/, fsynced, then link()ed to its name (so concurrent first
- * starts end with one key). A key file of the wrong size or
- * with group/other permissions is refused (-EBADMSG / -EPERM): never silently
- * replaced. */
+ * starts end with one key). A key file of the wrong size, whose public half
+ * its seed does not make, or that is not a regular file is refused
+ * (-EBADMSG), one with group/other permissions too (-EPERM), a symlink
+ * (-ELOOP): never silently replaced. err (may be NULL) explains a failure;
+ * store_errmsg(s) says the same. */
+int store_identity_err(struct store *s, uint8_t pk[32], uint8_t sk[64], struct store_error *err);
 int store_identity(struct store *s, uint8_t pk[32], uint8_t sk[64]);
 
 /* ---- change sequence (what manifests announce) ----------------------------- */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -217,14 +218,44 @@ static void test_open_errors(void **state)
 {
     struct fx *f = *state;
     struct store *s = (struct store *)1;
-    char path[PATH_MAX + 64];
+    struct store_error err;
+    char path[PATH_MAX + 64], want[PATH_MAX + 256];
     snprintf(path, sizeof path, "%s/file", f->root);
     write_file(path, "x", 1);
-    assert_int_equal(store_open(path, &s), -ENOTDIR);
+    assert_int_equal(store_open_err(path, &s, &err), -ENOTDIR);
     assert_null(s);
+    snprintf(want, sizeof want, "the store path %s is a file, not a directory", path);
+    assert_string_equal(err.text, want);
     snprintf(path, sizeof path, "%s/file/sub", f->root);
     assert_int_equal(store_open(path, &s), -ENOTDIR);
-    assert_int_equal(store_open("", &s), -EINVAL);
+    assert_int_equal(store_open_err("", &s, &err), -EINVAL);
+    assert_true(err.text[0] != '\0');
+
+    /* a file where blobs/ should be: refused, nothing else touched */
+    store_close(f->s);
+    f->s = NULL;
+    snprintf(path, sizeof path, "%s/blobs", f->dir);
+    assert_int_equal(rmdir(path), 0);
+    write_file(path, "not a directory", 15);
+    assert_int_equal(store_open_err(f->dir, &s, &err), -ENOTDIR);
+    assert_null(s);
+    snprintf(want, sizeof want, "%s is a file, not a directory", path);
+    assert_string_equal(err.text, want);
+    assert_int_equal(unlink(path), 0);
+    reopen(f);
+    assert_int_equal(count_dir(f, "blobs"), 0);
+
+    /* a directory this user cannot write (root can, whatever the mode) */
+    if (geteuid() != 0) {
+        store_close(f->s);
+        f->s = NULL;
+        assert_int_equal(chmod(f->dir, 0500), 0);
+        assert_int_equal(store_open_err(f->dir, &s, &err), -EACCES);
+        snprintf(want, sizeof want, "%s is not writable by this user", f->dir);
+        assert_string_equal(err.text, want);
+        assert_int_equal(chmod(f->dir, 0700), 0);
+        reopen(f);
+    }
 }
 
 static void test_reopen_persists(void **state)
@@ -311,23 +342,6 @@ static void test_busy_waits(void **state)
     struct store_stats st;
     assert_int_equal(store_stats(f->s, &st), 0);
     assert_int_equal(st.index_entries, 2);
-}
-
-/* A database written by a newer cratecast is refused, not altered. */
-static void test_newer_schema_refused(void **state)
-{
-    struct fx *f = *state;
-    char path[PATH_MAX];
-    sqlite3 *db = NULL;
-    store_close(f->s);
-    f->s = NULL;
-    snprintf(path, sizeof path, "%s/store.db", f->dir);
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-    struct store *s = NULL;
-    assert_int_equal(store_open(f->dir, &s), -EIO);
-    assert_null(s);
 }
 
 /* ---- index entries ---------------------------------------------------------- */
@@ -1251,6 +1265,35 @@ static void test_identity_refused(void **state)
     assert_int_equal(count_dir(f, "tmp"), 0);
 }
 
+/* What a refused key file is told as: the file, and what is wrong with it. */
+static void test_identity_explained(void **state)
+{
+    struct fx *f = *state;
+    uint8_t pk[32], sk[64], good[64];
+    char path[PATH_MAX + 64], want[PATH_MAX + 256];
+    struct store_error err;
+    key_path(f, path, sizeof path);
+    assert_int_equal(store_identity_err(f->s, pk, good, &err), 0);
+    assert_string_equal(err.text, "");
+
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(store_identity_err(f->s, pk, sk, &err), -EPERM);
+    snprintf(want, sizeof want,
+             "the identity key %s is readable by others (mode 0644): chmod 600 it", path);
+    assert_string_equal(err.text, want);
+    assert_string_equal(store_errmsg(f->s), want);
+    assert_int_equal(chmod(path, 0600), 0);
+
+    unlink(path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, good, 10), 10);
+    close(fd);
+    assert_int_equal(store_identity_err(f->s, pk, sk, &err), -EBADMSG);
+    snprintf(want, sizeof want,
+             "the identity key %s is 10 bytes, not 64: damaged, or not a cratecast key", path);
+    assert_string_equal(err.text, want);
+}
 struct id_racer {
     struct store *s;
     pthread_barrier_t *go;
@@ -1308,6 +1351,359 @@ static void test_identity_race(void **state)
                 fail_msg("left in tmp/: %s", de->d_name);
         closedir(d);
     }
+}
+
+/* ---- refused stores, concurrent opens, the agent lock ------------------------ */
+
+/* The whole file (malloc'd), or NULL when there is none. */
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    struct stat st;
+    *len = 0;
+    if (stat(path, &st) < 0)
+        return NULL;
+    uint8_t *buf = malloc((size_t)st.st_size + 1);
+    assert_non_null(buf);
+    *len = read_file(path, buf, (size_t)st.st_size + 1);
+    assert_int_equal(*len, (size_t)st.st_size);
+    return buf;
+}
+
+/* The store's files before a refused open: store.db's bytes, tmp/ and the
+ * WAL files. A refused open must leave all of it as it was. */
+struct snapshot {
+    uint8_t *db;
+    size_t db_len;
+    int tmp_files;
+    bool wal, shm;
+};
+
+static void snap_take(struct fx *f, struct snapshot *sn)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/store.db", f->dir);
+    sn->db = slurp(path, &sn->db_len);
+    sn->tmp_files = count_dir(f, "tmp");
+    snprintf(path, sizeof path, "%s/store.db-wal", f->dir);
+    sn->wal = exists(path);
+    snprintf(path, sizeof path, "%s/store.db-shm", f->dir);
+    sn->shm = exists(path);
+}
+
+static void snap_check(struct fx *f, struct snapshot *sn)
+{
+    struct snapshot now;
+    snap_take(f, &now);
+    assert_int_equal(now.db_len, sn->db_len);
+    if (sn->db_len)
+        assert_memory_equal(now.db, sn->db, sn->db_len);
+    assert_int_equal(now.tmp_files, sn->tmp_files);
+    assert_int_equal(now.wal, sn->wal);
+    assert_int_equal(now.shm, sn->shm);
+    free(now.db);
+    free(sn->db);
+    sn->db = NULL;
+}
+
+/* Close the store and replace store.db (and its WAL files) by these bytes. */
+static void replace_db(struct fx *f, const void *bytes, size_t len)
+{
+    char path[PATH_MAX + 64];
+    store_close(f->s);
+    f->s = NULL;
+    static const char *const files[] = {"store.db", "store.db-wal", "store.db-shm"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", f->dir, files[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/store.db", f->dir);
+    write_file(path, bytes, len);
+}
+
+/* A database written by a newer cratecast is refused, not altered. */
+static void test_newer_schema_refused(void **state)
+{
+    struct fx *f = *state;
+    char path[PATH_MAX], want[PATH_MAX + 128];
+    struct store_error err;
+    struct snapshot sn;
+    sqlite3 *db = NULL;
+    store_close(f->s);
+    f->s = NULL;
+    snprintf(path, sizeof path, "%s/store.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    snprintf(path, sizeof path, "%s/tmp/123-1.tmp", f->dir);
+    write_file(path, "left by a crash", 15);
+    snap_take(f, &sn);
+    struct store *s = NULL;
+    assert_int_equal(store_open_err(f->dir, &s, &err), -EPROTONOSUPPORT);
+    assert_null(s);
+    snprintf(want, sizeof want,
+             "the store %s was made by a newer cratecast (schema 99); this one knows schema 2",
+             f->dir);
+    assert_string_equal(err.text, want);
+    snap_check(f, &sn); /* not even tmp/ was emptied */
+    assert_int_equal(store_open(f->dir, &s), -EPROTONOSUPPORT);
+}
+
+/* An empty store.db beside blobs is refused (taken for a new store, it would
+ * forget them) and left as it is; with no blob to forget it is a new store. */
+static void test_empty_db_refused(void **state)
+{
+    struct fx *f = *state;
+    uint8_t sha[PROTO_SHA256_LEN];
+    struct store_error err;
+    struct snapshot sn;
+    struct store *s = (struct store *)1;
+    char want[PATH_MAX + 256];
+
+    put_blob(f, "kept", "1.0.0", "bytes of a crate that must not be orphaned", sha);
+    replace_db(f, "", 0);
+    snap_take(f, &sn);
+    assert_int_equal(store_open_err(f->dir, &s, &err), -ENODATA);
+    assert_null(s);
+    snprintf(want, sizeof want,
+             "%s/store.db is empty (0 bytes), so nothing records the crates in %s/blobs: "
+             "refusing to take it for a new store",
+             f->dir, f->dir);
+    assert_string_equal(err.text, want);
+    snap_check(f, &sn);
+    assert_int_equal(count_blobs(f), 1);
+    /* again: it stays refused */
+    assert_int_equal(store_open(f->dir, &s), -ENODATA);
+
+    /* moved away (what the help says): a new store, the blob file still there */
+    char path[PATH_MAX + 64], moved[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/store.db", f->dir);
+    snprintf(moved, sizeof moved, "%s/store.db.empty", f->dir);
+    assert_int_equal(rename(path, moved), 0);
+    reopen(f);
+    assert_int_equal(store_seq(f->s), 0);
+    assert_int_equal(count_blobs(f), 1);
+    assert_false(store_blob_has(f->s, sha));
+
+    /* empty with no blob to forget (a creator that crashed before its first
+     * page): a new store */
+    char hex[PROTO_SHA256_HEX_LEN + 1];
+    proto_hex_encode(sha, PROTO_SHA256_LEN, hex);
+    snprintf(path, sizeof path, "%s/blobs/%.2s/%s", f->dir, hex, hex);
+    assert_int_equal(unlink(path), 0);
+    replace_db(f, "", 0);
+    assert_int_equal(store_open(f->dir, &f->s), 0);
+    assert_int_equal(put(f, "fresh", "1.0.0", 1, false, 1), STORE_PUT_NEW);
+    assert_int_equal(store_seq(f->s), 1);
+}
+
+/* Bytes that are no SQLite database, and a SQLite database that is not a
+ * store: refused, unchanged. */
+static void test_not_a_database(void **state)
+{
+    struct fx *f = *state;
+    struct store_error err;
+    struct snapshot sn;
+    struct store *s = NULL;
+    char want[PATH_MAX + 256], path[PATH_MAX + 64];
+    uint8_t junk[8192];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (uint8_t)(i * 131 + 7);
+
+    replace_db(f, junk, sizeof junk);
+    snap_take(f, &sn);
+    assert_int_equal(store_open_err(f->dir, &s, &err), -EBADMSG);
+    assert_null(s);
+    snprintf(want, sizeof want, "%s/store.db is not a SQLite database", f->dir);
+    assert_string_equal(err.text, want);
+    snap_check(f, &sn);
+
+    /* a header and nothing sensible after it */
+    memcpy(junk, "SQLite format 3", 16);
+    replace_db(f, junk, sizeof junk);
+    snap_take(f, &sn);
+    int rc = store_open_err(f->dir, &s, &err);
+    assert_true(rc == -EBADMSG || rc == -EUCLEAN);
+    assert_null(s);
+    snprintf(want, sizeof want, "%s/store.db ", f->dir);
+    assert_memory_equal(err.text, want, strlen(want));
+    snap_check(f, &sn);
+
+    /* another program's database */
+    replace_db(f, "", 0);
+    snprintf(path, sizeof path, "%s/store.db", f->dir);
+    assert_int_equal(unlink(path), 0);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE notes (t TEXT)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    snap_take(f, &sn);
+    assert_int_equal(store_open_err(f->dir, &s, &err), -EBADMSG);
+    snprintf(want, sizeof want,
+             "%s/store.db is a SQLite database, but not a cratecast store (it has tables and no "
+             "schema version)",
+             f->dir);
+    assert_string_equal(err.text, want);
+    snap_check(f, &sn);
+}
+
+/* A child process: wait for the start (the pipe closing) and delay_us more,
+ * open the store, use it, exit 0 when all went well. No cmocka in here. */
+static void open_in_child(const char *dir, int go, unsigned delay_us)
+{
+    char c;
+    struct store *s = NULL;
+    struct store_stats st;
+    if (read(go, &c, 1) != 0)
+        _exit(3);
+    if (delay_us)
+        usleep(delay_us);
+    int rc = store_open(dir, &s);
+    if (rc == 0)
+        rc = store_stats(s, &st);
+    if (rc == 0 && store_seq(s) != 0)
+        rc = -EPROTO;
+    store_close(s);
+    _exit(rc == 0 ? 0 : 1);
+}
+
+/* Fork two processes that open dir at the same moment (the second delay_us
+ * later: each round lands it in another step of the first one's creation);
+ * both must succeed. */
+static void open_pair(const char *dir, unsigned delay_us)
+{
+    int go[2];
+    pid_t pid[2];
+    assert_int_equal(pipe(go), 0);
+    for (int i = 0; i < 2; i++) {
+        pid[i] = fork();
+        assert_true(pid[i] >= 0);
+        if (pid[i] == 0) {
+            close(go[1]);
+            open_in_child(dir, go[0], i == 0 ? 0 : delay_us);
+        }
+    }
+    close(go[0]);
+    close(go[1]); /* both read EOF now */
+    for (int i = 0; i < 2; i++) {
+        int status = 0;
+        assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+}
+
+/* Two processes creating one new store at the same moment both get it, as do
+ * two upgrading an old one; the store is whole afterwards. */
+static void test_concurrent_create_processes(void **state)
+{
+    struct fx *f = *state;
+    enum { PAIRS = 20 };
+    for (int i = 0; i < PAIRS; i++) {
+        char dir[PATH_MAX];
+        struct store *s = NULL;
+        snprintf(dir, sizeof dir, "%s/new%d/a/store", f->root, i);
+        open_pair(dir, (unsigned)(i % 10) * 150);
+        assert_int_equal(store_open(dir, &s), 0);
+        assert_int_equal(store_seq(s), 0);
+        store_close(s);
+    }
+    for (int i = 0; i < PAIRS / 2; i++) {
+        make_v1_store(f, "SELECT 1");
+        open_pair(f->dir, (unsigned)(i % 5) * 300);
+        assert_int_equal(store_open(f->dir, &f->s), 0);
+        assert_int_equal(db_int(f, "PRAGMA user_version"), 2);
+        assert_int_equal(put(f, "after", "1.0.0", 1, false, 1), STORE_PUT_NEW);
+        assert_int_equal(store_seq(f->s), 1);
+    }
+}
+
+struct opener {
+    const char *dir;
+    pthread_barrier_t *go;
+    int rc;
+};
+
+static void *opener_main(void *arg)
+{
+    struct opener *o = arg;
+    struct store *s = NULL;
+    pthread_barrier_wait(o->go);
+    o->rc = store_open(o->dir, &s);
+    store_close(s);
+    return NULL;
+}
+
+/* The same from threads of one process (the agent's loop and its import). */
+static void test_concurrent_create_threads(void **state)
+{
+    struct fx *f = *state;
+    enum { ROUNDS = 20, THREADS = 4 };
+    for (int round = 0; round < ROUNDS; round++) {
+        char dir[PATH_MAX];
+        pthread_barrier_t go;
+        pthread_t t[THREADS];
+        struct opener o[THREADS];
+        snprintf(dir, sizeof dir, "%s/threads%d", f->root, round);
+        assert_int_equal(pthread_barrier_init(&go, NULL, THREADS), 0);
+        for (int i = 0; i < THREADS; i++) {
+            o[i] = (struct opener){.dir = dir, .go = &go, .rc = 1};
+            assert_int_equal(pthread_create(&t[i], NULL, opener_main, &o[i]), 0);
+        }
+        for (int i = 0; i < THREADS; i++) {
+            assert_int_equal(pthread_join(t[i], NULL), 0);
+            assert_int_equal(o[i].rc, 0);
+        }
+        pthread_barrier_destroy(&go);
+    }
+}
+
+/* One agent per store: the lock is held until store_close and names its
+ * holder; opens that do not ask for it go on. */
+static void test_agent_lock(void **state)
+{
+    struct fx *f = *state;
+    struct store *s2 = NULL;
+    struct store_error err;
+    char path[PATH_MAX + 64], want[PATH_MAX + 128], got[64];
+
+    assert_int_equal(store_agent_lock(f->s, &err), 0);
+    assert_int_equal(store_agent_lock(f->s, &err), 0); /* held already */
+    snprintf(path, sizeof path, "%s/agent.lock", f->dir);
+    size_t n = read_file(path, got, sizeof got - 1);
+    got[n] = '\0';
+    snprintf(want, sizeof want, "%ld\n", (long)getpid());
+    assert_string_equal(got, want);
+
+    /* a one-shot command's open works beside it; its lock does not */
+    assert_int_equal(store_open(f->dir, &s2), 0);
+    assert_int_equal(store_agent_lock(s2, &err), -EBUSY);
+    snprintf(want, sizeof want, "another cratecast agent (pid %ld) is using the store %s",
+             (long)getpid(), f->dir);
+    assert_string_equal(err.text, want);
+    assert_string_equal(store_errmsg(s2), want);
+
+    /* nor from another process */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct store *s3 = NULL;
+        int rc = store_open(f->dir, &s3);
+        if (rc == 0)
+            rc = store_agent_lock(s3, NULL);
+        store_close(s3);
+        _exit(rc == -EBUSY ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    /* released by store_close */
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(store_agent_lock(s2, &err), 0);
+    store_close(s2);
+    reopen(f);
 }
 
 /* ---- whole store --------------------------------------------------------------- */
@@ -1584,6 +1980,11 @@ int main(void)
         T(test_two_connections),
         T(test_busy_waits),
         T(test_newer_schema_refused),
+        T(test_empty_db_refused),
+        T(test_not_a_database),
+        T(test_concurrent_create_processes),
+        T(test_concurrent_create_threads),
+        T(test_agent_lock),
         T(test_put_table),
         T(test_put_invalid),
         T(test_yank_updates_line),
@@ -1608,6 +2009,7 @@ int main(void)
         T(test_list_updated),
         T(test_identity_created),
         T(test_identity_refused),
+        T(test_identity_explained),
         T(test_identity_race),
         T(test_touch_flush),
         T(test_touch_close_flushes),
