@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -250,8 +251,26 @@ static struct agent *volatile running;
  * initialisation (registry/peer servers: `listening`; HTTP client: `multi`;
  * upstream: `started`; news: `started`; uploads, fetch: their timers' data;
  * peers: NULL-safe lists and discovery). */
+/* The soft limit on open files up to the hard one: the ports' connection caps
+ * (512 Cargo, 256 peers) plus blobs being served and written must fit. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t want = rl.rlim_max;
+    if (want == RLIM_INFINITY || want > 65536)
+        want = 65536;
+    if (want > rl.rlim_cur) {
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            log_debug("cannot raise the open-file limit");
+    }
+}
+
 int agent_run(const struct agent_options *opt)
 {
+    raise_nofile();
     struct agent *a = calloc(1, sizeof *a);
     struct store_error err;
     int status = 1, rc;

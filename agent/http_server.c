@@ -12,24 +12,47 @@
 #include "agent/agent.h"
 #include "proto/route.h"
 
+/* One accepted connection: counted against its server's cap until closed. */
+struct server_conn {
+    uv_tcp_t tcp; /* first: h2o and libuv see a uv_tcp_t */
+    struct agent_server *srv;
+};
+
+static void conn_closed(uv_handle_t *h)
+{
+    struct server_conn *c = (struct server_conn *)h;
+    if (c->srv->conns > 0)
+        c->srv->conns--;
+    free(c);
+}
+
 static void on_accept(uv_stream_t *listener, int status)
 {
     struct agent_server *srv = listener->data;
     if (status != 0)
         return;
-    uv_tcp_t *conn = h2o_mem_alloc(sizeof *conn);
-    uv_tcp_init(listener->loop, conn);
-    if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
-        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+    struct server_conn *c = h2o_mem_alloc(sizeof *c);
+    c->srv = srv;
+    uv_tcp_init(listener->loop, &c->tcp);
+    srv->conns++;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, conn_closed);
         return;
     }
-    uv_tcp_nodelay(conn, 1);
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    if (srv->max_conns && srv->conns > srv->max_conns) {
+        /* over the cap: closed at once, so a flood on one port cannot take
+         * the file descriptors the other port (and Cargo) needs */
+        srv->refused++;
+        uv_close((uv_handle_t *)&c->tcp, conn_closed);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, conn_closed);
     h2o_accept(&srv->accept, sock);
 }
 
 int agent_server_start(struct agent_server *srv, uv_loop_t *loop, const char *listen,
-                       agent_server_handler on_req)
+                       const struct agent_server_limits *limits, agent_server_handler on_req)
 {
     struct sockaddr_storage ss;
     int rc = agent_parse_addr(listen, &ss);
@@ -51,6 +74,9 @@ int agent_server_start(struct agent_server *srv, uv_loop_t *loop, const char *li
 
     h2o_config_init(&srv->config);
     srv->config.server_name = h2o_iovec_init(H2O_STRLIT("cratecast"));
+    srv->max_conns = limits->max_conns;
+    /* HTTP/2 over cleartext (h2c) only where a client uses it: Cargo does */
+    srv->config.http1.upgrade_to_http2 = limits->http2 ? 1 : 0;
     /* no route accepts a request body */
     srv->config.max_request_entity_size = 1024;
     h2o_hostconf_t *host =

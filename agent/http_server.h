@@ -21,13 +21,21 @@ struct agent_server {
     uv_tcp_t listener;
     bool started; /* config and context initialised */
     bool listening;
+    unsigned max_conns;   /* 0 = no cap */
+    unsigned conns;       /* open now */
+    uint64_t refused;     /* connections closed at once because of the cap */
+};
+
+struct agent_server_limits {
+    unsigned max_conns; /* connections open at once; more are closed at once (0 = no cap) */
+    bool http2;         /* offer HTTP/2 over cleartext (h2c upgrade) */
 };
 
 typedef int (*agent_server_handler)(h2o_handler_t *self, h2o_req_t *req);
 
 /* Bind and listen on "ADDR:PORT". 0 or a negative errno (uv codes pass through). */
 int agent_server_start(struct agent_server *srv, uv_loop_t *loop, const char *listen,
-                       agent_server_handler on_req);
+                       const struct agent_server_limits *limits, agent_server_handler on_req);
 void agent_server_stop(struct agent_server *srv);
 /* The port actually bound (after start). */
 int agent_server_port(const struct agent_server *srv);

@@ -165,7 +165,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 int agent_peerapi_start(struct agent *a, const char *listen)
 {
-    int rc = agent_server_start(&a->peer, &a->loop, listen, on_req);
+    /* the LAN may flood this port: its own cap, below the Cargo side's */
+    static const struct agent_server_limits limits = {.max_conns = 256, .http2 = false};
+    int rc = agent_server_start(&a->peer, &a->loop, listen, &limits, on_req);
     if (rc < 0)
         return rc;
     a->peer_port = (uint16_t)agent_server_port(&a->peer);

@@ -463,7 +463,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 int agent_registry_start(struct agent *a, const char *listen)
 {
-    int rc = agent_server_start(&a->cargo, &a->loop, listen, on_req);
+    /* Cargo multiplexes over HTTP/2 when offered (h2c upgrade) */
+    static const struct agent_server_limits limits = {.max_conns = 512, .http2 = true};
+    int rc = agent_server_start(&a->cargo, &a->loop, listen, &limits, on_req);
     if (rc < 0)
         return rc;
     /* the address Cargo is told to download from */
