@@ -61,13 +61,16 @@ struct agent_counters {
     uint64_t bytes_from_peers;
     uint64_t served_to_peers; /* crates uploaded to peers */
     uint64_t bytes_to_peers;
-    uint64_t peer_index_merged;       /* index files taken from peers */
-    uint64_t rejected_peer_checksum;  /* crate bytes from a peer that did not match */
-    uint64_t rejected_peer_signature; /* peer messages whose signature or key did not verify */
-    uint64_t rejected_peer_conflict;  /* peer index entries contradicting what we hold */
-    uint64_t peer_busy;               /* upload requests answered 503 (queue full or wait over) */
-    uint64_t uploads_queued;          /* upload requests that waited for a slot */
-    uint64_t uploads_too_slow;        /* uploads whose slot was taken back at their send deadline */
+    uint64_t peer_index_merged;         /* index files taken from peers */
+    uint64_t rejected_peer_checksum;    /* crate bytes from a peer that did not match */
+    uint64_t rejected_peer_signature;   /* peer messages whose signature or key did not verify */
+    uint64_t rejected_peer_conflict;    /* peer index entries contradicting what we hold */
+    uint64_t rejected_peer_unconfirmed; /* peer-only entries the upstream does not list (or
+                                           contradicts): dropped when it answered */
+    uint64_t peer_only_served;          /* versions listed offline on a peer's word only */
+    uint64_t peer_busy;                 /* upload requests answered 503 (queue full or wait over) */
+    uint64_t uploads_queued;            /* upload requests that waited for a slot */
+    uint64_t uploads_too_slow; /* uploads whose slot was taken back at their send deadline */
 };
 
 struct agent;

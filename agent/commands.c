@@ -338,9 +338,10 @@ int cmd_verify(int argc, char **argv)
     }
     char *dir = store_or_default(store);
     struct store *s = NULL;
-    int rc = store_open(dir, &s);
+    struct store_error err;
+    int rc = store_open_err(dir, &s, &err);
     if (rc < 0) {
-        fprintf(stderr, "cratecast: verify: cannot open the store at %s: %s\n", dir, strerror(-rc));
+        agent_store_error(AGENT_STORE_OPEN, rc, dir, &err);
         store_close(s);
         free(dir);
         return 1;

@@ -99,6 +99,8 @@ struct ingest {
     void (*then)(struct agent_fetch *f);
     bool queued;
     struct agent_fetch *next; /* a->ingest_queue */
+    char **vers;              /* upstream: every version it listed (its index is authoritative) */
+    size_t nvers, vcap;
 };
 
 struct agent_fetch {
@@ -507,6 +509,44 @@ static void ingest_free(struct agent_fetch *f)
     free(f->in.deps);
     f->in.deps = NULL;
     f->in.ndeps = f->in.cap = 0;
+    for (size_t i = 0; i < f->in.nvers; i++)
+        free(f->in.vers[i]);
+    free(f->in.vers);
+    f->in.vers = NULL;
+    f->in.nvers = f->in.vcap = 0;
+}
+
+static void keep_vers(struct ingest *in, const char *vers)
+{
+    if (in->nvers == in->vcap) {
+        size_t ncap = in->vcap ? in->vcap * 2 : 16;
+        char **nv = realloc(in->vers, ncap * sizeof *nv);
+        if (nv == NULL)
+            return;
+        in->vers = nv;
+        in->vcap = ncap;
+    }
+    in->vers[in->nvers] = strdup(vers);
+    if (in->vers[in->nvers])
+        in->nvers++;
+}
+
+/* Online, the upstream's index is authoritative: an entry only a peer vouched
+ * for that contradicts it gives way to the upstream's. */
+static int put_over_peer(struct agent *a, const struct proto_index_entry *e, const char *detail)
+{
+    struct store_index_row row;
+    if (store_index_get(a->store, e->name, e->vers, &row) < 0)
+        return -EEXIST;
+    int origin = row.origin;
+    store_index_row_free(&row);
+    if (origin != STORE_ORIGIN_PEER || store_index_drop(a->store, e->name, e->vers, NULL) < 0)
+        return -EEXIST;
+    a->counters.rejected_peer_unconfirmed++;
+    a->counters.rejected++;
+    log_warn("index entry %s %s from a peer contradicts the upstream's: the upstream's is kept",
+             e->name, e->vers);
+    return store_index_put(a->store, e, STORE_ORIGIN_UPSTREAM, detail);
 }
 
 static void keep_dep(struct ingest *in, const char *dep)
@@ -558,6 +598,13 @@ static void ingest_step(struct agent_fetch *f)
             continue;
         }
         rc = store_index_put(a->store, &e, in->origin, in->detail);
+        if (rc == -EEXIST && in->origin == STORE_ORIGIN_UPSTREAM)
+            rc = put_over_peer(a, &e, in->detail);
+        else if ((rc == STORE_PUT_SAME || rc == STORE_PUT_YANK) &&
+                 in->origin == STORE_ORIGIN_UPSTREAM)
+            store_index_confirm(a->store, e.name, e.vers, in->origin, in->detail);
+        if (in->origin == STORE_ORIGIN_UPSTREAM)
+            keep_vers(in, e.vers);
         if (rc == -EEXIST) {
             in->c.conflicts++;
             a->counters.rejected++;
@@ -705,6 +752,34 @@ static void index_from_peers(struct agent_fetch *f)
     }
 }
 
+/* Entries only a peer vouched for, for versions the upstream's file does not
+ * list, are dropped (and counted): online, versions it does not list are not
+ * served, and an invented version does not outlive the network. */
+static void drop_unlisted(struct agent *a, struct agent_fetch *f)
+{
+    struct store_index_list l;
+    if (store_index_list(a->store, f->name, &l) < 0)
+        return;
+    for (size_t i = 0; i < l.n; i++) {
+        if (l.rows[i].origin != STORE_ORIGIN_PEER)
+            continue;
+        bool listed = false;
+        for (size_t k = 0; k < f->in.nvers && !listed; k++)
+            listed = strcmp(f->in.vers[k], l.rows[i].vers) == 0;
+        if (listed)
+            continue;
+        bool blob = false;
+        if (store_index_drop(a->store, f->name, l.rows[i].vers, &blob) == 0) {
+            a->counters.rejected_peer_unconfirmed++;
+            a->counters.rejected++;
+            log_warn("index entry %s %s came only from a peer and the upstream does not list "
+                     "it: dropped%s",
+                     f->name, l.rows[i].vers, blob ? " (with its crate)" : "");
+        }
+    }
+    store_index_list_free(&l);
+}
+
 /* The upstream's 200 is in the store: validators kept, dependencies fetched ahead. */
 static void index_ingested(struct agent_fetch *f)
 {
@@ -715,6 +790,7 @@ static void index_ingested(struct agent_fetch *f)
         fetch_finish(f, -EIO);
         return;
     }
+    drop_unlisted(a, f);
     struct store_index_meta meta;
     if (store_index_meta_get(a->store, f->name, &meta) < 0)
         memset(&meta, 0, sizeof meta);
@@ -785,6 +861,19 @@ static void index_done(void *ud, struct agent_http_response *res)
     fetch_finish(f, 0);
 }
 
+/* Does the store hold an entry of name that only a peer vouched for? */
+static bool holds_peer_only(struct agent *a, const char *name)
+{
+    struct store_index_list l;
+    bool any = false;
+    if (store_index_list(a->store, name, &l) < 0)
+        return false;
+    for (size_t i = 0; i < l.n && !any; i++)
+        any = l.rows[i].origin == STORE_ORIGIN_PEER;
+    store_index_list_free(&l);
+    return any;
+}
+
 static void index_start(struct agent *a, void *ud)
 {
     struct agent_fetch *f = ud;
@@ -801,6 +890,8 @@ static void index_start(struct agent *a, void *ud)
     struct store_index_meta meta;
     if (store_index_meta_get(a->store, f->name, &meta) < 0)
         memset(&meta, 0, sizeof meta);
+    if (holds_peer_only(a, f->name)) /* a 304 would not say which versions it lists */
+        meta.etag[0] = meta.last_modified[0] = '\0';
     struct agent_http_request req = {
         .progress_ms = &f->progress_ms,
         .url = url,

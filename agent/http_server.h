@@ -21,9 +21,9 @@ struct agent_server {
     uv_tcp_t listener;
     bool started; /* config and context initialised */
     bool listening;
-    unsigned max_conns;   /* 0 = no cap */
-    unsigned conns;       /* open now */
-    uint64_t refused;     /* connections closed at once because of the cap */
+    unsigned max_conns; /* 0 = no cap */
+    unsigned conns;     /* open now */
+    uint64_t refused;   /* connections closed at once because of the cap */
 };
 
 struct agent_server_limits {

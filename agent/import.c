@@ -621,11 +621,15 @@ int agent_import_cargo_home(const char *store_dir, const char *cargo_home, struc
         return r->error;
     }
     struct store *s = NULL;
-    int rc = store_open(store_dir, &s);
+    struct store_error err;
+    int rc = store_open_err(store_dir, &s, &err);
     if (rc < 0) {
         r->error = rc;
-        snprintf(r->error_text, sizeof r->error_text, "cannot open the store at %s: %s", store_dir,
-                 strerror(-rc));
+        if (err.text[0])
+            snprintf(r->error_text, sizeof r->error_text, "%.250s", err.text);
+        else
+            snprintf(r->error_text, sizeof r->error_text, "cannot open the store at %s: %s",
+                     store_dir, strerror(-rc));
         store_close(s);
         return rc;
     }

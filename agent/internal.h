@@ -345,6 +345,9 @@ struct agent {
     struct agent_upstream up;
     struct agent_counters counters;
     struct agent_misses misses; /* what Cargo asked for and nobody could give */
+#define AGENT_PEER_ONLY_SEEN 64
+    char peer_only_seen[AGENT_PEER_ONLY_SEEN][PROTO_NAME_MAX + PROTO_VERS_MAX + 2];
+    size_t peer_only_pos;
     struct agent_fetch *fetches;
     size_t nfetches;
     struct agent_fetch *fetch_queue;  /* crate fetches waiting: a slot, a neighbour, a delay */

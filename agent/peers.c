@@ -1026,7 +1026,8 @@ void agent_peers_close(struct agent *a)
         p->refs = 0;
         peer_remove(p);
     }
-    uv_timer_stop(&a->peers_ready_timer);
+    if (a->peers_ready_timer.loop) /* agent_peers_init ran */
+        uv_timer_stop(&a->peers_ready_timer);
     agent_waiters_drop(&a->peer_waiters);
     free(a->trusted);
     a->trusted = NULL;

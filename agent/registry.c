@@ -150,6 +150,23 @@ static const char *upstream_phrase(struct agent *a)
     }
 }
 
+/* The first time a version resting on a peer's word alone is shown to Cargo,
+ * say so (a small ring of what was said). */
+static void note_peer_only(struct agent *a, const char *name, const char *vers)
+{
+    char key[PROTO_NAME_MAX + PROTO_VERS_MAX + 2];
+    snprintf(key, sizeof key, "%s %s", name, vers);
+    for (size_t i = 0; i < AGENT_PEER_ONLY_SEEN; i++)
+        if (strcmp(a->peer_only_seen[i], key) == 0)
+            return;
+    snprintf(a->peer_only_seen[a->peer_only_pos++ % AGENT_PEER_ONLY_SEEN],
+             sizeof a->peer_only_seen[0], "%s", key);
+    a->counters.peer_only_served++;
+    log_info("offline: listing %s %s on a peer's word only (the upstream never confirmed it; "
+             "`cratecast why %s`)",
+             name, vers, name);
+}
+
 /* Offline, which rows Cargo is shown (listing.h); NULL = all. Records a
  * miss when versions are withheld. */
 static bool *offline_listing(struct agent *a, const char *name, const struct store_index_list *l)
@@ -169,6 +186,9 @@ static bool *offline_listing(struct agent *a, const char *name, const struct sto
         v[i].available = l->rows[i].have_blob || agent_peers_have_crate(a, l->rows[i].cksum);
     }
     size_t withheld = agent_listing_offline(v, l->n);
+    for (size_t i = 0; i < l->n; i++)
+        if (v[i].listed && l->rows[i].origin == STORE_ORIGIN_PEER)
+            note_peer_only(a, name, l->rows[i].vers);
     const char *newest = NULL;
     for (size_t i = 0; i < l->n; i++) {
         keep[i] = v[i].listed;

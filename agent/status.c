@@ -100,7 +100,7 @@ char *agent_status_json(struct agent *a, size_t *len)
     const struct agent_counters *c = &a->counters;
     json_t *doc = json_pack(
         "{s:s,s:b,s:{s:s?,s:s,s:I,s:s?},s:{s:s,s:I,s:I,s:I,s:I},s:o,s:o,"
-        "s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I},s:o,s:I,s:s,s:s,s:s,s:s,s:I}",
+        "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I},s:o,s:I,s:s,s:s,s:s,s:s,s:I}",
         "version", "0.1.0", "online", agent_upstream_online(a), "upstream", "url", a->up.base,
         "state", agent_upstream_state_name(a), "since", (json_int_t)a->up.since, "last_error",
         a->up.last_error[0] ? a->up.last_error : NULL, "store", "dir", store_dir(a->store),
@@ -110,7 +110,8 @@ char *agent_status_json(struct agent *a, size_t *len)
         (json_int_t)c->rejected_checksum, "conflict", (json_int_t)c->rejected_conflict, "request",
         (json_int_t)c->rejected_request, "peer_checksum", (json_int_t)c->rejected_peer_checksum,
         "peer_signature", (json_int_t)c->rejected_peer_signature, "peer_conflict",
-        (json_int_t)c->rejected_peer_conflict, "transfers", "in_flight",
+        (json_int_t)c->rejected_peer_conflict, "peer_unconfirmed",
+        (json_int_t)c->rejected_peer_unconfirmed, "transfers", "in_flight",
         (json_int_t)agent_fetch_in_flight(a), "import", import_json(a), "uptime_s",
         (json_int_t)(agent_now() - a->started_at), "listen", a->listen_host, "id", a->key_text,
         "key_id", a->key_id, "mdns", a->discovery ? agent_discovery_backend(a->discovery) : "off",

@@ -4,7 +4,10 @@
  * Document (a contract, docs/operations.md):
  *   {crate, online, upstream (url or null), upstream_state, listing ("all" online or with
  *    --offline-index all, else "offline"), versions: [{version, cksum, yanked, here,
- *    peers: [{id, addr}], upstream, listed, source}], misses: [...]}
+ *    peers: [{id, addr}], upstream, listed, source, origin, peer_only}], misses: [...]}
+ * origin is who first described the version (upstream, cargo-home, peer,
+ * bundle); peer_only: it rests on a peer's word alone (the upstream never
+ * confirmed it: online it would have been dropped if it did not list it).
  * source is the first of: "here" (in this store), "peer" (a live peer's signed
  * manifest lists it), "upstream" (online: the upstream can send it), "nowhere".
  * listed says whether Cargo is shown the version now (listing.h offline).
@@ -63,10 +66,12 @@ char *agent_why_json(struct agent *a, const char *name, size_t *len)
                              : json_array_size(peers) > 0 ? "peer"
                              : up                         ? "upstream"
                                                           : "nowhere";
-        json_t *o = json_pack("{s:s,s:s,s:b,s:b,s:o,s:b,s:b,s:s}", "version", r->vers, "cksum", hex,
-                              "yanked", r->yanked, "here", r->have_blob, "peers",
-                              peers ? peers : json_array(), "upstream", up, "listed",
-                              filter ? v[i].listed : true, "source", source);
+        const char *origin = store_origin_name(r->origin);
+        json_t *o = json_pack(
+            "{s:s,s:s,s:b,s:b,s:o,s:b,s:b,s:s,s:s,s:b}", "version", r->vers, "cksum", hex, "yanked",
+            r->yanked, "here", r->have_blob, "peers", peers ? peers : json_array(), "upstream", up,
+            "listed", filter ? v[i].listed : true, "source", source, "origin",
+            origin ? origin : "unknown", "peer_only", r->origin == STORE_ORIGIN_PEER);
         if (o == NULL || json_array_append_new(versions, o) < 0)
             goto out;
     }
@@ -175,9 +180,10 @@ int cmd_why(int argc, char **argv)
                      json_is_true(json_object_get(doc, "online")) ? "upstream lacks it"
                                                                   : "offline");
         }
-        printf("  %-24s %-7s %s%s\n", jstr(v, "version"),
+        printf("  %-24s %-7s %s%s%s\n", jstr(v, "version"),
                json_is_true(json_object_get(v, "listed")) ? "yes" : "no", where,
-               json_is_true(json_object_get(v, "yanked")) ? " [yanked]" : "");
+               json_is_true(json_object_get(v, "yanked")) ? " [yanked]" : "",
+               json_is_true(json_object_get(v, "peer_only")) ? " [on a peer's word only]" : "");
     }
     json_t *misses = json_object_get(doc, "misses");
     if (json_array_size(misses) > 0) {

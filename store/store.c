@@ -218,12 +218,15 @@ enum stmt_id {
     ST_SEQ_GET,
     ST_BLOBS_SINCE,
     ST_NAMES_SINCE,
+    ST_ENTRY_DELETE,
+    ST_CKSUM_COUNT,
+    ST_ENTRY_CONFIRM,
     ST__COUNT
 };
 
 #define ROW_COLUMNS                                                                                \
     "e.vers, e.cksum, e.yanked, e.line,"                                                           \
-    " EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = e.cksum)"
+    " EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = e.cksum), e.origin"
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -261,6 +264,10 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_BLOBS_SINCE] = "SELECT sha256, size FROM blobs WHERE seq > ?1 ORDER BY seq",
     [ST_NAMES_SINCE] = "SELECT DISTINCT name_lc FROM index_entries WHERE seq > ?1"
                        " ORDER BY name_lc",
+    [ST_ENTRY_DELETE] = "DELETE FROM index_entries WHERE name_lc = ?1 AND vers = ?2",
+    [ST_CKSUM_COUNT] = "SELECT count(*) FROM index_entries WHERE cksum = ?1",
+    [ST_ENTRY_CONFIRM] = "UPDATE index_entries SET origin = ?3, origin_detail = ?4"
+                         " WHERE name_lc = ?1 AND vers = ?2 AND origin = 3",
 };
 
 /* The touch set: digests served since the last store_touch_flush, each once.
@@ -1378,6 +1385,7 @@ static int row_fill(sqlite3_stmt *st, struct store_index_row *row)
     row->line[len] = '\0';
     row->line_len = len;
     row->have_blob = sqlite3_column_int(st, 4) != 0;
+    row->origin = sqlite3_column_int(st, 5);
     return 0;
 }
 
@@ -1401,7 +1409,7 @@ int store_index_list(struct store *s, const char *name, struct store_index_list 
         if (rc < 0)
             goto fail;
         out->n++;
-        int64_t changed = sqlite3_column_int64(st, 5); /* max(added_at, updated_at) */
+        int64_t changed = sqlite3_column_int64(st, 6); /* max(added_at, updated_at) */
         if (changed > out->updated)
             out->updated = changed;
     }
@@ -1450,6 +1458,74 @@ int store_index_get(struct store *s, const char *name, const char *vers,
     sqlite3_reset(st);
     if (rc < 0)
         store_index_row_free(row);
+    return rc;
+}
+
+int store_index_drop(struct store *s, const char *name, const char *vers, bool *blob_dropped)
+{
+    char name_lc[PROTO_NAME_MAX + 1];
+    if (blob_dropped)
+        *blob_dropped = false;
+    struct store_index_row row;
+    int rc = store_index_get(s, name, vers, &row);
+    if (rc < 0)
+        return rc;
+    uint8_t sha[PROTO_SHA256_LEN];
+    memcpy(sha, row.cksum, sizeof sha);
+    store_index_row_free(&row);
+    if (name_lower(name, name_lc) < 0)
+        return -ENOENT;
+    if ((rc = store_begin(s)) < 0)
+        return rc;
+    sqlite3_stmt *st = stmt(s, ST_ENTRY_DELETE);
+    sqlite3_bind_text(st, 1, name_lc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, vers, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s);
+    sqlite3_reset(st);
+    /* a blob whose only trusted entry this was is not trusted any more */
+    bool orphan = false;
+    if (rc == 0) {
+        st = stmt(s, ST_CKSUM_COUNT);
+        sqlite3_bind_blob(st, 1, sha, PROTO_SHA256_LEN, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            orphan = sqlite3_column_int64(st, 0) == 0;
+        else
+            rc = db_fail(s);
+        sqlite3_reset(st);
+    }
+    if (rc == 0 && orphan) {
+        st = stmt(s, ST_BLOB_DELETE);
+        sqlite3_bind_blob(st, 1, sha, PROTO_SHA256_LEN, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s);
+        sqlite3_reset(st);
+    }
+    if (rc < 0) {
+        store_rollback(s);
+        return rc;
+    }
+    if ((rc = store_commit(s)) < 0)
+        return rc;
+    if (orphan) {
+        char path[4096];
+        if (store_blob_path(s, sha, path, sizeof path) >= 0 && unlink(path) == 0 && blob_dropped)
+            *blob_dropped = true;
+    }
+    return 0;
+}
+
+int store_index_confirm(struct store *s, const char *name, const char *vers, int origin,
+                        const char *origin_detail)
+{
+    char name_lc[PROTO_NAME_MAX + 1];
+    if (name_lower(name, name_lc) < 0 || vers == NULL)
+        return -ENOENT;
+    sqlite3_stmt *st = stmt(s, ST_ENTRY_CONFIRM);
+    sqlite3_bind_text(st, 1, name_lc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, vers, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, origin);
+    sqlite3_bind_text(st, 4, origin_detail, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s);
+    sqlite3_reset(st);
     return rc;
 }
 

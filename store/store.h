@@ -120,6 +120,7 @@ struct store_index_row {
     uint8_t cksum[PROTO_SHA256_LEN];
     bool yanked;
     bool have_blob; /* a verified blob with this cksum is in the store */
+    int origin;     /* enum store_origin of the source that first described it */
     char *line;     /* original bytes, NUL-terminated for convenience */
     size_t line_len;
 };
@@ -137,6 +138,18 @@ void store_index_list_free(struct store_index_list *l); /* NULL-safe */
 int store_index_get(struct store *s, const char *name, const char *vers,
                     struct store_index_row *row);
 void store_index_row_free(struct store_index_row *row);
+
+/* Remove the entry for (name, version): the upstream, authoritative online,
+ * does not list it. When no other entry carries its cksum, the blob (if any)
+ * is not trusted any more: its record and file go too (*blob_dropped).
+ * 0, -ENOENT, -EIO. Loop thread (it writes the database). */
+int store_index_drop(struct store *s, const char *name, const char *vers, bool *blob_dropped);
+
+/* An entry first described by a peer was confirmed, identical, by a stronger
+ * source (the upstream): it is recorded as that source's from now on. No-op for
+ * entries of any other origin. 0, -ENOENT, -EIO. */
+int store_index_confirm(struct store *s, const char *name, const char *vers, int origin,
+                        const char *origin_detail);
 
 /* True when some trusted index entry has this cksum. */
 bool store_cksum_trusted(struct store *s, const uint8_t sha[PROTO_SHA256_LEN]);

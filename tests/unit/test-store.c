@@ -454,6 +454,58 @@ static void test_list_order_have_blob(void **state)
     store_index_list_free(&l);
 }
 
+/* Online the upstream is authoritative: an entry only a peer described is
+ * confirmed (origin upgraded) or dropped, and a dropped entry's blob goes with
+ * it unless another entry still vouches for its digest. */
+static void test_origin_confirm_drop(void **state)
+{
+    struct fx *f = *state;
+    uint8_t sha[PROTO_SHA256_LEN], shared[PROTO_SHA256_LEN];
+    const char *data = "invented crate bytes";
+    struct entry x;
+    proto_sha256(data, strlen(data), sha);
+    make_entry(&x, "serde", "1.0.999", sha, false, 9);
+    assert_int_equal(store_index_put(f->s, &x.e, STORE_ORIGIN_PEER, "key"), STORE_PUT_NEW);
+    assert_int_equal(store_blob_commit(f->s, sha, (const uint8_t *)data, strlen(data)), 0);
+    assert_int_equal(store_blob_record(f->s, sha, strlen(data), STORE_ORIGIN_PEER), 0);
+    fake_sha(shared, 0x51);
+    make_entry(&x, "serde", "1.0.1", shared, false, 1);
+    assert_int_equal(store_index_put(f->s, &x.e, STORE_ORIGIN_PEER, "key"), STORE_PUT_NEW);
+    make_entry(&x, "serde_alias", "1.0.1", shared, false, 1);
+    assert_int_equal(store_index_put(f->s, &x.e, STORE_ORIGIN_UPSTREAM, "up"), STORE_PUT_NEW);
+
+    struct store_index_row row;
+    assert_int_equal(store_index_get(f->s, "serde", "1.0.1", &row), 0);
+    assert_int_equal(row.origin, STORE_ORIGIN_PEER);
+    store_index_row_free(&row);
+    /* confirmed by the upstream: recorded as the upstream's */
+    assert_int_equal(store_index_confirm(f->s, "SERDE", "1.0.1", STORE_ORIGIN_UPSTREAM, "up"), 0);
+    assert_int_equal(store_index_get(f->s, "serde", "1.0.1", &row), 0);
+    assert_int_equal(row.origin, STORE_ORIGIN_UPSTREAM);
+    store_index_row_free(&row);
+    /* confirm never downgrades or touches other origins */
+    assert_int_equal(store_index_confirm(f->s, "serde", "1.0.1", STORE_ORIGIN_PEER, "x"), 0);
+    assert_int_equal(store_index_get(f->s, "serde", "1.0.1", &row), 0);
+    assert_int_equal(row.origin, STORE_ORIGIN_UPSTREAM);
+    store_index_row_free(&row);
+
+    /* dropped, with its blob (no other entry vouches for it) */
+    char path[4096];
+    assert_true(store_blob_path(f->s, sha, path, sizeof path) >= 0);
+    assert_true(exists(path));
+    bool blob = false;
+    assert_int_equal(store_index_drop(f->s, "serde", "1.0.999", &blob), 0);
+    assert_true(blob);
+    assert_false(exists(path));
+    assert_false(store_blob_has(f->s, sha));
+    assert_int_equal(store_index_get(f->s, "serde", "1.0.999", &row), -ENOENT);
+    assert_int_equal(store_index_drop(f->s, "serde", "1.0.999", &blob), -ENOENT);
+    /* an entry whose digest another entry still vouches for leaves the digest trusted */
+    assert_int_equal(store_index_drop(f->s, "serde", "1.0.1", &blob), 0);
+    assert_false(blob);
+    assert_true(store_cksum_trusted(f->s, shared));
+}
+
 static void test_cksum_trusted(void **state)
 {
     struct fx *f = *state;
@@ -1990,6 +2042,7 @@ int main(void)
         T(test_yank_updates_line),
         T(test_put_parsed_lines),
         T(test_list_order_have_blob),
+        T(test_origin_confirm_drop),
         T(test_cksum_trusted),
         T(test_transactions),
         T(test_meta),
