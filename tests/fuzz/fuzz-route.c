@@ -61,7 +61,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         break;
     case PROTO_ROUTE_PEER_MANIFEST:
-        if (nl || vl || r.port)
+        if (nl || vl || r.port || r.wait)
+            abort();
+        break;
+    case PROTO_ROUTE_PEER_NEWS:
+        if (nl || vl || r.port || r.wait > PROTO_NEWS_WAIT_MAX)
+            abort();
+        break;
+    case PROTO_ROUTE_WHY:
+        if (!proto_crate_name_valid(r.name, nl) || vl || r.since || r.port || r.wait)
             abort();
         break;
     case PROTO_ROUTE_PEER_INDEX:
