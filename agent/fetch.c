@@ -53,7 +53,7 @@
 #define PREFETCH_DEPTH 2        /* how far ahead of what Cargo asked for */
 #define PREFETCH_FRESH_S 5      /* a prefetch skips index files fetched this recently */
 #define SOURCES_MAX 16          /* peers tried for one fetch */
-#define PEER_INFLIGHT_MAX 4     /* transfers from one peer at a time; more wait their turn */
+#define PEER_INFLIGHT_MAX 2     /* transfers from one peer at a time; more wait their turn */
 #define SLOT_WAIT_MS 25000      /* a crate waits this long at most for a busy holder's slot */
 #define NEIGHBOUR_WAIT_MS 20000 /* ... and this long for a neighbour fetching it */
 #define BUSY_BACKOFF_MS 400     /* a holder that said busy is asked again after this */
