@@ -17,8 +17,10 @@
 
 #include <sodium.h>
 
+#include "agent/import.h"
 #include "agent/internal.h"
 #include "agent/log.h"
+#include "proto/addr.h"
 
 int64_t agent_now(void)
 {
@@ -89,47 +91,11 @@ char *agent_default_cargo_home(void)
 
 int agent_parse_addr(const char *s, struct sockaddr_storage *out)
 {
-    char host[64];
-    const char *colon;
-    size_t hl;
-    if (s == NULL)
+    struct proto_peer_addr a;
+    if (s == NULL || proto_peer_addr_parse(s, strlen(s), &a) < 0 ||
+        proto_peer_addr_to_sockaddr(&a, out) < 0)
         return -EINVAL;
-    if (s[0] == '[') {
-        const char *rb = strchr(s, ']');
-        if (rb == NULL || rb[1] != ':')
-            return -EINVAL;
-        hl = (size_t)(rb - s - 1);
-        if (hl == 0 || hl >= sizeof host)
-            return -EINVAL;
-        memcpy(host, s + 1, hl);
-        colon = rb + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (colon == NULL)
-            return -EINVAL;
-        hl = (size_t)(colon - s);
-        if (hl == 0 || hl >= sizeof host)
-            return -EINVAL;
-        memcpy(host, s, hl);
-    }
-    host[hl] = '\0';
-    const char *p = colon + 1;
-    if (*p == '\0' || strlen(p) > 5)
-        return -EINVAL;
-    unsigned port = 0;
-    for (; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -EINVAL;
-        port = port * 10 + (unsigned)(*p - '0');
-    }
-    if (port == 0 || port > 65535)
-        return -EINVAL;
-    memset(out, 0, sizeof *out);
-    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0)
-        return 0;
-    if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) == 0)
-        return 0;
-    return -EINVAL;
+    return 0;
 }
 
 static void on_tick(uv_timer_t *t)

@@ -86,6 +86,14 @@ char *agent_default_store_dir(void);
 /* $CARGO_HOME, else $HOME/.cargo (malloc'd). */
 char *agent_default_cargo_home(void);
 
+/* Which store call failed, for agent_store_error. */
+enum agent_store_step { AGENT_STORE_OPEN, AGENT_STORE_IDENTITY, AGENT_STORE_LOCK };
+/* Print a fatal store error: "cratecast: <what is wrong>" on one line, then
+ * "help: <what to do>" when a fix is known (agent startup, `cratecast id`).
+ * code: what the store call returned; err: its explanation. */
+void agent_store_error(enum agent_store_step step, int code, const char *dir,
+                       const struct store_error *err);
+
 /* "ADDR:PORT" / "[V6]:PORT" -> sockaddr. 0 or -EINVAL. */
 int agent_parse_addr(const char *s, struct sockaddr_storage *out);
 

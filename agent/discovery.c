@@ -1,18 +1,11 @@
 /* agent/discovery.c — announce "_cratecast._tcp" and browse for peers over
  * mDNS/DNS-SD, with Avahi driven by the agent's libuv loop (agent/discovery.h).
  *
- * Three parts:
- *   1. An AvahiPoll adapter over libuv. An AvahiWatch maps onto a uv_poll_t,
- *      but libdbus watches one socket twice (a read and a write watch) and
- *      libuv allows one uv_poll_t per fd, so watches on one fd share one
- *      `struct uvp_fd` whose poll mask is the union of theirs. An AvahiTimeout
- *      is a one-shot uv_timer_t (Avahi passes absolute gettimeofday times; we
- *      round the delay up and call uv_update_time() first so nothing fires
- *      early). Handles are freed only in their close callbacks; a watch freed
- *      while its fd is dispatching is only marked dead and swept afterwards.
- *   2. Two backends behind one set of functions: avahi-client (the system's
+ * Two parts (Avahi runs on the loop through agent/avahi_poll.h; its
+ * libraries come from agent/avahi_load.h):
+ *   1. Two backends behind one set of functions: avahi-client (the system's
  *      avahi-daemon over D-Bus) and an embedded avahi-core server.
- *   3. A bounded table of browsed services (DISC_SVC_MAX), one resolver each,
+ *   2. A bounded table of browsed services (DISC_SVC_MAX), one resolver each,
  *      kept open so that a TXT change is reported again through found().
  *
  * Backend state machine (d->backend, d->dead; transitions in the named
@@ -59,7 +52,6 @@
  */
 #include "agent/discovery.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -78,13 +70,12 @@
 #include <avahi-common/error.h>
 #include <avahi-common/malloc.h>
 #include <avahi-common/strlst.h>
-#include <avahi-common/timeval.h>
-#include <avahi-common/watch.h>
 #include <avahi-core/core.h>
 #include <avahi-core/lookup.h>
-#include <avahi-core/log.h>
 #include <avahi-core/publish.h>
 
+#include "agent/avahi_load.h"
+#include "agent/avahi_poll.h"
 #include "agent/log.h"
 
 #define DISC_TYPE "_cratecast._tcp"
@@ -97,163 +88,12 @@
 
 #define disc_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
-/* ---- the two Avahi libraries, each loaded on its own -------------------- */
-
-/* libavahi-client and libavahi-core both export `avahi_entry_group_free`
- * (the client's public one; an internal one in core with another signature),
- * and each calls its own through the PLT. Linked into one executable, one of
- * them gets the other's function: avahi_server_free crashes inside libdbus.
- * So neither is linked: each is dlopen'ed RTLD_LOCAL on first use, where its
- * lookups see the executable's global scope and then only its own tree, and
- * is called through the tables below (filled with dlsym, types checked
- * against the headers). They stay loaded for the life of the process. If
- * the executable was linked against one of them anyway, the symbol is
- * global, and the other backend is refused instead of crashing. */
-#define DISC_CLIENT_LIB "libavahi-client.so.3"
-#define DISC_CORE_LIB "libavahi-core.so.7"
-#define DISC_CLASH_SYM "avahi_entry_group_free"
-
-/* (symbol tables, kept as written: the formatter re-indents them on every pass) */
-/* clang-format off */
-#define DISC_CLIENT_SYMS(X)                                                                   \
-    X(avahi_client_new) X(avahi_client_free) X(avahi_client_errno)                             \
-    X(avahi_client_get_version_string) X(avahi_entry_group_new) X(avahi_entry_group_free)      \
-    X(avahi_entry_group_reset) X(avahi_entry_group_commit)                                     \
-    X(avahi_entry_group_add_service_strlst) X(avahi_entry_group_update_service_txt_strlst)     \
-    X(avahi_service_browser_new) X(avahi_service_browser_free) X(avahi_service_resolver_new)   \
-    X(avahi_service_resolver_free)
-#define DISC_CORE_SYMS(X)                                                                     \
-    X(avahi_server_new) X(avahi_server_free) X(avahi_server_errno)                             \
-    X(avahi_server_config_init) X(avahi_server_config_free) X(avahi_server_get_host_name)      \
-    X(avahi_server_get_host_name_fqdn) X(avahi_server_set_host_name)                           \
-    X(avahi_s_entry_group_new) X(avahi_s_entry_group_free) X(avahi_s_entry_group_reset)        \
-    X(avahi_s_entry_group_commit) X(avahi_server_add_service_strlst)                           \
-    X(avahi_server_update_service_txt_strlst) X(avahi_s_service_browser_new)                   \
-    X(avahi_s_service_browser_free) X(avahi_s_service_resolver_new)                            \
-    X(avahi_s_service_resolver_free) X(avahi_set_log_function)
-/* clang-format on */
-#define DISC_FIELD(f) __typeof__(f) *f;
-
-struct disc_client_lib {
-    int state; /* 0 not tried, 1 loaded, -1 unusable */
-    DISC_CLIENT_SYMS(DISC_FIELD)
-};
-struct disc_core_lib {
-    int state;
-    DISC_CORE_SYMS(DISC_FIELD)
-};
-/* Process-wide, loop thread only: a library is loaded once. */
-static struct disc_client_lib dcl;
-static struct disc_core_lib dco;
-
-/* Which library, if any, put the clashing symbol into the global scope. */
-static const char *disc_clash_owner(void)
-{
-    Dl_info info;
-    void *sym = dlsym(RTLD_DEFAULT, DISC_CLASH_SYM);
-    if (sym == NULL || dladdr(sym, &info) == 0 || info.dli_fname == NULL)
-        return NULL;
-    return info.dli_fname;
-}
-
-static void *disc_dlopen(const char *lib, const char *other)
-{
-    const char *owner = disc_clash_owner();
-    if (owner != NULL && strstr(owner, other) != NULL) {
-        log_warn("discovery: %s is linked into this program; %s cannot be used with it", owner,
-                 lib);
-        return NULL;
-    }
-    void *dl = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
-    if (dl == NULL)
-        log_info("discovery: %s", dlerror());
-    return dl;
-}
-
-#define DISC_LOAD(f)                                                                               \
-    if (ok && (lib->f = (__typeof__(lib->f))dlsym(dl, #f)) == NULL) {                              \
-        log_warn("discovery: %s lacks %s", name, #f);                                              \
-        ok = false;                                                                                \
-    }
-
-static int disc_client_lib_load(void)
-{
-    struct disc_client_lib *lib = &dcl;
-    const char *name = DISC_CLIENT_LIB;
-    if (lib->state == 0) {
-        void *dl = disc_dlopen(name, "avahi-core");
-        bool ok = dl != NULL;
-        DISC_CLIENT_SYMS(DISC_LOAD)
-        lib->state = ok ? 1 : -1;
-    }
-    return lib->state > 0 ? 0 : -ENOTSUP;
-}
-
-/* avahi-core logs through avahi_log_*: route it into agent/log.h. */
-static void disc_core_log(AvahiLogLevel level, const char *txt)
-{
-    if (level <= AVAHI_LOG_ERROR)
-        log_warn("avahi-core: %s", txt);
-    else
-        log_debug("avahi-core: %s", txt);
-}
-
-static int disc_core_lib_load(void)
-{
-    struct disc_core_lib *lib = &dco;
-    const char *name = DISC_CORE_LIB;
-    if (lib->state == 0) {
-        void *dl = disc_dlopen(name, "avahi-client");
-        bool ok = dl != NULL;
-        DISC_CORE_SYMS(DISC_LOAD)
-        lib->state = ok ? 1 : -1;
-        if (ok)
-            lib->avahi_set_log_function(disc_core_log);
-    }
-    return lib->state > 0 ? 0 : -ENOTSUP;
-}
+/* The two Avahi libraries (agent/avahi_load.h): set when a backend first
+ * starts; a backend is only used once its library is loaded. */
+static const struct avahi_load_client_fns *dcl;
+static const struct avahi_load_core_fns *dco;
 
 enum disc_backend { DISC_NONE = 0, DISC_CLIENT, DISC_CORE };
-
-/* ---- AvahiPoll over libuv ------------------------------------------------ */
-
-struct uvp_fd;
-
-struct AvahiWatch {
-    struct uvp_fd *pf;
-    AvahiWatchEvent want; /* what Avahi asked for */
-    AvahiWatchEvent got;  /* what the current callback is being told */
-    AvahiWatchCallback cb;
-    void *ud;
-    bool dead; /* freed by Avahi during a dispatch; swept after it */
-    AvahiWatch *next;
-};
-
-/* All watches on one fd share one uv_poll_t. */
-struct uvp_fd {
-    uv_poll_t h;
-    struct uvp *p;
-    int fd;
-    int active; /* uv events the handle is started with */
-    unsigned dispatching;
-    AvahiWatch *watches;
-    struct uvp_fd *next; /* in p->fds while not closing */
-};
-
-struct AvahiTimeout {
-    uv_timer_t h;
-    struct uvp *p;
-    AvahiTimeoutCallback cb;
-    void *ud;
-    AvahiTimeout *prev, *next;
-};
-
-struct uvp {
-    AvahiPoll api; /* api.userdata == this */
-    uv_loop_t *loop;
-    struct uvp_fd *fds;
-    AvahiTimeout *timeouts;
-};
 
 /* ---- discovery state ----------------------------------------------------- */
 
@@ -278,6 +118,7 @@ struct agent_discovery {
     struct uvp poll;
     uv_timer_t timer;      /* disc_kick: deferred work and retries */
     unsigned open_handles; /* uv handles not yet through their close callback */
+                           /* (d->timer; poll.open_handles counts the poll's) */
 
     char *name; /* current instance name (avahi_malloc'd; may be renamed) */
     uint16_t port;
@@ -318,7 +159,7 @@ static void disc_kick(struct agent_discovery *d, uint64_t ms);
 /* Every uv handle's close callback ends here; the last one frees d. */
 static void disc_handle_closed(struct agent_discovery *d)
 {
-    if (--d->open_handles > 0 || !d->torn_down)
+    if (d->open_handles + d->poll.open_handles > 0 || !d->torn_down)
         return;
     avahi_free(d->name);
     free(d);
@@ -329,259 +170,10 @@ static struct agent_discovery *disc_of_poll(struct uvp *p)
     return disc_container_of(p, struct agent_discovery, poll);
 }
 
-static int uvp_to_uv(AvahiWatchEvent ev)
+/* One of the poll's handles is closed (uvp_closed_cb). */
+static void disc_poll_closed(struct uvp *p)
 {
-    int m = 0;
-    if (ev & AVAHI_WATCH_IN)
-        m |= UV_READABLE;
-    if (ev & AVAHI_WATCH_OUT)
-        m |= UV_WRITABLE;
-    if (ev & AVAHI_WATCH_HUP)
-        m |= UV_DISCONNECT;
-    return m;
-}
-
-static void uvp_fd_closed(uv_handle_t *h)
-{
-    struct uvp_fd *pf = disc_container_of((uv_poll_t *)h, struct uvp_fd, h);
-    struct agent_discovery *d = disc_of_poll(pf->p);
-    free(pf);
-    disc_handle_closed(d);
-}
-
-static void uvp_poll_cb(uv_poll_t *h, int status, int events);
-
-/* Sweep dead watches, then make the uv_poll_t match the union of the live
- * watches' masks; close it when none is left. Not during a dispatch. */
-static void uvp_fd_sync(struct uvp_fd *pf)
-{
-    if (pf->dispatching > 0)
-        return;
-    int mask = 0;
-    bool any = false;
-    for (AvahiWatch **pw = &pf->watches; *pw != NULL;) {
-        AvahiWatch *w = *pw;
-        if (w->dead) {
-            *pw = w->next;
-            free(w);
-            continue;
-        }
-        any = true;
-        mask |= uvp_to_uv(w->want);
-        pw = &w->next;
-    }
-    if (!any) {
-        for (struct uvp_fd **pp = &pf->p->fds; *pp != NULL; pp = &(*pp)->next) {
-            if (*pp == pf) {
-                *pp = pf->next;
-                break;
-            }
-        }
-        uv_close((uv_handle_t *)&pf->h, uvp_fd_closed);
-        return;
-    }
-    if (mask == pf->active)
-        return;
-    if (mask == 0) {
-        uv_poll_stop(&pf->h);
-        pf->active = 0;
-        return;
-    }
-    int rc = uv_poll_start(&pf->h, mask, uvp_poll_cb);
-    if (rc < 0) {
-        log_warn("discovery: poll on fd %d: %s", pf->fd, uv_strerror(rc));
-        return;
-    }
-    pf->active = mask;
-}
-
-static void uvp_poll_cb(uv_poll_t *h, int status, int events)
-{
-    struct uvp_fd *pf = disc_container_of(h, struct uvp_fd, h);
-    AvahiWatchEvent ev = 0;
-    if (status < 0) {
-        /* libuv has stopped the handle; let the owner read the error. */
-        pf->active = 0;
-        ev = AVAHI_WATCH_ERR | AVAHI_WATCH_IN;
-    } else {
-        if (events & UV_READABLE)
-            ev |= AVAHI_WATCH_IN;
-        if (events & UV_WRITABLE)
-            ev |= AVAHI_WATCH_OUT;
-        if (events & UV_DISCONNECT)
-            ev |= AVAHI_WATCH_HUP;
-    }
-    pf->dispatching++;
-    for (AvahiWatch *w = pf->watches; w != NULL; w = w->next) {
-        if (w->dead || w->want == 0)
-            continue;
-        AvahiWatchEvent mine = ev & (w->want | AVAHI_WATCH_ERR | AVAHI_WATCH_HUP);
-        if (mine == 0)
-            continue;
-        w->got = mine;
-        w->cb(w, pf->fd, mine, w->ud);
-        w->got = 0;
-    }
-    pf->dispatching--;
-    uvp_fd_sync(pf);
-}
-
-static AvahiWatch *uvp_watch_new(const AvahiPoll *api, int fd, AvahiWatchEvent event,
-                                 AvahiWatchCallback cb, void *ud)
-{
-    struct uvp *p = api->userdata;
-    struct uvp_fd *pf = p->fds;
-    while (pf != NULL && pf->fd != fd)
-        pf = pf->next;
-    if (pf == NULL) {
-        pf = calloc(1, sizeof *pf);
-        if (pf == NULL)
-            return NULL;
-        int rc = uv_poll_init(p->loop, &pf->h, fd);
-        if (rc < 0) {
-            log_warn("discovery: cannot watch fd %d: %s", fd, uv_strerror(rc));
-            free(pf);
-            return NULL;
-        }
-        disc_of_poll(p)->open_handles++;
-        pf->p = p;
-        pf->fd = fd;
-        pf->next = p->fds;
-        p->fds = pf;
-    }
-    AvahiWatch *w = calloc(1, sizeof *w);
-    if (w != NULL) {
-        w->pf = pf;
-        w->want = event;
-        w->cb = cb;
-        w->ud = ud;
-        w->next = pf->watches;
-        pf->watches = w;
-    }
-    uvp_fd_sync(pf); /* closes a fresh pf again when w could not be allocated */
-    return w;
-}
-
-static void uvp_watch_update(AvahiWatch *w, AvahiWatchEvent event)
-{
-    w->want = event;
-    uvp_fd_sync(w->pf);
-}
-
-static AvahiWatchEvent uvp_watch_get_events(AvahiWatch *w)
-{
-    return w->got;
-}
-
-static void uvp_watch_free(AvahiWatch *w)
-{
-    w->dead = true;
-    w->want = 0;
-    uvp_fd_sync(w->pf);
-}
-
-static void uvp_timeout_cb(uv_timer_t *h)
-{
-    AvahiTimeout *t = disc_container_of(h, AvahiTimeout, h);
-    t->cb(t, t->ud);
-}
-
-static void uvp_timeout_arm(AvahiTimeout *t, const struct timeval *tv)
-{
-    if (tv == NULL) {
-        uv_timer_stop(&t->h);
-        return;
-    }
-    AvahiUsec age = avahi_age(tv); /* now - tv: negative while in the future */
-    /* Rounded up, plus one: libuv's clock truncates to the millisecond. */
-    uint64_t ms = age >= 0 ? 0 : (uint64_t)((-age + 999) / 1000) + 1;
-    uv_update_time(t->p->loop);
-    uv_timer_start(&t->h, uvp_timeout_cb, ms, 0);
-}
-
-static AvahiTimeout *uvp_timeout_new(const AvahiPoll *api, const struct timeval *tv,
-                                     AvahiTimeoutCallback cb, void *ud)
-{
-    struct uvp *p = api->userdata;
-    AvahiTimeout *t = calloc(1, sizeof *t);
-    if (t == NULL)
-        return NULL;
-    int rc = uv_timer_init(p->loop, &t->h);
-    if (rc < 0) {
-        free(t);
-        return NULL;
-    }
-    disc_of_poll(p)->open_handles++;
-    t->p = p;
-    t->cb = cb;
-    t->ud = ud;
-    t->next = p->timeouts;
-    if (p->timeouts != NULL)
-        p->timeouts->prev = t;
-    p->timeouts = t;
-    uvp_timeout_arm(t, tv);
-    return t;
-}
-
-static void uvp_timeout_update(AvahiTimeout *t, const struct timeval *tv)
-{
-    uvp_timeout_arm(t, tv);
-}
-
-static void uvp_timeout_closed(uv_handle_t *h)
-{
-    AvahiTimeout *t = disc_container_of((uv_timer_t *)h, AvahiTimeout, h);
-    struct agent_discovery *d = disc_of_poll(t->p);
-    free(t);
-    disc_handle_closed(d);
-}
-
-static void uvp_timeout_free(AvahiTimeout *t)
-{
-    if (t->prev != NULL)
-        t->prev->next = t->next;
-    else
-        t->p->timeouts = t->next;
-    if (t->next != NULL)
-        t->next->prev = t->prev;
-    uv_timer_stop(&t->h);
-    uv_close((uv_handle_t *)&t->h, uvp_timeout_closed);
-}
-
-static void uvp_init(struct uvp *p, uv_loop_t *loop)
-{
-    memset(p, 0, sizeof *p);
-    p->loop = loop;
-    p->api.userdata = p;
-    p->api.watch_new = uvp_watch_new;
-    p->api.watch_update = uvp_watch_update;
-    p->api.watch_get_events = uvp_watch_get_events;
-    p->api.watch_free = uvp_watch_free;
-    p->api.timeout_new = uvp_timeout_new;
-    p->api.timeout_update = uvp_timeout_update;
-    p->api.timeout_free = uvp_timeout_free;
-}
-
-/* After the backends are freed nothing should be left; close whatever a
- * library forgot so that d can still be freed. */
-static void uvp_shutdown(struct uvp *p)
-{
-    unsigned leaked = 0;
-    while (p->timeouts != NULL) {
-        uvp_timeout_free(p->timeouts);
-        leaked++;
-    }
-    while (p->fds != NULL) {
-        struct uvp_fd *pf = p->fds;
-        for (AvahiWatch *w = pf->watches; w != NULL; w = w->next) {
-            w->dead = true;
-            leaked++;
-        }
-        pf->dispatching = 0;
-        uvp_fd_sync(pf); /* unlinks and closes pf */
-    }
-    if (leaked > 0)
-        log_debug("discovery: closed %u poll objects left by avahi", leaked);
+    disc_handle_closed(disc_of_poll(p));
 }
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -651,9 +243,9 @@ static void disc_emit_lost(struct agent_discovery *d, const char *host, uint16_t
 static void disc_resolver_free(struct disc_svc *s)
 {
     if (s->cres != NULL)
-        dcl.avahi_service_resolver_free(s->cres);
+        dcl->avahi_service_resolver_free(s->cres);
     if (s->sres != NULL)
-        dco.avahi_s_service_resolver_free(s->sres);
+        dco->avahi_s_service_resolver_free(s->sres);
     s->cres = NULL;
     s->sres = NULL;
 }
@@ -712,16 +304,16 @@ static int disc_svc_resolve(struct disc_svc *s)
     struct agent_discovery *d = s->d;
     s->tries++;
     if (d->backend == DISC_CLIENT)
-        s->cres = dcl.avahi_service_resolver_new(d->client, s->iface, s->proto, s->name, DISC_TYPE,
-                                                 s->domain, AVAHI_PROTO_INET, 0,
-                                                 disc_client_resolve_cb, s);
+        s->cres = dcl->avahi_service_resolver_new(d->client, s->iface, s->proto, s->name, DISC_TYPE,
+                                                  s->domain, AVAHI_PROTO_INET, 0,
+                                                  disc_client_resolve_cb, s);
     else if (d->backend == DISC_CORE)
-        s->sres = dco.avahi_s_service_resolver_new(d->server, s->iface, s->proto, s->name,
-                                                   DISC_TYPE, s->domain, AVAHI_PROTO_INET, 0,
-                                                   disc_core_resolve_cb, s);
+        s->sres = dco->avahi_s_service_resolver_new(d->server, s->iface, s->proto, s->name,
+                                                    DISC_TYPE, s->domain, AVAHI_PROTO_INET, 0,
+                                                    disc_core_resolve_cb, s);
     if (s->cres == NULL && s->sres == NULL) {
-        int err = d->backend == DISC_CLIENT ? dcl.avahi_client_errno(d->client)
-                                            : dco.avahi_server_errno(d->server);
+        int err = d->backend == DISC_CLIENT ? dcl->avahi_client_errno(d->client)
+                                            : dco->avahi_server_errno(d->server);
         log_warn("discovery: cannot resolve '%s': %s", s->name, avahi_strerror(err));
         return -EIO;
     }
@@ -877,8 +469,8 @@ static void disc_on_browse(struct agent_discovery *d, AvahiIfIndex iface, AvahiP
         break;
     case AVAHI_BROWSER_FAILURE:
         log_warn("discovery: browsing failed: %s",
-                 avahi_strerror(d->backend == DISC_CLIENT ? dcl.avahi_client_errno(d->client)
-                                                          : dco.avahi_server_errno(d->server)));
+                 avahi_strerror(d->backend == DISC_CLIENT ? dcl->avahi_client_errno(d->client)
+                                                          : dco->avahi_server_errno(d->server)));
         d->browser_failed = true;
         disc_kick(d, DISC_RETRY_MS);
         break;
@@ -905,9 +497,9 @@ static void disc_core_browse_cb(AvahiSServiceBrowser *b, AvahiIfIndex iface, Ava
 static void disc_browser_free(struct agent_discovery *d)
 {
     if (d->cbrowser != NULL)
-        dcl.avahi_service_browser_free(d->cbrowser);
+        dcl->avahi_service_browser_free(d->cbrowser);
     if (d->sbrowser != NULL)
-        dco.avahi_s_service_browser_free(d->sbrowser);
+        dco->avahi_s_service_browser_free(d->sbrowser);
     d->cbrowser = NULL;
     d->sbrowser = NULL;
     d->browser_failed = false;
@@ -929,15 +521,15 @@ static int disc_ensure_browser(struct agent_discovery *d)
     if (!disc_can_browse(d) || d->cbrowser != NULL || d->sbrowser != NULL)
         return 0;
     if (d->backend == DISC_CLIENT)
-        d->cbrowser = dcl.avahi_service_browser_new(d->client, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
-                                                    DISC_TYPE, NULL, 0, disc_client_browse_cb, d);
+        d->cbrowser = dcl->avahi_service_browser_new(d->client, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
+                                                     DISC_TYPE, NULL, 0, disc_client_browse_cb, d);
     else
-        d->sbrowser = dco.avahi_s_service_browser_new(d->server, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
-                                                      DISC_TYPE, NULL, 0, disc_core_browse_cb, d);
+        d->sbrowser = dco->avahi_s_service_browser_new(d->server, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
+                                                       DISC_TYPE, NULL, 0, disc_core_browse_cb, d);
     if (d->cbrowser == NULL && d->sbrowser == NULL) {
         log_warn("discovery: cannot browse: %s",
-                 avahi_strerror(d->backend == DISC_CLIENT ? dcl.avahi_client_errno(d->client)
-                                                          : dco.avahi_server_errno(d->server)));
+                 avahi_strerror(d->backend == DISC_CLIENT ? dcl->avahi_client_errno(d->client)
+                                                          : dco->avahi_server_errno(d->server)));
         return -EIO;
     }
     return 0;
@@ -948,18 +540,18 @@ static int disc_ensure_browser(struct agent_discovery *d)
 static void disc_group_reset(struct agent_discovery *d)
 {
     if (d->cgroup != NULL)
-        dcl.avahi_entry_group_reset(d->cgroup);
+        dcl->avahi_entry_group_reset(d->cgroup);
     if (d->sgroup != NULL)
-        dco.avahi_s_entry_group_reset(d->sgroup);
+        dco->avahi_s_entry_group_reset(d->sgroup);
     d->group_filled = false;
 }
 
 static void disc_group_free(struct agent_discovery *d)
 {
     if (d->cgroup != NULL)
-        dcl.avahi_entry_group_free(d->cgroup);
+        dcl->avahi_entry_group_free(d->cgroup);
     if (d->sgroup != NULL)
-        dco.avahi_s_entry_group_free(d->sgroup);
+        dco->avahi_s_entry_group_free(d->sgroup);
     d->cgroup = NULL;
     d->sgroup = NULL;
     d->group_filled = false;
@@ -988,18 +580,18 @@ static int disc_group_fill(struct agent_discovery *d)
         if (i > 0 && !disc_rename(d))
             break;
         if (d->backend == DISC_CLIENT)
-            r = dcl.avahi_entry_group_add_service_strlst(d->cgroup, AVAHI_IF_UNSPEC,
-                                                         AVAHI_PROTO_UNSPEC, 0, d->name, DISC_TYPE,
-                                                         NULL, NULL, d->port, l);
+            r = dcl->avahi_entry_group_add_service_strlst(d->cgroup, AVAHI_IF_UNSPEC,
+                                                          AVAHI_PROTO_UNSPEC, 0, d->name, DISC_TYPE,
+                                                          NULL, NULL, d->port, l);
         else
-            r = dco.avahi_server_add_service_strlst(d->server, d->sgroup, AVAHI_IF_UNSPEC,
-                                                    AVAHI_PROTO_UNSPEC, 0, d->name, DISC_TYPE, NULL,
-                                                    NULL, d->port, l);
+            r = dco->avahi_server_add_service_strlst(d->server, d->sgroup, AVAHI_IF_UNSPEC,
+                                                     AVAHI_PROTO_UNSPEC, 0, d->name, DISC_TYPE,
+                                                     NULL, NULL, d->port, l);
     }
     avahi_string_list_free(l);
     if (r >= 0)
-        r = d->backend == DISC_CLIENT ? dcl.avahi_entry_group_commit(d->cgroup)
-                                      : dco.avahi_s_entry_group_commit(d->sgroup);
+        r = d->backend == DISC_CLIENT ? dcl->avahi_entry_group_commit(d->cgroup)
+                                      : dco->avahi_s_entry_group_commit(d->sgroup);
     if (r < 0) {
         log_warn("discovery: cannot announce '%s': %s", d->name, avahi_strerror(r));
         return -EIO;
@@ -1026,8 +618,8 @@ static void disc_group_state(struct agent_discovery *d, AvahiEntryGroupState st)
         break;
     case AVAHI_ENTRY_GROUP_FAILURE:
         log_warn("discovery: announcement failed: %s",
-                 avahi_strerror(d->backend == DISC_CLIENT ? dcl.avahi_client_errno(d->client)
-                                                          : dco.avahi_server_errno(d->server)));
+                 avahi_strerror(d->backend == DISC_CLIENT ? dcl->avahi_client_errno(d->client)
+                                                          : dco->avahi_server_errno(d->server)));
         d->group_failed = true;
         disc_kick(d, DISC_RETRY_MS);
         break;
@@ -1068,9 +660,9 @@ static int disc_ensure_published(struct agent_discovery *d)
     if (d->port == 0 || !disc_running(d) || d->group_failed)
         return 0;
     if (d->backend == DISC_CLIENT && d->cgroup == NULL)
-        d->cgroup = dcl.avahi_entry_group_new(d->client, disc_client_group_cb, d);
+        d->cgroup = dcl->avahi_entry_group_new(d->client, disc_client_group_cb, d);
     if (d->backend == DISC_CORE && d->sgroup == NULL)
-        d->sgroup = dco.avahi_s_entry_group_new(d->server, disc_core_group_cb, d);
+        d->sgroup = dco->avahi_s_entry_group_new(d->server, disc_core_group_cb, d);
     if (d->cgroup == NULL && d->sgroup == NULL) {
         log_warn("discovery: cannot create an entry group");
         return -ENOMEM;
@@ -1113,7 +705,7 @@ static void disc_client_cb(AvahiClient *c, AvahiClientState st, void *ud)
         break;
     case AVAHI_CLIENT_FAILURE:
         log_warn("discovery: avahi-daemon connection failed: %s",
-                 avahi_strerror(dcl.avahi_client_errno(c)));
+                 avahi_strerror(dcl->avahi_client_errno(c)));
         d->dead = true;
         disc_kick(d, 0);
         break;
@@ -1128,15 +720,15 @@ static void disc_server_cb(AvahiServer *s, AvahiServerState st, void *ud)
     d->sstate = st;
     switch (st) {
     case AVAHI_SERVER_RUNNING:
-        log_info("discovery: avahi-core running as %s", dco.avahi_server_get_host_name_fqdn(s));
+        log_info("discovery: avahi-core running as %s", dco->avahi_server_get_host_name_fqdn(s));
         disc_ensure(d);
         break;
     case AVAHI_SERVER_COLLISION: {
-        char *n = avahi_alternative_host_name(dco.avahi_server_get_host_name(s));
+        char *n = avahi_alternative_host_name(dco->avahi_server_get_host_name(s));
         if (n == NULL)
             break;
-        log_info("discovery: host name %s is taken; now %s", dco.avahi_server_get_host_name(s), n);
-        dco.avahi_server_set_host_name(s, n);
+        log_info("discovery: host name %s is taken; now %s", dco->avahi_server_get_host_name(s), n);
+        dco->avahi_server_set_host_name(s, n);
         avahi_free(n);
         break;
     }
@@ -1144,7 +736,7 @@ static void disc_server_cb(AvahiServer *s, AvahiServerState st, void *ud)
         disc_group_reset(d);
         break;
     case AVAHI_SERVER_FAILURE:
-        log_warn("discovery: avahi-core failed: %s", avahi_strerror(dco.avahi_server_errno(s)));
+        log_warn("discovery: avahi-core failed: %s", avahi_strerror(dco->avahi_server_errno(s)));
         d->dead = true;
         disc_kick(d, 0);
         break;
@@ -1159,12 +751,12 @@ static int disc_client_start(struct agent_discovery *d)
      * Auto: fail at once so that avahi-core can take over. */
     AvahiClientFlags flags = d->force == 1 ? AVAHI_CLIENT_NO_FAIL : 0;
     int err = 0;
-    if (disc_client_lib_load() < 0)
+    if ((dcl = avahi_load_client()) == NULL)
         return -ENOTSUP;
     d->backend = DISC_CLIENT;
     d->dead = false;
     d->client = NULL;
-    AvahiClient *c = dcl.avahi_client_new(&d->poll.api, flags, disc_client_cb, d, &err);
+    AvahiClient *c = dcl->avahi_client_new(&d->poll.api, flags, disc_client_cb, d, &err);
     if (c == NULL) {
         log_info("discovery: no avahi-daemon: %s", avahi_strerror(err));
         /* Whatever the constructor's callback created went with it. */
@@ -1177,7 +769,7 @@ static int disc_client_start(struct agent_discovery *d)
         return -ENOTSUP;
     }
     d->client = c;
-    log_info("discovery: using avahi-daemon %s", dcl.avahi_client_get_version_string(c));
+    log_info("discovery: using avahi-daemon %s", dcl->avahi_client_get_version_string(c));
     disc_ensure(d);
     return 0;
 }
@@ -1189,9 +781,9 @@ static int disc_core_start(struct agent_discovery *d)
     AvahiServerConfig cfg;
     char host[AVAHI_LABEL_MAX];
     int err = 0;
-    if (disc_core_lib_load() < 0)
+    if ((dco = avahi_load_core()) == NULL)
         return -ENOTSUP;
-    if (dco.avahi_server_config_init(&cfg) == NULL)
+    if (dco->avahi_server_config_init(&cfg) == NULL)
         return -ENOMEM;
     if (d->txt.id[0] != '\0')
         snprintf(host, sizeof host, "cc-%s", d->txt.id);
@@ -1230,9 +822,9 @@ static int disc_core_start(struct agent_discovery *d)
     d->server = NULL;
     d->sstate = AVAHI_SERVER_INVALID;
     AvahiServer *s = cfg.host_name != NULL
-                         ? dco.avahi_server_new(&d->poll.api, &cfg, disc_server_cb, d, &err)
+                         ? dco->avahi_server_new(&d->poll.api, &cfg, disc_server_cb, d, &err)
                          : NULL;
-    dco.avahi_server_config_free(&cfg);
+    dco->avahi_server_config_free(&cfg);
     if (s == NULL) {
         log_warn("discovery: avahi-core cannot start: %s",
                  avahi_strerror(err != 0 ? err : AVAHI_ERR_NO_MEMORY));
@@ -1268,9 +860,9 @@ static void disc_backend_drop(struct agent_discovery *d, bool report)
     disc_browser_free(d);
     disc_group_free(d);
     if (d->client != NULL)
-        dcl.avahi_client_free(d->client);
+        dcl->avahi_client_free(d->client);
     if (d->server != NULL)
-        dco.avahi_server_free(d->server);
+        dco->avahi_server_free(d->server);
     d->client = NULL;
     d->server = NULL;
     d->backend = DISC_NONE;
@@ -1279,7 +871,9 @@ static void disc_backend_drop(struct agent_discovery *d, bool report)
 
 static void disc_timer_closed(uv_handle_t *h)
 {
-    disc_handle_closed(disc_container_of((uv_timer_t *)h, struct agent_discovery, timer));
+    struct agent_discovery *d = disc_container_of((uv_timer_t *)h, struct agent_discovery, timer);
+    d->open_handles--;
+    disc_handle_closed(d);
 }
 
 static void disc_teardown(struct agent_discovery *d)
@@ -1368,7 +962,7 @@ int agent_discovery_start(uv_loop_t *loop, const struct agent_discovery_config *
     }
     d->open_handles = 1;
     d->loop = loop;
-    uvp_init(&d->poll, loop);
+    uvp_init(&d->poll, loop, disc_poll_closed);
     d->port = cfg->port;
     d->txt = cfg->txt;
     d->found = cfg->found;
@@ -1400,12 +994,12 @@ int agent_discovery_update(struct agent_discovery *d, const struct proto_txt *tx
         return -ENOMEM;
     int r;
     if (d->backend == DISC_CLIENT)
-        r = dcl.avahi_entry_group_update_service_txt_strlst(
+        r = dcl->avahi_entry_group_update_service_txt_strlst(
             d->cgroup, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0, d->name, DISC_TYPE, NULL, l);
     else
-        r = dco.avahi_server_update_service_txt_strlst(d->server, d->sgroup, AVAHI_IF_UNSPEC,
-                                                       AVAHI_PROTO_UNSPEC, 0, d->name, DISC_TYPE,
-                                                       NULL, l);
+        r = dco->avahi_server_update_service_txt_strlst(d->server, d->sgroup, AVAHI_IF_UNSPEC,
+                                                        AVAHI_PROTO_UNSPEC, 0, d->name, DISC_TYPE,
+                                                        NULL, l);
     avahi_string_list_free(l);
     if (r < 0) {
         log_debug("discovery: TXT update failed (%s); re-announcing", avahi_strerror(r));

@@ -15,6 +15,30 @@
  *
  * Ownership: created and used on the loop thread; agent_discovery_stop frees
  * everything (handles are closed asynchronously; the loop must run on).
+ * agent_discovery_start copies what it keeps of cfg (instance name, TXT), so
+ * cfg need not outlive the call; ud must stay valid until
+ * agent_discovery_stop. A failed start leaves nothing to free but may leave
+ * handles closing: run the loop before closing it. After
+ * agent_discovery_stop, d must not be used again.
+ *
+ * Callbacks: found() and lost() run on the loop thread, from Avahi's events
+ * or from deferred work (a timer), never synchronously from inside
+ * agent_discovery_start, agent_discovery_update or agent_discovery_stop.
+ * found() runs when a service is resolved and again when its TXT changes;
+ * when its address or port changes, lost() for the old one comes first.
+ * A service reported by found(host, port) is reported by lost(host, port)
+ * exactly once, unless stop comes first (a failing backend or browser, or
+ * the daemon going away, loses every service). Either callback may call
+ * agent_discovery_stop: the teardown then waits for the next loop turn.
+ *
+ * Shutdown: agent_discovery_stop withdraws our announcement and drops the
+ * browser, resolvers and backend at once without calling lost(); no found()
+ * or lost() runs after it, not even one already pending. d's memory is
+ * freed by the last close callback (agent/avahi_poll.h for the poll's
+ * handles), so the loop must run until then.
+ *
+ * Pointers: host and txt handed to found() and lost() are valid only during
+ * the call (copy them); agent_discovery_backend returns a static string.
  */
 #ifndef CRATECAST_AGENT_DISCOVERY_H
 #define CRATECAST_AGENT_DISCOVERY_H

@@ -31,12 +31,21 @@
  *            trusted cksum (store_blob_commit) or they are dropped, the sender
  *            penalised, and the next source tried. Every transfer is announced
  *            to peers (news.c) while it runs.
- *   index:   online, the upstream (conditional GET, validators kept); offline, each
- * live peer listing a copy of that index file we have not merged yet: its signed index message is
- * verified against the peer's key and every entry goes through store_index_put, where a
- *            contradiction with what we hold is rejected and counted.
+ *   index:   online, the upstream (conditional GET, validators kept; none sent
+ *            while an entry only a peer vouched for is held, as a 304 would not
+ *            say which versions it lists). Its file is authoritative: a
+ *            peer-only entry it contradicts gives way to its own, one it does
+ *            not list is dropped (with its crate), one it lists is recorded as
+ *            the upstream's; the dependencies are fetched ahead (prefetch_deps).
+ *            When the upstream is unreachable or fails (5xx, a hang), the
+ *            fetch goes on as offline. Offline, each live peer listing a copy
+ *            of that index file we have not merged yet: its signed index
+ *            message is verified against the peer's key and every entry goes
+ *            through store_index_put, where a contradiction with what we hold
+ *            is rejected and counted (no prefetching from peers).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -48,6 +57,7 @@
 #include "proto/config.h"
 #include "proto/index_line.h"
 #include "proto/name.h"
+#include "proto/route.h"
 
 #define PREFETCH_MAX 64         /* dependency index files fetched ahead per index file */
 #define PREFETCH_DEPTH 2        /* how far ahead of what Cargo asked for */
@@ -252,14 +262,6 @@ static bool upstream_unreachable(const struct agent_http_response *res)
     return res->error != 0 || res->status >= 500;
 }
 
-static void describe(const struct agent_http_response *res, char *out, size_t outsz)
-{
-    if (res->error)
-        snprintf(out, outsz, "%s", res->error_text ? res->error_text : strerror(-res->error));
-    else
-        snprintf(out, outsz, "HTTP %ld", res->status);
-}
-
 static uint64_t now_ms(struct agent *a)
 {
     uv_update_time(&a->loop);
@@ -298,32 +300,25 @@ static struct agent_peer *take_peer(struct agent_fetch *f, struct agent_peer **c
     *saturated = false;
     if (f->ntried >= SOURCES_MAX)
         return NULL;
-    /* a peer that sent bad bytes or bad signatures waits behind every honest
-     * holder, even a busy one */
-    bool honest_waiting = false;
-    for (size_t i = 0; i < n; i++)
-        if (cand[i]->penalty == 0 && !was_tried(f, cand[i]))
-            honest_waiting = true;
+    struct peer_cand c[PEER_SELECT_MAX];
+    if (n > PEER_SELECT_MAX)
+        n = PEER_SELECT_MAX;
+    uint64_t now = now_ms(f->a);
     for (size_t i = 0; i < n; i++) {
-        if (was_tried(f, cand[i]))
-            continue;
-        if (cand[i]->penalty > 0 && honest_waiting) {
-            *saturated = true;
-            continue;
-        }
-        if (bounded &&
-            (cand[i]->inflight >= PEER_INFLIGHT_MAX || cand[i]->busy_until_ms > now_ms(f->a))) {
-            *saturated = true;
-            continue;
-        }
-        snprintf(f->tried[f->ntried++], PROTO_PEER_ADDR_MAX + 1, "%s", cand[i]->addr);
-        agent_peer_ref(cand[i]);
-        cand[i]->inflight++;
-        f->peer = cand[i];
-        f->started_ms = now_ms(f->a);
-        return cand[i];
+        c[i] = agent_peer_cand(cand[i]);
+        c[i].tried = was_tried(f, cand[i]);
+        c[i].busy = bounded && cand[i]->busy_until_ms > now;
     }
-    return NULL;
+    int k = peer_select_take(c, n, bounded ? PEER_INFLIGHT_MAX : UINT_MAX, saturated);
+    if (k < 0)
+        return NULL;
+    struct agent_peer *p = cand[k];
+    snprintf(f->tried[f->ntried++], PROTO_PEER_ADDR_MAX + 1, "%s", p->addr);
+    agent_peer_ref(p);
+    p->inflight++;
+    f->peer = p;
+    f->started_ms = now;
+    return p;
 }
 
 static void crate_next_source(struct agent_fetch *f);
@@ -531,24 +526,6 @@ static void keep_vers(struct ingest *in, const char *vers)
         in->nvers++;
 }
 
-/* Online, the upstream's index is authoritative: an entry only a peer vouched
- * for that contradicts it gives way to the upstream's. */
-static int put_over_peer(struct agent *a, const struct proto_index_entry *e, const char *detail)
-{
-    struct store_index_row row;
-    if (store_index_get(a->store, e->name, e->vers, &row) < 0)
-        return -EEXIST;
-    int origin = row.origin;
-    store_index_row_free(&row);
-    if (origin != STORE_ORIGIN_PEER || store_index_drop(a->store, e->name, e->vers, NULL) < 0)
-        return -EEXIST;
-    a->counters.rejected_peer_unconfirmed++;
-    a->counters.rejected++;
-    log_warn("index entry %s %s from a peer contradicts the upstream's: the upstream's is kept",
-             e->name, e->vers);
-    return store_index_put(a->store, e, STORE_ORIGIN_UPSTREAM, detail);
-}
-
 static void keep_dep(struct ingest *in, const char *dep)
 {
     if (in->ndeps >= PREFETCH_MAX)
@@ -597,15 +574,10 @@ static void ingest_step(struct agent_fetch *f)
             proto_index_entry_clear(&e);
             continue;
         }
-        rc = store_index_put(a->store, &e, in->origin, in->detail);
-        if (rc == -EEXIST && in->origin == STORE_ORIGIN_UPSTREAM)
-            rc = put_over_peer(a, &e, in->detail);
-        else if ((rc == STORE_PUT_SAME || rc == STORE_PUT_YANK) &&
-                 in->origin == STORE_ORIGIN_UPSTREAM)
-            store_index_confirm(a->store, e.name, e.vers, in->origin, in->detail);
+        rc = store_index_ingest(a->store, &e, in->origin, in->detail);
         if (in->origin == STORE_ORIGIN_UPSTREAM)
             keep_vers(in, e.vers);
-        if (rc == -EEXIST) {
+        if (rc == STORE_INGEST_CONFLICT) {
             in->c.conflicts++;
             a->counters.rejected++;
             if (in->origin == STORE_ORIGIN_PEER)
@@ -614,7 +586,14 @@ static void ingest_step(struct agent_fetch *f)
                 a->counters.rejected_conflict++;
             log_warn("index entry %s %s from %s contradicts the one already held: rejected", e.name,
                      e.vers, in->detail);
-        } else if (rc == STORE_PUT_NEW) {
+        } else if (rc == STORE_INGEST_NEW || rc == STORE_INGEST_REPLACED) {
+            if (rc == STORE_INGEST_REPLACED) {
+                a->counters.rejected_peer_unconfirmed++;
+                a->counters.rejected++;
+                log_warn("index entry %s %s from a peer contradicts the upstream's: the "
+                         "upstream's is kept",
+                         e.name, e.vers);
+            }
             in->nnew++;
             in->c.ok++;
         } else if (rc >= 0) {
@@ -685,7 +664,7 @@ static void peer_index_done(void *ud, struct agent_http_response *res)
     struct agent_peer *p = f->peer;
     char why[300];
     if (res->error || res->status != 200) {
-        describe(res, why, sizeof why);
+        agent_http_failure(res, why, sizeof why);
         if (res->status != 404 && res->status != 503) {
             char msg[PROTO_NAME_MAX + 340];
             snprintf(msg, sizeof msg, "index file of %s: %s", f->name, why);
@@ -732,9 +711,10 @@ static void index_from_peers(struct agent_fetch *f)
         fetch_finish(f, f->upstream_failed ? -EAGAIN : 0);
         return;
     }
-    char rel[PROTO_NAME_MAX + 32], url[PROTO_URL_MAX];
-    snprintf(rel, sizeof rel, "/peer/1/index/%s", f->name);
-    agent_peer_url(p, rel, url, sizeof url);
+    char url[PROTO_URL_MAX];
+    struct proto_route route = {.kind = PROTO_ROUTE_PEER_INDEX};
+    memcpy(route.name, f->name, sizeof route.name);
+    proto_route_peer_url(p->addr, &route, url, sizeof url);
     struct agent_http_request req = {
         .progress_ms = &f->progress_ms,
         .url = url,
@@ -820,7 +800,7 @@ static void index_done(void *ud, struct agent_http_response *res)
         memset(&meta, 0, sizeof meta);
 
     if (upstream_unreachable(res)) {
-        describe(res, why, sizeof why);
+        agent_http_failure(res, why, sizeof why);
         agent_upstream_failed(a, why);
         /* it answered badly (5xx) or hung, rather than not being there at all:
          * if the room has nothing either, Cargo is told of a network problem,
@@ -831,7 +811,7 @@ static void index_done(void *ud, struct agent_http_response *res)
         return;
     }
     if (res->error) {
-        describe(res, why, sizeof why);
+        agent_http_failure(res, why, sizeof why);
         log_warn("index file of %s: %s", f->name, why);
         fetch_finish(f, -EIO);
         return;
@@ -841,7 +821,7 @@ static void index_done(void *ud, struct agent_http_response *res)
         snprintf(f->in_last_modified, sizeof f->in_last_modified, "%s", res->last_modified);
         uint8_t *body = res->body; /* take it: ingest may span loop turns */
         res->body = NULL;
-        ingest_start(f, body, body, res->len, STORE_ORIGIN_UPSTREAM, a->up.base, true,
+        ingest_start(f, body, body, res->len, STORE_ORIGIN_UPSTREAM, agent_upstream_base(a), true,
                      index_ingested);
         return;
     }
@@ -924,17 +904,15 @@ int agent_fetch_index(struct agent *a, const char *name, agent_fetch_cb cb, void
 static int fetch_index_at(struct agent *a, const char *name, unsigned depth, agent_fetch_cb cb,
                           void *ud)
 {
-    bool offline = a->up.state == UPSTREAM_NONE || a->up.state == UPSTREAM_OFFLINE;
+    bool offline =
+        agent_upstream_state(a) == UPSTREAM_NONE || agent_upstream_state(a) == UPSTREAM_OFFLINE;
     if (offline && a->peers_ready) {
         struct agent_peer *cand[1];
         if (agent_peers_index_news(a, name, cand, 1) == 0)
             return 1; /* the store holds all the room has */
     }
-    char key[80];
-    snprintf(key, sizeof key, "i:%s", name);
-    for (char *p = key; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
+    char key[80] = "i:";
+    proto_name_lower(name, key + 2, sizeof key - 2);
     struct agent_fetch *f = fetch_find(a, key);
     if (f == NULL) {
         /* A prefetch does not repeat a fetch of the last few seconds; a
@@ -1080,13 +1058,13 @@ static void crate_done(void *ud, struct agent_http_response *res)
         return;
     }
     if (p == NULL && upstream_unreachable(res)) {
-        describe(res, why, sizeof why);
+        agent_http_failure(res, why, sizeof why);
         agent_upstream_failed(a, why);
         fetch_finish(f, -EIO);
         return;
     }
     if (res->error || res->status != 200) {
-        describe(res, why, sizeof why);
+        agent_http_failure(res, why, sizeof why);
         store_blob_writer_abort(f->writer);
         f->writer = NULL;
         if (p && res->status == 503) {
@@ -1135,7 +1113,7 @@ static void crate_from_upstream(struct agent_fetch *f)
     struct agent *a = f->a;
     char hex[PROTO_SHA256_HEX_LEN + 1], url[PROTO_URL_MAX];
     proto_hex_encode(f->sha, PROTO_SHA256_LEN, hex);
-    int n = proto_dl_expand(a->up.dl, f->name, f->vers, hex, url, sizeof url);
+    int n = proto_dl_expand(agent_upstream_dl(a), f->name, f->vers, hex, url, sizeof url);
     if (n < 0) {
         log_warn("cannot build the download URL of %s %s: %s", f->name, f->vers, strerror(-n));
         fetch_finish(f, -EIO);
@@ -1221,10 +1199,10 @@ static bool designated_elsewhere(struct agent *a, const uint8_t sha[PROTO_SHA256
 static void crate_from_peer(struct agent_fetch *f, struct agent_peer *p)
 {
     struct agent *a = f->a;
-    char hex[PROTO_SHA256_HEX_LEN + 1], rel[128], url[PROTO_URL_MAX];
-    proto_hex_encode(f->sha, PROTO_SHA256_LEN, hex);
-    snprintf(rel, sizeof rel, "/peer/1/crate/%s", hex);
-    agent_peer_url(p, rel, url, sizeof url);
+    char url[PROTO_URL_MAX];
+    struct proto_route route = {.kind = PROTO_ROUTE_PEER_CRATE};
+    memcpy(route.sha256, f->sha, PROTO_SHA256_LEN);
+    proto_route_peer_url(p->addr, &route, url, sizeof url);
     /* the peer signed the crate's size: it may not send more than that */
     uint64_t size = agent_peer_crate_size(p, f->sha);
     size_t max = size > 0 && size < STORE_BLOB_MAX ? (size_t)size : STORE_BLOB_MAX;
@@ -1297,7 +1275,7 @@ static void crate_next_source(struct agent_fetch *f)
         enqueue(f, 0); /* a holder is busy: wait for its slot */
         return;
     }
-    if (agent_upstream_online(a) && a->up.dl != NULL) {
+    if (agent_upstream_online(a) && agent_upstream_dl(a) != NULL) {
         log_debug("crate %s %s (%02x%02x%02x%02x): from the upstream", f->name, f->vers, f->sha[0],
                   f->sha[1], f->sha[2], f->sha[3]);
         crate_from_upstream(f);

@@ -38,6 +38,7 @@ struct http_xfer {
     uv_loop_t *loop;
     struct agent_http_response res;
     size_t cap;
+    bool unwatched; /* its socket could not be watched (out of memory): ended by check_done */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -68,7 +69,6 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 {
     struct agent_http *h = userp;
     struct http_sock *s = socketp;
-    (void)easy;
     if (what == CURL_POLL_REMOVE) {
         if (s != NULL) {
             curl_multi_assign(h->multi, fd, NULL);
@@ -79,14 +79,20 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     }
     if (s == NULL) {
         s = calloc(1, sizeof *s);
-        if (s == NULL)
-            return -1;
-        s->fd = fd;
-        s->h = h;
-        if (uv_poll_init_socket(h->loop, &s->poll, fd) != 0) {
+        if (s == NULL || uv_poll_init_socket(h->loop, &s->poll, fd) != 0) {
+            /* nobody would ever wake this transfer: end it (check_done) rather
+             * than rely on what libcurl does with the error */
             free(s);
+            struct http_xfer *x = NULL;
+            if (easy != NULL &&
+                curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x) == CURLE_OK && x != NULL) {
+                x->unwatched = true;
+                h->unwatched = true;
+            }
             return -1;
         }
+        s->fd = fd;
+        s->h = h;
         s->poll.data = s;
         curl_multi_assign(h->multi, fd, s);
     }
@@ -254,6 +260,17 @@ static void check_done(struct agent_http *h)
         if (m->msg == CURLMSG_DONE)
             finish(h, m->easy_handle, m->data.result);
     }
+    while (h->unwatched) {
+        h->unwatched = false;
+        for (struct http_xfer *x = h->xfers; x; x = x->next) {
+            if (x->unwatched) {
+                x->res.error = -ENOMEM;
+                finish(h, x->easy, CURLE_OUT_OF_MEMORY);
+                h->unwatched = true; /* the list changed: look again */
+                break;
+            }
+        }
+    }
 }
 
 int agent_http_init(struct agent_http *h, uv_loop_t *loop)
@@ -399,4 +416,13 @@ void agent_http_response_free(struct agent_http_response *res)
     free(res->body);
     res->body = NULL;
     res->len = 0;
+}
+
+const char *agent_http_failure(const struct agent_http_response *res, char *out, size_t outsz)
+{
+    if (res->error)
+        snprintf(out, outsz, "%s", res->error_text ? res->error_text : strerror(-res->error));
+    else
+        snprintf(out, outsz, "HTTP %ld", res->status);
+    return out;
 }

@@ -14,6 +14,7 @@
 #ifndef CRATECAST_AGENT_HTTP_CLIENT_H
 #define CRATECAST_AGENT_HTTP_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -24,6 +25,7 @@ struct agent_http {
     uv_timer_t timer;
     size_t in_flight;
     struct http_xfer *xfers;
+    bool unwatched; /* a transfer's socket could not be watched: check_done ends it */
 };
 
 struct agent_http_response {
@@ -64,6 +66,11 @@ int agent_http_init(struct agent_http *h, uv_loop_t *loop);
 int agent_http_get(struct agent_http *h, const struct agent_http_request *req, agent_http_cb cb,
                    void *ud);
 void agent_http_close(struct agent_http *h); /* aborts requests in flight without callbacks */
+
+/* Why a transfer did not give a 200, in words: the transport error's text
+ * ("Connection refused", "Timeout was reached", ...) or "HTTP <status>".
+ * Written to out (always NUL-terminated); returns out. */
+const char *agent_http_failure(const struct agent_http_response *res, char *out, size_t outsz);
 
 /* Blocking one-shot GET for the command-line tools (status). Body malloc'd. */
 int agent_http_get_sync(const char *url, long timeout_ms, struct agent_http_response *res);

@@ -43,13 +43,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/internal.h"
+#include "agent/import.h"
 #include "agent/log.h"
 #include "proto/cargo_cache.h"
 #include "proto/cargo_config.h"
 #include "proto/cargo_home.h"
 #include "proto/config.h"
 #include "proto/index_line.h"
+#include "store/store.h"
 
 #define IMPORT_DEPTH_MAX 6
 /* A batch: this many files, or this many bytes of crates (index files), made
@@ -207,10 +208,10 @@ static int put_cache_file(struct store *s, struct cache_file *f)
 {
     f->index_new = f->conflicts = 0;
     for (size_t i = 0; i < f->n; i++) {
-        int rc = store_index_put(s, &f->entries[i], STORE_ORIGIN_CARGO_HOME, f->registry);
-        if (rc == STORE_PUT_NEW)
+        int rc = store_index_ingest(s, &f->entries[i], STORE_ORIGIN_CARGO_HOME, f->registry);
+        if (rc == STORE_INGEST_NEW)
             f->index_new++;
-        else if (rc == -EEXIST)
+        else if (rc == STORE_INGEST_CONFLICT)
             f->conflicts++;
         else if (rc < 0)
             return rc;
@@ -670,72 +671,7 @@ int agent_import_cargo_home(const char *store_dir, const char *cargo_home, struc
     return r->error;
 }
 
-struct import_job {
-    uv_work_t work;
-    struct agent *a;
-    char *store_dir;
-    char *home;
-    struct import_result res;
-};
-
-static void import_work(uv_work_t *w)
-{
-    struct import_job *j = container_of(w, struct import_job, work);
-    agent_import_cargo_home(j->store_dir, j->home, &j->res);
-}
-
-static void import_after(uv_work_t *w, int status)
-{
-    struct import_job *j = container_of(w, struct import_job, work);
-    struct agent *a = j->a;
-    a->importing = false;
-    a->have_import = true;
-    agent_news_changed(a);
-    a->last_import = j->res;
-    if (j->res.error)
-        log_warn("import of %s: %s", j->home, j->res.error_text);
-    else
-        log_info("imported %s: %llu index entries (%llu new, %llu conflicting), %llu crates "
-                 "added, %llu already held, %llu without a trusted entry, in %.2f s%s%s",
-                 j->home, (unsigned long long)j->res.index_entries,
-                 (unsigned long long)j->res.index_new, (unsigned long long)j->res.conflicts,
-                 (unsigned long long)j->res.crates_added, (unsigned long long)j->res.crates_present,
-                 (unsigned long long)j->res.crates_untrusted, j->res.seconds,
-                 j->res.registries_skipped ? "; skipped registries that are not crates.io's: " : "",
-                 j->res.skipped_text);
-    a->counters.rejected_conflict += j->res.conflicts;
-    a->counters.rejected += j->res.conflicts;
-    free(j->store_dir);
-    free(j->home);
-    free(j);
-}
-
 void agent_import_cancel(void)
 {
     atomic_store(&import_cancel, 1);
-}
-
-int agent_import_start(struct agent *a, const char *cargo_home)
-{
-    struct import_job *j = calloc(1, sizeof *j);
-    if (j == NULL)
-        return -ENOMEM;
-    j->a = a;
-    j->store_dir = strdup(store_dir(a->store));
-    j->home = strdup(cargo_home);
-    if (j->store_dir == NULL || j->home == NULL) {
-        free(j->store_dir);
-        free(j->home);
-        free(j);
-        return -ENOMEM;
-    }
-    int rc = uv_queue_work(&a->loop, &j->work, import_work, import_after);
-    if (rc < 0) {
-        free(j->store_dir);
-        free(j->home);
-        free(j);
-        return rc;
-    }
-    a->importing = true;
-    return 0;
 }

@@ -10,7 +10,8 @@
  *   peers.c     the peer table: verify (hello + signed manifest), poll, pex, choose holders
  *   peerapi.c   the peer-side HTTP server (hello, manifest, index, crate)
  *   manifest.c  this agent's signed manifest, rebuilt when the store's sequence moves
- *   discovery.c mDNS announce/browse (Avahi), see discovery.h
+ *   discovery.c mDNS announce/browse (Avahi), see discovery.h; avahi_load.c and
+ *               avahi_poll.c load Avahi and run it on the loop
  */
 #ifndef CRATECAST_AGENT_INTERNAL_H
 #define CRATECAST_AGENT_INTERNAL_H
@@ -24,58 +25,43 @@
 #include "agent/discovery.h"
 #include "agent/http_client.h"
 #include "agent/http_server.h"
+#include "agent/import.h"
 #include "agent/misses.h"
+#include "agent/peer_select.h"
+#include "agent/upstream_state.h"
+#include "agent/waiters.h"
 #include "proto/peer.h"
 #include "proto/route.h"
 #include "store/store.h"
 
 /* ---- upstream.c ---------------------------------------------------------- */
 
-enum upstream_state {
-    UPSTREAM_NONE = 0, /* --upstream none: never online */
-    UPSTREAM_UNKNOWN,  /* first probe in flight: requests wait for it */
-    UPSTREAM_ONLINE,
-    UPSTREAM_OFFLINE, /* re-probed with back-off */
-};
-
-struct upstream_waiter;
-
 struct agent_upstream {
-    bool started; /* agent_upstream_init ran (probe_timer initialised); close clears it */
-    enum upstream_state state;
-    char *base; /* index root with a trailing '/', "sparse+" stripped */
-    char *dl;   /* the upstream's dl template, once config.json was read */
-    bool probing;
-    uint64_t probed_ms; /* loop time the last probe started */
-    unsigned backoff_ms;
+    bool started;          /* agent_upstream_init ran (probe_timer initialised); close clears it */
+    struct upstream_sm sm; /* the state machine (upstream_state.h) */
+    char *base;            /* index root with a trailing '/', "sparse+" stripped */
+    char *dl;              /* the upstream's dl template, once config.json was read */
     uv_timer_t probe_timer;
     int64_t since; /* unix time of the last state change */
     char last_error[256];
-    struct upstream_waiter *waiters; /* parked until the first probe answers */
+    struct agent_waiter *waiters; /* parked until the first probe answers */
 };
-
-typedef void (*upstream_ready_cb)(struct agent *a, void *ud);
-
-/* A request parked until some state is known (upstream probe, first peer polls). */
-struct upstream_waiter {
-    struct upstream_waiter *next;
-    upstream_ready_cb cb;
-    void *ud;
-};
-/* Park cb on a list (called at once when out of memory). */
-void agent_waiters_add(struct agent *a, struct upstream_waiter **list, upstream_ready_cb cb,
-                       void *ud);
-/* Call and free every waiter of a list, in no particular order. */
-void agent_waiters_release(struct agent *a, struct upstream_waiter **list);
-/* Free a list without calling anyone (shutdown). */
-void agent_waiters_drop(struct upstream_waiter **list);
 
 int agent_upstream_init(struct agent *a, const char *url);
 void agent_upstream_close(struct agent *a);
 bool agent_upstream_online(const struct agent *a);
+enum upstream_state agent_upstream_state(const struct agent *a);
+/* The index root URL with a trailing '/' (NULL with --upstream none), the dl
+ * template of its config.json (NULL until one was read), the last failure
+ * (NULL if none), the unix time of the last state change. Valid until the
+ * next event of the upstream (a probe's answer can replace dl). */
+const char *agent_upstream_base(const struct agent *a);
+const char *agent_upstream_dl(const struct agent *a);
+const char *agent_upstream_last_error(const struct agent *a);
+int64_t agent_upstream_since(const struct agent *a);
 /* Call cb once the upstream state is known (at once unless the first probe is
  * still in flight). */
-void agent_upstream_when_ready(struct agent *a, upstream_ready_cb cb, void *ud);
+void agent_upstream_when_ready(struct agent *a, agent_ready_cb cb, void *ud);
 /* Offline and asked for something: probe now (rate-limited), so a healed
  * uplink is noticed at once. The request itself is answered offline. */
 void agent_upstream_nudge(struct agent *a);
@@ -119,24 +105,10 @@ int agent_registry_start(struct agent *a, const char *listen);
 char *agent_index_body(const struct store_index_list *l, const bool *keep, size_t *len);
 void agent_registry_stop(struct agent *a);
 
-/* ---- import.c ------------------------------------------------------------ */
+/* ---- import_job.c -------------------------------------------------------- */
 
-struct import_result {
-    uint64_t files, index_entries, index_new, conflicts, bad_lines;
-    uint64_t crates_seen, crates_added, crates_present, crates_untrusted, crates_bad;
-    uint64_t registries, registries_skipped; /* registry directories read / not crates.io's */
-    char skipped_text[512];                  /* "DIR: why; DIR: why" of the skipped ones */
-    double seconds;
-    int error;
-    char error_text[256];
-};
-/* Synchronous: opens its own store connection. Safe on the thread pool. */
-int agent_import_cargo_home(const char *store_dir, const char *cargo_home,
-                            struct import_result *res);
-/* Start an import on the thread pool; the agent keeps serving. */
+/* Start an import of cargo_home on the thread pool; the agent keeps serving. */
 int agent_import_start(struct agent *a, const char *cargo_home);
-/* Ask a running import to stop at the next file (shutdown). */
-void agent_import_cancel(void);
 
 /* ---- peers.c ------------------------------------------------------------- */
 
@@ -211,7 +183,7 @@ void agent_peers_close(struct agent *a);
 struct agent_peer *agent_peers_learn(struct agent *a, const char *addr);
 /* Add (or refresh) a candidate peer. NULL when the table is full or addr is ours. */
 struct agent_peer *agent_peers_add(struct agent *a, const char *addr, enum peer_via via);
-/* Holders of a crate, best first (live, trusted, least loaded, fastest). */
+/* Holders of a crate, best first (live, trusted; peer_select_order). */
 size_t agent_peers_holding_crate(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN],
                                  struct agent_peer **out, size_t max);
 bool agent_peers_have_crate(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN]);
@@ -232,7 +204,7 @@ void agent_peer_unref(struct agent_peer *p);
 void agent_peer_transfer_ok(struct agent_peer *p, size_t bytes, double ms);
 void agent_peer_transfer_failed(struct agent_peer *p, const char *why, bool bad_data);
 /* Index requests wait (up to a few seconds) for the first poll of static peers. */
-void agent_peers_when_ready(struct agent *a, upstream_ready_cb cb, void *ud);
+void agent_peers_when_ready(struct agent *a, agent_ready_cb cb, void *ud);
 /* The store's sequence moved: tell peers' pollers nothing; update our TXT. */
 void agent_peers_announce(struct agent *a);
 /* Poll it now (hello, then the manifest if its sequence moved); if a poll is in
@@ -241,10 +213,11 @@ void agent_peer_poll_now(struct agent_peer *p);
 /* Its news said its sequence moved: fetch the manifest delta now (no hello:
  * the signed news proved it live), or poll when it is not live. */
 void agent_peer_manifest_now(struct agent_peer *p);
+/* A peer as peer_select.h sees it (ref = p; tried, busy and noise left 0). */
+struct peer_cand agent_peer_cand(struct agent_peer *p);
 /* The live peer whose address has this IP (any port), for upload accounting. */
 struct agent_peer *agent_peer_by_ip(struct agent *a, const struct sockaddr *sa);
 /* Peer-side URL of a path on a peer. */
-int agent_peer_url(const struct agent_peer *p, const char *rel, char *out, size_t outsz);
 const char *agent_peer_via_name(enum peer_via v);
 const char *agent_peer_state_name(enum peer_state s);
 
@@ -309,10 +282,6 @@ void agent_peerapi_stop(struct agent *a);
 /* Upload slots (concurrent crate uploads), the rest wait their turn. */
 unsigned agent_peerapi_slots(const struct agent *a);
 
-/* ---- identity.c ---------------------------------------------------------- */
-
-int cmd_id(int argc, char **argv);
-
 /* ---- why.c --------------------------------------------------------------- */
 
 /* GET /-/why/<name>: every known version and where it can come from (compact
@@ -328,14 +297,6 @@ char *agent_json_take(json_t *doc, size_t *len);
 char *agent_status_json(struct agent *a, size_t *len);
 
 /* ---- agent.c ------------------------------------------------------------- */
-
-/* Which store call failed, for agent_store_error. */
-enum agent_store_step { AGENT_STORE_OPEN, AGENT_STORE_IDENTITY, AGENT_STORE_LOCK };
-/* Print a fatal store error: "cratecast: <what is wrong>" on one line, then
- * "help: <what to do>" when a fix is known (agent startup, `cratecast id`).
- * code: what the store call returned; err: its explanation. */
-void agent_store_error(enum agent_store_step step, int code, const char *dir,
-                       const struct store_error *err);
 
 struct agent {
     uv_loop_t loop;
@@ -378,7 +339,7 @@ struct agent {
         double tokens;
         int64_t at;
     } pex_tokens, hello_tokens; /* new addresses allowed now: announced, or from a hello */
-    struct upstream_waiter *peer_waiters;
+    struct agent_waiter *peer_waiters;
     uv_timer_t peers_ready_timer;
     uint16_t peer_port; /* 0 when --peer-listen off */
     struct agent_discovery *discovery;

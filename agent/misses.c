@@ -52,10 +52,7 @@ bool agent_misses_record(struct agent_misses *m, enum agent_miss_kind kind, cons
                          const char *vers, const char *reason, int64_t now)
 {
     char name[PROTO_NAME_MAX + 1];
-    size_t nl = strnlen(crate, PROTO_NAME_MAX);
-    for (size_t i = 0; i < nl; i++)
-        name[i] = (char)((crate[i] >= 'A' && crate[i] <= 'Z') ? crate[i] - 'A' + 'a' : crate[i]);
-    name[nl] = '\0';
+    size_t nl = (size_t)proto_name_lower(crate, name, sizeof name);
     if (vers == NULL)
         vers = "";
     m->total++;

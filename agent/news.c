@@ -25,6 +25,7 @@
 #include "agent/internal.h"
 #include "agent/log.h"
 #include "proto/config.h"
+#include "proto/route.h"
 
 #define NEWS_PARKED_MAX 256
 #define NEWS_COALESCE_MS 3
@@ -287,10 +288,10 @@ void agent_news_poll(struct agent_peer *p)
     if (p->news_polling || p->removed || a->stopping || p->state != PEER_LIVE ||
         !(p->caps & PROTO_CAP_NEWS))
         return;
-    char rel[96], url[PROTO_URL_MAX];
-    snprintf(rel, sizeof rel, "/peer/1/news?since=%llu&wait=%d", (unsigned long long)p->news_gen,
-             NEWS_WAIT_S);
-    if (agent_peer_url(p, rel, url, sizeof url) < 0)
+    char url[PROTO_URL_MAX];
+    struct proto_route route = {
+        .kind = PROTO_ROUTE_PEER_NEWS, .since = p->news_gen, .wait = NEWS_WAIT_S};
+    if (proto_route_peer_url(p->addr, &route, url, sizeof url) < 0)
         return;
     struct agent_http_request req = {
         .url = url,

@@ -33,18 +33,14 @@ static void learn_requester(struct agent *a, h2o_req_t *req, uint16_t port)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
+    struct proto_peer_addr pa;
+    char addr[PROTO_PEER_ADDR_TEXT_MAX];
+    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0 ||
+        proto_peer_addr_from_sockaddr((struct sockaddr *)&ss, &pa) < 0)
         return;
-    char host[64], addr[PROTO_PEER_ADDR_MAX + 1];
-    if (ss.ss_family == AF_INET) {
-        uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
-        snprintf(addr, sizeof addr, "%s:%u", host, port);
-    } else if (ss.ss_family == AF_INET6) {
-        uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
-        snprintf(addr, sizeof addr, "[%s]:%u", host, port);
-    } else {
+    pa.port = port;
+    if (proto_peer_addr_format(&pa, addr) < 0)
         return;
-    }
     agent_peers_learn(a, addr);
 }
 
@@ -107,9 +103,7 @@ static void serve_index(struct agent *a, h2o_req_t *req, const struct proto_rout
     struct proto_peer_index x;
     memset(&x, 0, sizeof x);
     memcpy(x.pk, a->pk, PROTO_PK_LEN);
-    for (size_t i = 0; r->name[i] && i < PROTO_NAME_MAX; i++)
-        x.name[i] =
-            (char)((r->name[i] >= 'A' && r->name[i] <= 'Z') ? r->name[i] - 'A' + 'a' : r->name[i]);
+    proto_name_lower(r->name, x.name, sizeof x.name);
     x.time = (uint64_t)agent_now();
     x.lines = (const uint8_t *)body;
     x.len = total;

@@ -21,7 +21,9 @@
 
 #include "agent/internal.h"
 #include "agent/log.h"
+#include "proto/addr.h"
 #include "proto/config.h"
+#include "proto/route.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -41,7 +43,6 @@
 #define HELLO_MAX (16u << 10)
 #define MANIFEST_WIRE_MAX (PROTO_PEER_BODY_MAX + 64)
 #define FAILS_BEFORE_DROP 5 /* pex peers are forgotten after this many failures */
-#define SORT_MAX 64         /* candidates ordered at once (callers pass at most 16) */
 
 static void poll_start(struct agent_peer *p);
 
@@ -71,14 +72,6 @@ const char *agent_peer_state_name(enum peer_state s)
         return "rejected";
     }
     return "?";
-}
-
-int agent_peer_url(const struct agent_peer *p, const char *rel, char *out, size_t outsz)
-{
-    int n = snprintf(out, outsz, "http://%s%s", p->addr, rel);
-    if (n < 0 || (size_t)n >= outsz)
-        return -ENAMETOOLONG;
-    return n;
 }
 
 /* ---- lifetime ------------------------------------------------------------ */
@@ -151,12 +144,11 @@ static bool addr_is_self(struct agent *a, const char *addr)
             return true;
     if (a->peer_port == 0)
         return false;
-    const char *c = strrchr(addr, ':');
-    if (c == NULL || (unsigned)strtoul(c + 1, NULL, 10) != a->peer_port)
+    struct proto_host_port hp;
+    if (proto_host_port_parse(addr, strlen(addr), &hp) < 0 || hp.port != a->peer_port)
         return false;
-    size_t hl = (size_t)(c - addr);
-    return (hl == 9 && memcmp(addr, "127.0.0.1", 9) == 0) ||
-           (hl == 9 && memcmp(addr, "localhost", 9) == 0);
+    return (hp.host_len == 9 && memcmp(hp.host, "127.0.0.1", 9) == 0) ||
+           (hp.host_len == 9 && memcmp(hp.host, "localhost", 9) == 0);
 }
 
 /* What a peer has given us that verified: the measure by which room is made. */
@@ -557,12 +549,9 @@ static void manifest_done(void *ud, struct agent_http_response *res)
 /* The manifest (or the delta since what we hold); manifest_done ends the poll. */
 static void manifest_fetch(struct agent_peer *p)
 {
-    char rel[64], url[PROTO_URL_MAX];
-    if (p->seq)
-        snprintf(rel, sizeof rel, "/peer/1/manifest?since=%llu", (unsigned long long)p->seq);
-    else
-        snprintf(rel, sizeof rel, "/peer/1/manifest");
-    agent_peer_url(p, rel, url, sizeof url);
+    char url[PROTO_URL_MAX];
+    struct proto_route route = {.kind = PROTO_ROUTE_PEER_MANIFEST, .since = p->seq};
+    proto_route_peer_url(p->addr, &route, url, sizeof url);
     struct agent_http_request req = {
         .url = url,
         .max_body = MANIFEST_WIRE_MAX,
@@ -653,13 +642,10 @@ static void poll_start(struct agent_peer *p)
         return;
     uv_timer_stop(&p->timer);
     randombytes_buf(p->nonce, sizeof p->nonce);
-    char hex[2 * PROTO_NONCE_LEN + 1], rel[128], url[PROTO_URL_MAX];
-    proto_hex_encode(p->nonce, sizeof p->nonce, hex);
-    if (a->peer_port)
-        snprintf(rel, sizeof rel, "/peer/1/hello?nonce=%s&port=%u", hex, a->peer_port);
-    else
-        snprintf(rel, sizeof rel, "/peer/1/hello?nonce=%s", hex);
-    if (agent_peer_url(p, rel, url, sizeof url) < 0) {
+    char url[PROTO_URL_MAX];
+    struct proto_route route = {.kind = PROTO_ROUTE_PEER_HELLO, .port = a->peer_port};
+    memcpy(route.nonce, p->nonce, sizeof route.nonce);
+    if (proto_route_peer_url(p->addr, &route, url, sizeof url) < 0) {
         peer_remove(p);
         return;
     }
@@ -706,11 +692,9 @@ void agent_peer_manifest_now(struct agent_peer *p)
 static void mdns_found(void *ud, const char *host, uint16_t port, const struct proto_txt *txt)
 {
     struct agent *a = ud;
-    char addr[PROTO_PEER_ADDR_MAX + 1];
-    if (strchr(host, ':'))
-        snprintf(addr, sizeof addr, "[%s]:%u", host, port);
-    else
-        snprintf(addr, sizeof addr, "%s:%u", host, port);
+    char addr[PROTO_PEER_ADDR_TEXT_MAX];
+    if (proto_peer_addr_join(host, port, addr) < 0)
+        return;
     if (strcmp(txt->id, a->key_id) == 0)
         return; /* our own announcement */
     struct agent_peer *p = agent_peers_add(a, addr, PEER_VIA_MDNS);
@@ -727,11 +711,9 @@ static void mdns_found(void *ud, const char *host, uint16_t port, const struct p
 static void mdns_lost(void *ud, const char *host, uint16_t port)
 {
     struct agent *a = ud;
-    char addr[PROTO_PEER_ADDR_MAX + 1];
-    if (strchr(host, ':'))
-        snprintf(addr, sizeof addr, "[%s]:%u", host, port);
-    else
-        snprintf(addr, sizeof addr, "%s:%u", host, port);
+    char addr[PROTO_PEER_ADDR_TEXT_MAX];
+    if (proto_peer_addr_join(host, port, addr) < 0)
+        return;
     for (struct agent_peer *p = a->peers; p; p = p->next) {
         if (strcmp(p->addr, addr) == 0 && p->via == PEER_VIA_MDNS) {
             /* Goodbyes can be stale (a restart, a flapping link): keep it, and
@@ -780,7 +762,7 @@ static void on_ready_timeout(uv_timer_t *t)
     release_ready(container_of(t, struct agent, peers_ready_timer));
 }
 
-void agent_peers_when_ready(struct agent *a, upstream_ready_cb cb, void *ud)
+void agent_peers_when_ready(struct agent *a, agent_ready_cb cb, void *ud)
 {
     if (a->peers_ready)
         cb(a, ud);
@@ -810,62 +792,39 @@ struct peer_index_item *agent_peer_index_item(struct agent_peer *p, const char *
     size_t n = strlen(name);
     if (n > PROTO_NAME_MAX)
         return NULL;
-    for (size_t i = 0; i < n; i++)
-        key.name[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] - 'A' + 'a' : name[i]);
+    proto_name_lower(name, key.name, sizeof key.name);
     return p->nindex ? bsearch(&key, p->index, p->nindex, sizeof key, cmp_index) : NULL;
 }
 
-/* Lower is better. In order of weight: misbehaviour, our own transfers from
- * it, the load it reports to everyone (news: uploads running and waiting),
- * how many crates it holds (a teacher holding everything is the sole source of
- * what others still need: a classmate holding the crate is asked first), and
- * the measured cost; a little noise spreads equal candidates. */
-static double score(const struct agent_peer *p, size_t max_crates)
+struct peer_cand agent_peer_cand(struct agent_peer *p)
 {
-    double load = p->inflight * 1000.0 + (p->remote_uploads + p->remote_waiting) * 400.0;
-    double share = max_crates ? 600.0 * (double)p->ncrates / (double)max_crates : 0.0;
-    double cost = p->ms_per_mb > 2000.0 ? 2000.0 : p->ms_per_mb;
-    return p->penalty * 5000.0 + load + share + cost;
+    struct peer_cand c;
+    memset(&c, 0, sizeof c);
+    c.ref = p;
+    c.key = p->pk;
+    c.penalty = p->penalty;
+    c.inflight = p->inflight;
+    c.remote_load = (unsigned)p->remote_uploads + p->remote_waiting;
+    c.ncrates = p->ncrates;
+    c.ms_per_mb = p->ms_per_mb;
+    return c;
 }
 
-static void sort_best(struct agent_peer **v, size_t n)
+/* v ordered best first (peer_select_order, a little noise for equals), one
+ * per key; returns how many are left. */
+static size_t order_holders(struct agent_peer **v, size_t n)
 {
-    double sc[SORT_MAX];
-    size_t max_crates = 0;
-    if (n > SORT_MAX)
-        n = SORT_MAX;
-    for (size_t i = 0; i < n; i++)
-        if (v[i]->ncrates > max_crates)
-            max_crates = v[i]->ncrates;
-    for (size_t i = 0; i < n; i++)
-        sc[i] = score(v[i], max_crates) + (double)randombytes_uniform(100);
-    for (size_t i = 1; i < n; i++) {
-        struct agent_peer *x = v[i];
-        double xs = sc[i];
-        size_t j = i;
-        while (j > 0 && sc[j - 1] > xs) {
-            v[j] = v[j - 1];
-            sc[j] = sc[j - 1];
-            j--;
-        }
-        v[j] = x;
-        sc[j] = xs;
+    struct peer_cand c[PEER_SELECT_MAX];
+    if (n > PEER_SELECT_MAX)
+        n = PEER_SELECT_MAX;
+    for (size_t i = 0; i < n; i++) {
+        c[i] = agent_peer_cand(v[i]);
+        c[i].noise = randombytes_uniform(100);
     }
-}
-
-/* After sorting: one entry per key (a machine reachable under two addresses,
- * e.g. learnt by mDNS and by pex, is one holder), the best address kept. */
-static size_t unique_keys(struct agent_peer **v, size_t n)
-{
-    size_t w = 0;
-    for (size_t r = 0; r < n; r++) {
-        bool dup = false;
-        for (size_t i = 0; i < w && !dup; i++)
-            dup = memcmp(v[i]->pk, v[r]->pk, PROTO_PK_LEN) == 0;
-        if (!dup)
-            v[w++] = v[r];
-    }
-    return w;
+    n = peer_select_order(c, n);
+    for (size_t i = 0; i < n; i++)
+        v[i] = c[i].ref;
+    return n;
 }
 
 size_t agent_peers_holding_crate(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN],
@@ -875,8 +834,7 @@ size_t agent_peers_holding_crate(struct agent *a, const uint8_t sha[PROTO_SHA256
     for (struct agent_peer *p = a->peers; p && n < max; p = p->next)
         if (usable(p) && find_crate(p, sha))
             out[n++] = p;
-    sort_best(out, n);
-    return unique_keys(out, n);
+    return order_holders(out, n);
 }
 
 uint64_t agent_peer_crate_size(const struct agent_peer *p, const uint8_t sha[PROTO_SHA256_LEN])
@@ -904,8 +862,7 @@ size_t agent_peers_index_news(struct agent *a, const char *name, struct agent_pe
         if (it && memcmp(it->hash, it->merged, PROTO_SHA256_LEN) != 0)
             out[n++] = p;
     }
-    sort_best(out, n);
-    return unique_keys(out, n);
+    return order_holders(out, n);
 }
 
 void agent_peers_index_merged(struct agent *a, const char *name,
@@ -944,16 +901,8 @@ void agent_peer_transfer_failed(struct agent_peer *p, const char *why, bool bad_
 struct agent_peer *agent_peer_by_ip(struct agent *a, const struct sockaddr *sa)
 {
     struct proto_peer_addr want;
-    memset(&want, 0, sizeof want);
-    if (sa->sa_family == AF_INET) {
-        want.family = 4;
-        memcpy(want.ip, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    } else if (sa->sa_family == AF_INET6) {
-        want.family = 6;
-        memcpy(want.ip, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-    } else {
+    if (proto_peer_addr_from_sockaddr(sa, &want) < 0)
         return NULL;
-    }
     struct agent_peer *best = NULL;
     for (struct agent_peer *p = a->peers; p; p = p->next) {
         struct proto_peer_addr pa;
@@ -978,7 +927,7 @@ int agent_peers_init(struct agent *a)
         a->trusted = nt;
         const char *k = a->opt->trust_keys[i];
         if (proto_key_decode(k, strlen(k), a->trusted[a->ntrusted]) < 0)
-            return -EINVAL; /* cli.c validated it already */
+            return -EINVAL; /* cli/agent.c validated it already */
         a->ntrusted++;
     }
     for (size_t i = 0; i < a->opt->npeers; i++)

@@ -1,9 +1,15 @@
 /* agent/registry.c — the Cargo-facing sparse registry (h2o on the libuv loop).
  *
- *   GET /index/config.json            {"dl":
- * "http://<host>/crates/{crate}/{version}/{sha256-checksum}"} GET /index/<prefix>/<name>        the
- * crate's index file from the store GET /crates/<name>/<vers>/<sha>   the verified .crate, sent
- * from its blob file GET /-/status                     the status document (JSON)
+ *   GET /index/config.json            {"dl": "http://<host>/crates/{crate}/{version}/{sha256-checksum}",
+ *                                      "api": null}   (<host> as Cargo named us, else --listen)
+ *   GET /index/<prefix>/<name>        the crate's index file from the store, made current first
+ *                                     (agent_fetch_index); offline only the versions that can be
+ *                                     had (listing.h); ETag / If-None-Match -> 304
+ *   GET /crates/<name>/<vers>/<sha>   the verified .crate, sent from its blob file (fetched first
+ *                                     when not held: agent_fetch_crate)
+ *   GET /-/status                     the status document (JSON)
+ *   GET /-/why/<name>                 where each version of a crate can come from (JSON, why.c)
+ *   anything else                     404; the peer routes are served on the peer side only
  *
  * Every path goes through proto_route_parse first: anything malformed is a 400
  * before the store is consulted, so no request can name a file outside it.
@@ -140,7 +146,7 @@ static void agent_miss(struct agent *a, enum agent_miss_kind kind, const char *n
 /* Why nothing more can be had: the upstream's part of a miss's reason. */
 static const char *upstream_phrase(struct agent *a)
 {
-    switch (a->up.state) {
+    switch (agent_upstream_state(a)) {
     case UPSTREAM_NONE:
         return "no upstream is configured (--upstream none)";
     case UPSTREAM_ONLINE:
@@ -225,7 +231,7 @@ static void serve_index(struct agent *a, h2o_req_t *req, const char *name, bool 
             snprintf(why, sizeof why,
                      "the upstream failed to send this index file (%.200s), and no live peer "
                      "has it",
-                     a->up.last_error[0] ? a->up.last_error : "error");
+                     (agent_upstream_last_error(a) ? agent_upstream_last_error(a) : "error"));
             agent_miss(a, AGENT_MISS_INDEX, name, NULL, why);
             agent_respond_text(req, 503, "Service Unavailable",
                                "the upstream registry failed for this index file and nobody in "

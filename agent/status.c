@@ -101,12 +101,12 @@ char *agent_status_json(struct agent *a, size_t *len)
     json_t *doc = json_pack(
         "{s:s,s:b,s:{s:s?,s:s,s:I,s:s?},s:{s:s,s:I,s:I,s:I,s:I},s:o,s:o,"
         "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I},s:o,s:I,s:s,s:s,s:s,s:s,s:I}",
-        "version", "0.1.0", "online", agent_upstream_online(a), "upstream", "url", a->up.base,
-        "state", agent_upstream_state_name(a), "since", (json_int_t)a->up.since, "last_error",
-        a->up.last_error[0] ? a->up.last_error : NULL, "store", "dir", store_dir(a->store),
-        "crates", (json_int_t)st.crates, "bytes", (json_int_t)st.bytes, "index_entries",
-        (json_int_t)st.index_entries, "index_crates", (json_int_t)st.index_crates, "peers",
-        peers_json(a), "counters", counters_json(c), "rejected", "checksum",
+        "version", "0.1.0", "online", agent_upstream_online(a), "upstream", "url",
+        agent_upstream_base(a), "state", agent_upstream_state_name(a), "since",
+        (json_int_t)agent_upstream_since(a), "last_error", agent_upstream_last_error(a), "store",
+        "dir", store_dir(a->store), "crates", (json_int_t)st.crates, "bytes", (json_int_t)st.bytes,
+        "index_entries", (json_int_t)st.index_entries, "index_crates", (json_int_t)st.index_crates,
+        "peers", peers_json(a), "counters", counters_json(c), "rejected", "checksum",
         (json_int_t)c->rejected_checksum, "conflict", (json_int_t)c->rejected_conflict, "request",
         (json_int_t)c->rejected_request, "peer_checksum", (json_int_t)c->rejected_peer_checksum,
         "peer_signature", (json_int_t)c->rejected_peer_signature, "peer_conflict",

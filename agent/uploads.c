@@ -65,17 +65,10 @@ static bool who_of(h2o_req_t *req, struct proto_peer_addr *who)
     struct sockaddr_storage ss;
     memset(who, 0, sizeof *who);
     memset(&ss, 0, sizeof ss);
-    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
+    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0 ||
+        proto_peer_addr_from_sockaddr((struct sockaddr *)&ss, who) < 0)
         return false;
-    if (ss.ss_family == AF_INET) {
-        who->family = 4;
-        memcpy(who->ip, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-    } else if (ss.ss_family == AF_INET6) {
-        who->family = 6;
-        memcpy(who->ip, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-    } else {
-        return false;
-    }
+    who->port = 0; /* a requester is its IP address */
     return true;
 }
 

@@ -1,18 +1,10 @@
 /* agent/upstream.c — the upstream registry and whether it can be reached.
  *
- * States (enum upstream_state) and transitions:
- *   NONE     --upstream none; final.
- *   UNKNOWN  at start, while the first probe of config.json is in flight.
- *            Requests park here (agent_upstream_when_ready) so that Cargo's
- *            first request is not answered "offline" by accident.
- *   ONLINE   the last probe or transfer succeeded.
- *   OFFLINE  a probe or transfer failed with a network error, a timeout or a
- *            5xx (agent_upstream_failed). The probe timer re-reads config.json
- *            after a back-off that doubles from 1 s up to 15 s, and a request
- *            from Cargo probes at once (at most every 2 s: agent_upstream_nudge),
- *            so a healed uplink is used again within seconds.
- * UNKNOWN/OFFLINE -> ONLINE happens in probe_done() on a 200 with a valid
- * config.json; its dl template is kept for crate downloads.
+ * The states and their transitions are agent/upstream_state.h's (pure, tested
+ * with a fake clock); this file performs what it asks for: probes of
+ * config.json over HTTP (agent_http_get), the probe timer, logging the changes
+ * and waking the requests parked while the first probe was in flight. A
+ * successful probe keeps the upstream's dl template for crate downloads.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,124 +14,91 @@
 #include "agent/log.h"
 #include "proto/config.h"
 
-#define BACKOFF_MIN_MS 1000u
-#define BACKOFF_MAX_MS 15000u
-#define NUDGE_MIN_MS 2000u /* a Cargo request re-probes an offline upstream at most this often */
-
 static void probe_start(struct agent *a);
 
 const char *agent_upstream_state_name(const struct agent *a)
 {
-    switch (a->up.state) {
-    case UPSTREAM_NONE:
-        return "none";
-    case UPSTREAM_UNKNOWN:
-        return "probing";
-    case UPSTREAM_ONLINE:
-        return "online";
-    case UPSTREAM_OFFLINE:
-        return "offline";
-    }
-    return "?";
+    return upstream_state_name(a->up.sm.state);
+}
+
+enum upstream_state agent_upstream_state(const struct agent *a)
+{
+    return a->up.sm.state;
 }
 
 bool agent_upstream_online(const struct agent *a)
 {
-    return a->up.state == UPSTREAM_ONLINE;
+    return a->up.sm.state == UPSTREAM_ONLINE;
 }
 
-void agent_waiters_add(struct agent *a, struct upstream_waiter **list, upstream_ready_cb cb,
-                       void *ud)
+const char *agent_upstream_base(const struct agent *a)
 {
-    struct upstream_waiter *w = malloc(sizeof *w);
-    if (w == NULL) {
-        cb(a, ud);
-        return;
-    }
-    w->cb = cb;
-    w->ud = ud;
-    w->next = *list;
-    *list = w;
+    return a->up.base;
 }
 
-void agent_waiters_release(struct agent *a, struct upstream_waiter **list)
+const char *agent_upstream_dl(const struct agent *a)
 {
-    struct upstream_waiter *w = *list;
-    *list = NULL;
-    while (w) {
-        struct upstream_waiter *next = w->next;
-        w->cb(a, w->ud);
-        free(w);
-        w = next;
-    }
+    return a->up.dl;
 }
 
-void agent_waiters_drop(struct upstream_waiter **list)
+const char *agent_upstream_last_error(const struct agent *a)
 {
-    while (*list) {
-        struct upstream_waiter *w = *list;
-        *list = w->next;
-        free(w);
-    }
+    return a->up.last_error[0] ? a->up.last_error : NULL;
 }
 
-static void set_state(struct agent *a, enum upstream_state st, const char *why)
+int64_t agent_upstream_since(const struct agent *a)
 {
-    enum upstream_state old = a->up.state;
-    a->up.state = st;
-    if (old != st) {
+    return a->up.since;
+}
+
+static void on_probe_timer(uv_timer_t *t);
+
+/* Do what the state machine asked for after an event. */
+static void act(struct agent *a, struct upstream_action x, const char *why)
+{
+    if (why)
+        snprintf(a->up.last_error, sizeof a->up.last_error, "%s", why);
+    if (x.changed) {
         a->up.since = agent_now();
-        if (st == UPSTREAM_ONLINE)
+        if (a->up.sm.state == UPSTREAM_ONLINE)
             log_info("upstream %s is reachable: online", a->up.base);
-        else if (st == UPSTREAM_OFFLINE)
+        else if (a->up.sm.state == UPSTREAM_OFFLINE)
             log_warn("upstream %s unreachable (%s): offline, serving what the store holds",
                      a->up.base, why ? why : "?");
     }
-    if (why)
-        snprintf(a->up.last_error, sizeof a->up.last_error, "%s", why);
-    if (st != UPSTREAM_UNKNOWN)
+    if (a->up.sm.state != UPSTREAM_UNKNOWN)
         agent_waiters_release(a, &a->up.waiters);
-}
-
-static void on_probe_timer(uv_timer_t *t)
-{
-    struct agent *a = container_of(t, struct agent, up.probe_timer);
-    probe_start(a);
-}
-
-static void schedule_probe(struct agent *a)
-{
-    if (a->stopping || a->up.probing)
+    if (a->stopping)
         return;
-    if (a->up.backoff_ms == 0)
-        a->up.backoff_ms = BACKOFF_MIN_MS;
-    uv_update_time(&a->loop);
-    uv_timer_start(&a->up.probe_timer, on_probe_timer, a->up.backoff_ms, 0);
-    a->up.backoff_ms *= 2;
-    if (a->up.backoff_ms > BACKOFF_MAX_MS)
-        a->up.backoff_ms = BACKOFF_MAX_MS;
+    if (x.stop_timer)
+        uv_timer_stop(&a->up.probe_timer);
+    if (x.arm_timer) {
+        uv_update_time(&a->loop);
+        uv_timer_start(&a->up.probe_timer, on_probe_timer, x.timer_ms, 0);
+    }
+    if (x.probe_now)
+        probe_start(a);
 }
 
 void agent_upstream_failed(struct agent *a, const char *why)
 {
-    if (a->up.state == UPSTREAM_NONE)
+    if (a->up.sm.state == UPSTREAM_NONE)
         return;
     a->counters.upstream_errors++;
-    set_state(a, UPSTREAM_OFFLINE, why);
-    schedule_probe(a);
+    act(a, upstream_state_failed(&a->up.sm), why);
 }
 
 static void probe_done(void *ud, struct agent_http_response *res)
 {
     struct agent *a = ud;
-    a->up.probing = false;
-    if (a->stopping)
+    if (a->stopping) {
+        a->up.sm.probing = false;
         return;
+    }
     char why[256];
-    if (res->error) {
-        snprintf(why, sizeof why, "%s", res->error_text ? res->error_text : "transfer failed");
-    } else if (res->status != 200) {
-        snprintf(why, sizeof why, "config.json answered HTTP %ld", res->status);
+    if (res->error || res->status != 200) {
+        char f[200];
+        snprintf(why, sizeof why, "config.json: %s", agent_http_failure(res, f, sizeof f));
     } else {
         struct proto_registry_config cfg;
         int rc = proto_config_parse(res->body, res->len, &cfg);
@@ -148,25 +107,22 @@ static void probe_done(void *ud, struct agent_http_response *res)
             a->up.dl = cfg.dl;
             cfg.dl = NULL;
             proto_config_clear(&cfg);
-            a->up.backoff_ms = 0;
-            set_state(a, UPSTREAM_ONLINE, NULL);
+            act(a, upstream_state_probe_done(&a->up.sm, true), NULL);
             return;
         }
         snprintf(why, sizeof why, "config.json is not a registry configuration (%s)",
                  strerror(-rc));
     }
-    agent_upstream_failed(a, why);
+    a->counters.upstream_errors++;
+    act(a, upstream_state_probe_done(&a->up.sm, false), why);
 }
 
 static void probe_start(struct agent *a)
 {
-    if (a->up.probing || a->stopping)
+    if (a->up.sm.probing || a->stopping)
         return;
     uv_update_time(&a->loop);
-    a->up.probed_ms = uv_now(&a->loop);
     char url[PROTO_URL_MAX];
-    if (agent_upstream_url(a, "config.json", url, sizeof url) < 0)
-        return;
     struct agent_http_request req = {
         .url = url,
         .max_body = PROTO_CONFIG_MAX,
@@ -174,21 +130,24 @@ static void probe_start(struct agent *a)
         .timeout_ms = 10000,
         .follow_redirects = 1,
     };
-    if (agent_http_get(&a->http, &req, probe_done, a) == 0)
-        a->up.probing = true;
-    else
-        schedule_probe(a);
+    bool ok = agent_upstream_url(a, "config.json", url, sizeof url) >= 0 &&
+              agent_http_get(&a->http, &req, probe_done, a) == 0;
+    act(a, upstream_state_probe_started(&a->up.sm, ok, uv_now(&a->loop)),
+        ok ? NULL : "could not start the probe");
+}
+
+static void on_probe_timer(uv_timer_t *t)
+{
+    struct agent *a = container_of(t, struct agent, up.probe_timer);
+    act(a, upstream_state_timer(&a->up.sm), NULL);
 }
 
 void agent_upstream_nudge(struct agent *a)
 {
-    if (a->up.state != UPSTREAM_OFFLINE || a->up.probing || a->stopping)
+    if (a->stopping)
         return;
     uv_update_time(&a->loop);
-    if (uv_now(&a->loop) - a->up.probed_ms < NUDGE_MIN_MS)
-        return;
-    uv_timer_stop(&a->up.probe_timer);
-    probe_start(a);
+    act(a, upstream_state_nudge(&a->up.sm, uv_now(&a->loop)), NULL);
 }
 
 int agent_upstream_url(const struct agent *a, const char *rel, char *out, size_t outsz)
@@ -199,9 +158,9 @@ int agent_upstream_url(const struct agent *a, const char *rel, char *out, size_t
     return n;
 }
 
-void agent_upstream_when_ready(struct agent *a, upstream_ready_cb cb, void *ud)
+void agent_upstream_when_ready(struct agent *a, agent_ready_cb cb, void *ud)
 {
-    if (a->up.state != UPSTREAM_UNKNOWN)
+    if (a->up.sm.state != UPSTREAM_UNKNOWN)
         cb(a, ud);
     else
         agent_waiters_add(a, &a->up.waiters, cb, ud);
@@ -216,25 +175,20 @@ int agent_upstream_init(struct agent *a, const char *url)
     memset(&a->up, 0, sizeof a->up);
     uv_timer_init(&a->loop, &a->up.probe_timer);
     a->up.started = true;
-    if (url == NULL) {
-        a->up.state = UPSTREAM_NONE;
-        return 0;
+    if (url != NULL) {
+        if (strncmp(url, "sparse+", 7) == 0)
+            url += 7;
+        size_t n = strlen(url);
+        a->up.base = malloc(n + 2);
+        if (a->up.base == NULL)
+            return -ENOMEM;
+        memcpy(a->up.base, url, n);
+        if (n == 0 || url[n - 1] != '/')
+            a->up.base[n++] = '/';
+        a->up.base[n] = '\0';
     }
-    if (strncmp(url, "sparse+", 7) == 0)
-        url += 7;
-    size_t n = strlen(url);
-    a->up.base = malloc(n + 2);
-    if (a->up.base == NULL)
-        return -ENOMEM;
-    memcpy(a->up.base, url, n);
-    if (n == 0 || url[n - 1] != '/')
-        a->up.base[n++] = '/';
-    a->up.base[n] = '\0';
-    a->up.state = UPSTREAM_UNKNOWN;
     a->up.since = agent_now();
-    probe_start(a);
-    if (!a->up.probing)
-        set_state(a, UPSTREAM_OFFLINE, "could not start the probe");
+    act(a, upstream_state_init(&a->up.sm, url != NULL), NULL);
     return 0;
 }
 

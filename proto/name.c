@@ -24,6 +24,17 @@ static char to_lower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
+int proto_name_lower(const char *name, char *out, size_t outsz)
+{
+    size_t n = strnlen(name, PROTO_NAME_MAX);
+    if (n + 1 > outsz)
+        return -ENAMETOOLONG;
+    for (size_t i = 0; i < n; i++)
+        out[i] = to_lower(name[i]);
+    out[n] = '\0';
+    return (int)n;
+}
+
 bool proto_crate_name_valid(const char *s, size_t len)
 {
     if (s == NULL || len == 0 || len > PROTO_NAME_MAX)

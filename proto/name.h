@@ -34,4 +34,10 @@ int proto_index_path(const char *name, size_t len, char *out, size_t outsz);
  * lower=true gives {lowerprefix}. */
 int proto_name_prefix(const char *name, size_t len, bool lower, char *out, size_t outsz);
 
+/* The ASCII-lower-cased name (how the store and the peer protocol key a crate:
+ * Cargo treats `Serde` and `serde` as one crate), NUL-terminated in out. At
+ * most PROTO_NAME_MAX bytes of name are read (stopping at a NUL); returns the
+ * length, or -ENAMETOOLONG when out cannot hold it. Not a validity check. */
+int proto_name_lower(const char *name, char *out, size_t outsz);
+
 #endif

@@ -1,11 +1,15 @@
 /* proto/options.c — tokenizer for the agent's configuration file, a TOML
  * subset:
  *
- *   file   := { ws* [ key ws* '=' ws* value ws* ] [ '#' comment ] '\n' }
+ *   file   := [ UTF-8 BOM ] { ws* [ key ws* '=' ws* value ws* ] [ '#' comment ] '\n' }
+ *                                            (the last line's '\n' may be missing)
  *   key    := [A-Za-z0-9_-]{1,64}
- *   value  := scalar | '[' { blank } [ scalar { blank } { ',' { blank } scalar { blank } } [ ',' ]
- * ] { blank } ']' scalar := '"' { char | '\"' | '\\' } '"'  |  bare word (true/false are booleans)
+ *   value  := scalar | '[' { blank } [ scalar { blank } { ',' { blank } scalar { blank } } [ ',' ] ] { blank } ']'
+ *   scalar := '"' { char | '\"' | '\\' } '"'  |  bare { bare } (true/false are booleans)
  *   blank  := ws | newline | comment         (arrays may span lines, as in TOML)
+ *   ws     := ' ' | '\t' | '\r'
+ *   char   := any byte but '"', '\', newline, NUL and other controls (tab allowed)
+ *   bare   := any byte but controls, space, DEL and " ' # , [ ] = \ (UTF-8 allowed)
  *
  * The whole buffer is checked before the first callback: a syntax error
  * anywhere means no setting was delivered, so a bad file never half-applies.

@@ -4,18 +4,7 @@
  * that states what a peer holds is signed with the sender's Ed25519 key
  * (libsodium) over a domain-separated encoding, so a relay or a spoofed mDNS
  * answer cannot forge it, and a signature for one message type can never be
- * replayed as another.
- *
- * Wire envelope (all integers big-endian):
- *   0   4  magic "CCP1"
- *   4   1  type: 'H' hello, 'M' manifest, 'I' index file, 'N' news
- *   5   1  flags: bit 0 = body is one zstd frame
- *   6   2  reserved, zero
- *   8   4  body length after decompression (capped at PROTO_PEER_BODY_MAX)
- *   12  .. body (compressed when flags bit 0)
- * The body ends with a 64-byte Ed25519 signature over
- *   "cratecast/1/" type "\0" || body-without-signature
- * and begins with the signer's 32-byte public key.
+ * replayed as another (the envelope: proto/envelope.h).
  *
  * Decoders check every length before reading, cap every count, verify the
  * signature against the key in the body, and return -EBADMSG (malformed),
@@ -30,21 +19,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/addr.h"
+#include "proto/envelope.h"
 #include "proto/name.h"
 #include "proto/sha256.h"
 
 #define PROTO_PEER_VERSION 1
-#define PROTO_PK_LEN 32 /* Ed25519 public key */
-#define PROTO_SK_LEN 64 /* Ed25519 secret key (libsodium layout) */
-#define PROTO_SIG_LEN 64
 #define PROTO_NONCE_LEN 32
 #define PROTO_KEY_TEXT_LEN 43  /* base64url, no padding */
 #define PROTO_KEYID_HEX_LEN 16 /* hex of the first 8 bytes of BLAKE2b-256(pk) */
-#define PROTO_PEER_BODY_MAX (32u << 20)
 #define PROTO_MANIFEST_CRATES_MAX 500000u
 #define PROTO_MANIFEST_INDEX_MAX 500000u
 #define PROTO_PEX_MAX 64u
-#define PROTO_PEER_ADDR_MAX 255u /* "host:port" */
 
 /* Capabilities in a hello. */
 #define PROTO_CAP_MANIFEST 0x1u
@@ -137,23 +123,6 @@ int proto_hello_decode(const uint8_t *buf, size_t len, struct proto_hello *out);
 int proto_manifest_decode(const uint8_t *buf, size_t len, struct proto_manifest *out);
 int proto_peer_index_decode(const uint8_t *buf, size_t len, struct proto_peer_index *out,
                             uint8_t **owned);
-
-/* ---- peer addresses -------------------------------------------------------- */
-
-/* A peer's address as a value: an IP literal and a port. Text forms are
- * "a.b.c.d:port" and "[v6]:port" (no host names: those come only from the
- * user's own --peer, resolved by the agent). */
-struct proto_peer_addr {
-    uint8_t family; /* 4 or 6 */
-    uint8_t ip[16]; /* 4 bytes used for IPv4 */
-    uint16_t port;  /* 1..65535 */
-};
-#define PROTO_PEER_ADDR_TEXT_MAX 48 /* "[" 39 "]:" 5 NUL */
-/* 0 or -EINVAL (not an IP literal with a port 1..65535; nothing else after). */
-int proto_peer_addr_parse(const char *s, size_t len, struct proto_peer_addr *out);
-/* The canonical text form; returns its length. out must hold PROTO_PEER_ADDR_TEXT_MAX. */
-int proto_peer_addr_format(const struct proto_peer_addr *a, char out[PROTO_PEER_ADDR_TEXT_MAX]);
-bool proto_peer_addr_eq(const struct proto_peer_addr *a, const struct proto_peer_addr *b);
 
 /* ---- news (long poll) ----------------------------------------------------- */
 

@@ -1,4 +1,5 @@
-/* proto/route.c — maps a Cargo-facing request path to a route.
+/* proto/route.c — maps a request path to a route, and builds the paths and
+ * URLs of the peer routes (what the agent asks a peer for) the way it parses them.
  *
  *   /index/config.json                    CONFIG
  *   /index/<sparse path>/<name>            INDEX  (path must be the name's, any case)
@@ -34,8 +35,11 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+#include "proto/addr.h"
 
 #define MAX_COMPONENTS 8 /* more than any route has; the rest are only checked */
 
@@ -264,4 +268,72 @@ int proto_route_parse(const char *path, size_t len, struct proto_route *out)
     if (rc < 0)
         memset(out, 0, sizeof *out);
     return rc;
+}
+
+/* ---- building peer requests ------------------------------------------------ */
+
+int proto_route_peer_path(const struct proto_route *r, char *out, size_t outsz)
+{
+    char hex[2 * PROTO_SHA256_LEN + 1]; /* also a nonce's: both are 32 bytes */
+    int n = -1;
+    if (outsz > 0)
+        out[0] = '\0';
+    switch (r->kind) {
+    case PROTO_ROUTE_PEER_HELLO:
+        proto_hex_encode(r->nonce, sizeof r->nonce, hex);
+        if (r->port)
+            n = snprintf(out, outsz, "/peer/1/hello?nonce=%s&port=%u", hex, (unsigned)r->port);
+        else
+            n = snprintf(out, outsz, "/peer/1/hello?nonce=%s", hex);
+        break;
+    case PROTO_ROUTE_PEER_MANIFEST:
+        if (r->since)
+            n = snprintf(out, outsz, "/peer/1/manifest?since=%llu", (unsigned long long)r->since);
+        else
+            n = snprintf(out, outsz, "/peer/1/manifest");
+        break;
+    case PROTO_ROUTE_PEER_INDEX:
+        if (!proto_crate_name_valid(r->name, strnlen(r->name, sizeof r->name)))
+            return -EINVAL;
+        n = snprintf(out, outsz, "/peer/1/index/%s", r->name);
+        break;
+    case PROTO_ROUTE_PEER_CRATE:
+        proto_hex_encode(r->sha256, PROTO_SHA256_LEN, hex);
+        n = snprintf(out, outsz, "/peer/1/crate/%s", hex);
+        break;
+    case PROTO_ROUTE_PEER_NEWS:
+        if (r->wait > PROTO_NEWS_WAIT_MAX)
+            return -EINVAL;
+        n = snprintf(out, outsz, "/peer/1/news?since=%llu&wait=%u", (unsigned long long)r->since,
+                     r->wait);
+        break;
+    default:
+        return -EINVAL;
+    }
+    if (n < 0 || (size_t)n >= outsz) {
+        if (outsz > 0)
+            out[0] = '\0';
+        return -ENAMETOOLONG;
+    }
+    return n;
+}
+
+int proto_route_peer_url(const char *addr, const struct proto_route *r, char *out, size_t outsz)
+{
+    if (outsz > 0)
+        out[0] = '\0';
+    if (addr == NULL || proto_peer_host_parse(addr, strlen(addr), NULL) < 0)
+        return -EINVAL;
+    int n = snprintf(out, outsz, "http://%s", addr);
+    if (n < 0 || (size_t)n >= outsz) {
+        if (outsz > 0)
+            out[0] = '\0';
+        return -ENAMETOOLONG;
+    }
+    int pn = proto_route_peer_path(r, out + n, outsz - (size_t)n);
+    if (pn < 0) {
+        out[0] = '\0';
+        return pn;
+    }
+    return n + pn;
 }

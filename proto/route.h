@@ -18,6 +18,9 @@
  * strictly (names, versions, 64-hex digests). Anything that decodes to '/',
  * '..', NUL, or a character outside the component's alphabet is rejected, so no
  * request can name a file outside the store. A query string ('?...') is ignored.
+ *
+ * The agent's own requests to a peer are built here too (proto_route_peer_url),
+ * so that what one agent asks for is what the other parses.
  */
 #ifndef CRATECAST_PROTO_ROUTE_H
 #define CRATECAST_PROTO_ROUTE_H
@@ -62,5 +65,21 @@ struct proto_route {
  * -ENOENT for a well-formed path outside the routes -> 404;
  * -ENAMETOOLONG over PROTO_PATH_MAX -> 414. */
 int proto_route_parse(const char *path, size_t len, struct proto_route *out);
+
+/* The path of a peer request, which proto_route_parse reads back into the same
+ * fields: r->kind is one of the PROTO_ROUTE_PEER_* kinds, and what is written is
+ *   HELLO     nonce (lower-case hex), port (left out when 0)
+ *   MANIFEST  since (left out when 0)
+ *   INDEX     name
+ *   CRATE     sha256 (lower-case hex)
+ *   NEWS      since and wait, both always
+ * Returns the length (without the NUL); -EINVAL for another kind, a name that
+ * is not a crate name or a wait over PROTO_NEWS_WAIT_MAX; -ENAMETOOLONG when
+ * it does not fit in outsz. On error out is "" (when outsz > 0). */
+int proto_route_peer_path(const struct proto_route *r, char *out, size_t outsz);
+/* "http://" addr and that path: the URL of a peer request to addr, a peer's
+ * "host:port" as proto_peer_host_parse accepts it (else -EINVAL). Returns as
+ * proto_route_peer_path. */
+int proto_route_peer_url(const char *addr, const struct proto_route *r, char *out, size_t outsz);
 
 #endif

@@ -1,6 +1,11 @@
 /* store/internal.h — what the files of store/ share and nothing outside uses.
  *
- *   store.c        the database, temporary files, identity, verify
+ *   store.c        the database: open/close, schema and migrations, statements,
+ *                  transactions, change sequence; temporary files; the agent lock
+ *   index.c        index entries (put, get, list, drop, confirm), index-file
+ *                  metadata, origins
+ *   blob.c         blob paths and records, touches, verify and quarantine
+ *   identity.c     the Ed25519 identity key
  *   blob_writer.c  one blob: tmp/ file, incremental SHA-256, publish
  *   blob_batch.c   many blobs copied by worker threads, made durable together
  *
@@ -10,6 +15,7 @@
 #ifndef CRATECAST_STORE_INTERNAL_H
 #define CRATECAST_STORE_INTERNAL_H
 
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,5 +64,75 @@ int store__blob_writer_fd(const struct store_blob_writer *w);
 int store__blob_writer_rename(struct store_blob_writer *w, bool *created);
 /* Close, remove the temporary file unless renamed, free. NULL-safe. */
 void store__blob_writer_free(struct store_blob_writer *w);
+
+/* ---- store.c: the connection, for index.c, blob.c and identity.c ----------
+ *
+ * Unlike the helpers above, these use the database: only on the thread that
+ * owns the struct store. */
+
+/* The prepared statements (their SQL: stmt_sql in store.c), made at open. */
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_ENTRY_FIND,
+    ST_ENTRY_INSERT,
+    ST_ENTRY_YANK,
+    ST_ENTRY_LIST,
+    ST_ENTRY_GET,
+    ST_CKSUM_TRUSTED,
+    ST_META_GET,
+    ST_META_PUT,
+    ST_BLOB_HAS,
+    ST_BLOB_INSERT,
+    ST_BLOB_TOUCH,
+    ST_BLOB_DELETE,
+    ST_BLOB_ALL,
+    ST_STATS_BLOBS,
+    ST_STATS_INDEX,
+    ST_SEQ_BUMP,
+    ST_SEQ_GET,
+    ST_BLOBS_SINCE,
+    ST_NAMES_SINCE,
+    ST_ENTRY_DELETE,
+    ST_CKSUM_COUNT,
+    ST_ENTRY_CONFIRM,
+    ST__COUNT
+};
+
+struct touch_set; /* blob.c */
+
+struct store {
+    sqlite3 *db;
+    char *dir;
+    sqlite3_stmt *st[ST__COUNT];
+    unsigned depth;            /* store_begin nesting */
+    int doomed;                /* 0, or the error the outermost store_commit returns */
+    uint64_t commits;          /* counted by on_commit */
+    struct touch_set *touched; /* NULL until the first store_blob_touch */
+    int lock_fd;               /* DIR/agent.lock while store_agent_lock holds it, else -1 */
+    char errmsg[sizeof(struct store_error)];
+};
+
+/* Copy src (NULL: "") into dst, truncated to fit, NUL-terminated. */
+void store__copy_trunc(char *dst, size_t dstsz, const char *src);
+/* Set s->errmsg (store_errmsg). */
+void store__set_errmsg(struct store *s, const char *msg);
+/* Record the connection's last error; returns -EIO for `return store__db_fail(s);`. */
+int store__db_fail(struct store *s);
+/* The statement, reset and unbound, ready for new bindings. */
+sqlite3_stmt *store__stmt(struct store *s, enum stmt_id id);
+/* Step a statement that returns no rows; leaves it reset. */
+int store__exec_stmt(struct store *s, sqlite3_stmt *st);
+/* Unix time in seconds. */
+int64_t store__now_s(void);
+/* Fill err (NULL: nothing) with one sentence for the user. */
+void store__explain(struct store_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Make room for one more element in a growing array (doubling from `first`).
+ * 0 or -ENOMEM (the array is left as it was). */
+int store__grow(void **arr, size_t *cap, size_t cnt, size_t elem, size_t first);
+/* The next change number, for a row written in the same (open) transaction. */
+int store__seq_next(struct store *s, int64_t *out);
 
 #endif

@@ -139,6 +139,25 @@ int store_index_get(struct store *s, const char *name, const char *vers,
                     struct store_index_row *row);
 void store_index_row_free(struct store_index_row *row);
 
+/* How an index entry from a source was taken in (store_index_ingest). */
+enum store_ingest {
+    STORE_INGEST_NEW = 0,  /* a new (name, version) */
+    STORE_INGEST_HELD,     /* already held with the same content (the yanked flag follows) */
+    STORE_INGEST_REPLACED, /* from the upstream: replaced a contradicting entry that only a
+                              peer vouched for (that entry and its crate are gone) */
+    STORE_INGEST_CONFLICT, /* contradicts the entry already held: rejected, nothing changed */
+};
+/* The one way index entries come in, whatever brought them (a fetch from the
+ * upstream or a peer, the CARGO_HOME import, a bundle): store_index_put with
+ * the upstream authoritative. From origin STORE_ORIGIN_UPSTREAM, a held entry
+ * only a peer vouched for gives way when the upstream contradicts it, and is
+ * recorded as the upstream's when the upstream repeats it; any other held
+ * entry wins over whatever contradicts it. Returns an enum store_ingest, or a
+ * negative errno on a database error (see store_errmsg). Inside the caller's
+ * transaction when one is open. */
+int store_index_ingest(struct store *s, const struct proto_index_entry *e, int origin,
+                       const char *detail);
+
 /* Remove the entry for (name, version): the upstream, authoritative online,
  * does not list it. When no other entry carries its cksum, the blob (if any)
  * is not trusted any more: its record and file go too (*blob_dropped).

@@ -4,7 +4,7 @@
 set -eu
 root=${1:-.}
 hits=$(grep -rnE '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets)[[:space:]]*\(' \
-  "$root/agent" "$root/proto" "$root/store" "$root/tests/unit" "$root/tests/fuzz" \
+  "$root/cli" "$root/agent" "$root/proto" "$root/store" "$root/tests/unit" "$root/tests/fuzz" \
   "$root/tests/integration" --include='*.c' --include='*.h' || true)
 if [ -n "$hits" ]; then
   echo "banned functions used:"

@@ -56,8 +56,8 @@ static void test_name_valid(void **state)
     assert_false(proto_crate_name_valid(NULL, 3));
 }
 
-#define V128                                                                                 \
-    "1.2345678901234567890123456789012345678901234567890123456789012345678901234567890123456" \
+#define V128                                                                                       \
+    "1.2345678901234567890123456789012345678901234567890123456789012345678901234567890123456"      \
     "78901234567890123456789012345678901234567"
 
 static const struct {
@@ -179,14 +179,37 @@ static void test_prefix(void **state)
     assert_int_equal(proto_name_prefix("a", 1, false, out, 1), -ENAMETOOLONG);
 }
 
+static void test_name_lower(void **state)
+{
+    (void)state;
+    char out[PROTO_NAME_MAX + 1];
+    assert_int_equal(proto_name_lower("Serde_JSON-2", out, sizeof out), 12);
+    assert_string_equal(out, "serde_json-2");
+    assert_int_equal(proto_name_lower("", out, sizeof out), 0);
+    assert_string_equal(out, "");
+    /* only ASCII letters change; other bytes pass through */
+    assert_int_equal(proto_name_lower("A\xc3\x89z[Z]", out, sizeof out), 7);
+    assert_string_equal(out, "a\xc3\x89z[z]");
+    /* at most PROTO_NAME_MAX bytes are read */
+    char longname[PROTO_NAME_MAX + 10];
+    memset(longname, 'Q', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_int_equal(proto_name_lower(longname, out, sizeof out), PROTO_NAME_MAX);
+    assert_int_equal(strlen(out), PROTO_NAME_MAX);
+    assert_int_equal(out[0], 'q');
+    /* a buffer too small is refused, not overrun */
+    char small[4];
+    assert_int_equal(proto_name_lower("abcd", small, sizeof small), -ENAMETOOLONG);
+    assert_int_equal(proto_name_lower("abc", small, sizeof small), 3);
+    assert_string_equal(small, "abc");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_name_valid),
-        cmocka_unit_test(test_version_valid),
-        cmocka_unit_test(test_index_path),
-        cmocka_unit_test(test_index_path_small_buffer),
-        cmocka_unit_test(test_prefix),
+        cmocka_unit_test(test_name_valid), cmocka_unit_test(test_version_valid),
+        cmocka_unit_test(test_index_path), cmocka_unit_test(test_index_path_small_buffer),
+        cmocka_unit_test(test_prefix),     cmocka_unit_test(test_name_lower),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

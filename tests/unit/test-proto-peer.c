@@ -1050,7 +1050,7 @@ static void test_encode_invalid(void **state)
 
 /* ---- TXT ------------------------------------------------------------------ */
 
-/* ---- news and peer addresses --------------------------------------------- */
+/* ---- news ------------------------------------------------------------------ */
 
 static uint8_t news_fetching[2][PROTO_SHA256_LEN];
 static struct proto_peer_addr news_peers[2];
@@ -1167,78 +1167,6 @@ static void test_news_limits(void **state)
     assert_int_equal(proto_news_encode(&n, other_sk, &w, &wl), -EINVAL); /* not pk's key */
     assert_int_equal(proto_news_decode(NULL, 0, &d), -EBADMSG);
     assert_int_equal(proto_news_decode(NULL, 0, NULL), -EINVAL);
-}
-
-static const struct {
-    const char *s;
-    int rc;
-    const char *canon;
-} addr_cases[] = {
-    {"192.0.2.7:7879", 0, "192.0.2.7:7879"},
-    {"127.0.0.1:1", 0, "127.0.0.1:1"},
-    {"10.77.0.2:65535", 0, "10.77.0.2:65535"},
-    {"[::1]:7879", 0, "[::1]:7879"},
-    {"[2001:DB8:0:0::1]:80", 0, "[2001:db8::1]:80"},
-    {"[::ffff:192.0.2.1]:80", 0, "[::ffff:192.0.2.1]:80"},
-    {"192.0.2.7:0", -EINVAL, NULL},
-    {"192.0.2.7:65536", -EINVAL, NULL},
-    {"192.0.2.7:123456", -EINVAL, NULL},
-    {"192.0.2.7:", -EINVAL, NULL},
-    {"192.0.2.7", -EINVAL, NULL},
-    {":7879", -EINVAL, NULL},
-    {"example.com:7879", -EINVAL, NULL}, /* a host name: never from the network */
-    {"localhost:7879", -EINVAL, NULL},
-    {"192.0.2.7:7879/x", -EINVAL, NULL},
-    {"192.0.2.7:78 9", -EINVAL, NULL},
-    {"192.0.2.7:+79", -EINVAL, NULL},
-    {"1.2.3:80", -EINVAL, NULL},
-    {"1.2.3.4.5:80", -EINVAL, NULL},
-    {"01.2.3.4:80", -EINVAL, NULL},
-    {"[::1]7879", -EINVAL, NULL},
-    {"[::1:7879", -EINVAL, NULL},
-    {"::1:7879", -EINVAL, NULL},
-    {"[fe80::1%eth0]:80", -EINVAL, NULL},
-    {"[]:80", -EINVAL, NULL},
-    {"127.0.0.1:7879?x=:1", -EINVAL, NULL},
-    {"127.0.0.1:80@evil", -EINVAL, NULL},
-};
-
-static void test_peer_addr(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < sizeof addr_cases / sizeof addr_cases[0]; i++) {
-        struct proto_peer_addr a;
-        int rc = proto_peer_addr_parse(addr_cases[i].s, strlen(addr_cases[i].s), &a);
-        if (rc != addr_cases[i].rc)
-            fail_msg("%s: %d, expected %d", addr_cases[i].s, rc, addr_cases[i].rc);
-        if (rc != 0) {
-            assert_int_equal(a.family, 0);
-            continue;
-        }
-        char out[PROTO_PEER_ADDR_TEXT_MAX];
-        int n = proto_peer_addr_format(&a, out);
-        assert_int_equal(n, (int)strlen(addr_cases[i].canon));
-        assert_string_equal(out, addr_cases[i].canon);
-        struct proto_peer_addr b;
-        assert_int_equal(proto_peer_addr_parse(out, (size_t)n, &b), 0);
-        assert_true(proto_peer_addr_eq(&a, &b));
-    }
-    struct proto_peer_addr a;
-    char long_in[100];
-    memset(long_in, '1', sizeof long_in);
-    assert_int_equal(proto_peer_addr_parse(long_in, sizeof long_in, &a), -EINVAL);
-    assert_int_equal(proto_peer_addr_parse(NULL, 0, &a), -EINVAL);
-    /* the length is honoured: "1.2.3.4:80" inside a longer buffer */
-    assert_int_equal(proto_peer_addr_parse("1.2.3.4:8080", 10, &a), 0);
-    assert_int_equal(a.port, 80);
-    /* a NUL inside the literal (inet_pton would stop at it): found by fuzz-peer-addr */
-    static const char nul6[] = "[::\0/x]:80";
-    assert_int_equal(proto_peer_addr_parse(nul6, sizeof nul6 - 1, &a), -EINVAL);
-    static const char nul4[] = "1.2.3.4\0x:80";
-    assert_int_equal(proto_peer_addr_parse(nul4, sizeof nul4 - 1, &a), -EINVAL);
-    a.family = 9;
-    char out[PROTO_PEER_ADDR_TEXT_MAX];
-    assert_int_equal(proto_peer_addr_format(&a, out), -EINVAL);
 }
 
 static void test_txt_encode(void **state)
@@ -1402,7 +1330,6 @@ int main(void)
         cmocka_unit_test(test_encode_invalid),
         cmocka_unit_test(test_news_vector),
         cmocka_unit_test(test_news_limits),
-        cmocka_unit_test(test_peer_addr),
         cmocka_unit_test(test_txt_encode),
         cmocka_unit_test(test_txt_decode),
         cmocka_unit_test(test_txt_limits),

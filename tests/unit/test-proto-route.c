@@ -1,12 +1,14 @@
 /* tests/unit/test-proto-route.c — the Cargo-facing URL space: every route,
  * traversal attempts raw and percent-encoded, bad components, limits; and
- * the peer routes with their query parameters. */
+ * the peer routes with their query parameters, and the peer requests the
+ * agent builds (proto_route_peer_path/url), which parse back to what was built. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,7 @@
 #define CK "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define CKU "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
 #define N64 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"
+#define URL_MAX 512
 
 static const struct {
     const char *path;
@@ -199,8 +202,7 @@ static void test_length_limit(void **state)
     for (size_t i = 1; i + 3 <= PROTO_PATH_MAX; i += 3)
         memcpy(p + i, "%41", 3);
     p[0] = '/';
-    assert_int_equal(proto_route_parse(p, PROTO_PATH_MAX - (PROTO_PATH_MAX - 1) % 3, &r),
-                     -ENOENT);
+    assert_int_equal(proto_route_parse(p, PROTO_PATH_MAX - (PROTO_PATH_MAX - 1) % 3, &r), -ENOENT);
     /* the length check comes first, even for garbage */
     assert_int_equal(proto_route_parse("x", 100000, &r), -ENAMETOOLONG);
     free(p);
@@ -257,8 +259,8 @@ static const struct {
     {"/peer/1/manifest?", 0, PROTO_ROUTE_PEER_MANIFEST, "", false, 0, 0, false},
     {"/peer/1/manifest?since=0", 0, PROTO_ROUTE_PEER_MANIFEST, "", false, 0, 0, false},
     {"/peer/1/manifest?since=42", 0, PROTO_ROUTE_PEER_MANIFEST, "", false, 0, 42, false},
-    {"/peer/1/manifest?since=18446744073709551615&port=x&nonce=y", 0, PROTO_ROUTE_PEER_MANIFEST,
-     "", false, 0, UINT64_MAX, false},
+    {"/peer/1/manifest?since=18446744073709551615&port=x&nonce=y", 0, PROTO_ROUTE_PEER_MANIFEST, "",
+     false, 0, UINT64_MAX, false},
     {"/peer/1/manifest?since=18446744073709551616", -EINVAL, 0, NULL, false, 0, 0, false},
     {"/peer/1/manifest?since=99999999999999999999", -EINVAL, 0, NULL, false, 0, 0, false},
     {"/peer/1/manifest?since=000000000000000000001", -EINVAL, 0, NULL, false, 0, 0, false},
@@ -389,6 +391,168 @@ static void test_peer_query_bounds(void **state)
     free(q);
 }
 
+/* ---- building peer requests ------------------------------------------------ */
+
+static struct proto_route peer_route(enum proto_route_kind kind)
+{
+    struct proto_route r;
+    memset(&r, 0, sizeof r); /* as proto_route_parse leaves it: padding too */
+    r.kind = kind;
+    return r;
+}
+
+/* What the agent asks a peer for, byte for byte (the wire format). */
+static void test_peer_build(void **state)
+{
+    (void)state;
+    char out[URL_MAX];
+    struct proto_route r = peer_route(PROTO_ROUTE_PEER_HELLO);
+    assert_int_equal(proto_hex_decode(NONCE, 64, r.nonce, sizeof r.nonce), 0);
+    assert_int_equal(proto_route_peer_path(&r, out, sizeof out), 20 + 64);
+    assert_string_equal(out, "/peer/1/hello?nonce=" NONCE);
+    r.port = 7879;
+    assert_int_equal(proto_route_peer_path(&r, out, sizeof out), 20 + 64 + 10);
+    assert_string_equal(out, "/peer/1/hello?nonce=" NONCE "&port=7879");
+
+    r = peer_route(PROTO_ROUTE_PEER_MANIFEST);
+    assert_int_equal(proto_route_peer_path(&r, out, sizeof out), 16);
+    assert_string_equal(out, "/peer/1/manifest");
+    r.since = UINT64_MAX;
+    proto_route_peer_path(&r, out, sizeof out);
+    assert_string_equal(out, "/peer/1/manifest?since=18446744073709551615");
+
+    r = peer_route(PROTO_ROUTE_PEER_INDEX);
+    snprintf(r.name, sizeof r.name, "%s", "Serde_json");
+    proto_route_peer_path(&r, out, sizeof out);
+    assert_string_equal(out, "/peer/1/index/Serde_json");
+
+    r = peer_route(PROTO_ROUTE_PEER_CRATE);
+    assert_int_equal(proto_hex_decode(CKU, 64, r.sha256, sizeof r.sha256), 0);
+    proto_route_peer_path(&r, out, sizeof out);
+    assert_string_equal(out, "/peer/1/crate/" CK); /* lower-case */
+
+    r = peer_route(PROTO_ROUTE_PEER_NEWS);
+    r.wait = 25;
+    proto_route_peer_path(&r, out, sizeof out);
+    assert_string_equal(out, "/peer/1/news?since=0&wait=25");
+    r.since = 7;
+    r.wait = 0;
+    proto_route_peer_path(&r, out, sizeof out);
+    assert_string_equal(out, "/peer/1/news?since=7&wait=0");
+
+    /* URLs: http://, the address as it is, the path */
+    r = peer_route(PROTO_ROUTE_PEER_MANIFEST);
+    r.since = 3;
+    static const char *const addrs[] = {"192.0.2.7:7879", "[2001:db8::1]:7879", "example.com:7879",
+                                        "localhost:1"};
+    for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++) {
+        char want[128];
+        int wn = snprintf(want, sizeof want, "http://%s/peer/1/manifest?since=3", addrs[i]);
+        assert_int_equal(proto_route_peer_url(addrs[i], &r, out, sizeof out), wn);
+        assert_string_equal(out, want);
+    }
+}
+
+/* Whatever is built parses back to the same route. */
+static void test_peer_build_round_trip(void **state)
+{
+    (void)state;
+    static const uint64_t sinces[] = {0, 1, 42, 1700000000, UINT64_MAX};
+    static const uint16_t ports[] = {0, 1, 7879, 65535};
+    static const char *const names[] = {"a", "serde", "Serde_JSON", "x-y_z", N64};
+    for (int kind = PROTO_ROUTE_CONFIG; kind <= PROTO_ROUTE_PEER_NEWS; kind++) {
+        for (size_t i = 0; i < 5; i++) {
+            struct proto_route r = peer_route((enum proto_route_kind)kind);
+            switch (kind) {
+            case PROTO_ROUTE_PEER_HELLO:
+                for (size_t k = 0; k < sizeof r.nonce; k++)
+                    r.nonce[k] = (uint8_t)(k * 37 + i);
+                r.port = ports[i % 4];
+                break;
+            case PROTO_ROUTE_PEER_MANIFEST:
+                r.since = sinces[i];
+                break;
+            case PROTO_ROUTE_PEER_INDEX:
+                snprintf(r.name, sizeof r.name, "%s", names[i]);
+                break;
+            case PROTO_ROUTE_PEER_CRATE:
+                for (size_t k = 0; k < sizeof r.sha256; k++)
+                    r.sha256[k] = (uint8_t)(255 - k * 7 - i);
+                break;
+            case PROTO_ROUTE_PEER_NEWS:
+                r.since = sinces[i];
+                r.wait = (unsigned)(i * 15);
+                break;
+            default:
+                break;
+            }
+            char url[URL_MAX];
+            int n = proto_route_peer_url("192.0.2.7:7879", &r, url, sizeof url);
+            bool peer = kind == PROTO_ROUTE_PEER_HELLO || kind == PROTO_ROUTE_PEER_MANIFEST ||
+                        kind == PROTO_ROUTE_PEER_INDEX || kind == PROTO_ROUTE_PEER_CRATE ||
+                        kind == PROTO_ROUTE_PEER_NEWS;
+            if (!peer) {
+                assert_int_equal(n, -EINVAL); /* only peer requests are built */
+                assert_string_equal(url, "");
+                continue;
+            }
+            assert_true(n > 0);
+            assert_int_equal(strlen(url), n);
+            assert_memory_equal(url, "http://192.0.2.7:7879/", 22);
+            const char *path = url + 21;
+            struct proto_route b;
+            memset(&b, 0x5a, sizeof b);
+            if (proto_route_parse(path, strlen(path), &b) != 0 || memcmp(&b, &r, sizeof b) != 0)
+                fail_msg("kind %d: %s does not parse back", kind, url);
+        }
+    }
+}
+
+static void test_peer_build_errors(void **state)
+{
+    (void)state;
+    char out[URL_MAX];
+    struct proto_route r = peer_route(PROTO_ROUTE_PEER_INDEX);
+    snprintf(r.name, sizeof r.name, "%s", "-bad");
+    assert_int_equal(proto_route_peer_path(&r, out, sizeof out), -EINVAL);
+    assert_string_equal(out, "");
+    snprintf(r.name, sizeof r.name, "%s", "se/../rde");
+    assert_int_equal(proto_route_peer_path(&r, out, sizeof out), -EINVAL);
+    r.name[0] = '\0';
+    assert_int_equal(proto_route_peer_path(&r, out, sizeof out), -EINVAL);
+    r = peer_route(PROTO_ROUTE_PEER_NEWS);
+    r.wait = PROTO_NEWS_WAIT_MAX + 1;
+    assert_int_equal(proto_route_peer_path(&r, out, sizeof out), -EINVAL);
+    r = peer_route(PROTO_ROUTE_CRATE);
+    assert_int_equal(proto_route_peer_path(&r, out, sizeof out), -EINVAL);
+    r = peer_route((enum proto_route_kind)0);
+    assert_int_equal(proto_route_peer_path(&r, out, sizeof out), -EINVAL);
+
+    /* the buffer: exactly the length and a NUL, or nothing */
+    r = peer_route(PROTO_ROUTE_PEER_MANIFEST);
+    assert_int_equal(proto_route_peer_path(&r, out, 17), 16);
+    assert_int_equal(proto_route_peer_path(&r, out, 16), -ENAMETOOLONG);
+    assert_string_equal(out, "");
+    assert_int_equal(proto_route_peer_path(&r, NULL, 0), -ENAMETOOLONG);
+    assert_int_equal(proto_route_peer_url("h:1", &r, out, 7 + 3 + 16 + 1), 7 + 3 + 16);
+    assert_int_equal(proto_route_peer_url("h:1", &r, out, 7 + 3 + 16), -ENAMETOOLONG);
+    assert_string_equal(out, "");
+    assert_int_equal(proto_route_peer_url("h:1", &r, out, 5), -ENAMETOOLONG);
+    assert_string_equal(out, "");
+    assert_int_equal(proto_route_peer_url("h:1", &r, NULL, 0), -ENAMETOOLONG);
+
+    /* the address: a peer host, nothing that would move the request elsewhere */
+    static const char *const bad[] = {"user@h:80", "h/x:80", "h:80/x", "h",
+                                      "h:0",       "h :80",  "",       "h:80?x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(out, 'x', sizeof out);
+        if (proto_route_peer_url(bad[i], &r, out, sizeof out) != -EINVAL)
+            fail_msg("\"%s\" accepted", bad[i]);
+        assert_string_equal(out, "");
+    }
+    assert_int_equal(proto_route_peer_url(NULL, &r, out, sizeof out), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +562,9 @@ int main(void)
         cmocka_unit_test(test_peer_table),
         cmocka_unit_test(test_news_wait),
         cmocka_unit_test(test_peer_query_bounds),
+        cmocka_unit_test(test_peer_build),
+        cmocka_unit_test(test_peer_build_round_trip),
+        cmocka_unit_test(test_peer_build_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

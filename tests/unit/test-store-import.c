@@ -27,15 +27,9 @@
 
 #include <cmocka.h>
 
-#include "agent/internal.h"
+#include "agent/import.h"
 #include "proto/cargo_cache.h"
 #include "store/store.h"
-
-/* import_after (the loop's half, not run here) tells the news long-poll. */
-void agent_news_changed(struct agent *a)
-{
-    (void)a;
-}
 
 #define R1 "index.crates.io-1949cf8c6b5b557f"
 #define R2 "index.crates.io-6f17d22bba15001f"

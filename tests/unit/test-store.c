@@ -358,22 +358,22 @@ static void test_put_table(void **state)
     } steps[] = {
         {"serde", "1.0.0", 1, false, 1, STORE_PUT_NEW},
         {"serde", "1.0.0", 1, false, 1, STORE_PUT_SAME},
-        {"serde", "1.0.0", 1, true, 1, STORE_PUT_YANK},   /* yank */
+        {"serde", "1.0.0", 1, true, 1, STORE_PUT_YANK}, /* yank */
         {"serde", "1.0.0", 1, true, 1, STORE_PUT_SAME},
-        {"serde", "1.0.0", 1, false, 1, STORE_PUT_YANK},  /* unyank */
-        {"serde", "1.0.0", 2, false, 2, -EEXIST},         /* other cksum */
-        {"serde", "1.0.0", 1, false, 9, -EEXIST},         /* other deps, same cksum */
-        {"serde", "1.0.0", 1, true, 9, -EEXIST},          /* contradiction + yank */
+        {"serde", "1.0.0", 1, false, 1, STORE_PUT_YANK}, /* unyank */
+        {"serde", "1.0.0", 2, false, 2, -EEXIST},        /* other cksum */
+        {"serde", "1.0.0", 1, false, 9, -EEXIST},        /* other deps, same cksum */
+        {"serde", "1.0.0", 1, true, 9, -EEXIST},         /* contradiction + yank */
         {"serde", "1.0.1", 2, false, 2, STORE_PUT_NEW},
         {"serde", "1.0.0+build.1", 3, false, 3, STORE_PUT_NEW}, /* build metadata counts */
         {"serde", "1.0.0-alpha", 4, true, 4, STORE_PUT_NEW},
-        {"SERDE", "1.0.1", 2, false, 2, STORE_PUT_SAME},  /* case-insensitive */
+        {"SERDE", "1.0.1", 2, false, 2, STORE_PUT_SAME}, /* case-insensitive */
         {"Serde", "1.0.1", 5, false, 5, -EEXIST},
         {"serde_json", "1.0.0", 6, false, 6, STORE_PUT_NEW},
     };
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        int rc = put(f, steps[i].name, steps[i].vers, steps[i].ck, steps[i].yanked,
-                     steps[i].content);
+        int rc =
+            put(f, steps[i].name, steps[i].vers, steps[i].ck, steps[i].yanked, steps[i].content);
         if (rc != steps[i].want)
             fail_msg("step %zu (%s %s): got %d, want %d", i, steps[i].name, steps[i].vers, rc,
                      steps[i].want);
@@ -504,6 +504,53 @@ static void test_origin_confirm_drop(void **state)
     assert_int_equal(store_index_drop(f->s, "serde", "1.0.1", &blob), 0);
     assert_false(blob);
     assert_true(store_cksum_trusted(f->s, shared));
+}
+
+/* store_index_ingest: the one rule for entries from any source. */
+static void test_ingest_rule(void **state)
+{
+    struct fx *f = *state;
+    uint8_t a[PROTO_SHA256_LEN], b[PROTO_SHA256_LEN];
+    struct entry x;
+    struct store_index_row row;
+    fake_sha(a, 0x61);
+    fake_sha(b, 0x62);
+    /* a peer's entry, then the upstream contradicting it: the upstream's replaces it */
+    make_entry(&x, "tokio", "1.0.0", a, false, 1);
+    assert_int_equal(store_index_ingest(f->s, &x.e, STORE_ORIGIN_PEER, "key"), STORE_INGEST_NEW);
+    assert_int_equal(store_index_ingest(f->s, &x.e, STORE_ORIGIN_PEER, "key"), STORE_INGEST_HELD);
+    make_entry(&x, "tokio", "1.0.0", b, false, 2);
+    assert_int_equal(store_index_ingest(f->s, &x.e, STORE_ORIGIN_UPSTREAM, "up"),
+                     STORE_INGEST_REPLACED);
+    assert_int_equal(store_index_get(f->s, "tokio", "1.0.0", &row), 0);
+    assert_int_equal(row.origin, STORE_ORIGIN_UPSTREAM);
+    assert_memory_equal(row.cksum, b, PROTO_SHA256_LEN);
+    store_index_row_free(&row);
+    assert_false(store_cksum_trusted(f->s, a));
+    /* a peer (or a CARGO_HOME) contradicting the upstream's entry: rejected, unchanged */
+    make_entry(&x, "tokio", "1.0.0", a, false, 1);
+    assert_int_equal(store_index_ingest(f->s, &x.e, STORE_ORIGIN_PEER, "key"),
+                     STORE_INGEST_CONFLICT);
+    assert_int_equal(store_index_ingest(f->s, &x.e, STORE_ORIGIN_CARGO_HOME, "home"),
+                     STORE_INGEST_CONFLICT);
+    assert_int_equal(store_index_get(f->s, "tokio", "1.0.0", &row), 0);
+    assert_memory_equal(row.cksum, b, PROTO_SHA256_LEN);
+    store_index_row_free(&row);
+    /* the upstream contradicting an entry it did not get from a peer: rejected too */
+    make_entry(&x, "mio", "0.8.0", a, false, 3);
+    assert_int_equal(store_index_ingest(f->s, &x.e, STORE_ORIGIN_CARGO_HOME, "home"),
+                     STORE_INGEST_NEW);
+    make_entry(&x, "mio", "0.8.0", b, false, 4);
+    assert_int_equal(store_index_ingest(f->s, &x.e, STORE_ORIGIN_UPSTREAM, "up"),
+                     STORE_INGEST_CONFLICT);
+    /* the upstream repeating a peer's entry: held, and from now on the upstream's */
+    make_entry(&x, "bytes", "1.5.0", a, false, 5);
+    assert_int_equal(store_index_ingest(f->s, &x.e, STORE_ORIGIN_PEER, "key"), STORE_INGEST_NEW);
+    assert_int_equal(store_index_ingest(f->s, &x.e, STORE_ORIGIN_UPSTREAM, "up"),
+                     STORE_INGEST_HELD);
+    assert_int_equal(store_index_get(f->s, "bytes", "1.5.0", &row), 0);
+    assert_int_equal(row.origin, STORE_ORIGIN_UPSTREAM);
+    store_index_row_free(&row);
 }
 
 static void test_cksum_trusted(void **state)
@@ -874,8 +921,8 @@ static void test_seq_moves(void **state)
         {"serde", "1.0.1", 3, false, 3, STORE_PUT_NEW, 4},
     };
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        int rc = put(f, steps[i].name, steps[i].vers, steps[i].ck, steps[i].yanked,
-                     steps[i].content);
+        int rc =
+            put(f, steps[i].name, steps[i].vers, steps[i].ck, steps[i].yanked, steps[i].content);
         if (rc != steps[i].want || store_seq(f->s) != steps[i].seq)
             fail_msg("step %zu: got %d seq %" PRIu64 ", want %d seq %" PRIu64, i, rc,
                      store_seq(f->s), steps[i].want, steps[i].seq);
@@ -968,11 +1015,11 @@ static void test_since(void **state)
     assert_string_equal(got, "");
     store_names_free(NULL, 0);
 
-    put_blob(f, "Zeta", "1.0.0", "zeta bytes", a);          /* entry 1, blob 2 */
+    put_blob(f, "Zeta", "1.0.0", "zeta bytes", a);                          /* entry 1, blob 2 */
     assert_int_equal(put(f, "alpha", "1.0.0", 1, false, 1), STORE_PUT_NEW); /* 3 */
-    put_blob(f, "MID", "0.1.0", "mid bytes", b);            /* 4, 5 */
+    put_blob(f, "MID", "0.1.0", "mid bytes", b);                            /* 4, 5 */
     assert_int_equal(put(f, "zeta", "1.0.0", 1, true, 1), -EEXIST);
-    put_blob(f, "zeta", "2.0.0", "zeta 2 bytes", c);        /* 6, 7 */
+    put_blob(f, "zeta", "2.0.0", "zeta 2 bytes", c);                        /* 6, 7 */
     assert_int_equal(put(f, "alpha", "1.0.0", 1, true, 1), STORE_PUT_YANK); /* 8 */
     assert_int_equal(store_seq(f->s), 8);
 
@@ -1081,18 +1128,22 @@ static void test_migrate_v1(void **state)
     /* four entries (ids 1..4); blobs for two of them, inserted in neither
      * added_at nor sha256 order, and whose added_at order is not their sha256
      * order */
-    make_v1_store(f,
-                  "INSERT INTO index_entries (id, name_lc, name, vers, cksum, yanked,"
-                  " content_hash, line, origin, added_at, updated_at) VALUES"
-                  " (1, 'zeta', 'Zeta', '1.0.0', zeroblob(32), 0, randomblob(32), 'z1', 1, 100, 100),"
-                  " (2, 'alpha', 'alpha', '1.0.0', x'1111111111111111111111111111111111111111111111111111111111111111',"
-                  "   0, x'0101010101010101010101010101010101010101010101010101010101010101', 'a1', 1, 200, 200),"
-                  " (3, 'mid', 'mid', '0.1.0', x'2222222222222222222222222222222222222222222222222222222222222222',"
-                  "   1, randomblob(32), 'm1', 2, 300, 350),"
-                  " (4, 'zeta', 'Zeta', '2.0.0', randomblob(32), 0, randomblob(32), 'z2', 1, 400, 400);"
-                  "INSERT INTO blobs (sha256, size, origin, added_at, last_used) VALUES"
-                  " (x'1111111111111111111111111111111111111111111111111111111111111111', 11, 1, 500, 600),"
-                  " (x'2222222222222222222222222222222222222222222222222222222222222222', 22, 1, 450, 500);");
+    make_v1_store(
+        f,
+        "INSERT INTO index_entries (id, name_lc, name, vers, cksum, yanked,"
+        " content_hash, line, origin, added_at, updated_at) VALUES"
+        " (1, 'zeta', 'Zeta', '1.0.0', zeroblob(32), 0, randomblob(32), 'z1', 1, 100, 100),"
+        " (2, 'alpha', 'alpha', '1.0.0', "
+        "x'1111111111111111111111111111111111111111111111111111111111111111',"
+        "   0, x'0101010101010101010101010101010101010101010101010101010101010101', 'a1', 1, 200, "
+        "200),"
+        " (3, 'mid', 'mid', '0.1.0', "
+        "x'2222222222222222222222222222222222222222222222222222222222222222',"
+        "   1, randomblob(32), 'm1', 2, 300, 350),"
+        " (4, 'zeta', 'Zeta', '2.0.0', randomblob(32), 0, randomblob(32), 'z2', 1, 400, 400);"
+        "INSERT INTO blobs (sha256, size, origin, added_at, last_used) VALUES"
+        " (x'1111111111111111111111111111111111111111111111111111111111111111', 11, 1, 500, 600),"
+        " (x'2222222222222222222222222222222222222222222222222222222222222222', 22, 1, 450, 500);");
 
     assert_int_equal(store_open(f->dir, &f->s), 0);
     assert_int_equal(db_int(f, "PRAGMA user_version"), 2);
@@ -2043,6 +2094,7 @@ int main(void)
         T(test_put_parsed_lines),
         T(test_list_order_have_blob),
         T(test_origin_confirm_drop),
+        T(test_ingest_rule),
         T(test_cksum_trusted),
         T(test_transactions),
         T(test_meta),

@@ -1,4 +1,4 @@
-/* agent/lockfiles.h — the crates.io packages that one or more Cargo.lock files
+/* cli/lockfiles.h — the crates.io packages that one or more Cargo.lock files
  * need (for `cratecast check` and `cratecast prefetch`).
  *
  * A PATH is a project directory (its Cargo.lock is read) or a lockfile.

@@ -1,4 +1,4 @@
-/* agent/cli.c — options of `cratecast agent`, from the command line and from a
+/* cli/agent.c — `cratecast agent`: its options, from the command line and from a
  * --config file (proto/options.h). Both go through apply_option(), so a setting
  * means the same in either place; the command line is applied last and wins
  * (repeatable options accumulate). Every value is validated here, so a typo is
@@ -12,12 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/cli.h"
+#include "agent/agent.h"
 #include "agent/log.h"
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "proto/addr.h"
 #include "proto/options.h"
 #include "proto/peer.h"
 
-void cli_agent_usage(FILE *f)
+static void usage(FILE *f)
 {
     fputs(
         "usage: cratecast agent [--store DIR] [--listen ADDR:PORT] [--peer-listen ADDR:PORT|off]\n"
@@ -50,25 +53,6 @@ static int push(char ***v, size_t *n, const char *s)
         return -ENOMEM;
     (*n)++;
     return 0;
-}
-
-static bool host_port_ok(const char *s)
-{
-    const char *c = strrchr(s, ':');
-    if (c == NULL || c == s || strlen(s) > 255)
-        return false;
-    unsigned port = 0;
-    if (c[1] == '\0' || strlen(c + 1) > 5)
-        return false;
-    for (const char *p = c + 1; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return false;
-        port = port * 10 + (unsigned)(*p - '0');
-    }
-    for (const char *p = s; p < c; p++)
-        if (*p <= ' ' || *p == '/' || *p == '@')
-            return false;
-    return port > 0 && port <= 65535;
 }
 
 static bool url_ok(const char *u)
@@ -139,7 +123,7 @@ static int apply_option(struct agent_options *o, const char *key, const char *v,
         return set_str(&o->upstream, v);
     }
     if (strcmp(key, "peer") == 0) {
-        if (!host_port_ok(v))
+        if (proto_peer_host_parse(v, strlen(v), NULL) < 0)
             BAD("--peer %s: expected HOST:PORT", v);
         return push(&o->peers, &o->npeers, v);
     }
@@ -291,7 +275,7 @@ static bool takes_value(const char *name)
     return false;
 }
 
-int cli_parse_agent(int argc, char **argv, struct agent_options *o)
+static int parse(int argc, char **argv, struct agent_options *o)
 {
     agent_options_init(o);
     /* a --config file is applied first, so the command line overrides it */
@@ -343,13 +327,12 @@ int cli_parse_agent(int argc, char **argv, struct agent_options *o)
         }
         if (strcmp(name, "config") == 0)
             continue;
-        if (apply_option(o, name, val, "") < 0)
-            return -EINVAL;
+        int arc = apply_option(o, name, val, "");
+        if (arc < 0)
+            return arc == -ENOMEM ? -ENOMEM : -EINVAL;
     }
-    if (o->store_dir == NULL && (o->store_dir = agent_default_store_dir()) == NULL) {
-        fprintf(stderr, "cratecast: no --store given and neither XDG_CACHE_HOME nor HOME is set\n");
+    if (o->store_dir == NULL && (o->store_dir = cli_store_dir(NULL)) == NULL)
         return -EINVAL;
-    }
     /* status and logs name the store by its absolute path */
     if (o->store_dir[0] != '/') {
         char cwd[4096];
@@ -376,4 +359,23 @@ int cli_parse_agent(int argc, char **argv, struct agent_options *o)
         return -EINVAL;
     }
     return 0;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+    struct agent_options o;
+    int rc, prc = parse(argc, argv, &o);
+    if (prc == 1) {
+        usage(stdout);
+        rc = 0;
+    } else if (prc == -ENOMEM) {
+        fprintf(stderr, "cratecast: out of memory\n");
+        rc = 1;
+    } else if (prc < 0) {
+        rc = 2;
+    } else {
+        rc = agent_run(&o);
+    }
+    agent_options_free(&o);
+    return rc;
 }

@@ -1,4 +1,4 @@
-/* agent/identity.c — `cratecast id`: print this store's public key.
+/* cli/id.c — `cratecast id`: print this store's public key.
  * The key pair itself lives in the store (store_identity). A store or key that
  * cannot be used is reported as the agent reports it at startup
  * (agent_store_error): one line, help: lines, exit status 1. */
@@ -8,7 +8,11 @@
 
 #include <sodium.h>
 
-#include "agent/internal.h"
+#include "agent/agent.h"
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "proto/peer.h"
+#include "store/store.h"
 
 int cmd_id(int argc, char **argv)
 {
@@ -23,11 +27,9 @@ int cmd_id(int argc, char **argv)
             return 2;
         }
     }
-    char *dir = store ? strdup(store) : agent_default_store_dir();
-    if (dir == NULL) {
-        fprintf(stderr, "cratecast: no --store given and neither XDG_CACHE_HOME nor HOME is set\n");
+    char *dir = cli_store_dir(store);
+    if (dir == NULL)
         return 2;
-    }
     struct store *s = NULL;
     struct store_error err;
     uint8_t pk[PROTO_PK_LEN], sk[PROTO_SK_LEN];

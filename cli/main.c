@@ -1,14 +1,11 @@
-/* agent/main.c — `cratecast <command>` (also run as `cargo cratecast <command>`). */
+/* cli/main.c — `cratecast <command>` (also run as `cargo cratecast <command>`). */
 #include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/agent.h"
-#include "agent/cli.h"
-#include "agent/commands.h"
-#include "agent/internal.h"
 #include "agent/log.h"
+#include "cli/commands.h"
 
 static void usage(FILE *f)
 {
@@ -54,17 +51,7 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc;
     if (strcmp(cmd, "agent") == 0) {
-        struct agent_options o;
-        int prc = cli_parse_agent(argc - 2, argv + 2, &o);
-        if (prc == 1) {
-            cli_agent_usage(stdout);
-            rc = 0;
-        } else if (prc < 0) {
-            rc = 2;
-        } else {
-            rc = agent_run(&o);
-        }
-        agent_options_free(&o);
+        rc = cmd_agent(argc - 2, argv + 2);
     } else if (strcmp(cmd, "status") == 0) {
         rc = cmd_status(argc - 2, argv + 2);
     } else if (strcmp(cmd, "cargo-config") == 0) {

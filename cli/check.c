@@ -1,7 +1,7 @@
-/* agent/check.c — `cratecast check`: will this project build offline?
+/* cli/check.c — `cratecast check`: will this project build offline?
  *
- * Reads the Cargo.lock files (agent/lockfiles.h), asks the running agent where
- * each crates.io package can come from (agent/locate.h) and prints one line
+ * Reads the Cargo.lock files (cli/lockfiles.h), asks the running agent where
+ * each crates.io package can come from (cli/locate.h) and prints one line
  * per package: here, at a peer (which), upstream only, or nowhere.
  * Exit status: 0 when every package is in this machine's store (with --room:
  * here or at a live peer), 1 when not (the missing ones are listed last),
@@ -12,10 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/client.h"
-#include "agent/commands.h"
-#include "agent/locate.h"
-#include "agent/lockfiles.h"
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "cli/locate.h"
+#include "cli/lockfiles.h"
 
 static void usage(FILE *f)
 {
@@ -110,7 +111,7 @@ int cmd_check(int argc, char **argv)
             room = true;
         } else if (strcmp(argv[i], "--json") == 0) {
             as_json = true;
-        } else if ((v = client_opt_value(argc, argv, &i, "--agent")) != NULL) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--agent")) != NULL) {
             agent = v;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "cratecast: check: unknown option '%s' (see cratecast check --help)\n",

@@ -1,8 +1,8 @@
-/* agent/prefetch.c — `cratecast prefetch`: make every crates.io package of one
+/* cli/prefetch.c — `cratecast prefetch`: make every crates.io package of one
  * or more Cargo.locks present in this machine's store, through the running
  * agent, before going offline.
  *
- * Two steps: locate (agent/locate.h: GET /-/why/<name> for each crate, which
+ * Two steps: locate (cli/locate.h: GET /-/why/<name> for each crate, which
  * also brings each index file up to date), then GET /crates/<name>/<version>/<sha>
  * for every package not already here, 8 at a time; the agent fetches from a
  * peer or the upstream, verifies, stores, and answers. The body is counted
@@ -19,10 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/client.h"
-#include "agent/commands.h"
-#include "agent/locate.h"
-#include "agent/lockfiles.h"
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "cli/locate.h"
+#include "cli/lockfiles.h"
 #include "store/store.h"
 
 #define PREFETCH_CONCURRENCY 8
@@ -101,12 +102,10 @@ static void done(void *ud, size_t i, struct agent_http_response *res)
         else
             r->from_store++;
     } else {
-        if (res->error)
-            snprintf(msg, sizeof msg, "%s", res->error_text ? res->error_text : "transfer failed");
-        else if (res->status == 404)
+        if (res->error == 0 && res->status == 404)
             snprintf(msg, sizeof msg, "not available (see `cratecast why %s`)", r->s->v[k].name);
         else
-            snprintf(msg, sizeof msg, "the agent answered HTTP %ld", res->status);
+            agent_http_failure(res, msg, sizeof msg);
         r->errors[k] = strdup(msg);
         r->failed++;
     }
@@ -126,7 +125,7 @@ int cmd_prefetch(int argc, char **argv)
             usage(stdout);
             free(paths);
             return 0;
-        } else if ((v = client_opt_value(argc, argv, &i, "--agent")) != NULL) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--agent")) != NULL) {
             agent = v;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr,

@@ -1,4 +1,4 @@
-/* agent/client.h — the command-line tools' side of a running agent's Cargo
+/* cli/client.h — the command-line tools' side of a running agent's Cargo
  * port (status, why, check, prefetch).
  *
  * Blocking helpers for one request, and a batch runner that keeps up to N GETs
@@ -19,6 +19,10 @@
 /* "--agent URL" (default http://127.0.0.1:7878): validates it and joins path
  * (which starts with '/'). 0, or -EINVAL after printing "cratecast: CMD: ..."
  * to stderr. */
+/* A request to the agent failed: "no agent answers at URL (why)" plus how to
+ * start one, or "URL answered HTTP n", on stderr. */
+void client_report_failure(const char *cmd, const char *url, const struct agent_http_response *res);
+
 int client_url(const char *cmd, const char *agent, const char *path, char *out, size_t outsz);
 
 /* GET a JSON document from the agent. NULL after printing why to stderr
@@ -35,9 +39,5 @@ typedef const char *(*client_url_fn)(void *ud, size_t i);
 typedef void (*client_done_fn)(void *ud, size_t i, struct agent_http_response *res);
 int client_batch(size_t n, unsigned concurrency, const struct agent_http_request *tmpl,
                  client_url_fn url_of, client_done_fn done, void *ud);
-
-/* "--name VALUE" or "--name=VALUE" at argv[*i]; advances *i. NULL when
- * argv[*i] is another argument; exits 2 when the value is missing. */
-const char *client_opt_value(int argc, char **argv, int *i, const char *name);
 
 #endif

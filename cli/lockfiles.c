@@ -1,5 +1,5 @@
-/* agent/lockfiles.c — see lockfiles.h. */
-#include "agent/lockfiles.h"
+/* cli/lockfiles.c — see lockfiles.h. */
+#include "cli/lockfiles.h"
 
 #include <errno.h>
 #include <fcntl.h>

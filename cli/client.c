@@ -1,5 +1,5 @@
-/* agent/client.c — see client.h. */
-#include "agent/client.h"
+/* cli/client.c — see client.h. */
+#include "cli/client.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,21 +9,17 @@
 
 #include "agent/agent.h"
 
-const char *client_opt_value(int argc, char **argv, int *i, const char *name)
+void client_report_failure(const char *cmd, const char *url, const struct agent_http_response *res)
 {
-    size_t nl = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, nl) != 0)
-        return NULL;
-    if (a[nl] == '=')
-        return a + nl + 1;
-    if (a[nl] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "cratecast: %s needs a value\n", name);
-        exit(2);
-    }
-    return argv[++*i];
+    char why[200];
+    agent_http_failure(res, why, sizeof why);
+    if (res->error)
+        fprintf(stderr,
+                "cratecast: %s: no agent answers at %s (%s)\n"
+                "help: start one with `cratecast agent`, or name it with --agent URL\n",
+                cmd, url, why);
+    else
+        fprintf(stderr, "cratecast: %s: %s answered %s\n", cmd, url, why);
 }
 
 int client_url(const char *cmd, const char *agent, const char *path, char *out, size_t outsz)
@@ -55,17 +51,11 @@ json_t *client_get_json(const char *cmd, const char *url, long timeout_ms, long 
     struct agent_http_response res;
     *status = 0;
     int rc = agent_http_get_sync(url, timeout_ms, &res);
-    if (rc < 0) {
-        fprintf(stderr,
-                "cratecast: %s: no agent answers at %s (%s)\n"
-                "help: start one with `cratecast agent`, or name it with --agent URL\n",
-                cmd, url, strerror(-rc));
-        agent_http_response_free(&res);
-        return NULL;
-    }
+    if (rc < 0 && res.error == 0)
+        res.error = rc;
     *status = res.status;
-    if (res.status != 200) {
-        fprintf(stderr, "cratecast: %s: %s answered HTTP %ld\n", cmd, url, res.status);
+    if (res.error || res.status != 200) {
+        client_report_failure(cmd, url, &res);
         agent_http_response_free(&res);
         return NULL;
     }

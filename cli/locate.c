@@ -1,12 +1,12 @@
-/* agent/locate.c — see locate.h. */
-#include "agent/locate.h"
+/* cli/locate.c — see locate.h. */
+#include "cli/locate.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/client.h"
+#include "cli/client.h"
 
 #define LOCATE_CONCURRENCY 8
 #define WHY_DOC_MAX (64u << 20)
@@ -105,16 +105,8 @@ static void done(void *ud, size_t i, struct agent_http_response *res)
 {
     struct job *j = ud;
     if (res->error || res->status != 200) {
-        if (!j->failed) {
-            if (res->error)
-                fprintf(stderr,
-                        "cratecast: %s: no agent answers at %s (%s)\n"
-                        "help: start one with `cratecast agent`, or name it with --agent URL\n",
-                        j->cmd, j->urls[i], res->error_text ? res->error_text : "error");
-            else
-                fprintf(stderr, "cratecast: %s: %s answered HTTP %ld\n", j->cmd, j->urls[i],
-                        res->status);
-        }
+        if (!j->failed)
+            client_report_failure(j->cmd, j->urls[i], res);
         j->failed = 1;
         return;
     }

@@ -1,4 +1,4 @@
-/* agent/locate.h — where each package of a lock_set can come from, asked of a
+/* cli/locate.h — where each package of a lock_set can come from, asked of a
  * running agent (GET /-/why/<name>, one per distinct crate name, 8 at a time).
  *
  * The agent makes each crate's index file current first (online: from the
@@ -8,7 +8,7 @@
 #ifndef CRATECAST_AGENT_LOCATE_H
 #define CRATECAST_AGENT_LOCATE_H
 
-#include "agent/lockfiles.h"
+#include "cli/lockfiles.h"
 
 enum locate_where {
     LOCATE_HERE = 0, /* in the agent's store */
