@@ -21,6 +21,7 @@
 #include "agent/internal.h"
 #include "agent/log.h"
 #include "proto/addr.h"
+#include "proto/alloc.h"
 
 int64_t agent_now(void)
 {
@@ -35,7 +36,7 @@ void agent_options_init(struct agent_options *o)
     o->trust = AGENT_TRUST_OPEN;
     o->index_ttl = 0; /* revalidate every time: reachability is checked when Cargo resolves */
     o->upload_slots = AGENT_DEFAULT_UPLOAD_SLOTS;
-    o->upstream = strdup(AGENT_DEFAULT_UPSTREAM); /* NULL = none */
+    o->upstream = cc_strdup(AGENT_DEFAULT_UPSTREAM); /* NULL = none */
 }
 
 static void free_list(char **v, size_t n)
@@ -61,7 +62,7 @@ void agent_options_free(struct agent_options *o)
 static char *join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 1;
-    char *s = malloc(n);
+    char *s = cc_malloc(n);
     if (s)
         snprintf(s, n, "%s%s", a, b);
     return s;
@@ -82,7 +83,7 @@ char *agent_default_cargo_home(void)
 {
     const char *c = getenv("CARGO_HOME");
     if (c && c[0])
-        return strdup(c);
+        return cc_strdup(c);
     const char *h = getenv("HOME");
     if (h && h[0])
         return join(h, "/.cargo");
@@ -237,7 +238,7 @@ static void raise_nofile(void)
 int agent_run(const struct agent_options *opt)
 {
     raise_nofile();
-    struct agent *a = calloc(1, sizeof *a);
+    struct agent *a = cc_calloc(1, sizeof *a);
     struct store_error err;
     int status = 1, rc;
     if (a == NULL) {
@@ -312,7 +313,7 @@ int agent_run(const struct agent_options *opt)
     if (a->peer_port)
         log_info("serving peers on %s as %s (key id %s)", opt->peer_listen, a->key_text, a->key_id);
     if (opt->import) {
-        char *home = opt->import_home ? strdup(opt->import_home) : agent_default_cargo_home();
+        char *home = opt->import_home ? cc_strdup(opt->import_home) : agent_default_cargo_home();
         if (home) {
             agent_import_start(a, home);
             free(home);

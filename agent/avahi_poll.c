@@ -21,6 +21,7 @@
 #include <avahi-common/timeval.h>
 
 #include "agent/log.h"
+#include "proto/alloc.h"
 
 #define uvp_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -166,7 +167,7 @@ static AvahiWatch *uvp_watch_new(const AvahiPoll *api, int fd, AvahiWatchEvent e
     while (pf != NULL && pf->fd != fd)
         pf = pf->next;
     if (pf == NULL) {
-        pf = calloc(1, sizeof *pf);
+        pf = cc_calloc(1, sizeof *pf);
         if (pf == NULL)
             return NULL;
         int rc = uv_poll_init(p->loop, &pf->h, fd);
@@ -181,7 +182,7 @@ static AvahiWatch *uvp_watch_new(const AvahiPoll *api, int fd, AvahiWatchEvent e
         pf->next = p->fds;
         p->fds = pf;
     }
-    AvahiWatch *w = calloc(1, sizeof *w);
+    AvahiWatch *w = cc_calloc(1, sizeof *w);
     if (w != NULL) {
         w->pf = pf;
         w->want = event;
@@ -235,7 +236,7 @@ static AvahiTimeout *uvp_timeout_new(const AvahiPoll *api, const struct timeval 
                                      AvahiTimeoutCallback cb, void *ud)
 {
     struct uvp *p = api->userdata;
-    AvahiTimeout *t = calloc(1, sizeof *t);
+    AvahiTimeout *t = cc_calloc(1, sizeof *t);
     if (t == NULL)
         return NULL;
     int rc = uv_timer_init(p->loop, &t->h);

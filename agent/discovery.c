@@ -77,6 +77,7 @@
 #include "agent/avahi_load.h"
 #include "agent/avahi_poll.h"
 #include "agent/log.h"
+#include "proto/alloc.h"
 
 #define DISC_TYPE "_cratecast._tcp"
 #define DISC_SVC_MAX 256        /* services tracked at once */
@@ -443,7 +444,7 @@ static void disc_on_browse(struct agent_discovery *d, AvahiIfIndex iface, AvahiP
             d->warned_full = true;
             return;
         }
-        s = calloc(1, sizeof *s);
+        s = cc_calloc(1, sizeof *s);
         if (s == NULL)
             return;
         s->d = d;
@@ -946,7 +947,7 @@ int agent_discovery_start(uv_loop_t *loop, const struct agent_discovery_config *
     if (strlen(instance) >= AVAHI_LABEL_MAX)
         return -EINVAL;
 
-    struct agent_discovery *d = calloc(1, sizeof *d);
+    struct agent_discovery *d = cc_calloc(1, sizeof *d);
     if (d == NULL)
         return -ENOMEM;
     d->name = avahi_strdup(instance);

@@ -58,6 +58,7 @@
 #include "proto/index_line.h"
 #include "proto/name.h"
 #include "proto/route.h"
+#include "proto/alloc.h"
 
 #define PREFETCH_MAX 64         /* dependency index files fetched ahead per index file */
 #define PREFETCH_DEPTH 2        /* how far ahead of what Cargo asked for */
@@ -182,7 +183,7 @@ static int waiter_add(struct agent_fetch *f, agent_fetch_cb cb, void *ud)
 {
     if (cb == NULL)
         return 0;
-    struct fetch_waiter *w = malloc(sizeof *w);
+    struct fetch_waiter *w = cc_malloc(sizeof *w);
     if (w == NULL)
         return -ENOMEM;
     w->next = NULL;
@@ -195,7 +196,7 @@ static int waiter_add(struct agent_fetch *f, agent_fetch_cb cb, void *ud)
 
 static struct agent_fetch *fetch_new(struct agent *a, const char *key)
 {
-    struct agent_fetch *f = calloc(1, sizeof *f);
+    struct agent_fetch *f = cc_calloc(1, sizeof *f);
     if (f == NULL)
         return NULL;
     f->a = a;
@@ -515,13 +516,13 @@ static void keep_vers(struct ingest *in, const char *vers)
 {
     if (in->nvers == in->vcap) {
         size_t ncap = in->vcap ? in->vcap * 2 : 16;
-        char **nv = realloc(in->vers, ncap * sizeof *nv);
+        char **nv = cc_realloc(in->vers, ncap * sizeof *nv);
         if (nv == NULL)
             return;
         in->vers = nv;
         in->vcap = ncap;
     }
-    in->vers[in->nvers] = strdup(vers);
+    in->vers[in->nvers] = cc_strdup(vers);
     if (in->vers[in->nvers])
         in->nvers++;
 }
@@ -535,13 +536,13 @@ static void keep_dep(struct ingest *in, const char *dep)
             return;
     if (in->ndeps == in->cap) {
         size_t ncap = in->cap ? in->cap * 2 : 8;
-        char **nd = realloc(in->deps, ncap * sizeof *nd);
+        char **nd = cc_realloc(in->deps, ncap * sizeof *nd);
         if (nd == NULL)
             return;
         in->deps = nd;
         in->cap = ncap;
     }
-    in->deps[in->ndeps] = strdup(dep);
+    in->deps[in->ndeps] = cc_strdup(dep);
     if (in->deps[in->ndeps])
         in->ndeps++;
 }

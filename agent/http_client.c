@@ -10,6 +10,7 @@
  * so the association is cleared first (curl_multi_assign(..., NULL)).
  */
 #include "agent/http_client.h"
+#include "proto/alloc.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -78,7 +79,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         return 0;
     }
     if (s == NULL) {
-        s = calloc(1, sizeof *s);
+        s = cc_calloc(1, sizeof *s);
         if (s == NULL || uv_poll_init_socket(h->loop, &s->poll, fd) != 0) {
             /* nobody would ever wake this transfer: end it (check_done) rather
              * than rely on what libcurl does with the error */
@@ -162,7 +163,7 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
             ncap *= 2;
         if (ncap > x->max_body)
             ncap = x->max_body;
-        uint8_t *nb = realloc(x->res.body, ncap);
+        uint8_t *nb = cc_realloc(x->res.body, ncap);
         if (nb == NULL) {
             x->res.error = -ENOMEM;
             return 0;
@@ -310,7 +311,7 @@ int agent_http_get(struct agent_http *h, const struct agent_http_request *req, a
 {
     if (req->url == NULL || cb == NULL)
         return -EINVAL;
-    struct http_xfer *x = calloc(1, sizeof *x);
+    struct http_xfer *x = cc_calloc(1, sizeof *x);
     if (x == NULL)
         return -ENOMEM;
     x->easy = curl_easy_init();

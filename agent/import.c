@@ -51,6 +51,7 @@
 #include "proto/config.h"
 #include "proto/index_line.h"
 #include "store/store.h"
+#include "proto/alloc.h"
 
 #define IMPORT_DEPTH_MAX 6
 /* A batch: this many files, or this many bytes of crates (index files), made
@@ -82,7 +83,7 @@ static int read_file(const char *path, size_t cap, uint8_t **out, size_t *outlen
         goto out;
     }
     size_t len = (size_t)st.st_size;
-    buf = malloc(len ? len : 1);
+    buf = cc_malloc(len ? len : 1);
     if (buf == NULL) {
         rc = -ENOMEM;
         goto out;
@@ -159,7 +160,7 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
     if (n < *cap)
         return 0;
     size_t ncap = *cap ? *cap * 2 : 64;
-    void *p = realloc(*arr, ncap * elem);
+    void *p = cc_realloc(*arr, ncap * elem);
     if (p == NULL)
         return -ENOMEM;
     *arr = p;
@@ -280,7 +281,7 @@ static void import_cache_file(struct importer *im, const char *path, const char 
         return;
     }
     r->files++;
-    char *reg = strdup(registry);
+    char *reg = cc_strdup(registry);
     if (reg == NULL ||
         grow((void **)&im->files, &im->files_cap, im->nfiles, sizeof *im->files) < 0) {
         r->bad_lines++; /* out of memory: counted, as a file that cannot be read */
@@ -412,7 +413,7 @@ static void crate_decide(struct importer *im, const uint8_t sha[PROTO_SHA256_LEN
         return;
     }
     if (in_flight(im, sha)) {
-        char *copy = strdup(path);
+        char *copy = cc_strdup(path);
         if (copy == NULL || grow((void **)&im->dup, &im->dup_cap, im->ndup, sizeof *im->dup) < 0) {
             free(copy);
             im->r->crates_bad++;
@@ -634,7 +635,7 @@ int agent_import_cargo_home(const char *store_dir, const char *cargo_home, struc
         store_close(s);
         return rc;
     }
-    struct registry_filter *rf = calloc(1, sizeof *rf);
+    struct registry_filter *rf = cc_calloc(1, sizeof *rf);
     if (rf == NULL) {
         store_close(s);
         r->error = -ENOMEM;

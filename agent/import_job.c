@@ -9,6 +9,7 @@
 #include "agent/import.h"
 #include "agent/internal.h"
 #include "agent/log.h"
+#include "proto/alloc.h"
 
 struct import_job {
     uv_work_t work;
@@ -52,12 +53,12 @@ static void import_after(uv_work_t *w, int status)
 
 int agent_import_start(struct agent *a, const char *cargo_home)
 {
-    struct import_job *j = calloc(1, sizeof *j);
+    struct import_job *j = cc_calloc(1, sizeof *j);
     if (j == NULL)
         return -ENOMEM;
     j->a = a;
-    j->store_dir = strdup(store_dir(a->store));
-    j->home = strdup(cargo_home);
+    j->store_dir = cc_strdup(store_dir(a->store));
+    j->home = cc_strdup(cargo_home);
     if (j->store_dir == NULL || j->home == NULL) {
         free(j->store_dir);
         free(j->home);

@@ -18,6 +18,7 @@
 
 #include "agent/internal.h"
 #include "agent/log.h"
+#include "proto/alloc.h"
 
 #define MANIFEST_PEX_REFRESH_S 5
 
@@ -64,9 +65,9 @@ static int build(struct agent *a, uint64_t since, uint64_t seq, uint8_t **out, s
         nblobs = PROTO_MANIFEST_CRATES_MAX;
     if (nnames > PROTO_MANIFEST_INDEX_MAX)
         nnames = PROTO_MANIFEST_INDEX_MAX;
-    m.crates = calloc(nblobs + 1, sizeof *m.crates);
-    m.index = calloc(nnames + 1, sizeof *m.index);
-    m.pex = calloc(PROTO_PEX_MAX, sizeof *m.pex);
+    m.crates = cc_calloc(nblobs + 1, sizeof *m.crates);
+    m.index = cc_calloc(nnames + 1, sizeof *m.index);
+    m.pex = cc_calloc(PROTO_PEX_MAX, sizeof *m.pex);
     if (m.crates == NULL || m.index == NULL || m.pex == NULL) {
         rc = -ENOMEM;
         goto out;

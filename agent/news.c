@@ -26,6 +26,7 @@
 #include "agent/log.h"
 #include "proto/config.h"
 #include "proto/route.h"
+#include "proto/alloc.h"
 
 #define NEWS_PARKED_MAX 256
 #define NEWS_COALESCE_MS 3
@@ -167,7 +168,7 @@ void agent_news_serve(struct agent *a, h2o_req_t *req, const struct proto_route 
             free(oldest);
         }
     }
-    struct news_waiter *w = calloc(1, sizeof *w);
+    struct news_waiter *w = cc_calloc(1, sizeof *w);
     if (w == NULL) {
         respond(a, req);
         return;
@@ -244,9 +245,9 @@ static void news_done(void *ud, struct agent_http_response *res)
             a->counters.rejected++;
             p->n.fail_signature++;
         }
+        char f[256];
         log_debug("peer %s: news poll failed (%s)", p->addr,
-                  rc == -EIO ? (res->error_text ? res->error_text : "HTTP error")
-                             : "message does not verify");
+                  rc == -EIO ? agent_http_failure(res, f, sizeof f) : "message does not verify");
         agent_peer_unref(p); /* the regular poll cycle starts it again */
         return;
     }

@@ -24,6 +24,7 @@
 #include "proto/addr.h"
 #include "proto/config.h"
 #include "proto/route.h"
+#include "proto/alloc.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -270,7 +271,7 @@ static struct agent_peer *peers_add(struct agent *a, const char *addr_in, enum p
     if ((a->npeers >= PEERS_MAX || (via == PEER_VIA_PEX && npex >= PEERS_PEX_MAX)) &&
         !make_room(a, via))
         return NULL;
-    struct agent_peer *p = calloc(1, sizeof *p);
+    struct agent_peer *p = cc_calloc(1, sizeof *p);
     if (p == NULL)
         return NULL;
     p->a = a;
@@ -422,8 +423,8 @@ static int apply_manifest(struct agent_peer *p, const struct proto_manifest *m)
         peer_free_manifest(largest);
         largest->seq = 0; /* a full one is asked for at its next poll */
     }
-    struct proto_manifest_crate *crates = malloc((nc + m->ncrates + 1) * sizeof *crates);
-    struct peer_index_item *index = malloc((ni + m->nindex + 1) * sizeof *index);
+    struct proto_manifest_crate *crates = cc_malloc((nc + m->ncrates + 1) * sizeof *crates);
+    struct peer_index_item *index = cc_malloc((ni + m->nindex + 1) * sizeof *index);
     if (crates == NULL || index == NULL) {
         free(crates);
         free(index);
@@ -492,10 +493,9 @@ static void manifest_done(void *ud, struct agent_http_response *res)
     if (poll_abandoned(p))
         return;
     if (res->error || res->status != 200) {
-        poll_failed(p,
-                    res->error ? (res->error_text ? res->error_text : "manifest transfer failed")
-                               : "manifest: unexpected HTTP status",
-                    false);
+        char why[300], f[256];
+        snprintf(why, sizeof why, "manifest: %s", agent_http_failure(res, f, sizeof f));
+        poll_failed(p, why, false);
         return;
     }
     struct proto_manifest m;
@@ -569,10 +569,8 @@ static void hello_done(void *ud, struct agent_http_response *res)
     if (poll_abandoned(p))
         return;
     if (res->error || res->status != 200) {
-        char why[300];
-        snprintf(why, sizeof why, "hello: %s",
-                 res->error ? (res->error_text ? res->error_text : "transfer failed")
-                            : "unexpected HTTP status");
+        char why[300], f[256];
+        snprintf(why, sizeof why, "hello: %s", agent_http_failure(res, f, sizeof f));
         poll_failed(p, why, false);
         return;
     }
@@ -921,7 +919,7 @@ int agent_peers_init(struct agent *a)
 {
     uv_timer_init(&a->loop, &a->peers_ready_timer);
     for (size_t i = 0; i < a->opt->ntrust_keys; i++) {
-        uint8_t(*nt)[PROTO_PK_LEN] = realloc(a->trusted, (a->ntrusted + 1) * sizeof *nt);
+        uint8_t(*nt)[PROTO_PK_LEN] = cc_realloc(a->trusted, (a->ntrusted + 1) * sizeof *nt);
         if (nt == NULL)
             return -ENOMEM;
         a->trusted = nt;

@@ -33,6 +33,7 @@
 #include "proto/name.h"
 #include "proto/route.h"
 #include "proto/sha256.h"
+#include "proto/alloc.h"
 
 struct pending_link;
 
@@ -58,7 +59,7 @@ static void link_dispose(void *ptr)
 
 static struct pending *pending_new(struct agent *a, h2o_req_t *req, const struct proto_route *r)
 {
-    struct pending *p = calloc(1, sizeof *p);
+    struct pending *p = cc_calloc(1, sizeof *p);
     if (p == NULL)
         return NULL;
     struct pending_link *l = h2o_mem_alloc_shared(&req->pool, sizeof *l, link_dispose);
@@ -179,8 +180,8 @@ static bool *offline_listing(struct agent *a, const char *name, const struct sto
 {
     if (agent_upstream_online(a) || a->opt->offline_index_all || l->n == 0)
         return NULL;
-    struct agent_listing_version *v = calloc(l->n, sizeof *v);
-    bool *keep = calloc(l->n, sizeof *keep);
+    struct agent_listing_version *v = cc_calloc(l->n, sizeof *v);
+    bool *keep = cc_calloc(l->n, sizeof *keep);
     if (v == NULL || keep == NULL) {
         free(v);
         free(keep);
@@ -280,7 +281,7 @@ char *agent_index_body(const struct store_index_list *l, const bool *keep, size_
     for (size_t i = 0; i < l->n; i++)
         if (keep == NULL || keep[i])
             total += l->rows[i].line_len + 1;
-    char *body = total ? malloc(total) : NULL;
+    char *body = total ? cc_malloc(total) : NULL;
     if (body == NULL)
         return NULL;
     size_t off = 0;

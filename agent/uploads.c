@@ -24,6 +24,7 @@
 
 #include "agent/internal.h"
 #include "agent/log.h"
+#include "proto/alloc.h"
 
 #define UPLOAD_QUEUE_MAX 128
 #define UPLOAD_WAIT_MS 5000
@@ -294,7 +295,7 @@ void agent_uploads_request(struct agent *a, h2o_req_t *req, const uint8_t sha[PR
         answer_busy(req);
         return;
     }
-    struct upload_wait *w = calloc(1, sizeof *w);
+    struct upload_wait *w = cc_calloc(1, sizeof *w);
     if (w == NULL) {
         answer_busy(req);
         return;

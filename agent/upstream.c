@@ -13,6 +13,7 @@
 #include "agent/internal.h"
 #include "agent/log.h"
 #include "proto/config.h"
+#include "proto/alloc.h"
 
 static void probe_start(struct agent *a);
 
@@ -179,7 +180,7 @@ int agent_upstream_init(struct agent *a, const char *url)
         if (strncmp(url, "sparse+", 7) == 0)
             url += 7;
         size_t n = strlen(url);
-        a->up.base = malloc(n + 2);
+        a->up.base = cc_malloc(n + 2);
         if (a->up.base == NULL)
             return -ENOMEM;
         memcpy(a->up.base, url, n);

@@ -2,10 +2,11 @@
 #include <stdlib.h>
 
 #include "agent/waiters.h"
+#include "proto/alloc.h"
 
 void agent_waiters_add(struct agent *a, struct agent_waiter **list, agent_ready_cb cb, void *ud)
 {
-    struct agent_waiter *w = malloc(sizeof *w);
+    struct agent_waiter *w = cc_malloc(sizeof *w);
     if (w == NULL) {
         cb(a, ud);
         return;

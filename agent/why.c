@@ -21,6 +21,7 @@
 #include "agent/internal.h"
 #include "agent/listing.h"
 #include "agent/misses.h"
+#include "proto/alloc.h"
 
 #define WHY_PEERS_MAX 16
 
@@ -42,7 +43,7 @@ char *agent_why_json(struct agent *a, const char *name, size_t *len)
         return NULL;
     bool online = agent_upstream_online(a);
     bool filter = !online && !a->opt->offline_index_all;
-    struct agent_listing_version *v = calloc(l.n + 1, sizeof *v);
+    struct agent_listing_version *v = cc_calloc(l.n + 1, sizeof *v);
     json_t *versions = json_array();
     json_t *doc = NULL;
     if (v == NULL || versions == NULL)

@@ -19,6 +19,7 @@
 #include "proto/addr.h"
 #include "proto/options.h"
 #include "proto/peer.h"
+#include "proto/alloc.h"
 
 static void usage(FILE *f)
 {
@@ -34,7 +35,7 @@ static void usage(FILE *f)
 
 static int set_str(char **slot, const char *v)
 {
-    char *c = strdup(v);
+    char *c = cc_strdup(v);
     if (c == NULL)
         return -ENOMEM;
     free(*slot);
@@ -44,11 +45,11 @@ static int set_str(char **slot, const char *v)
 
 static int push(char ***v, size_t *n, const char *s)
 {
-    char **nv = realloc(*v, (*n + 1) * sizeof **v);
+    char **nv = cc_realloc(*v, (*n + 1) * sizeof **v);
     if (nv == NULL)
         return -ENOMEM;
     *v = nv;
-    nv[*n] = strdup(s);
+    nv[*n] = cc_strdup(s);
     if (nv[*n] == NULL)
         return -ENOMEM;
     (*n)++;
@@ -231,7 +232,7 @@ static int load_config(struct agent_options *o, const char *path)
         return -EINVAL;
     }
     size_t len = (size_t)st.st_size;
-    uint8_t *buf = malloc(len + 1);
+    uint8_t *buf = cc_malloc(len + 1);
     size_t off = 0;
     while (buf && off < len) {
         ssize_t n = read(fd, buf + off, len - off);
@@ -341,7 +342,7 @@ static int parse(int argc, char **argv, struct agent_options *o)
             return -EINVAL;
         }
         size_t cl = strlen(cwd), sl = strlen(o->store_dir);
-        char *abs = malloc(cl + sl + 2);
+        char *abs = cc_malloc(cl + sl + 2);
         if (abs == NULL)
             return -ENOMEM;
         memcpy(abs, cwd, cl);

@@ -15,6 +15,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "proto/alloc.h"
 
 static int snippet(const char *listen, char *out, size_t outsz)
 {
@@ -49,7 +50,7 @@ static int write_config(const char *home, const char *text)
             fprintf(stderr, "cratecast: %s is too large to edit\n", path);
             return 1;
         }
-        old = malloc((size_t)n + 1);
+        old = cc_malloc((size_t)n + 1);
         oldlen = old ? fread(old, 1, (size_t)n, f) : 0;
         fclose(f);
         if (old == NULL)
@@ -133,7 +134,7 @@ int cmd_cargo_config(int argc, char **argv)
         fputs(text, stdout);
         return 0;
     }
-    char *h = home ? strdup(home) : agent_default_cargo_home();
+    char *h = home ? cc_strdup(home) : agent_default_cargo_home();
     if (h == NULL) {
         fprintf(stderr, "cratecast: neither CARGO_HOME nor HOME is set\n");
         return 2;

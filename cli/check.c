@@ -17,6 +17,7 @@
 #include "cli/options.h"
 #include "cli/locate.h"
 #include "cli/lockfiles.h"
+#include "proto/alloc.h"
 
 static void usage(FILE *f)
 {
@@ -97,7 +98,7 @@ int cmd_check(int argc, char **argv)
 {
     const char *agent = NULL;
     bool room = false, as_json = false;
-    char **paths = calloc((size_t)argc + 1, sizeof *paths);
+    char **paths = cc_calloc((size_t)argc + 1, sizeof *paths);
     size_t npaths = 0;
     if (paths == NULL)
         return 1;
@@ -127,7 +128,7 @@ int cmd_check(int argc, char **argv)
     free(paths);
     if (rc != 0)
         return rc;
-    struct locate_item *it = calloc(s.n + 1, sizeof *it);
+    struct locate_item *it = cc_calloc(s.n + 1, sizeof *it);
     bool online = false;
     if (it == NULL) {
         lockfiles_free(&s);

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "proto/alloc.h"
 
 void client_report_failure(const char *cmd, const char *url, const struct agent_http_response *res)
 {
@@ -117,7 +118,7 @@ static void batch_one_done(void *ud, struct agent_http_response *res)
 static void batch_fill(struct batch *b)
 {
     while (b->next < b->n && b->active < b->concurrency && b->error == 0) {
-        struct batch_req *r = malloc(sizeof *r);
+        struct batch_req *r = cc_malloc(sizeof *r);
         if (r == NULL) {
             b->error = -ENOMEM;
             return;
@@ -150,7 +151,7 @@ static void close_any(uv_handle_t *h, void *arg)
 int client_batch(size_t n, unsigned concurrency, const struct agent_http_request *tmpl,
                  client_url_fn url_of, client_done_fn done, void *ud)
 {
-    struct batch *b = calloc(1, sizeof *b);
+    struct batch *b = cc_calloc(1, sizeof *b);
     if (b == NULL)
         return -ENOMEM;
     b->tmpl = tmpl;

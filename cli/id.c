@@ -16,27 +16,14 @@
 
 int cmd_id(int argc, char **argv)
 {
-    const char *store = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
-            store = argv[++i];
-        else if (strncmp(argv[i], "--store=", 8) == 0)
-            store = argv[i] + 8;
-        else {
-            fprintf(stderr, "cratecast: id: unknown argument '%s'\n", argv[i]);
-            return 2;
-        }
-    }
-    char *dir = cli_store_dir(store);
-    if (dir == NULL)
-        return 2;
-    struct store *s = NULL;
+    char *dir;
+    struct store *s;
+    int rc = cli_open_store("id", argc, argv, &dir, &s);
+    if (rc != 0)
+        return rc;
     struct store_error err;
     uint8_t pk[PROTO_PK_LEN], sk[PROTO_SK_LEN];
-    int rc = store_open_err(dir, &s, &err);
-    if (rc < 0)
-        agent_store_error(AGENT_STORE_OPEN, rc, dir, &err);
-    else if ((rc = store_identity_err(s, pk, sk, &err)) < 0)
+    if ((rc = store_identity_err(s, pk, sk, &err)) < 0)
         agent_store_error(AGENT_STORE_IDENTITY, rc, dir, &err);
     store_close(s);
     if (rc < 0) {

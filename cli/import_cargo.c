@@ -10,6 +10,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "proto/alloc.h"
 
 int cmd_import_cargo(int argc, char **argv)
 {
@@ -31,7 +32,7 @@ int cmd_import_cargo(int argc, char **argv)
     char *dir = cli_store_dir(store);
     if (dir == NULL)
         return 2;
-    char *h = home ? strdup(home) : agent_default_cargo_home();
+    char *h = home ? cc_strdup(home) : agent_default_cargo_home();
     if (h == NULL) {
         fprintf(stderr, "cratecast: neither CARGO_HOME nor HOME is set\n");
         free(dir);

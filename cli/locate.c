@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/client.h"
+#include "proto/alloc.h"
 
 #define LOCATE_CONCURRENCY 8
 #define WHY_DOC_MAX (64u << 20)
@@ -127,8 +128,8 @@ int locate_packages(const char *cmd, const char *agent, const struct lock_set *s
 {
     struct job j = {.cmd = cmd, .s = s, .out = out, .online = -1};
     memset(out, 0, s->n * sizeof *out);
-    j.names = calloc(s->n + 1, sizeof *j.names);
-    j.urls = calloc(s->n + 1, sizeof *j.urls);
+    j.names = cc_calloc(s->n + 1, sizeof *j.names);
+    j.urls = cc_calloc(s->n + 1, sizeof *j.urls);
     int rc = 1;
     if (j.names == NULL || j.urls == NULL) {
         fprintf(stderr, "cratecast: %s: out of memory\n", cmd);

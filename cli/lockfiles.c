@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "proto/cargo_lock.h"
+#include "proto/alloc.h"
 
 static int read_all(const char *path, uint8_t **out, size_t *outlen)
 {
@@ -26,7 +27,7 @@ static int read_all(const char *path, uint8_t **out, size_t *outlen)
         return -EFBIG;
     }
     size_t len = (size_t)st.st_size, off = 0;
-    uint8_t *buf = malloc(len ? len : 1);
+    uint8_t *buf = cc_malloc(len ? len : 1);
     while (buf && off < len) {
         ssize_t n = read(fd, buf + off, len - off);
         if (n < 0 && errno == EINTR)
@@ -58,7 +59,7 @@ static int add(struct lock_set *s, const struct lock_pkg *p)
     }
     if (s->n == s->cap) {
         size_t ncap = s->cap ? s->cap * 2 : 64;
-        struct lock_pkg *nv = realloc(s->v, ncap * sizeof *nv);
+        struct lock_pkg *nv = cc_realloc(s->v, ncap * sizeof *nv);
         if (nv == NULL)
             return -ENOMEM;
         s->v = nv;

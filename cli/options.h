@@ -11,4 +11,11 @@ const char *cli_opt_value(int argc, char **argv, int *i, const char *name);
  * NULL after printing why (neither XDG_CACHE_HOME nor HOME set, out of memory). */
 char *cli_store_dir(const char *given);
 
+struct store;
+/* For a command whose only option is --store DIR: parse argv, open the store
+ * (an error reported as the agent reports it: one line, help: lines). 0 with
+ * *s open and *dir malloc'd (the caller closes and frees both), or the exit
+ * status to return: 2 for a bad argument, 1 when the store cannot be opened. */
+int cli_open_store(const char *cmd, int argc, char **argv, char **dir, struct store **s);
+
 #endif

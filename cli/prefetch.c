@@ -25,6 +25,7 @@
 #include "cli/locate.h"
 #include "cli/lockfiles.h"
 #include "store/store.h"
+#include "proto/alloc.h"
 
 #define PREFETCH_CONCURRENCY 8
 
@@ -106,7 +107,7 @@ static void done(void *ud, size_t i, struct agent_http_response *res)
             snprintf(msg, sizeof msg, "not available (see `cratecast why %s`)", r->s->v[k].name);
         else
             agent_http_failure(res, msg, sizeof msg);
-        r->errors[k] = strdup(msg);
+        r->errors[k] = cc_strdup(msg);
         r->failed++;
     }
     draw(r, false);
@@ -115,7 +116,7 @@ static void done(void *ud, size_t i, struct agent_http_response *res)
 int cmd_prefetch(int argc, char **argv)
 {
     const char *agent = NULL;
-    char **paths = calloc((size_t)argc + 1, sizeof *paths);
+    char **paths = cc_calloc((size_t)argc + 1, sizeof *paths);
     size_t npaths = 0;
     if (paths == NULL)
         return 1;
@@ -147,10 +148,10 @@ int cmd_prefetch(int argc, char **argv)
     r.s = &s;
     r.t0 = now_s();
     r.tty = isatty(2) == 1;
-    r.it = calloc(s.n + 1, sizeof *r.it);
-    r.todo = calloc(s.n + 1, sizeof *r.todo);
-    r.urls = calloc(s.n + 1, sizeof *r.urls);
-    r.errors = calloc(s.n + 1, sizeof *r.errors);
+    r.it = cc_calloc(s.n + 1, sizeof *r.it);
+    r.todo = cc_calloc(s.n + 1, sizeof *r.todo);
+    r.urls = cc_calloc(s.n + 1, sizeof *r.urls);
+    r.errors = cc_calloc(s.n + 1, sizeof *r.errors);
     rc = 1;
     if (r.it == NULL || r.todo == NULL || r.urls == NULL || r.errors == NULL) {
         fprintf(stderr, "cratecast: prefetch: out of memory\n");
@@ -166,7 +167,7 @@ int cmd_prefetch(int argc, char **argv)
             continue;
         }
         if (!r.it[k].known) {
-            r.errors[k] = strdup(r.it[k].note);
+            r.errors[k] = cc_strdup(r.it[k].note);
             r.failed++;
             r.done++;
             continue;

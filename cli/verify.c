@@ -18,28 +18,11 @@ static void verify_cb(void *ud, const char *sha_hex, const char *problem)
 
 int cmd_verify(int argc, char **argv)
 {
-    const char *store = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *v;
-        if ((v = cli_opt_value(argc, argv, &i, "--store")) != NULL)
-            store = v;
-        else {
-            fprintf(stderr, "cratecast: verify: unknown argument '%s'\n", argv[i]);
-            return 2;
-        }
-    }
-    char *dir = cli_store_dir(store);
-    if (dir == NULL)
-        return 2;
-    struct store *s = NULL;
-    struct store_error err;
-    int rc = store_open_err(dir, &s, &err);
-    if (rc < 0) {
-        agent_store_error(AGENT_STORE_OPEN, rc, dir, &err);
-        store_close(s);
-        free(dir);
-        return 1;
-    }
+    char *dir;
+    struct store *s;
+    int rc = cli_open_store("verify", argc, argv, &dir, &s);
+    if (rc != 0)
+        return rc;
     struct store_verify_result r;
     rc = store_verify(s, verify_cb, NULL, &r);
     store_close(s);

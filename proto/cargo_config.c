@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "proto/sha256.h"
+#include "proto/alloc.h"
 
 enum field { F_REPLACE, F_REGISTRY, F_LOCAL, F_DIRECTORY, F_GIT, F_INDEX, F_COUNT };
 
@@ -76,7 +77,7 @@ static int scan_cb(void *ud, const struct proto_toml_event *ev)
     }
     s->line[f] = ev->line;
     if (f == F_REPLACE || f == F_REGISTRY || f == F_INDEX) {
-        if ((s->str[f] = malloc(ev->value_len + 1)) == NULL)
+        if ((s->str[f] = cc_malloc(ev->value_len + 1)) == NULL)
             return -ENOMEM;
         memcpy(s->str[f], ev->value, ev->value_len + 1);
     }

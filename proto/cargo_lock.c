@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "proto/name.h"
+#include "proto/alloc.h"
 
 /* A [metadata] "checksum NAME [VERSION [(SOURCE)]]" entry. */
 struct meta {
@@ -59,7 +60,7 @@ static bool starts_with(const char *s, const char *prefix)
 
 static char *dup(const char *s, size_t n)
 {
-    char *d = malloc(n + 1);
+    char *d = cc_malloc(n + 1);
     if (d != NULL) {
         memcpy(d, s, n);
         d[n] = '\0';
@@ -131,7 +132,7 @@ static int open_pkg(struct lock *lk, unsigned line)
         size_t cap = lk->cap ? lk->cap * 2 : 16;
         if (cap > PROTO_CARGO_LOCK_PKGS_MAX)
             cap = PROTO_CARGO_LOCK_PKGS_MAX;
-        struct proto_cargo_lock_pkg *p = realloc(out->pkgs, cap * sizeof *p);
+        struct proto_cargo_lock_pkg *p = cc_realloc(out->pkgs, cap * sizeof *p);
         if (p == NULL)
             return -ENOMEM;
         out->pkgs = p;
@@ -251,7 +252,7 @@ static int meta_key(struct lock *lk, const struct proto_toml_event *ev)
     }
     if (lk->nmeta == lk->metacap) {
         size_t cap = lk->metacap ? lk->metacap * 2 : 16;
-        struct meta *a = realloc(lk->meta, cap * sizeof *a);
+        struct meta *a = cc_realloc(lk->meta, cap * sizeof *a);
         if (a == NULL) {
             free(m.name);
             free(m.version);
@@ -283,7 +284,7 @@ static int apply_meta(struct lock *lk)
     struct proto_cargo_lock *out = lk->out;
     if (out->npkgs == 0)
         return 0;
-    struct proto_cargo_lock_pkg **sorted = malloc(out->npkgs * sizeof *sorted);
+    struct proto_cargo_lock_pkg **sorted = cc_malloc(out->npkgs * sizeof *sorted);
     if (sorted == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < out->npkgs; i++)

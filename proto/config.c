@@ -19,6 +19,7 @@
 
 #include "proto/name.h"
 #include "proto/sha256.h"
+#include "proto/alloc.h"
 
 /* Copy a JSON string member into a fresh C string: 0, -EBADMSG or -ENOMEM. */
 static int dup_url(json_t *v, char **out)
@@ -27,7 +28,7 @@ static int dup_url(json_t *v, char **out)
     size_t n = json_string_length(v);
     if (s == NULL || n == 0 || n >= PROTO_URL_MAX || memchr(s, '\0', n) != NULL)
         return -EBADMSG;
-    char *p = malloc(n + 1);
+    char *p = cc_malloc(n + 1);
     if (p == NULL)
         return -ENOMEM;
     memcpy(p, s, n);

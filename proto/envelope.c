@@ -17,6 +17,7 @@
 #include <zstd_errors.h>
 
 #include "proto/cursor.h"
+#include "proto/alloc.h"
 
 #define ENV_FLAG_ZSTD 0x01u
 #define DOMAIN_PREFIX "cratecast/1/"
@@ -54,7 +55,7 @@ int proto_envelope_seal(uint8_t *scratch, size_t blen, char type, const uint8_t 
     size_t cap = compress ? ZSTD_compressBound(blen) : blen;
     if (compress && ZSTD_isError(cap))
         return -EMSGSIZE;
-    uint8_t *w = malloc(PROTO_ENVELOPE_LEN + cap);
+    uint8_t *w = cc_malloc(PROTO_ENVELOPE_LEN + cap);
     if (w == NULL)
         return -ENOMEM;
     size_t plen = blen;
@@ -120,7 +121,7 @@ int proto_envelope_open(const uint8_t *buf, size_t len, char type, size_t minbod
             return -EBADMSG; /* truncated, or anything after the one frame */
     }
 
-    uint8_t *s = malloc(PROTO_ENVELOPE_HEADROOM + (size_t)want);
+    uint8_t *s = cc_malloc(PROTO_ENVELOPE_HEADROOM + (size_t)want);
     if (s == NULL)
         return -ENOMEM;
     uint8_t *body = s + PROTO_ENVELOPE_HEADROOM;

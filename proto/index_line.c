@@ -16,6 +16,7 @@
  * string; the package name (or name) must be a valid crate name.
  */
 #include "proto/index_line.h"
+#include "proto/alloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ static int collect_deps(json_t *root, struct proto_index_entry *e)
     if (n == 0)
         return 0;
 
-    e->deps = calloc(n, sizeof *e->deps);
+    e->deps = cc_calloc(n, sizeof *e->deps);
     json_t *seen = json_object(); /* a set of the names already listed */
     int rc = -ENOMEM;
     if (e->deps == NULL || seen == NULL)
@@ -78,7 +79,7 @@ static int collect_deps(json_t *root, struct proto_index_entry *e)
         rc = -ENOMEM;
         if (json_object_set_new(seen, s, json_true()) < 0)
             goto out;
-        char *copy = malloc(len + 1);
+        char *copy = cc_malloc(len + 1);
         if (copy == NULL)
             goto out;
         memcpy(copy, s, len);

@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "proto/cursor.h"
+#include "proto/alloc.h"
 
 /* Fixed parts of each body, signature included. */
 #define HELLO_BODY_LEN (PROTO_PK_LEN + 2 + 4 + 8 + 8 + 2 + PROTO_NONCE_LEN + PROTO_SIG_LEN)
@@ -203,7 +204,7 @@ int proto_manifest_encode(const struct proto_manifest *m, const uint8_t sk[PROTO
     if (size > PROTO_PEER_BODY_MAX)
         return -EMSGSIZE;
 
-    uint8_t *scratch = malloc(PROTO_ENVELOPE_HEADROOM + (size_t)size);
+    uint8_t *scratch = cc_malloc(PROTO_ENVELOPE_HEADROOM + (size_t)size);
     if (scratch == NULL)
         return -ENOMEM;
     struct wr w = {scratch + PROTO_ENVELOPE_HEADROOM, 0};
@@ -252,7 +253,7 @@ static int parse_manifest(struct rd *r, struct proto_manifest *m)
     if ((r->len - r->off) / MANIFEST_CRATE_LEN < nc)
         return -EBADMSG;
     if (nc) {
-        m->crates = calloc(nc, sizeof *m->crates);
+        m->crates = cc_calloc(nc, sizeof *m->crates);
         if (m->crates == NULL)
             return -ENOMEM;
     }
@@ -270,7 +271,7 @@ static int parse_manifest(struct rd *r, struct proto_manifest *m)
     if ((r->len - r->off) / MANIFEST_INDEX_MIN < ni)
         return -EBADMSG;
     if (ni) {
-        m->index = calloc(ni, sizeof *m->index);
+        m->index = cc_calloc(ni, sizeof *m->index);
         if (m->index == NULL)
             return -ENOMEM;
     }
@@ -299,7 +300,7 @@ static int parse_manifest(struct rd *r, struct proto_manifest *m)
     if (r->len - r->off < (size_t)np * 4) /* shortest address "h:1" plus its length byte */
         return -EBADMSG;
     if (np) {
-        m->pex = calloc(np, sizeof *m->pex);
+        m->pex = cc_calloc(np, sizeof *m->pex);
         if (m->pex == NULL)
             return -ENOMEM;
     }
@@ -359,7 +360,7 @@ int proto_peer_index_encode(const struct proto_peer_index *x, const uint8_t sk[P
         return -EINVAL;
     size_t size = INDEX_BODY_MIN - 1 + n + x->len;
 
-    uint8_t *scratch = malloc(PROTO_ENVELOPE_HEADROOM + size);
+    uint8_t *scratch = cc_malloc(PROTO_ENVELOPE_HEADROOM + size);
     if (scratch == NULL)
         return -ENOMEM;
     struct wr w = {scratch + PROTO_ENVELOPE_HEADROOM, 0};
@@ -447,7 +448,7 @@ int proto_news_encode(const struct proto_news *n, const uint8_t sk[PROTO_SK_LEN]
             return -EINVAL;
         size += 1 + (n->peers[i].family == 4 ? 4 : 16) + 2;
     }
-    uint8_t *scratch = malloc(PROTO_ENVELOPE_HEADROOM + size);
+    uint8_t *scratch = cc_malloc(PROTO_ENVELOPE_HEADROOM + size);
     if (scratch == NULL)
         return -ENOMEM;
     struct wr w = {scratch + PROTO_ENVELOPE_HEADROOM, 0};
@@ -488,7 +489,7 @@ static int parse_news(struct rd *r, struct proto_news *n)
     if ((r->len - r->off) / PROTO_SHA256_LEN < nf)
         return -EBADMSG;
     if (nf) {
-        n->fetching = calloc(nf, sizeof *n->fetching);
+        n->fetching = cc_calloc(nf, sizeof *n->fetching);
         if (n->fetching == NULL)
             return -ENOMEM;
         for (uint32_t i = 0; i < nf; i++)
@@ -503,7 +504,7 @@ static int parse_news(struct rd *r, struct proto_news *n)
     if ((r->len - r->off) / NEWS_PEER_MIN < np)
         return -EBADMSG;
     if (np) {
-        n->peers = calloc(np, sizeof *n->peers);
+        n->peers = cc_calloc(np, sizeof *n->peers);
         if (n->peers == NULL)
             return -ENOMEM;
     }

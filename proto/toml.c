@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "proto/sha256.h"
+#include "proto/alloc.h"
 
 struct parser {
     const uint8_t *p, *end;
@@ -602,7 +603,7 @@ int proto_toml_parse(const uint8_t *buf, size_t len, proto_toml_cb cb, void *ud,
     if (len >= 3 && buf[0] == 0xef && buf[1] == 0xbb && buf[2] == 0xbf)
         p += 3; /* UTF-8 byte-order mark */
 
-    struct parser *ps = malloc(sizeof *ps);
+    struct parser *ps = cc_malloc(sizeof *ps);
     if (ps == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < PROTO_TOML_DEPTH_MAX; i++)

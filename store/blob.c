@@ -22,6 +22,7 @@
  */
 #include "store/store.h"
 #include "store/internal.h"
+#include "proto/alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,13 +65,7 @@ int store_blob_path(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN], 
 
 static bool blob_recorded(struct store *s, const uint8_t sha[PROTO_SHA256_LEN])
 {
-    sqlite3_stmt *st = store__stmt(s, ST_BLOB_HAS);
-    sqlite3_bind_blob(st, 1, sha, PROTO_SHA256_LEN, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        store__db_fail(s);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW;
+    return store__sha_has_row(s, ST_BLOB_HAS, sha);
 }
 
 bool store_blob_has(struct store *s, const uint8_t sha[PROTO_SHA256_LEN])
@@ -182,7 +177,7 @@ int store_blob_touch(struct store *s, const uint8_t sha[PROTO_SHA256_LEN])
         return -EINVAL;
     struct touch_set *t = s->touched;
     if (t == NULL) {
-        t = s->touched = calloc(1, sizeof *t);
+        t = s->touched = cc_calloc(1, sizeof *t);
         if (t == NULL)
             return -ENOMEM;
     }
@@ -331,7 +326,7 @@ int store_verify(struct store *s, store_verify_cb cb, void *ud, struct store_ver
         goto fail;
     }
     sqlite3_reset(st);
-    buf = malloc(COPY_CHUNK);
+    buf = cc_malloc(COPY_CHUNK);
     if (buf == NULL) {
         rc = -ENOMEM;
         goto fail;

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "store/internal.h"
+#include "proto/alloc.h"
 
 #define BATCH_THREADS_MAX 16
 #define BATCH_CHUNK (1u << 20) /* per worker, aligned for O_DIRECT */
@@ -242,10 +243,10 @@ int store_blob_batch_open(const struct store *s, int threads, struct store_blob_
     *out = NULL;
     if (s == NULL)
         return -EINVAL;
-    struct store_blob_batch *b = calloc(1, sizeof *b);
+    struct store_blob_batch *b = cc_calloc(1, sizeof *b);
     if (b == NULL)
         return -ENOMEM;
-    b->dir = strdup(store_dir(s));
+    b->dir = cc_strdup(store_dir(s));
     if (b->dir == NULL) {
         free(b);
         return -ENOMEM;
@@ -292,10 +293,10 @@ int store_blob_batch_add_file(struct store_blob_batch *b, const uint8_t sha[PROT
 {
     if (b == NULL || sha == NULL || src_path == NULL)
         return -EINVAL;
-    struct batch_item *it = calloc(1, sizeof *it);
+    struct batch_item *it = cc_calloc(1, sizeof *it);
     if (it == NULL)
         return -ENOMEM;
-    it->src = strdup(src_path);
+    it->src = cc_strdup(src_path);
     if (it->src == NULL) {
         free(it);
         return -ENOMEM;

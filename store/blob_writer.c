@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "store/internal.h"
+#include "proto/alloc.h"
 
 #define COPY_CHUNK (1u << 20)
 
@@ -61,7 +62,7 @@ int store__blob_writer_open(const char *dir, const uint8_t sha[PROTO_SHA256_LEN]
     int rc;
 
     *out = NULL;
-    struct store_blob_writer *w = calloc(1, sizeof *w);
+    struct store_blob_writer *w = cc_calloc(1, sizeof *w);
     if (w == NULL)
         return -ENOMEM;
     w->fd = -1;

@@ -13,6 +13,7 @@
 #include "proto/name.h"
 #include "store/internal.h"
 #include "store/store.h"
+#include "proto/alloc.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -165,7 +166,7 @@ static int row_fill(sqlite3_stmt *st, struct store_index_row *row)
     row->yanked = sqlite3_column_int(st, 2) != 0;
     const void *line = sqlite3_column_blob(st, 3);
     size_t len = (size_t)sqlite3_column_bytes(st, 3);
-    row->line = malloc(len + 1);
+    row->line = cc_malloc(len + 1);
     if (row->line == NULL)
         return -ENOMEM;
     if (len)
@@ -319,13 +320,7 @@ int store_index_confirm(struct store *s, const char *name, const char *vers, int
 
 bool store_cksum_trusted(struct store *s, const uint8_t sha[PROTO_SHA256_LEN])
 {
-    sqlite3_stmt *st = store__stmt(s, ST_CKSUM_TRUSTED);
-    sqlite3_bind_blob(st, 1, sha, PROTO_SHA256_LEN, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        store__db_fail(s);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW;
+    return store__sha_has_row(s, ST_CKSUM_TRUSTED, sha);
 }
 
 int store_index_meta_get(struct store *s, const char *name, struct store_index_meta *m)

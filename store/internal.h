@@ -122,6 +122,9 @@ void store__set_errmsg(struct store *s, const char *msg);
 int store__db_fail(struct store *s);
 /* The statement, reset and unbound, ready for new bindings. */
 sqlite3_stmt *store__stmt(struct store *s, enum stmt_id id);
+/* Whether statement id, with a digest bound as its one parameter, yields a row
+ * (a database error counts as no, and is recorded for store_errmsg). */
+bool store__sha_has_row(struct store *s, enum stmt_id id, const uint8_t sha[PROTO_SHA256_LEN]);
 /* Step a statement that returns no rows; leaves it reset. */
 int store__exec_stmt(struct store *s, sqlite3_stmt *st);
 /* Unix time in seconds. */

@@ -85,6 +85,7 @@
  */
 #include "store/store.h"
 #include "store/internal.h"
+#include "proto/alloc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -269,6 +270,17 @@ sqlite3_stmt *store__stmt(struct store *s, enum stmt_id id)
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return st;
+}
+
+bool store__sha_has_row(struct store *s, enum stmt_id id, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    sqlite3_stmt *st = store__stmt(s, id);
+    sqlite3_bind_blob(st, 1, sha, PROTO_SHA256_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        store__db_fail(s);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW;
 }
 
 int store__exec_stmt(struct store *s, sqlite3_stmt *st)
@@ -827,13 +839,13 @@ int store_open_err(const char *dir, struct store **out, struct store_error *err)
     if (rc < 0)
         return rc;
 
-    s = calloc(1, sizeof *s);
+    s = cc_calloc(1, sizeof *s);
     if (s == NULL) {
         store__explain(err, "out of memory");
         return -ENOMEM;
     }
     s->lock_fd = -1;
-    s->dir = strdup(dir);
+    s->dir = cc_strdup(dir);
     if (s->dir == NULL) {
         store__explain(err, "out of memory");
         rc = -ENOMEM;
@@ -1055,7 +1067,7 @@ int store__grow(void **arr, size_t *cap, size_t cnt, size_t elem, size_t first)
     if (cnt < *cap)
         return 0;
     size_t ncap = *cap ? *cap * 2 : first;
-    void *n = realloc(*arr, ncap * elem);
+    void *n = cc_realloc(*arr, ncap * elem);
     if (n == NULL)
         return -ENOMEM;
     *arr = n;
@@ -1115,7 +1127,7 @@ int store_index_names_since(struct store *s, uint64_t since, char ***out, size_t
         if ((rc = store__grow((void **)&names, &cap, cnt, sizeof *names, 64)) < 0)
             goto fail;
         const char *name = (const char *)sqlite3_column_text(st, 0);
-        names[cnt] = strdup(name ? name : "");
+        names[cnt] = cc_strdup(name ? name : "");
         if (names[cnt] == NULL) {
             rc = -ENOMEM;
             goto fail;
