@@ -271,7 +271,7 @@ int agent_run(const struct agent_options *opt)
     }
     proto_key_encode(a->pk, a->key_text);
     proto_key_id(a->pk, a->key_id);
-    a->announced_seq = store_seq(a->store);
+    agent_manifest_init(a);
     rc = agent_registry_start(a, opt->listen);
     if (rc < 0) {
         listen_error("Cargo", opt->listen, "--listen", rc);
@@ -341,9 +341,7 @@ out:
     store_close(a->store); /* releases the agent lock */
     a->store = NULL;
     sodium_memzero(a->sk, sizeof a->sk);
-    free(a->manifest_full);
-    free(a->manifest_delta);
-    a->manifest_full = a->manifest_delta = NULL;
+    agent_manifest_close(a);
     /* The loop, h2o's connections and an import still running on the pool are
      * left to process exit: h2o 2.2 has no way to drain its connections, and
      * an interrupted import transaction is rolled back by SQLite at the next

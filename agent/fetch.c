@@ -5,29 +5,34 @@
  * joins its waiter list (single flight). Lifecycle of a fetch:
  *
  *   WAIT      parked until the first upstream probe / first static-peer polls answered
- *   SOURCE    next_*_source() picks where to ask next
+ *   SOURCE    next_*_source() picks where to ask next (crates: resolve.h)
+ *   QUEUED    crates: waiting for a slot, a neighbour or a delay (a->fx.queue)
  *   TRANSFER  one HTTP GET in flight (agent_http) to that source; a crate's
  *             bytes stream into a store blob writer (hashed on the way, never
  *             held whole in memory), capped at the size its source vouched for
+ *   INGEST    index files: the lines go into the store, INGEST_SLICE per loop turn
  *   COMMIT    crates only: digest check + fsync + rename on the thread pool
  *   DONE      waiters called in arrival order, fetch freed (fetch_finish)
+ * f->phase says which (WAIT and SOURCE are FETCH_SOURCE; DONE frees the fetch).
  *
  * Sources, in order:
- *   crates:  the live peers whose manifests list the digest, best first
- *            (peers.c orders them: least loaded, cheapest so far, least
- *            penalised), at most PEER_INFLIGHT_MAX transfers per peer. Busy is
- *            never a failure: a fetch whose holders are all at their bound, or
- *            answered 503 (they queue fairly first, see uploads.c), waits in
- *            a->fetch_queue for a slot, up to SLOT_WAIT_MS; a holder that said
- *            busy is asked again, after others, once BUSY_BACKOFF_MS passed.
- *            With no holder free, a fetch waits (up to NEIGHBOUR_WAIT_MS) for a
- *            live neighbour that says it is fetching the same crate, then
- *            takes it from that neighbour: the room's uplink (or the teacher)
- *            carries it about once. Then the upstream's dl URL when online
- *            (agents asked for one crate at the same instant do not both go:
- *            the one first in a rendezvous order of crate and key goes, the
- *            others give it DEFER_MS to announce it). On an error, a
- *            timeout or bad bytes, the next holder. The bytes must hash to the
+ *   crates:  the order and the waits are agent/resolve.h's rule (pure,
+ *            unit-tested): the live peers whose manifests list the digest,
+ *            best first (peer_select.h: least penalised, least loaded, not
+ *            the sole source, cheapest so far), at most PEER_INFLIGHT_MAX
+ *            transfers per peer. Busy is never a failure: a fetch whose
+ *            holders are all at their bound, or answered 503 (they queue
+ *            fairly first, see uploads.c), waits in a->fx.queue for a slot,
+ *            up to RESOLVE_SLOT_WAIT_MS; a holder that said busy is asked
+ *            again, after others, once BUSY_BACKOFF_MS passed. With one
+ *            source at most, a fetch waits (up to RESOLVE_NEIGHBOUR_WAIT_MS)
+ *            for a live neighbour that says it is fetching the same crate,
+ *            then takes it from that neighbour: the room's uplink (or the
+ *            teacher) carries it about once. Then the upstream's dl URL when
+ *            online (agents asked for one crate at the same instant do not
+ *            both go: the one first in a rendezvous order of crate and key
+ *            goes, the others give it RESOLVE_DEFER_MS to announce it). On an
+ *            error, a timeout or bad bytes, the next holder. The bytes must hash to the
  *            trusted cksum (store_blob_commit) or they are dropped, the sender
  *            penalised, and the next source tried. Every transfer is announced
  *            to peers (news.c) while it runs.
@@ -54,21 +59,19 @@
 
 #include "agent/internal.h"
 #include "agent/log.h"
+#include "agent/resolve.h"
 #include "proto/config.h"
 #include "proto/index_line.h"
 #include "proto/name.h"
 #include "proto/route.h"
 #include "proto/alloc.h"
 
-#define PREFETCH_MAX 64         /* dependency index files fetched ahead per index file */
-#define PREFETCH_DEPTH 2        /* how far ahead of what Cargo asked for */
-#define PREFETCH_FRESH_S 5      /* a prefetch skips index files fetched this recently */
-#define SOURCES_MAX 16          /* peers tried for one fetch */
-#define PEER_INFLIGHT_MAX 2     /* transfers from one peer at a time; more wait their turn */
-#define SLOT_WAIT_MS 25000      /* a crate waits this long at most for a busy holder's slot */
-#define NEIGHBOUR_WAIT_MS 20000 /* ... and this long for a neighbour fetching it */
-#define BUSY_BACKOFF_MS 400     /* a holder that said busy is asked again after this */
-#define DEFER_MS 40 /* a neighbour designated for a crate gets this long to take it first */
+#define PREFETCH_MAX 64     /* dependency index files fetched ahead per index file */
+#define PREFETCH_DEPTH 2    /* how far ahead of what Cargo asked for */
+#define PREFETCH_FRESH_S 5  /* a prefetch skips index files fetched this recently */
+#define SOURCES_MAX 16      /* peers tried for one fetch */
+#define PEER_INFLIGHT_MAX 2 /* transfers from one peer at a time; more wait their turn */
+#define BUSY_BACKOFF_MS 400 /* a holder that said busy is asked again after this */
 #define QUEUE_TICK_MS 100
 /* Every transfer has a minimum rate and a total deadline; then the next source is tried. */
 #define MIN_RATE_BYTES 1024     /* bytes/s, averaged over the low-speed window */
@@ -109,13 +112,23 @@ struct ingest {
     size_t ndeps, cap;
     void (*then)(struct agent_fetch *f);
     bool queued;
-    struct agent_fetch *next; /* a->ingest_queue */
+    struct agent_fetch *next; /* a->fx.ingest */
     char **vers;              /* upstream: every version it listed (its index is authoritative) */
     size_t nvers, vcap;
 };
 
+/* Where a fetch is in its life (the diagram at the top). */
+enum fetch_phase {
+    FETCH_SOURCE = 0, /* WAIT or SOURCE: parked for the first probe, or choosing */
+    FETCH_QUEUED,     /* in a->fx.queue: a slot, a neighbour or a delay */
+    FETCH_TRANSFER,   /* one GET in flight (transfer_ms, progress_ms) */
+    FETCH_INGEST,     /* index lines going into the store in slices */
+    FETCH_COMMIT,     /* a crate's blob being checked and renamed on the pool */
+};
+
 struct agent_fetch {
     struct agent_fetch *next;
+    enum fetch_phase phase;
     struct agent *a;
     char key[80];
     unsigned depth; /* 0: Cargo asked; n: a prefetch n levels below */
@@ -133,10 +146,8 @@ struct agent_fetch {
     int last_error;
     struct agent_fetch *queue_next; /* waiting for a slot, a neighbour or a delay */
     bool queued;
-    uint64_t created_ms;
+    struct resolve_crate resolve;      /* crates: where from next (resolve.h) */
     uint64_t not_before_ms;            /* queued: do not look again before this */
-    uint64_t neighbour_since;          /* when it began waiting for a neighbour (0: never) */
-    bool deferred;                     /* it gave a designated neighbour DEFER_MS to go first */
     bool upstream_failed;              /* index: the upstream answered 5xx or hung for it */
     struct ingest in;                  /* INGEST of an index file */
     uint8_t in_hash[PROTO_SHA256_LEN]; /* peer index: SHA-256 of the bytes being merged */
@@ -145,7 +156,6 @@ struct agent_fetch {
     bool announced;                          /* peers were told it is being fetched */
     /* COMMIT */
     uv_work_t work;
-    bool committing;
     struct store_blob_writer *writer; /* TRANSFER: the crate's bytes go here as they arrive */
     int write_error;                  /* the writer failed (disk full...): not the source's fault */
     size_t len;
@@ -155,21 +165,35 @@ struct agent_fetch {
 
 size_t agent_fetch_in_flight(const struct agent *a)
 {
-    return a->nfetches;
+    return a->fx.n;
 }
 
 static uint64_t now_ms(struct agent *a);
+
+/* A GET to a source starts / ended (its callback runs). */
+static void transfer_begin(struct agent_fetch *f)
+{
+    f->phase = FETCH_TRANSFER;
+    f->transfer_ms = now_ms(f->a);
+    f->progress_ms = 0;
+}
+
+static void transfer_end(struct agent_fetch *f)
+{
+    f->phase = FETCH_SOURCE;
+    f->transfer_ms = 0;
+}
 
 /* The fetch to join for key, if any. A fetch whose transfer has brought no
  * byte for STALL_MS is not joined: it is detached (its own waiters keep it,
  * and its deadlines end it) and the caller starts a fresh one. */
 static struct agent_fetch *fetch_find(struct agent *a, const char *key)
 {
-    for (struct agent_fetch *f = a->fetches; f; f = f->next) {
+    for (struct agent_fetch *f = a->fx.list; f; f = f->next) {
         if (strcmp(f->key, key) != 0)
             continue;
         uint64_t last = f->progress_ms > f->transfer_ms ? f->progress_ms : f->transfer_ms;
-        if (f->transfer_ms != 0 && !f->committing && now_ms(a) - last > STALL_MS) {
+        if (f->phase == FETCH_TRANSFER && now_ms(a) - last > STALL_MS) {
             log_info("%s: the transfer in flight has stalled: starting another", f->key);
             f->key[0] = '\0';
             return NULL;
@@ -203,9 +227,9 @@ static struct agent_fetch *fetch_new(struct agent *a, const char *key)
     snprintf(f->key, sizeof f->key, "%s", key);
     f->tail = &f->waiters;
     f->last_error = -ENOENT;
-    f->next = a->fetches;
-    a->fetches = f;
-    a->nfetches++;
+    f->next = a->fx.list;
+    a->fx.list = f;
+    a->fx.n++;
     return f;
 }
 
@@ -215,15 +239,15 @@ static void ingest_free(struct agent_fetch *f);
 static void fetch_finish(struct agent_fetch *f, int result)
 {
     struct agent *a = f->a;
-    for (struct agent_fetch **pp = &a->fetches; *pp; pp = &(*pp)->next) {
+    for (struct agent_fetch **pp = &a->fx.list; *pp; pp = &(*pp)->next) {
         if (*pp == f) {
             *pp = f->next;
             break;
         }
     }
-    a->nfetches--;
-    if (f->queued) {
-        for (struct agent_fetch **pp = &a->fetch_queue; *pp; pp = &(*pp)->queue_next) {
+    a->fx.n--;
+    if (f->phase == FETCH_QUEUED) {
+        for (struct agent_fetch **pp = &a->fx.queue; *pp; pp = &(*pp)->queue_next) {
             if (*pp == f) {
                 *pp = f->queue_next;
                 break;
@@ -248,10 +272,10 @@ void agent_fetch_abort_all(struct agent *a)
 {
     /* a fetch in COMMIT is owned by its work request until commit_after runs;
      * those are left alone (the loop is not run again) */
-    struct agent_fetch *f = a->fetches, *next;
+    struct agent_fetch *f = a->fx.list, *next;
     for (; f; f = next) {
         next = f->next;
-        if (!f->committing)
+        if (f->phase != FETCH_COMMIT)
             fetch_finish(f, -ECANCELED);
     }
 }
@@ -291,16 +315,15 @@ static void untry(struct agent_fetch *f, const struct agent_peer *p)
     }
 }
 
-/* The best untried peer among candidates (with a free slot when bounded),
- * marked tried and referenced. *saturated tells whether an untried holder was
- * skipped only because it was at its bound. Index files are small and not
- * bounded. */
-static struct agent_peer *take_peer(struct agent_fetch *f, struct agent_peer **cand, size_t n,
-                                    bool bounded, bool *saturated)
+/* The best untried peer among candidates (with a free slot when bounded):
+ * its index, or -1. *saturated tells whether an untried holder was skipped
+ * only for now (peer_select_take). Index files are small and not bounded. */
+static int choose_peer(struct agent_fetch *f, struct agent_peer **cand, size_t n, bool bounded,
+                       bool *saturated)
 {
     *saturated = false;
     if (f->ntried >= SOURCES_MAX)
-        return NULL;
+        return -1;
     struct peer_cand c[PEER_SELECT_MAX];
     if (n > PEER_SELECT_MAX)
         n = PEER_SELECT_MAX;
@@ -310,15 +333,17 @@ static struct agent_peer *take_peer(struct agent_fetch *f, struct agent_peer **c
         c[i].tried = was_tried(f, cand[i]);
         c[i].busy = bounded && cand[i]->busy_until_ms > now;
     }
-    int k = peer_select_take(c, n, bounded ? PEER_INFLIGHT_MAX : UINT_MAX, saturated);
-    if (k < 0)
-        return NULL;
-    struct agent_peer *p = cand[k];
+    return peer_select_take(c, n, bounded ? PEER_INFLIGHT_MAX : UINT_MAX, saturated);
+}
+
+/* The transfer from p starts: p is marked tried, referenced and counted. */
+static struct agent_peer *take(struct agent_fetch *f, struct agent_peer *p)
+{
     snprintf(f->tried[f->ntried++], PROTO_PEER_ADDR_MAX + 1, "%s", p->addr);
     agent_peer_ref(p);
     p->inflight++;
     f->peer = p;
-    f->started_ms = now;
+    f->started_ms = now_ms(f->a);
     return p;
 }
 
@@ -328,8 +353,8 @@ static void crate_next_source(struct agent_fetch *f);
  * first; the others stay queued (and some queue up again). */
 static void queue_kick(struct agent *a)
 {
-    struct agent_fetch *list = a->fetch_queue, *rev = NULL;
-    a->fetch_queue = NULL;
+    struct agent_fetch *list = a->fx.queue, *rev = NULL;
+    a->fx.queue = NULL;
     while (list) { /* the queue is pushed at the head: reverse to oldest first */
         struct agent_fetch *next = list->queue_next;
         list->queue_next = rev;
@@ -345,7 +370,7 @@ static void queue_kick(struct agent *a)
             *tail = rev; /* still waiting: keep it, in order */
             tail = &rev->queue_next;
         } else {
-            rev->queued = false;
+            rev->phase = FETCH_SOURCE;
             crate_next_source(rev);
         }
         rev = next;
@@ -358,7 +383,7 @@ static void queue_kick(struct agent *a)
         rl = later;
         later = next;
     }
-    struct agent_fetch **end = &a->fetch_queue;
+    struct agent_fetch **end = &a->fx.queue;
     while (*end)
         end = &(*end)->queue_next;
     *end = rl;
@@ -367,7 +392,7 @@ static void queue_kick(struct agent *a)
 static void on_queue_tick(uv_timer_t *t)
 {
     struct agent *a = t->data;
-    if (a->fetch_queue == NULL || a->stopping) {
+    if (a->fx.queue == NULL || a->stopping) {
         uv_timer_stop(t);
         return;
     }
@@ -379,32 +404,32 @@ static void enqueue(struct agent_fetch *f, uint64_t delay_ms)
 {
     struct agent *a = f->a;
     f->not_before_ms = delay_ms ? now_ms(a) + delay_ms : 0;
-    f->queued = true;
-    f->queue_next = a->fetch_queue;
-    a->fetch_queue = f;
-    if (a->fetch_timer.data == NULL) {
-        uv_timer_init(&a->loop, &a->fetch_timer);
-        a->fetch_timer.data = a;
+    f->phase = FETCH_QUEUED;
+    f->queue_next = a->fx.queue;
+    a->fx.queue = f;
+    if (a->fx.timer.data == NULL) {
+        uv_timer_init(&a->loop, &a->fx.timer);
+        a->fx.timer.data = a;
     }
-    if (!uv_is_active((uv_handle_t *)&a->fetch_timer))
-        uv_timer_start(&a->fetch_timer, on_queue_tick, QUEUE_TICK_MS, QUEUE_TICK_MS);
+    if (!uv_is_active((uv_handle_t *)&a->fx.timer))
+        uv_timer_start(&a->fx.timer, on_queue_tick, QUEUE_TICK_MS, QUEUE_TICK_MS);
 }
 
 void agent_fetch_kick(struct agent *a)
 {
-    if (a->fetch_queue && !a->stopping)
+    if (a->fx.queue && !a->stopping)
         queue_kick(a);
 }
 
 void agent_fetch_close(struct agent *a)
 {
-    if (a->ingest_timer.data != NULL && !uv_is_closing((uv_handle_t *)&a->ingest_timer)) {
-        uv_timer_stop(&a->ingest_timer);
-        uv_close((uv_handle_t *)&a->ingest_timer, NULL);
+    if (a->fx.ingest_timer.data != NULL && !uv_is_closing((uv_handle_t *)&a->fx.ingest_timer)) {
+        uv_timer_stop(&a->fx.ingest_timer);
+        uv_close((uv_handle_t *)&a->fx.ingest_timer, NULL);
     }
-    if (a->fetch_timer.data != NULL && !uv_is_closing((uv_handle_t *)&a->fetch_timer)) {
-        uv_timer_stop(&a->fetch_timer);
-        uv_close((uv_handle_t *)&a->fetch_timer, NULL);
+    if (a->fx.timer.data != NULL && !uv_is_closing((uv_handle_t *)&a->fx.timer)) {
+        uv_timer_stop(&a->fx.timer);
+        uv_close((uv_handle_t *)&a->fx.timer, NULL);
     }
 }
 
@@ -426,7 +451,7 @@ static void release_peer(struct agent_fetch *f)
     if (p->inflight)
         p->inflight--;
     agent_peer_unref(p);
-    if (f->a->fetch_queue && !f->a->stopping)
+    if (f->a->fx.queue && !f->a->stopping)
         queue_kick(f->a);
 }
 
@@ -455,8 +480,8 @@ static void ingest_step(struct agent_fetch *f);
 static void on_ingest_tick(uv_timer_t *t)
 {
     struct agent *a = t->data;
-    struct agent_fetch *list = a->ingest_queue;
-    a->ingest_queue = NULL;
+    struct agent_fetch *list = a->fx.ingest;
+    a->fx.ingest = NULL;
     while (list) {
         struct agent_fetch *f = list;
         list = f->in.next;
@@ -464,7 +489,7 @@ static void on_ingest_tick(uv_timer_t *t)
         f->in.queued = false;
         ingest_step(f);
     }
-    if (a->ingest_queue == NULL)
+    if (a->fx.ingest == NULL)
         uv_timer_stop(t);
 }
 
@@ -472,21 +497,21 @@ static void ingest_later(struct agent_fetch *f)
 {
     struct agent *a = f->a;
     f->in.queued = true;
-    f->in.next = a->ingest_queue;
-    a->ingest_queue = f;
-    if (a->ingest_timer.data == NULL) {
-        uv_timer_init(&a->loop, &a->ingest_timer);
-        a->ingest_timer.data = a;
+    f->in.next = a->fx.ingest;
+    a->fx.ingest = f;
+    if (a->fx.ingest_timer.data == NULL) {
+        uv_timer_init(&a->loop, &a->fx.ingest_timer);
+        a->fx.ingest_timer.data = a;
     }
-    if (!uv_is_active((uv_handle_t *)&a->ingest_timer))
-        uv_timer_start(&a->ingest_timer, on_ingest_tick, 0, 1);
+    if (!uv_is_active((uv_handle_t *)&a->fx.ingest_timer))
+        uv_timer_start(&a->fx.ingest_timer, on_ingest_tick, 0, 1);
 }
 
 static void ingest_unqueue(struct agent_fetch *f)
 {
     if (!f->in.queued)
         return;
-    for (struct agent_fetch **pp = &f->a->ingest_queue; *pp; pp = &(*pp)->in.next) {
+    for (struct agent_fetch **pp = &f->a->fx.ingest; *pp; pp = &(*pp)->in.next) {
         if (*pp == f) {
             *pp = f->in.next;
             break;
@@ -618,6 +643,7 @@ static void ingest_step(struct agent_fetch *f)
               in->detail, in->c.lines, in->nnew, in->c.conflicts, in->nbad);
     if (in->nnew)
         agent_news_changed(a); /* the store's sequence moved */
+    f->phase = FETCH_SOURCE;
     in->then(f);
 }
 
@@ -636,6 +662,7 @@ static void ingest_start(struct agent_fetch *f, uint8_t *owned, const uint8_t *b
     snprintf(f->in.detail, sizeof f->in.detail, "%s", detail);
     f->in.want_deps = want_deps;
     f->in.then = then;
+    f->phase = FETCH_INGEST;
     ingest_step(f);
 }
 
@@ -660,7 +687,7 @@ static void peer_index_ingested(struct agent_fetch *f)
 static void peer_index_done(void *ud, struct agent_http_response *res)
 {
     struct agent_fetch *f = ud;
-    f->transfer_ms = 0;
+    transfer_end(f);
     struct agent *a = f->a;
     struct agent_peer *p = f->peer;
     char why[300];
@@ -706,7 +733,8 @@ static void index_from_peers(struct agent_fetch *f)
     struct agent_peer *cand[SOURCES_MAX];
     size_t n = agent_peers_index_news(a, f->name, cand, SOURCES_MAX);
     bool busy;
-    struct agent_peer *p = take_peer(f, cand, n, false, &busy);
+    int k = choose_peer(f, cand, n, false, &busy);
+    struct agent_peer *p = k < 0 ? NULL : take(f, cand[k]);
     if (p == NULL) {
         /* the store has whatever could be had */
         fetch_finish(f, f->upstream_failed ? -EAGAIN : 0);
@@ -725,8 +753,7 @@ static void index_from_peers(struct agent_fetch *f)
         .low_speed_secs = PEER_LOW_SPEED_S,
         .low_speed_bytes = MIN_RATE_BYTES,
     };
-    f->transfer_ms = now_ms(a);
-    f->progress_ms = 0;
+    transfer_begin(f);
     if (agent_http_get(&a->http, &req, peer_index_done, f) < 0) {
         release_peer(f);
         fetch_finish(f, -ENOMEM);
@@ -793,7 +820,7 @@ static void index_ingested(struct agent_fetch *f)
 static void index_done(void *ud, struct agent_http_response *res)
 {
     struct agent_fetch *f = ud;
-    f->transfer_ms = 0;
+    transfer_end(f);
     struct agent *a = f->a;
     char why[300];
     struct store_index_meta meta;
@@ -885,8 +912,7 @@ static void index_start(struct agent *a, void *ud)
         .low_speed_bytes = MIN_RATE_BYTES,
         .follow_redirects = 1,
     };
-    f->transfer_ms = now_ms(a);
-    f->progress_ms = 0;
+    transfer_begin(f);
     if (agent_http_get(&a->http, &req, index_done, f) < 0)
         fetch_finish(f, -ENOMEM);
 }
@@ -981,7 +1007,7 @@ static void commit_after(uv_work_t *w, int status)
     struct agent_fetch *f = container_of(w, struct agent_fetch, work);
     struct agent *a = f->a;
     struct agent_peer *p = f->peer;
-    f->committing = false;
+    f->phase = FETCH_SOURCE;
     int rc = status < 0 ? status : f->commit_rc;
     size_t len = f->len;
     if (rc == -EBADMSG) {
@@ -1021,7 +1047,7 @@ static void commit_after(uv_work_t *w, int status)
     agent_news_changed(a); /* the store's sequence moved */
     log_debug("crate %s %s: stored from %s (%zu bytes, %llu ms after it was asked for)", f->name,
               f->vers, p ? p->addr : "the upstream", len,
-              (unsigned long long)(now_ms(a) - f->created_ms));
+              (unsigned long long)(now_ms(a) - f->resolve.created_ms));
     if (p)
         snprintf(f->source, sizeof f->source, "peer %s", p->addr);
     else
@@ -1043,7 +1069,7 @@ static void commit_after(uv_work_t *w, int status)
 static void crate_done(void *ud, struct agent_http_response *res)
 {
     struct agent_fetch *f = ud;
-    f->transfer_ms = 0;
+    transfer_end(f);
     struct agent *a = f->a;
     struct agent_peer *p = f->peer;
     char why[300];
@@ -1101,9 +1127,9 @@ static void crate_done(void *ud, struct agent_http_response *res)
         return;
     }
     f->len = (size_t)store_blob_writer_size(f->writer);
-    f->committing = true;
+    f->phase = FETCH_COMMIT;
     if (uv_queue_work(&a->loop, &f->work, commit_work, commit_after) < 0) {
-        f->committing = false;
+        f->phase = FETCH_SOURCE;
         release_peer(f);
         fetch_finish(f, -EIO);
     }
@@ -1148,8 +1174,7 @@ static void crate_from_upstream(struct agent_fetch *f)
     };
     f->peer = NULL;
     announce(f);
-    f->transfer_ms = now_ms(a);
-    f->progress_ms = 0;
+    transfer_begin(f);
     if (agent_http_get(&a->http, &req, crate_done, f) < 0)
         fetch_finish(f, -ENOMEM);
 }
@@ -1225,9 +1250,8 @@ static void crate_from_peer(struct agent_fetch *f, struct agent_peer *p)
     };
     announce(f);
     log_debug("crate %s %s: asking peer %s (%llu ms after it was asked for)", f->name, f->vers,
-              p->addr, (unsigned long long)(now_ms(a) - f->created_ms));
-    f->transfer_ms = now_ms(a);
-    f->progress_ms = 0;
+              p->addr, (unsigned long long)(now_ms(a) - f->resolve.created_ms));
+    transfer_begin(f);
     if (agent_http_get(&a->http, &req, crate_done, f) < 0) {
         release_peer(f);
         fetch_finish(f, -ENOMEM);
@@ -1245,42 +1269,38 @@ static void crate_next_source(struct agent_fetch *f)
     uint64_t now = now_ms(a);
     struct agent_peer *cand[SOURCES_MAX];
     size_t n = agent_peers_holding_crate(a, f->sha, cand, SOURCES_MAX);
-    /* With one source at most (the upstream, or one holder such as a teacher),
-     * a neighbour that is fetching the crate now is waited for, and when
-     * neighbours are asked for the same crate at the same moment, the one
-     * designated for it goes first: that source sends it about once. */
-    if (n <= 1) {
-        if (neighbour_fetching(a, f->sha) || (f->neighbour_since != 0 && manifest_due(a))) {
-            if (f->neighbour_since == 0)
-                f->neighbour_since = now;
-            if (now - f->neighbour_since < NEIGHBOUR_WAIT_MS) {
-                log_debug("crate %s %s: waiting for a neighbour fetching it", f->name, f->vers);
-                enqueue(f, 0); /* news or its manifest wakes us */
-                return;
-            }
-        }
-        if (!f->deferred && designated_elsewhere(a, f->sha)) {
-            /* if it announces the crate within DEFER_MS we wait above; else we go */
-            f->deferred = true;
-            enqueue(f, DEFER_MS);
-            return;
-        }
-    }
     bool saturated;
-    struct agent_peer *p = take_peer(f, cand, n, true, &saturated);
-    if (p != NULL) {
-        crate_from_peer(f, p);
+    int k = choose_peer(f, cand, n, true, &saturated);
+    struct resolve_view v = {
+        .holders = n,
+        .neighbour_fetching = n <= 1 && neighbour_fetching(a, f->sha),
+        .manifest_due = n <= 1 && manifest_due(a),
+        .designated_elsewhere = n <= 1 && designated_elsewhere(a, f->sha),
+        .peer_ready = k >= 0,
+        .saturated = saturated,
+        .upstream = agent_upstream_online(a) && agent_upstream_dl(a) != NULL,
+    };
+    switch (resolve_crate_next(&f->resolve, &v, now)) {
+    case RESOLVE_WAIT_NEIGHBOUR:
+        log_debug("crate %s %s: waiting for a neighbour fetching it", f->name, f->vers);
+        enqueue(f, 0); /* news or its manifest wakes us */
         return;
-    }
-    if (saturated && now - f->created_ms < SLOT_WAIT_MS) {
+    case RESOLVE_DEFER:
+        enqueue(f, RESOLVE_DEFER_MS); /* then it is announced (we wait) or we go */
+        return;
+    case RESOLVE_PEER:
+        crate_from_peer(f, take(f, cand[k]));
+        return;
+    case RESOLVE_WAIT_SLOT:
         enqueue(f, 0); /* a holder is busy: wait for its slot */
         return;
-    }
-    if (agent_upstream_online(a) && agent_upstream_dl(a) != NULL) {
+    case RESOLVE_UPSTREAM:
         log_debug("crate %s %s (%02x%02x%02x%02x): from the upstream", f->name, f->vers, f->sha[0],
                   f->sha[1], f->sha[2], f->sha[3]);
         crate_from_upstream(f);
         return;
+    case RESOLVE_FAIL:
+        break;
     }
     fetch_finish(f, f->last_error);
 }
@@ -1311,7 +1331,7 @@ void agent_fetch_crate(struct agent *a, const char *name, const char *vers,
     snprintf(f->name, sizeof f->name, "%s", name);
     snprintf(f->vers, sizeof f->vers, "%s", vers);
     memcpy(f->sha, sha, PROTO_SHA256_LEN);
-    f->created_ms = now_ms(a);
+    resolve_crate_init(&f->resolve, now_ms(a));
     if (waiter_add(f, cb, ud) < 0) {
         fetch_finish(f, -ENOMEM);
         cb(a, ud, -ENOMEM, NULL);

@@ -96,6 +96,16 @@ void agent_fetch_kick(struct agent *a);
 void agent_fetch_abort_all(struct agent *a);
 void agent_fetch_close(struct agent *a);
 
+/* fetch.c's state: only fetch.c reads or writes it. */
+struct agent_fetches {
+    struct agent_fetch *list; /* every fetch running */
+    size_t n;
+    struct agent_fetch *queue;  /* crate fetches waiting: a slot, a neighbour, a delay */
+    uv_timer_t timer;           /* looks at the queue while it is not empty */
+    struct agent_fetch *ingest; /* index files being stored slice by slice */
+    uv_timer_t ingest_timer;
+};
+
 /* ---- registry.c ---------------------------------------------------------- */
 
 int agent_registry_start(struct agent *a, const char *listen);
@@ -257,6 +267,24 @@ bool agent_peer_fetching(const struct agent_peer *p, const uint8_t sha[PROTO_SHA
 int agent_manifest_get(struct agent *a, uint64_t since, const uint8_t **buf, size_t *len);
 /* Called every second: notices a new store sequence, rebuilds, re-announces. */
 void agent_manifest_tick(struct agent *a);
+/* manifest.c's state: only manifest.c reads or writes it. */
+struct agent_manifest {
+    uint64_t announced; /* the store sequence peers were last told of */
+    uint8_t *full;      /* cached encodings */
+    size_t full_len;
+    uint64_t full_seq;
+    int64_t full_at;
+    uint8_t *delta;
+    size_t delta_len;
+    uint64_t delta_seq, delta_since;
+    int64_t delta_at;
+};
+/* Start from the store's sequence now (at startup). */
+void agent_manifest_init(struct agent *a);
+/* Free the cached encodings (at shutdown; safe if init never ran). */
+void agent_manifest_close(struct agent *a);
+/* The store sequence peers were last told of (TXT record, status). */
+uint64_t agent_manifest_seq(const struct agent *a);
 
 /* ---- peerapi.c ----------------------------------------------------------- */
 
@@ -270,6 +298,21 @@ struct agent_upload_ip {
     struct proto_peer_addr who;
     unsigned n; /* uploads in progress to it (0 = free entry) */
 };
+/* uploads.c's state: only uploads.c reads or writes it (others ask the
+ * functions below). */
+struct agent_uploads {
+    unsigned active;  /* crate uploads in progress (holding a slot) */
+    unsigned waiting; /* upload requests waiting for a slot */
+    struct upload_wait *queue;
+    struct upload *list; /* every upload h2o has not disposed of yet */
+    uv_timer_t timer;
+    struct agent_upload_ip ips[AGENT_UPLOAD_IPS_MAX];
+    uint8_t recent[AGENT_UPLOAD_RECENT][PROTO_SHA256_LEN];
+    size_t recent_pos;
+};
+/* Uploads holding a slot now, and requests waiting for one. */
+unsigned agent_uploads_active(const struct agent *a);
+unsigned agent_uploads_waiting(const struct agent *a);
 void agent_uploads_init(struct agent *a);
 void agent_uploads_close(struct agent *a);
 /* Send a held blob to a peer now, or queue the request fairly (uploads.c). */
@@ -309,12 +352,7 @@ struct agent {
 #define AGENT_PEER_ONLY_SEEN 64
     char peer_only_seen[AGENT_PEER_ONLY_SEEN][PROTO_NAME_MAX + PROTO_VERS_MAX + 2];
     size_t peer_only_pos;
-    struct agent_fetch *fetches;
-    size_t nfetches;
-    struct agent_fetch *fetch_queue;  /* crate fetches waiting: a slot, a neighbour, a delay */
-    uv_timer_t fetch_timer;           /* looks at the queue while it is not empty */
-    struct agent_fetch *ingest_queue; /* index files being stored slice by slice */
-    uv_timer_t ingest_timer;
+    struct agent_fetches fx; /* fetch.c */
 
     /* registry.c */
     struct agent_server cargo;
@@ -343,24 +381,9 @@ struct agent {
     uv_timer_t peers_ready_timer;
     uint16_t peer_port; /* 0 when --peer-listen off */
     struct agent_discovery *discovery;
-    uv_timer_t tick; /* manifest/sequence watch */
-    uint64_t announced_seq;
-    uint8_t *manifest_full; /* cached encodings */
-    size_t manifest_full_len;
-    uint64_t manifest_full_seq;
-    int64_t manifest_full_at;
-    uint8_t *manifest_delta;
-    size_t manifest_delta_len;
-    uint64_t manifest_delta_seq, manifest_delta_since;
-    int64_t manifest_delta_at;
-    unsigned uploads;        /* crate uploads in progress */
-    unsigned upload_waiting; /* upload requests waiting for a slot */
-    struct upload_wait *upload_queue;
-    struct upload *uploads_active;
-    uv_timer_t upload_timer;
-    struct agent_upload_ip upload_ips[AGENT_UPLOAD_IPS_MAX];
-    uint8_t upload_recent[AGENT_UPLOAD_RECENT][PROTO_SHA256_LEN];
-    size_t upload_recent_pos;
+    uv_timer_t tick;          /* manifest/sequence watch */
+    struct agent_manifest mf; /* manifest.c */
+    struct agent_uploads ul;  /* uploads.c */
     struct agent_news news;
 
     /* peerapi.c */

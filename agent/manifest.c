@@ -108,42 +108,60 @@ int agent_manifest_get(struct agent *a, uint64_t since, const uint8_t **buf, siz
      * after MANIFEST_PEX_REFRESH_S so newly learnt peers still spread (deltas
      * carry the pex list too). */
     if (since == 0) {
-        if (a->manifest_full == NULL || a->manifest_full_seq != seq ||
-            now - a->manifest_full_at >= MANIFEST_PEX_REFRESH_S) {
-            free(a->manifest_full);
-            a->manifest_full = NULL;
-            int rc = build(a, 0, seq, &a->manifest_full, &a->manifest_full_len);
+        if (a->mf.full == NULL || a->mf.full_seq != seq ||
+            now - a->mf.full_at >= MANIFEST_PEX_REFRESH_S) {
+            free(a->mf.full);
+            a->mf.full = NULL;
+            int rc = build(a, 0, seq, &a->mf.full, &a->mf.full_len);
             if (rc < 0)
                 return rc;
-            a->manifest_full_seq = seq;
-            a->manifest_full_at = now;
+            a->mf.full_seq = seq;
+            a->mf.full_at = now;
         }
-        *buf = a->manifest_full;
-        *len = a->manifest_full_len;
+        *buf = a->mf.full;
+        *len = a->mf.full_len;
         return 0;
     }
-    if (a->manifest_delta == NULL || a->manifest_delta_seq != seq ||
-        a->manifest_delta_since != since || now - a->manifest_delta_at >= MANIFEST_PEX_REFRESH_S) {
-        free(a->manifest_delta);
-        a->manifest_delta = NULL;
-        int rc = build(a, since, seq, &a->manifest_delta, &a->manifest_delta_len);
+    if (a->mf.delta == NULL || a->mf.delta_seq != seq || a->mf.delta_since != since ||
+        now - a->mf.delta_at >= MANIFEST_PEX_REFRESH_S) {
+        free(a->mf.delta);
+        a->mf.delta = NULL;
+        int rc = build(a, since, seq, &a->mf.delta, &a->mf.delta_len);
         if (rc < 0)
             return rc;
-        a->manifest_delta_seq = seq;
-        a->manifest_delta_since = since;
-        a->manifest_delta_at = now;
+        a->mf.delta_seq = seq;
+        a->mf.delta_since = since;
+        a->mf.delta_at = now;
     }
-    *buf = a->manifest_delta;
-    *len = a->manifest_delta_len;
+    *buf = a->mf.delta;
+    *len = a->mf.delta_len;
     return 0;
 }
 
 void agent_manifest_tick(struct agent *a)
 {
     uint64_t seq = store_seq(a->store);
-    if (seq == a->announced_seq)
+    if (seq == a->mf.announced)
         return;
-    a->announced_seq = seq;
+    a->mf.announced = seq;
     log_debug("store sequence %llu: re-announcing", (unsigned long long)seq);
     agent_peers_announce(a);
+}
+
+void agent_manifest_init(struct agent *a)
+{
+    memset(&a->mf, 0, sizeof a->mf);
+    a->mf.announced = store_seq(a->store);
+}
+
+void agent_manifest_close(struct agent *a)
+{
+    free(a->mf.full);
+    free(a->mf.delta);
+    a->mf.full = a->mf.delta = NULL;
+}
+
+uint64_t agent_manifest_seq(const struct agent *a)
+{
+    return a->mf.announced;
 }

@@ -65,9 +65,10 @@ static int encode_current(struct agent *a)
     n.gen = ns->gen;
     n.seq = store_seq(a->store);
     n.time = (uint64_t)agent_now();
-    n.uploads = (uint16_t)(a->uploads > 0xffff ? 0xffff : a->uploads);
+    unsigned active = agent_uploads_active(a), waiting = agent_uploads_waiting(a);
+    n.uploads = (uint16_t)(active > 0xffff ? 0xffff : active);
     n.upload_slots = (uint16_t)agent_peerapi_slots(a);
-    n.upload_waiting = (uint16_t)(a->upload_waiting > 0xffff ? 0xffff : a->upload_waiting);
+    n.upload_waiting = (uint16_t)(waiting > 0xffff ? 0xffff : waiting);
     n.fetching = ns->fetching;
     n.nfetching = ns->nfetching > PROTO_NEWS_FETCHING_MAX ? PROTO_NEWS_FETCHING_MAX : ns->nfetching;
     struct proto_peer_addr peers[PROTO_NEWS_PEERS_MAX];

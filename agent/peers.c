@@ -732,7 +732,7 @@ void agent_peers_announce(struct agent *a)
     memset(&t, 0, sizeof t);
     t.version = PROTO_PEER_VERSION;
     snprintf(t.id, sizeof t.id, "%s", a->key_id);
-    t.seq = a->announced_seq;
+    t.seq = agent_manifest_seq(a);
     agent_discovery_update(a->discovery, &t);
 }
 
@@ -944,7 +944,7 @@ int agent_peers_init(struct agent *a)
         cfg.port = a->peer_port;
         cfg.txt.version = PROTO_PEER_VERSION;
         snprintf(cfg.txt.id, sizeof cfg.txt.id, "%s", a->key_id);
-        cfg.txt.seq = a->announced_seq;
+        cfg.txt.seq = agent_manifest_seq(a);
         cfg.found = mdns_found;
         cfg.lost = mdns_lost;
         cfg.ud = a;

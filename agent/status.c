@@ -115,11 +115,12 @@ char *agent_status_json(struct agent *a, size_t *len)
         (json_int_t)agent_fetch_in_flight(a), "import", import_json(a), "uptime_s",
         (json_int_t)(agent_now() - a->started_at), "listen", a->listen_host, "id", a->key_text,
         "key_id", a->key_id, "mdns", a->discovery ? agent_discovery_backend(a->discovery) : "off",
-        "seq", (json_int_t)a->announced_seq);
+        "seq", (json_int_t)agent_manifest_seq(a));
     if (doc != NULL)
         json_object_set_new(doc, "uploads",
-                            json_pack("{s:I,s:I,s:I}", "active", (json_int_t)a->uploads, "waiting",
-                                      (json_int_t)a->upload_waiting, "slots",
+                            json_pack("{s:I,s:I,s:I}", "active",
+                                      (json_int_t)agent_uploads_active(a), "waiting",
+                                      (json_int_t)agent_uploads_waiting(a), "slots",
                                       (json_int_t)agent_peerapi_slots(a)));
     if (doc != NULL) {
         json_t *m = agent_misses_json(&a->misses, NULL);

@@ -47,7 +47,7 @@ struct upload_link {
 };
 
 /* One upload in progress; lives in the request's pool, linked in
- * a->uploads_active until h2o disposes of the request. */
+ * a->ul.list until h2o disposes of the request. */
 struct upload {
     struct upload *next, **prev;
     struct agent *a;
@@ -76,7 +76,7 @@ static bool who_of(h2o_req_t *req, struct proto_peer_addr *who)
 /* Uploads in progress per requester IP (a small table: a room's machines). */
 static unsigned *active_slot(struct agent *a, const struct proto_peer_addr *who, bool create)
 {
-    struct agent_upload_ip *active = a->upload_ips;
+    struct agent_upload_ip *active = a->ul.ips;
     int free_i = -1;
     for (int i = 0; i < AGENT_UPLOAD_IPS_MAX; i++) {
         if (active[i].n && proto_peer_addr_eq(&active[i].who, who))
@@ -100,8 +100,8 @@ static void release_slot(struct upload *u)
     unsigned *n = active_slot(a, &u->who, false);
     if (n && *n)
         (*n)--;
-    if (a->uploads > 0)
-        a->uploads--;
+    if (a->ul.active > 0)
+        a->ul.active--;
 }
 
 static void upload_done(void *ptr)
@@ -139,17 +139,17 @@ static int start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256
     u->who = *who;
     uv_update_time(&a->loop);
     u->deadline_ms = uv_now(&a->loop) + UPLOAD_DEADLINE_BASE_MS + (uint64_t)st.st_size / 1024;
-    u->next = a->uploads_active;
-    u->prev = &a->uploads_active;
+    u->next = a->ul.list;
+    u->prev = &a->ul.list;
     if (u->next)
         u->next->prev = &u->next;
-    a->uploads_active = u;
-    if (!uv_is_active((uv_handle_t *)&a->upload_timer))
-        uv_timer_start(&a->upload_timer, on_sweep, UPLOAD_SWEEP_MS, UPLOAD_SWEEP_MS);
+    a->ul.list = u;
+    if (!uv_is_active((uv_handle_t *)&a->ul.timer))
+        uv_timer_start(&a->ul.timer, on_sweep, UPLOAD_SWEEP_MS, UPLOAD_SWEEP_MS);
     unsigned *n = active_slot(a, who, true);
     if (n)
         (*n)++;
-    a->uploads++;
+    a->ul.active++;
     a->counters.served_to_peers++;
     a->counters.bytes_to_peers += (uint64_t)st.st_size;
     struct sockaddr_storage ss;
@@ -161,7 +161,7 @@ static int start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256
             p->n.bytes_to += (uint64_t)st.st_size;
         }
     }
-    memcpy(a->upload_recent[a->upload_recent_pos++ % AGENT_UPLOAD_RECENT], sha, PROTO_SHA256_LEN);
+    memcpy(a->ul.recent[a->ul.recent_pos++ % AGENT_UPLOAD_RECENT], sha, PROTO_SHA256_LEN);
     store_blob_touch(a->store, sha);
     agent_news_changed(a);
     return 0;
@@ -187,7 +187,7 @@ static void unlink_wait(struct agent *a, struct upload_wait **pp)
     if (w->req)
         w->link->w = NULL;
     free(w);
-    a->upload_waiting--;
+    a->ul.waiting--;
 }
 
 /* Expired waits get 503; gone requesters are dropped; uploads past their
@@ -197,7 +197,7 @@ static void sweep(struct agent *a)
     uv_update_time(&a->loop);
     uint64_t now = uv_now(&a->loop);
     bool freed = false;
-    for (struct upload *u = a->uploads_active; u; u = u->next) {
+    for (struct upload *u = a->ul.list; u; u = u->next) {
         if (!u->released && u->deadline_ms <= now) {
             release_slot(u);
             a->counters.uploads_too_slow++;
@@ -206,7 +206,7 @@ static void sweep(struct agent *a)
     }
     if (freed)
         agent_uploads_next(a);
-    struct upload_wait **pp = &a->upload_queue;
+    struct upload_wait **pp = &a->ul.queue;
     while (*pp) {
         struct upload_wait *w = *pp;
         if (w->req != NULL && w->deadline_ms > now) {
@@ -225,8 +225,8 @@ static void on_sweep(uv_timer_t *t)
 {
     struct agent *a = t->data;
     sweep(a);
-    bool pending = a->upload_queue != NULL;
-    for (struct upload *u = a->uploads_active; u && !pending; u = u->next)
+    bool pending = a->ul.queue != NULL;
+    for (struct upload *u = a->ul.list; u && !pending; u = u->next)
         pending = !u->released;
     if (!pending)
         uv_timer_stop(t);
@@ -237,19 +237,19 @@ static unsigned sent_count(const struct agent *a, const uint8_t sha[PROTO_SHA256
 {
     unsigned n = 0;
     for (size_t i = 0; i < AGENT_UPLOAD_RECENT; i++)
-        if (memcmp(a->upload_recent[i], sha, PROTO_SHA256_LEN) == 0)
+        if (memcmp(a->ul.recent[i], sha, PROTO_SHA256_LEN) == 0)
             n++;
     return n;
 }
 
 void agent_uploads_next(struct agent *a)
 {
-    while (a->uploads < agent_peerapi_slots(a) && a->upload_queue != NULL) {
+    while (a->ul.active < agent_peerapi_slots(a) && a->ul.queue != NULL) {
         /* the requester with the fewest uploads in progress; then the crate
          * sent the fewest times recently; then the oldest */
         struct upload_wait **best = NULL;
         unsigned best_n = 0, best_sent = 0;
-        for (struct upload_wait **pp = &a->upload_queue; *pp; pp = &(*pp)->next) {
+        for (struct upload_wait **pp = &a->ul.queue; *pp; pp = &(*pp)->next) {
             if ((*pp)->req == NULL)
                 continue;
             unsigned *n = active_slot(a, &(*pp)->who, false);
@@ -264,8 +264,8 @@ void agent_uploads_next(struct agent *a)
             }
         }
         if (best == NULL) { /* only gone requesters left */
-            while (a->upload_queue)
-                unlink_wait(a, &a->upload_queue);
+            while (a->ul.queue)
+                unlink_wait(a, &a->ul.queue);
             break;
         }
         struct upload_wait *w = *best;
@@ -285,12 +285,12 @@ void agent_uploads_request(struct agent *a, h2o_req_t *req, const uint8_t sha[PR
     struct proto_peer_addr who;
     if (!who_of(req, &who))
         memset(&who, 0, sizeof who);
-    if (a->uploads < agent_peerapi_slots(a) && a->upload_queue == NULL) {
+    if (a->ul.active < agent_peerapi_slots(a) && a->ul.queue == NULL) {
         if (start(a, req, sha, &who) < 0)
             agent_respond_text(req, 404, "Not Found", "not held\n");
         return;
     }
-    if (a->upload_waiting >= UPLOAD_QUEUE_MAX) {
+    if (a->ul.waiting >= UPLOAD_QUEUE_MAX) {
         a->counters.peer_busy++;
         answer_busy(req);
         return;
@@ -308,29 +308,39 @@ void agent_uploads_request(struct agent *a, h2o_req_t *req, const uint8_t sha[PR
     w->who = who;
     uv_update_time(&a->loop);
     w->deadline_ms = uv_now(&a->loop) + UPLOAD_WAIT_MS;
-    struct upload_wait **pp = &a->upload_queue;
+    struct upload_wait **pp = &a->ul.queue;
     while (*pp)
         pp = &(*pp)->next;
     *pp = w;
-    a->upload_waiting++;
+    a->ul.waiting++;
     a->counters.uploads_queued++;
     agent_news_changed(a);
-    if (!uv_is_active((uv_handle_t *)&a->upload_timer))
-        uv_timer_start(&a->upload_timer, on_sweep, UPLOAD_SWEEP_MS, UPLOAD_SWEEP_MS);
+    if (!uv_is_active((uv_handle_t *)&a->ul.timer))
+        uv_timer_start(&a->ul.timer, on_sweep, UPLOAD_SWEEP_MS, UPLOAD_SWEEP_MS);
+}
+
+unsigned agent_uploads_active(const struct agent *a)
+{
+    return a->ul.active;
+}
+
+unsigned agent_uploads_waiting(const struct agent *a)
+{
+    return a->ul.waiting;
 }
 
 void agent_uploads_init(struct agent *a)
 {
-    uv_timer_init(&a->loop, &a->upload_timer);
-    a->upload_timer.data = a;
+    uv_timer_init(&a->loop, &a->ul.timer);
+    a->ul.timer.data = a;
 }
 
 void agent_uploads_close(struct agent *a)
 {
-    if (a->upload_timer.data == NULL) /* agent_uploads_init never ran (a startup error) */
+    if (a->ul.timer.data == NULL) /* agent_uploads_init never ran (a startup error) */
         return;
-    uv_timer_stop(&a->upload_timer);
-    uv_close((uv_handle_t *)&a->upload_timer, NULL);
-    while (a->upload_queue)
-        unlink_wait(a, &a->upload_queue);
+    uv_timer_stop(&a->ul.timer);
+    uv_close((uv_handle_t *)&a->ul.timer, NULL);
+    while (a->ul.queue)
+        unlink_wait(a, &a->ul.queue);
 }

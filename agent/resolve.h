@@ -1,0 +1,71 @@
+/* agent/resolve.h — where a crate comes from next: the decision fetch.c makes
+ * each time a crate fetch looks for a source (at start, after a failed source,
+ * when news, a free slot or a delay wakes it). Pure: the caller describes the
+ * room as it is now and the time; the decision and the little state it keeps
+ * between looks are here, unit-tested with a fake clock
+ * (tests/unit/test-agent-resolve.c).
+ *
+ * The rule, in order:
+ *   1. With at most one holder (a teacher, or none and the upstream), a live
+ *      neighbour announcing that it is fetching the crate is waited for (up to
+ *      RESOLVE_NEIGHBOUR_WAIT_MS from the first such look), and so is a
+ *      neighbour whose newer manifest is not applied yet once we were waiting:
+ *      the single source then sends the crate about once to the room.
+ *   2. Still with at most one holder, when a neighbour comes first in the
+ *      rendezvous order for this crate (it is asked for the same crates now),
+ *      it gets RESOLVE_DEFER_MS once to announce the crate; then rule 1 holds.
+ *   3. A holder that may be asked now (peer_select_take) is asked.
+ *   4. A holder passed over only for now (at its bound, busy, behind an honest
+ *      one) is waited for, up to RESOLVE_SLOT_WAIT_MS from the fetch's start:
+ *      busy is never a failure while someone can still deliver.
+ *   5. Online with the upstream's dl template: the upstream.
+ *   6. Otherwise nobody can deliver: the fetch ends with its last error.
+ *
+ * Memory: plain data embedded in the fetch; nothing to free.
+ */
+#ifndef CRATECAST_AGENT_RESOLVE_H
+#define CRATECAST_AGENT_RESOLVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RESOLVE_SLOT_WAIT_MS 25000      /* a crate waits this long at most for a busy holder */
+#define RESOLVE_NEIGHBOUR_WAIT_MS 20000 /* ... and this long for a neighbour fetching it */
+#define RESOLVE_DEFER_MS 40 /* a neighbour designated for a crate gets this long to go first */
+
+enum resolve_step {
+    RESOLVE_WAIT_NEIGHBOUR, /* park until news or a manifest wakes the fetch */
+    RESOLVE_DEFER,          /* park for RESOLVE_DEFER_MS */
+    RESOLVE_PEER,           /* ask the holder peer_select_take chose */
+    RESOLVE_WAIT_SLOT,      /* park until a slot frees or a back-off ends */
+    RESOLVE_UPSTREAM,       /* the upstream's dl URL */
+    RESOLVE_FAIL,           /* nobody can deliver */
+};
+
+/* What a fetch remembers between looks. */
+struct resolve_crate {
+    uint64_t created_ms;      /* the fetch started */
+    uint64_t neighbour_since; /* it began waiting for a neighbour (0: never) */
+    bool deferred;            /* it gave a designated neighbour RESOLVE_DEFER_MS already */
+};
+
+/* The room as it is at this look. */
+struct resolve_view {
+    size_t holders;            /* live holders of the crate (one per key) */
+    bool neighbour_fetching;   /* a live neighbour says it is fetching the crate now */
+    bool manifest_due;         /* a live neighbour's newer manifest is not applied yet */
+    bool designated_elsewhere; /* a neighbour comes first in the rendezvous order */
+    bool peer_ready;           /* peer_select_take found a holder to ask now */
+    bool saturated;            /* ... or passed one over only for now */
+    bool upstream;             /* online, with the upstream's dl template */
+};
+
+void resolve_crate_init(struct resolve_crate *r, uint64_t now_ms);
+/* The next step, by the rule above; updates r (the neighbour wait's start, the
+ * one deferral). */
+enum resolve_step resolve_crate_next(struct resolve_crate *r, const struct resolve_view *v,
+                                     uint64_t now_ms);
+const char *resolve_step_name(enum resolve_step s);
+
+#endif
