@@ -71,6 +71,7 @@ struct agent_counters {
     uint64_t peer_busy;                 /* upload requests answered 503 (queue full or wait over) */
     uint64_t uploads_queued;            /* upload requests that waited for a slot */
     uint64_t uploads_too_slow; /* uploads whose slot was taken back at their send deadline */
+    uint64_t relayed;          /* crates passed on to peers while they were arriving (relay.h) */
 };
 
 struct agent;

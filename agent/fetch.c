@@ -59,6 +59,7 @@
 
 #include "agent/internal.h"
 #include "agent/log.h"
+#include "agent/relay.h"
 #include "agent/resolve.h"
 #include "proto/config.h"
 #include "proto/index_line.h"
@@ -163,6 +164,25 @@ struct agent_fetch {
     char source[PROTO_PEER_ADDR_MAX + 8]; /* DONE: where the crate came from, "" = nowhere */
 };
 
+int agent_fetch_relay_reader(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], uint64_t *size)
+{
+    char key[80] = "c:";
+    proto_hex_encode(sha, PROTO_SHA256_LEN, key + 2);
+    for (struct agent_fetch *f = a->fx.list; f; f = f->next) {
+        if (strcmp(f->key, key) != 0)
+            continue;
+        if (f->phase == FETCH_COMMIT)
+            return -EAGAIN;
+        if (f->phase != FETCH_TRANSFER || f->writer == NULL)
+            continue;
+        int fd = store_blob_writer_reader(f->writer);
+        if (fd >= 0)
+            *size = store_blob_writer_size(f->writer);
+        return fd;
+    }
+    return -ENOENT;
+}
+
 size_t agent_fetch_in_flight(const struct agent *a)
 {
     return a->fx.n;
@@ -239,6 +259,8 @@ static void ingest_free(struct agent_fetch *f);
 static void fetch_finish(struct agent_fetch *f, int result)
 {
     struct agent *a = f->a;
+    if (f->phase == FETCH_TRANSFER && f->key[0] == 'c')
+        agent_relay_end(a, f->sha, false); /* a transfer cut short: so are its relays */
     for (struct agent_fetch **pp = &a->fx.list; *pp; pp = &(*pp)->next) {
         if (*pp == f) {
             *pp = f->next;
@@ -987,12 +1009,16 @@ static int crate_sink(void *ud, const uint8_t *buf, size_t len)
     int rc = store_blob_writer_write(f->writer, buf, len);
     if (rc < 0 && rc != -EFBIG)
         f->write_error = rc;
+    if (rc >= 0)
+        agent_relay_progress(f->a, f->sha, store_blob_writer_size(f->writer));
     return rc;
 }
 
 /* A fresh writer for the next transfer (a failed one's bytes are dropped). */
 static int writer_open(struct agent_fetch *f, uint64_t max_size)
 {
+    if (f->writer != NULL)
+        agent_relay_end(f->a, f->sha, false);
     store_blob_writer_abort(f->writer);
     f->writer = NULL;
     f->write_error = 0;
@@ -1071,6 +1097,10 @@ static void crate_done(void *ud, struct agent_http_response *res)
     struct agent_fetch *f = ud;
     transfer_end(f);
     struct agent *a = f->a;
+    bool whole = !a->stopping && !f->write_error && res->error == 0 && res->status == 200;
+    if (whole)
+        agent_relay_progress(a, f->sha, store_blob_writer_size(f->writer));
+    agent_relay_end(a, f->sha, whole); /* relays of this transfer end with it */
     struct agent_peer *p = f->peer;
     char why[300];
     if (a->stopping) {
@@ -1198,6 +1228,21 @@ static bool manifest_due(struct agent *a)
     return false;
 }
 
+/* Live neighbours that say they are fetching this crate now and pass a crate
+ * on as it arrives (relay.h), best first. A peer that ever sent bad bytes is
+ * not asked for a relay (no size was signed for one): only for what it holds. */
+static size_t relays_of(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN],
+                        struct agent_peer **out, size_t max)
+{
+    size_t n = 0;
+    for (struct agent_peer *p = a->peers; p && n < max; p = p->next)
+        if (p->state == PEER_LIVE && !p->removed && p->penalty == 0 &&
+            (p->caps & PROTO_CAP_RELAY) && agent_peer_fetching(p, sha) &&
+            agent_peer_crate_size(p, sha) == 0)
+            out[n++] = p;
+    return agent_peers_order(out, n);
+}
+
 /* Rendezvous order for who fetches a crate from the upstream first: the
  * smallest sha XOR key. Only neighbours that are fetching something right now
  * take part (they are probably asked for the same crates at the same moment),
@@ -1269,9 +1314,13 @@ static void crate_next_source(struct agent_fetch *f)
     uint64_t now = now_ms(a);
     struct agent_peer *cand[SOURCES_MAX];
     size_t n = agent_peers_holding_crate(a, f->sha, cand, SOURCES_MAX);
-    bool saturated;
+    bool saturated, relay_saturated;
     int k = choose_peer(f, cand, n, true, &saturated);
+    struct agent_peer *rel[SOURCES_MAX];
+    size_t nr = n <= 1 ? relays_of(a, f->sha, rel, SOURCES_MAX) : 0;
+    int kr = choose_peer(f, rel, nr, true, &relay_saturated);
     struct resolve_view v = {
+        .relay_ready = kr >= 0,
         .holders = n,
         .neighbour_fetching = n <= 1 && neighbour_fetching(a, f->sha),
         .manifest_due = n <= 1 && manifest_due(a),
@@ -1290,6 +1339,10 @@ static void crate_next_source(struct agent_fetch *f)
         return;
     case RESOLVE_PEER:
         crate_from_peer(f, take(f, cand[k]));
+        return;
+    case RESOLVE_RELAY:
+        log_debug("crate %s %s: from %s as it arrives there", f->name, f->vers, rel[kr]->addr);
+        crate_from_peer(f, take(f, rel[kr]));
         return;
     case RESOLVE_WAIT_SLOT:
         enqueue(f, 0); /* a holder is busy: wait for its slot */

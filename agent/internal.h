@@ -90,11 +90,22 @@ int agent_fetch_index(struct agent *a, const char *name, agent_fetch_cb cb, void
 void agent_fetch_crate(struct agent *a, const char *name, const char *vers,
                        const uint8_t sha[PROTO_SHA256_LEN], agent_fetch_cb cb, void *ud);
 size_t agent_fetch_in_flight(const struct agent *a);
+/* For relay.c: a reader of the crate transfer of sha in flight now and the
+ * bytes it has written (*size); -ENOENT when none, -EAGAIN while its bytes are
+ * being committed (held in a moment), -errno. */
+int agent_fetch_relay_reader(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], uint64_t *size);
 /* Fetches waiting for a slot or a neighbour look for a source again. */
 void agent_fetch_kick(struct agent *a);
 /* At shutdown: every waiter is called with -ECANCELED (it must not respond). */
 void agent_fetch_abort_all(struct agent *a);
 void agent_fetch_close(struct agent *a);
+
+/* relay.c's state: only relay.c reads or writes it. */
+struct relay;
+struct agent_relays {
+    struct relay *list;
+    unsigned n;
+};
 
 /* fetch.c's state: only fetch.c reads or writes it. */
 struct agent_fetches {
@@ -223,6 +234,9 @@ void agent_peer_poll_now(struct agent_peer *p);
 /* Its news said its sequence moved: fetch the manifest delta now (no hello:
  * the signed news proved it live), or poll when it is not live. */
 void agent_peer_manifest_now(struct agent_peer *p);
+/* v ordered best first (peer_select_order, a little noise for equals), one per
+ * key; returns how many are left. */
+size_t agent_peers_order(struct agent_peer **v, size_t n);
 /* A peer as peer_select.h sees it (ref = p; tried, busy and noise left 0). */
 struct peer_cand agent_peer_cand(struct agent_peer *p);
 /* The live peer whose address has this IP (any port), for upload accounting. */
@@ -352,7 +366,8 @@ struct agent {
 #define AGENT_PEER_ONLY_SEEN 64
     char peer_only_seen[AGENT_PEER_ONLY_SEEN][PROTO_NAME_MAX + PROTO_VERS_MAX + 2];
     size_t peer_only_pos;
-    struct agent_fetches fx; /* fetch.c */
+    struct agent_fetches fx;    /* fetch.c */
+    struct agent_relays relays; /* relay.c */
 
     /* registry.c */
     struct agent_server cargo;

@@ -21,6 +21,7 @@
 
 #include "agent/internal.h"
 #include "agent/log.h"
+#include "agent/relay.h"
 
 #define PEER_CTYPE "application/x-cratecast"
 
@@ -51,7 +52,7 @@ static void serve_hello(struct agent *a, h2o_req_t *req, const struct proto_rout
     memcpy(h.pk, a->pk, PROTO_PK_LEN);
     h.version = PROTO_PEER_VERSION;
     h.caps = PROTO_CAP_MANIFEST | PROTO_CAP_DELTA | PROTO_CAP_CRATE | PROTO_CAP_INDEX |
-             PROTO_CAP_PEX | PROTO_CAP_NEWS;
+             PROTO_CAP_PEX | PROTO_CAP_NEWS | PROTO_CAP_RELAY;
     h.seq = store_seq(a->store);
     h.time = (uint64_t)agent_now();
     h.peer_port = a->peer_port;
@@ -122,6 +123,16 @@ static void serve_index(struct agent *a, h2o_req_t *req, const struct proto_rout
 static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_route *r)
 {
     if (!store_blob_has(a->store, r->sha256)) {
+        /* being fetched right now: passed on as it arrives (relay.h) */
+        int rc = agent_relay_start(a, req, r->sha256);
+        if (rc == 0)
+            return;
+        if (rc == -EAGAIN || rc == -EBUSY) { /* held in a moment, or too many relays */
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                           H2O_STRLIT("1"));
+            agent_respond_text(req, 503, "Service Unavailable", "busy: try again\n");
+            return;
+        }
         agent_respond_text(req, 404, "Not Found", "not held\n");
         return;
     }

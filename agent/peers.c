@@ -808,9 +808,7 @@ struct peer_cand agent_peer_cand(struct agent_peer *p)
     return c;
 }
 
-/* v ordered best first (peer_select_order, a little noise for equals), one
- * per key; returns how many are left. */
-static size_t order_holders(struct agent_peer **v, size_t n)
+size_t agent_peers_order(struct agent_peer **v, size_t n)
 {
     struct peer_cand c[PEER_SELECT_MAX];
     if (n > PEER_SELECT_MAX)
@@ -832,7 +830,7 @@ size_t agent_peers_holding_crate(struct agent *a, const uint8_t sha[PROTO_SHA256
     for (struct agent_peer *p = a->peers; p && n < max; p = p->next)
         if (usable(p) && find_crate(p, sha))
             out[n++] = p;
-    return order_holders(out, n);
+    return agent_peers_order(out, n);
 }
 
 uint64_t agent_peer_crate_size(const struct agent_peer *p, const uint8_t sha[PROTO_SHA256_LEN])
@@ -860,7 +858,7 @@ size_t agent_peers_index_news(struct agent *a, const char *name, struct agent_pe
         if (it && memcmp(it->hash, it->merged, PROTO_SHA256_LEN) != 0)
             out[n++] = p;
     }
-    return order_holders(out, n);
+    return agent_peers_order(out, n);
 }
 
 void agent_peers_index_merged(struct agent *a, const char *name,

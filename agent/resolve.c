@@ -13,6 +13,8 @@ enum resolve_step resolve_crate_next(struct resolve_crate *r, const struct resol
                                      uint64_t now_ms)
 {
     if (v->holders <= 1) {
+        if (v->neighbour_fetching && v->relay_ready)
+            return RESOLVE_RELAY;
         if (v->neighbour_fetching || (r->neighbour_since != 0 && v->manifest_due)) {
             if (r->neighbour_since == 0)
                 r->neighbour_since = now_ms;
@@ -42,6 +44,8 @@ const char *resolve_step_name(enum resolve_step s)
         return "defer";
     case RESOLVE_PEER:
         return "peer";
+    case RESOLVE_RELAY:
+        return "relay";
     case RESOLVE_WAIT_SLOT:
         return "wait-slot";
     case RESOLVE_UPSTREAM:

@@ -7,10 +7,12 @@
  *
  * The rule, in order:
  *   1. With at most one holder (a teacher, or none and the upstream), a live
- *      neighbour announcing that it is fetching the crate is waited for (up to
- *      RESOLVE_NEIGHBOUR_WAIT_MS from the first such look), and so is a
- *      neighbour whose newer manifest is not applied yet once we were waiting:
- *      the single source then sends the crate about once to the room.
+ *      neighbour announcing that it is fetching the crate is asked to pass it
+ *      on as it arrives (relay.h) when one offers that and may be asked now;
+ *      otherwise it is waited for (up to RESOLVE_NEIGHBOUR_WAIT_MS from the
+ *      first such look), and so is a neighbour whose newer manifest is not
+ *      applied yet once we were waiting: the single source then sends the
+ *      crate about once to the room.
  *   2. Still with at most one holder, when a neighbour comes first in the
  *      rendezvous order for this crate (it is asked for the same crates now),
  *      it gets RESOLVE_DEFER_MS once to announce the crate; then rule 1 holds.
@@ -38,6 +40,7 @@ enum resolve_step {
     RESOLVE_WAIT_NEIGHBOUR, /* park until news or a manifest wakes the fetch */
     RESOLVE_DEFER,          /* park for RESOLVE_DEFER_MS */
     RESOLVE_PEER,           /* ask the holder peer_select_take chose */
+    RESOLVE_RELAY,          /* ask a neighbour fetching it to pass it on as it arrives */
     RESOLVE_WAIT_SLOT,      /* park until a slot frees or a back-off ends */
     RESOLVE_UPSTREAM,       /* the upstream's dl URL */
     RESOLVE_FAIL,           /* nobody can deliver */
@@ -56,6 +59,7 @@ struct resolve_view {
     bool neighbour_fetching;   /* a live neighbour says it is fetching the crate now */
     bool manifest_due;         /* a live neighbour's newer manifest is not applied yet */
     bool designated_elsewhere; /* a neighbour comes first in the rendezvous order */
+    bool relay_ready;          /* a neighbour fetching it relays and may be asked now */
     bool peer_ready;           /* peer_select_take found a holder to ask now */
     bool saturated;            /* ... or passed one over only for now */
     bool upstream;             /* online, with the upstream's dl template */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/internal.h"
+#include "agent/relay.h"
 
 static json_t *counters_base_json(const struct agent_counters *c);
 
@@ -52,12 +53,13 @@ static json_t *peers_json(struct agent *a)
 
 static json_t *counters_json(const struct agent_counters *c)
 {
-    json_t *o = json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "uploads_too_slow", (json_int_t)c->uploads_too_slow,
-        "uploads_queued", (json_int_t)c->uploads_queued, "bytes_from_peers",
-        (json_int_t)c->bytes_from_peers, "served_to_peers", (json_int_t)c->served_to_peers,
-        "bytes_to_peers", (json_int_t)c->bytes_to_peers, "peer_index_merged",
-        (json_int_t)c->peer_index_merged, "peer_busy", (json_int_t)c->peer_busy);
+    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "uploads_too_slow",
+                          (json_int_t)c->uploads_too_slow, "relayed", (json_int_t)c->relayed,
+                          "uploads_queued", (json_int_t)c->uploads_queued, "bytes_from_peers",
+                          (json_int_t)c->bytes_from_peers, "served_to_peers",
+                          (json_int_t)c->served_to_peers, "bytes_to_peers",
+                          (json_int_t)c->bytes_to_peers, "peer_index_merged",
+                          (json_int_t)c->peer_index_merged, "peer_busy", (json_int_t)c->peer_busy);
     json_t *base = counters_base_json(c);
     if (o && base)
         json_object_update(base, o);
@@ -100,7 +102,7 @@ char *agent_status_json(struct agent *a, size_t *len)
     const struct agent_counters *c = &a->counters;
     json_t *doc = json_pack(
         "{s:s,s:b,s:{s:s?,s:s,s:I,s:s?},s:{s:s,s:I,s:I,s:I,s:I},s:o,s:o,"
-        "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I},s:o,s:I,s:s,s:s,s:s,s:s,s:I}",
+        "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I},s:o,s:I,s:s,s:s,s:s,s:s,s:I}",
         "version", "0.1.0", "online", agent_upstream_online(a), "upstream", "url",
         agent_upstream_base(a), "state", agent_upstream_state_name(a), "since",
         (json_int_t)agent_upstream_since(a), "last_error", agent_upstream_last_error(a), "store",
@@ -112,10 +114,11 @@ char *agent_status_json(struct agent *a, size_t *len)
         "peer_signature", (json_int_t)c->rejected_peer_signature, "peer_conflict",
         (json_int_t)c->rejected_peer_conflict, "peer_unconfirmed",
         (json_int_t)c->rejected_peer_unconfirmed, "transfers", "in_flight",
-        (json_int_t)agent_fetch_in_flight(a), "import", import_json(a), "uptime_s",
-        (json_int_t)(agent_now() - a->started_at), "listen", a->listen_host, "id", a->key_text,
-        "key_id", a->key_id, "mdns", a->discovery ? agent_discovery_backend(a->discovery) : "off",
-        "seq", (json_int_t)agent_manifest_seq(a));
+        (json_int_t)agent_fetch_in_flight(a), "relaying", (json_int_t)agent_relay_count(a),
+        "import", import_json(a), "uptime_s", (json_int_t)(agent_now() - a->started_at), "listen",
+        a->listen_host, "id", a->key_text, "key_id", a->key_id, "mdns",
+        a->discovery ? agent_discovery_backend(a->discovery) : "off", "seq",
+        (json_int_t)agent_manifest_seq(a));
     if (doc != NULL)
         json_object_set_new(doc, "uploads",
                             json_pack("{s:I,s:I,s:I}", "active",

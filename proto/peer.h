@@ -38,7 +38,8 @@
 #define PROTO_CAP_CRATE 0x4u
 #define PROTO_CAP_INDEX 0x8u
 #define PROTO_CAP_PEX 0x10u
-#define PROTO_CAP_NEWS 0x20u /* serves GET /peer/1/news (long poll) */
+#define PROTO_CAP_NEWS 0x20u  /* serves GET /peer/1/news (long poll) */
+#define PROTO_CAP_RELAY 0x40u /* serves a crate it is fetching as the bytes arrive */
 
 /* ---- keys ---------------------------------------------------------------- */
 

@@ -173,6 +173,14 @@ uint64_t store_blob_writer_size(const struct store_blob_writer *w)
     return w ? w->size : 0;
 }
 
+int store_blob_writer_reader(const struct store_blob_writer *w)
+{
+    if (w == NULL || w->failed || w->sealed || w->fd < 0)
+        return -EBADF;
+    int fd = open(w->tmp, O_RDONLY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
 int store__blob_writer_copy_fd(struct store_blob_writer *w, int src, uint8_t *buf, size_t bufsz)
 {
     if (w->failed)

@@ -227,6 +227,11 @@ int store_blob_writer_open(const struct store *s, const uint8_t expect_sha[PROTO
 int store_blob_writer_write(struct store_blob_writer *w, const void *buf, size_t len);
 /* Bytes written so far. */
 uint64_t store_blob_writer_size(const struct store_blob_writer *w);
+/* A new read-only descriptor of the bytes being written (for relaying them as
+ * they arrive: they are unverified until finish). It stays valid after finish
+ * renames or abort removes the file; the caller closes it. -errno, or -EBADF
+ * once the writer failed or was sealed. */
+int store_blob_writer_reader(const struct store_blob_writer *w);
 int store_blob_writer_finish(struct store_blob_writer *w);
 void store_blob_writer_abort(struct store_blob_writer *w); /* NULL-safe */
 

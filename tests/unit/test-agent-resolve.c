@@ -73,6 +73,26 @@ static void test_waits_for_a_fetching_neighbour(void **state)
     assert_int_equal(step(&r, &v, T0 + 5100), RESOLVE_PEER);
 }
 
+static void test_relay_from_a_fetching_neighbour(void **state)
+{
+    (void)state;
+    struct resolve_crate r;
+    resolve_crate_init(&r, T0);
+    /* one holder (a teacher), a classmate fetching it that passes crates on */
+    struct resolve_view v = {
+        .holders = 1, .neighbour_fetching = true, .relay_ready = true, .peer_ready = true};
+    assert_int_equal(step(&r, &v, T0), RESOLVE_RELAY);
+    assert_int_equal(r.neighbour_since, 0); /* no wait started */
+    /* the relay is at its bound: wait for the neighbour as before */
+    v.relay_ready = false;
+    assert_int_equal(step(&r, &v, T0 + 5), RESOLVE_WAIT_NEIGHBOUR);
+    /* with two holders a relay is not needed */
+    v.holders = 2;
+    v.relay_ready = true;
+    assert_int_equal(step(&r, &v, T0 + 10), RESOLVE_PEER);
+    assert_string_equal(resolve_step_name(RESOLVE_RELAY), "relay");
+}
+
 static void test_neighbour_wait_is_bounded(void **state)
 {
     (void)state;
@@ -135,6 +155,7 @@ int main(void)
         cmocka_unit_test(test_holder_first_then_upstream_then_fail),
         cmocka_unit_test(test_busy_is_waited_for_bounded),
         cmocka_unit_test(test_waits_for_a_fetching_neighbour),
+        cmocka_unit_test(test_relay_from_a_fetching_neighbour),
         cmocka_unit_test(test_neighbour_wait_is_bounded),
         cmocka_unit_test(test_manifest_due_alone_does_not_start_a_wait),
         cmocka_unit_test(test_defer_once_to_the_designated_neighbour),

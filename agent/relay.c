@@ -1,0 +1,165 @@
+/* agent/relay.c — see relay.h. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/internal.h"
+#include "agent/log.h"
+#include "agent/relay.h"
+
+#define RELAY_CHUNK (64u << 10)
+
+struct relay {
+    h2o_generator_t gen; /* h2o calls proceed when a chunk went out */
+    struct relay *next, **prev;
+    struct agent *a;
+    h2o_req_t *req;
+    uint8_t sha[PROTO_SHA256_LEN];
+    int fd;
+    uint64_t off;   /* bytes sent */
+    uint64_t avail; /* bytes the transfer has written */
+    bool complete;  /* the transfer brought every byte: avail is the size */
+    bool failed;    /* the transfer failed: cut the answer off */
+    bool sending;   /* a chunk is out, proceed not called yet */
+    bool finished;  /* the last h2o_send went out (FINAL or ERROR), or h2o stopped us */
+    uint8_t buf[RELAY_CHUNK];
+};
+
+static void pump(struct relay *r)
+{
+    if (r->sending || r->finished)
+        return;
+    if (r->failed) {
+        r->finished = true;
+        h2o_send(r->req, NULL, 0, H2O_SEND_STATE_ERROR);
+        return;
+    }
+    if (r->off < r->avail) {
+        uint64_t want = r->avail - r->off;
+        size_t n = want < RELAY_CHUNK ? (size_t)want : RELAY_CHUNK;
+        ssize_t got = pread(r->fd, r->buf, n, (off_t)r->off);
+        if (got <= 0) {
+            r->finished = true;
+            h2o_send(r->req, NULL, 0, H2O_SEND_STATE_ERROR);
+            return;
+        }
+        r->off += (uint64_t)got;
+        bool last = r->complete && r->off == r->avail;
+        h2o_iovec_t v = h2o_iovec_init(r->buf, (size_t)got);
+        if (last) {
+            r->finished = true;
+            r->a->counters.relayed++;
+            r->a->counters.served_to_peers++;
+            r->a->counters.bytes_to_peers += r->off;
+        } else {
+            r->sending = true;
+        }
+        h2o_send(r->req, &v, 1, last ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+        return;
+    }
+    if (r->complete) {
+        r->finished = true;
+        r->a->counters.relayed++;
+        r->a->counters.served_to_peers++;
+        r->a->counters.bytes_to_peers += r->off;
+        h2o_send(r->req, NULL, 0, H2O_SEND_STATE_FINAL);
+    }
+    /* else: caught up; agent_relay_progress pumps again */
+}
+
+static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+    (void)req;
+    struct relay *r = (struct relay *)g;
+    r->sending = false;
+    pump(r);
+}
+
+static void on_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+    (void)req;
+    struct relay *r = (struct relay *)g;
+    r->finished = true; /* the requester went away: send nothing more */
+}
+
+static void dispose(void *ptr)
+{
+    struct relay *r = ptr;
+    *r->prev = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    if (r->a->relays.n > 0)
+        r->a->relays.n--;
+    if (r->fd >= 0)
+        close(r->fd);
+}
+
+int agent_relay_start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256_LEN])
+{
+    if (a->relays.n >= RELAY_MAX)
+        return -EBUSY;
+    uint64_t size;
+    int fd = agent_fetch_relay_reader(a, sha, &size);
+    if (fd < 0)
+        return fd;
+    struct relay *r = h2o_mem_alloc_shared(&req->pool, sizeof *r, dispose);
+    memset(r, 0, offsetof(struct relay, buf));
+    r->gen.proceed = on_proceed;
+    r->gen.stop = on_stop;
+    r->a = a;
+    r->req = req;
+    memcpy(r->sha, sha, PROTO_SHA256_LEN);
+    r->fd = fd;
+    r->avail = size;
+    r->next = a->relays.list;
+    r->prev = &a->relays.list;
+    if (r->next)
+        r->next->prev = &r->next;
+    a->relays.list = r;
+    a->relays.n++;
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/x-tar"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cratecast-source"), 0, NULL,
+                          H2O_STRLIT("relay"));
+    h2o_start_response(req, &r->gen);
+    pump(r);
+    return 0;
+}
+
+/* Pump every relay of sha (a relay may be disposed of while pumped: the next
+ * one is taken first). */
+static void each(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], uint64_t size, int how)
+{
+    struct relay *r = a->relays.list, *next;
+    for (; r; r = next) {
+        next = r->next;
+        if (memcmp(r->sha, sha, PROTO_SHA256_LEN) != 0 || r->finished)
+            continue;
+        if (how == 0 && size > r->avail)
+            r->avail = size;
+        else if (how == 1)
+            r->complete = true;
+        else if (how == 2)
+            r->failed = true;
+        pump(r);
+    }
+}
+
+void agent_relay_progress(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], uint64_t size)
+{
+    if (a->relays.n)
+        each(a, sha, size, 0);
+}
+
+void agent_relay_end(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], bool complete)
+{
+    if (a->relays.n)
+        each(a, sha, 0, complete ? 1 : 2);
+}
+
+unsigned agent_relay_count(const struct agent *a)
+{
+    return a->relays.n;
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""The room under load (issue 7): a big crate is passed on while it is still arriving.
+
+Network namespaces (netns.py): A on h0 holds projects/big (one crate of 4 MB) behind its only
+link, shaped to 8 Mbit/s (about 4 s for the big crate). Fresh agents with no upstream:
+  1. B (h1, --peer A) fetches projects/big. While B's transfer of the big crate is in flight,
+     C (h2, --peer A --peer B) fetches it too. C takes the big crate from B as it arrives: B's
+     status counts a relayed crate, C's counts the bytes from B; both builds succeed with the
+     reference Cargo.lock, both stores hold the verified crate, and A's link carried the big
+     crate about once (less than twice its size).
+  2. B and C leave. D (h3, --peer A) fetches; E (h4, --peer A --peer D) starts while D's transfer
+     runs and takes the crate from D as it arrives; D is killed (SIGKILL) mid-transfer. E's build still succeeds
+     (the cut-off relay fails and E asks A) and E's store holds only verified crates.
+
+Root only (exit 77 otherwise, or without `ip netns` / curl). Usage: test-room-relay.py CRATECAST.
+"""
+
+import os
+import shutil
+import subprocess
+import time
+
+import harness
+import netns
+from room import (AGENT_PORT, PEER_PORT, SANITIZER_MARKERS, log_text, start_agent, status_in,
+                  wait_sees_a, wait_started)
+
+BIG_MB = 4
+RATE = "8mbit"
+LATENCY = "500ms"
+
+
+def cargo_start(t, hosts, h, tag):
+    proj = t.project("big")
+    registry_url = "sparse+http://127.0.0.1:%d/index/" % AGENT_PORT
+    env = t.cargo_env(t.cargo_home(registry_url), os.path.join(proj, "target"))
+    logpath = t.path("cargo-%s.log" % tag)
+    with open(logpath, "wb") as f:
+        p = hosts.spawn(h, [t.cargo_bin, "fetch"], env=env, cwd=proj, stdout=f,
+                        stderr=subprocess.STDOUT)
+    return p, proj, logpath
+
+
+def cargo_end(hosts, run, must_pass=True):
+    p, proj, logpath = run
+    try:
+        rc = p.wait(timeout=harness.CARGO_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        hosts.stop(p)
+        rc = "timeout"
+    with open(logpath, errors="replace") as f:
+        out = f.read()
+    if must_pass and rc != 0:
+        raise harness.Failure("cargo fetch -> %s:\n%s" % (rc, out[-1500:]))
+    return rc
+
+
+def wait_transfer(hosts, h, timeout=20):
+    """Until h's agent has a crate transfer in flight (then the big one is on its way)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        s = status_in(hosts, h) or {}
+        if s.get("transfers", {}).get("in_flight", 0) > 0:
+            return
+        time.sleep(0.05)
+    raise harness.Failure("h%d never had a transfer in flight" % h)
+
+
+def test(t):
+    why = netns.available()
+    if why:
+        raise harness.Skip(why)
+    if shutil.which("curl") is None:
+        raise harness.Skip("curl not installed")
+    t.big_mb = BIG_MB
+    t.net_retry = 0
+    up, a, ref = t.warm_up("big", peer_listen=True)
+    key_a = t.agent_id(a)
+    n_a = a.status()["store"]["crates"]
+    big = t.manifest["big"]
+    locked = t.lock_checksums(ref)
+    store_a = a.store
+    a.stop()
+    up.stop()
+
+    with netns.Hosts(5, workdir=t.fresh_dir("netns"), log=harness.log) as hosts:
+        procs = {}
+        try:
+            hosts.shape(0, RATE, latency=LATENCY)
+            a_addr = "%s:%d" % (hosts.addr(0), PEER_PORT)
+            peer = {h: "%s:%d" % (hosts.addr(h), PEER_PORT) for h in range(5)}
+            procs[0] = start_agent(t, hosts, 0, store_a, [])
+            wait_started(t, hosts, 0, procs[0])
+            stores = {h: t.fresh_dir("store-h%d" % h) for h in range(1, 5)}
+            extra = {1: ["--peer", a_addr], 2: ["--peer", a_addr, "--peer", peer[1]],
+                     3: ["--peer", a_addr], 4: ["--peer", a_addr, "--peer", peer[3]]}
+            for h in range(1, 5):
+                procs[h] = start_agent(t, hosts, h, stores[h], extra[h])
+            for h in range(1, 5):
+                wait_started(t, hosts, h, procs[h])
+            for h in range(1, 5):
+                wait_sees_a(hosts, h, key_a, n_a)
+
+            # 1. C takes the big crate from B while B is still receiving it
+            tx0 = hosts.link_stats(0)["tx_bytes"]
+            run_b = cargo_start(t, hosts, 1, "b")
+            wait_transfer(hosts, 1)
+            time.sleep(1.0)
+            t0 = time.time()
+            run_c = cargo_start(t, hosts, 2, "c")
+            cargo_end(hosts, run_b)
+            tb = time.time() - t0
+            cargo_end(hosts, run_c)
+            tc = time.time() - t0
+            sent = hosts.link_stats(0)["tx_bytes"] - tx0
+            sb, sc = status_in(hosts, 1) or {}, status_in(hosts, 2) or {}
+            key_b = sb.get("id") or (sb.get("identity") or {}).get("key")
+            from_b = next((p.get("received", {}) for p in sc.get("peers", [])
+                           if p.get("addr") == peer[1]), {})
+            harness.log("B done %.1f s and C done %.1f s after C started; B relayed %d; C got "
+                        "from B %s; h0 sent %d bytes (big crate %d)"
+                        % (tb, tc, harness.counter(sb, "relayed"), from_b, sent, big["size"]))
+            t.check(harness.counter(sb, "relayed") >= 1,
+                    "B relayed nothing: %s" % sb.get("counters"))
+            t.check(from_b.get("bytes", 0) >= big["size"],
+                    "C did not take the big crate from B (%s; key %s)" % (from_b, key_b))
+            t.check(sent < 2 * big["size"],
+                    "A's link carried %d bytes: the big crate more than once" % sent)
+            for h in (1, 2):
+                t.same_lock(ref, run_b[1] if h == 1 else run_c[1])
+                blobs = t.check_store_invariant(stores[h])
+                t.check(all(ck in blobs for ck in locked), "h%d's store lacks crates" % h)
+
+            # 2. the relay's source is killed mid-transfer: E's build succeeds all the same.
+            # B and C leave first, so that A is again the only holder.
+            problems = []
+            for h in (1, 2):
+                rc = hosts.stop(procs.pop(h), timeout=30)
+                if rc not in (0, -15):
+                    problems.append("agent on h%d exited %r on SIGTERM" % (h, rc))
+            run_d = cargo_start(t, hosts, 3, "d")
+            wait_transfer(hosts, 3)
+            time.sleep(1.0)
+            run_e = cargo_start(t, hosts, 4, "e")
+            deadline = time.time() + 20
+            relaying = 0
+            while time.time() < deadline and not relaying:
+                relaying = ((status_in(hosts, 3) or {}).get("transfers") or {}).get("relaying", 0)
+                time.sleep(0.05)
+            t.check(relaying > 0, "D never relayed the big crate to E")
+            time.sleep(0.5)
+            procs[3].kill()
+            procs[3].wait(timeout=10)
+            harness.log("killed the agent on h3 (D) while E took the big crate from it")
+            cargo_end(hosts, run_d, must_pass=False)
+            cargo_end(hosts, run_e)
+            blobs = t.check_store_invariant(stores[4])
+            t.check(all(ck in blobs for ck in locked), "E's store lacks crates")
+            t.check_store_invariant(stores[3])
+
+            for h in sorted(procs):
+                if h == 3:
+                    continue
+                rc = hosts.stop(procs[h], timeout=30)
+                if rc not in (0, -15):
+                    problems.append("agent on h%d exited %r on SIGTERM" % (h, rc))
+            for h in range(5):
+                text = log_text(t, h)
+                problems += ["%s in agent-h%d.log" % (m, h) for m in SANITIZER_MARKERS
+                             if m in text]
+            t.check(not problems, "; ".join(problems))
+        except (harness.Failure, netns.NetnsError):
+            for h in range(5):
+                harness.log("---- agent-h%d.log (tail)\n%s" % (h, log_text(t, h)[-2500:]))
+            raise
+
+
+if __name__ == "__main__":
+    harness.main(test)
