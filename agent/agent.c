@@ -17,11 +17,134 @@
 
 #include <sodium.h>
 
+#include "agent/agent.h"
+#include "agent/core.h"
+#include "agent/fetch.h"
+#include "agent/http_client.h"
 #include "agent/import.h"
-#include "agent/internal.h"
+#include "agent/import_job.h"
 #include "agent/log.h"
+#include "agent/manifest.h"
+#include "agent/misses.h"
+#include "agent/news.h"
+#include "agent/peerapi.h"
+#include "agent/peers.h"
+#include "agent/registry.h"
+#include "agent/relay.h"
+#include "agent/uploads.h"
+#include "agent/upstream.h"
+#include "store/store.h"
 #include "proto/addr.h"
 #include "proto/alloc.h"
+
+/* The agent: what agent.c owns, and a pointer to each part (core.h). Private
+ * to this file: the parts ask for what they need through core.h. */
+struct agent {
+    uv_loop_t loop;
+    const struct agent_options *opt;
+    struct store *store;
+    struct agent_http http;
+    struct agent_counters counters;
+    struct agent_misses misses; /* what Cargo asked for and nobody could give */
+    struct agent_identity id;
+    uv_timer_t tick; /* every second: manifest/sequence watch, crate-use flush */
+    uv_signal_t sigint, sigterm;
+    int64_t started_at;
+    bool stopping;
+
+    /* the parts, each allocated zeroed by its own file */
+    struct agent_fetches *fetches;
+    struct agent_relays *relays;
+    struct agent_upstream *upstream;
+    struct agent_manifest *manifest;
+    struct agent_uploads *uploads;
+    struct agent_news *news;
+    struct agent_peers *peers;
+    struct agent_registry *registry;
+    struct agent_peerapi *peerapi;
+    struct agent_imports *imports;
+};
+
+/* The agent is one object used on one thread: a part given a const pointer
+ * may still change its own state and the shared counters. */
+static struct agent *mut(const struct agent *a)
+{
+    return (struct agent *)a;
+}
+
+uv_loop_t *agent_loop(const struct agent *a)
+{
+    return &mut(a)->loop;
+}
+struct store *agent_store(const struct agent *a)
+{
+    return a->store;
+}
+const struct agent_options *agent_opt(const struct agent *a)
+{
+    return a->opt;
+}
+struct agent_http *agent_http(const struct agent *a)
+{
+    return &mut(a)->http;
+}
+const struct agent_identity *agent_id(const struct agent *a)
+{
+    return &a->id;
+}
+struct agent_counters *agent_counters(const struct agent *a)
+{
+    return &mut(a)->counters;
+}
+bool agent_stopping(const struct agent *a)
+{
+    return a->stopping;
+}
+int64_t agent_started_at(const struct agent *a)
+{
+    return a->started_at;
+}
+struct agent_misses *agent_misses(const struct agent *a)
+{
+    return &mut(a)->misses;
+}
+void agent_changed(struct agent *a)
+{
+    agent_news_changed(a);
+}
+void agent_sources_changed(struct agent *a)
+{
+    agent_fetch_kick(a);
+}
+void agent_peer_live(struct agent_peer *p)
+{
+    agent_news_poll(p);
+}
+void agent_crate_progress(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], uint64_t size)
+{
+    agent_relay_progress(a, sha, size);
+}
+void agent_crate_ended(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], bool complete)
+{
+    agent_relay_end(a, sha, complete);
+}
+
+#define PART(type, field)                                                                          \
+    struct type *type(const struct agent *a)                                                       \
+    {                                                                                              \
+        return a->field;                                                                           \
+    }
+PART(agent_fetches, fetches)
+PART(agent_relays, relays)
+PART(agent_upstream, upstream)
+PART(agent_manifest, manifest)
+PART(agent_uploads, uploads)
+PART(agent_news, news)
+PART(agent_peers, peers)
+PART(agent_registry, registry)
+PART(agent_peerapi, peerapi)
+PART(agent_imports, imports)
+#undef PART
 
 int64_t agent_now(void)
 {
@@ -247,6 +370,24 @@ int agent_run(const struct agent_options *opt)
     }
     a->opt = opt;
     a->started_at = agent_now();
+    /* Every part exists (zeroed: not started) before any starts, so every
+     * close below may run whatever failed. */
+    a->fetches = agent_fetches_new();
+    a->relays = agent_relays_new();
+    a->upstream = agent_upstream_new();
+    a->manifest = agent_manifest_new();
+    a->uploads = agent_uploads_new();
+    a->news = agent_news_new();
+    a->peers = agent_peers_new();
+    a->registry = agent_registry_new();
+    a->peerapi = agent_peerapi_new();
+    a->imports = agent_imports_new();
+    if (!a->fetches || !a->relays || !a->upstream || !a->manifest || !a->uploads || !a->news ||
+        !a->peers || !a->registry || !a->peerapi || !a->imports) {
+        fprintf(stderr, "cratecast: out of memory\n");
+        running = a; /* what was allocated stays reachable, as at exit */
+        return 1;
+    }
     if (uv_loop_init(&a->loop) != 0) {
         fprintf(stderr, "cratecast: cannot create the event loop\n");
         free(a);
@@ -259,7 +400,7 @@ int agent_run(const struct agent_options *opt)
         agent_store_error(AGENT_STORE_OPEN, rc, opt->store_dir, &err);
         goto out;
     }
-    rc = store_identity_err(a->store, a->pk, a->sk, &err);
+    rc = store_identity_err(a->store, a->id.pk, a->id.sk, &err);
     if (rc < 0) {
         agent_store_error(AGENT_STORE_IDENTITY, rc, opt->store_dir, &err);
         goto out;
@@ -269,8 +410,8 @@ int agent_run(const struct agent_options *opt)
         agent_store_error(AGENT_STORE_LOCK, rc, opt->store_dir, &err);
         goto out;
     }
-    proto_key_encode(a->pk, a->key_text);
-    proto_key_id(a->pk, a->key_id);
+    proto_key_encode(a->id.pk, a->id.key_text);
+    proto_key_id(a->id.pk, a->id.key_id);
     agent_manifest_init(a);
     rc = agent_registry_start(a, opt->listen);
     if (rc < 0) {
@@ -294,7 +435,7 @@ int agent_run(const struct agent_options *opt)
     }
     agent_news_init(a);
     agent_uploads_init(a);
-    rc = agent_peers_init(a);
+    rc = agent_peers_init(a, agent_peerapi_port(a), agent_manifest_seq(a));
     if (rc < 0) {
         fprintf(stderr, "cratecast: cannot set up the peer table: %s\n", strerror(-rc));
         goto out;
@@ -308,10 +449,11 @@ int agent_run(const struct agent_options *opt)
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
 
-    log_info("serving Cargo on http://%s/index/ (store %s, upstream %s)", a->listen_host,
+    log_info("serving Cargo on http://%s/index/ (store %s, upstream %s)", agent_registry_host(a),
              opt->store_dir, opt->upstream ? opt->upstream : "none");
-    if (a->peer_port)
-        log_info("serving peers on %s as %s (key id %s)", opt->peer_listen, a->key_text, a->key_id);
+    if (agent_peerapi_port(a))
+        log_info("serving peers on %s as %s (key id %s)", opt->peer_listen, a->id.key_text,
+                 a->id.key_id);
     if (opt->import) {
         char *home = opt->import_home ? cc_strdup(opt->import_home) : agent_default_cargo_home();
         if (home) {
@@ -340,7 +482,7 @@ out:
         log_warn("store: cannot record crate use: %s", store_errmsg(a->store));
     store_close(a->store); /* releases the agent lock */
     a->store = NULL;
-    sodium_memzero(a->sk, sizeof a->sk);
+    sodium_memzero(a->id.sk, sizeof a->id.sk);
     agent_manifest_close(a);
     /* The loop, h2o's connections and an import still running on the pool are
      * left to process exit: h2o 2.2 has no way to drain its connections, and

@@ -6,7 +6,7 @@
  *
  *   WAIT      parked until the first upstream probe / first static-peer polls answered
  *   SOURCE    next_*_source() picks where to ask next (crates: resolve.h)
- *   QUEUED    crates: waiting for a slot, a neighbour or a delay (a->fx.queue)
+ *   QUEUED    crates: waiting for a slot, a neighbour or a delay (agent_fetches(a)->queue)
  *   TRANSFER  one HTTP GET in flight (agent_http) to that source; a crate's
  *             bytes stream into a store blob writer (hashed on the way, never
  *             held whole in memory), capped at the size its source vouched for
@@ -22,7 +22,7 @@
  *            the sole source, cheapest so far), at most PEER_INFLIGHT_MAX
  *            transfers per peer. Busy is never a failure: a fetch whose
  *            holders are all at their bound, or answered 503 (they queue
- *            fairly first, see uploads.c), waits in a->fx.queue for a slot,
+ *            fairly first, see uploads.c), waits in agent_fetches(a)->queue for a slot,
  *            up to RESOLVE_SLOT_WAIT_MS; a holder that said busy is asked
  *            again, after others, once BUSY_BACKOFF_MS passed. With one
  *            source at most, a fetch waits (up to RESOLVE_NEIGHBOUR_WAIT_MS)
@@ -57,15 +57,40 @@
 
 #include <sodium.h>
 
-#include "agent/internal.h"
+#include <uv.h>
+
+#include "agent/core.h"
+#include "agent/fetch.h"
+#include "agent/http_client.h"
 #include "agent/log.h"
-#include "agent/relay.h"
+#include "agent/news.h"
+#include "agent/peer_select.h"
+#include "agent/peers.h"
 #include "agent/resolve.h"
+#include "agent/upstream.h"
+#include "agent/upstream_state.h"
+#include "proto/alloc.h"
 #include "proto/config.h"
 #include "proto/index_line.h"
 #include "proto/name.h"
+#include "proto/peer.h"
 #include "proto/route.h"
-#include "proto/alloc.h"
+#include "store/store.h"
+
+/* fetch.c's state: only fetch.c reads or writes it. */
+struct agent_fetches {
+    struct agent_fetch *list; /* every fetch running */
+    size_t n;
+    struct agent_fetch *queue;  /* crate fetches waiting: a slot, a neighbour, a delay */
+    uv_timer_t timer;           /* looks at the queue while it is not empty */
+    struct agent_fetch *ingest; /* index files being stored slice by slice */
+    uv_timer_t ingest_timer;
+};
+
+struct agent_fetches *agent_fetches_new(void)
+{
+    return cc_calloc(1, sizeof(struct agent_fetches));
+}
 
 #define PREFETCH_MAX 64     /* dependency index files fetched ahead per index file */
 #define PREFETCH_DEPTH 2    /* how far ahead of what Cargo asked for */
@@ -89,12 +114,6 @@ static long peer_deadline_ms(uint64_t size)
 }
 #define PEER_INDEX_WIRE_MAX (PROTO_PEER_BODY_MAX + 64)
 
-struct fetch_waiter {
-    struct fetch_waiter *next;
-    agent_fetch_cb cb;
-    void *ud;
-};
-
 struct ingest_counts {
     size_t lines, ok, conflicts; /* lines seen, entries stored or already held, contradictions */
 };
@@ -113,7 +132,7 @@ struct ingest {
     size_t ndeps, cap;
     void (*then)(struct agent_fetch *f);
     bool queued;
-    struct agent_fetch *next; /* a->fx.ingest */
+    struct agent_fetch *next; /* agent_fetches(a)->ingest */
     char **vers;              /* upstream: every version it listed (its index is authoritative) */
     size_t nvers, vcap;
 };
@@ -121,7 +140,7 @@ struct ingest {
 /* Where a fetch is in its life (the diagram at the top). */
 enum fetch_phase {
     FETCH_SOURCE = 0, /* WAIT or SOURCE: parked for the first probe, or choosing */
-    FETCH_QUEUED,     /* in a->fx.queue: a slot, a neighbour or a delay */
+    FETCH_QUEUED,     /* in agent_fetches(a)->queue: a slot, a neighbour or a delay */
     FETCH_TRANSFER,   /* one GET in flight (transfer_ms, progress_ms) */
     FETCH_INGEST,     /* index lines going into the store in slices */
     FETCH_COMMIT,     /* a crate's blob being checked and renamed on the pool */
@@ -136,7 +155,7 @@ struct agent_fetch {
     char name[PROTO_NAME_MAX + 1];
     char vers[PROTO_VERS_MAX + 1];
     uint8_t sha[PROTO_SHA256_LEN];
-    struct fetch_waiter *waiters, **tail;
+    struct agent_waiters waiters; /* in arrival order */
     /* sources */
     char tried[SOURCES_MAX][PROTO_PEER_ADDR_MAX + 1];
     size_t ntried;
@@ -168,7 +187,7 @@ int agent_fetch_relay_reader(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN
 {
     char key[80] = "c:";
     proto_hex_encode(sha, PROTO_SHA256_LEN, key + 2);
-    for (struct agent_fetch *f = a->fx.list; f; f = f->next) {
+    for (struct agent_fetch *f = agent_fetches(a)->list; f; f = f->next) {
         if (strcmp(f->key, key) != 0)
             continue;
         if (f->phase == FETCH_COMMIT)
@@ -185,7 +204,7 @@ int agent_fetch_relay_reader(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN
 
 size_t agent_fetch_in_flight(const struct agent *a)
 {
-    return a->fx.n;
+    return agent_fetches(a)->n;
 }
 
 static uint64_t now_ms(struct agent *a);
@@ -209,7 +228,7 @@ static void transfer_end(struct agent_fetch *f)
  * and its deadlines end it) and the caller starts a fresh one. */
 static struct agent_fetch *fetch_find(struct agent *a, const char *key)
 {
-    for (struct agent_fetch *f = a->fx.list; f; f = f->next) {
+    for (struct agent_fetch *f = agent_fetches(a)->list; f; f = f->next) {
         if (strcmp(f->key, key) != 0)
             continue;
         uint64_t last = f->progress_ms > f->transfer_ms ? f->progress_ms : f->transfer_ms;
@@ -225,17 +244,7 @@ static struct agent_fetch *fetch_find(struct agent *a, const char *key)
 
 static int waiter_add(struct agent_fetch *f, agent_fetch_cb cb, void *ud)
 {
-    if (cb == NULL)
-        return 0;
-    struct fetch_waiter *w = cc_malloc(sizeof *w);
-    if (w == NULL)
-        return -ENOMEM;
-    w->next = NULL;
-    w->cb = cb;
-    w->ud = ud;
-    *f->tail = w;
-    f->tail = &w->next;
-    return 0;
+    return cb == NULL ? 0 : agent_waiters_add(&f->waiters, cb, ud);
 }
 
 static struct agent_fetch *fetch_new(struct agent *a, const char *key)
@@ -245,11 +254,10 @@ static struct agent_fetch *fetch_new(struct agent *a, const char *key)
         return NULL;
     f->a = a;
     snprintf(f->key, sizeof f->key, "%s", key);
-    f->tail = &f->waiters;
     f->last_error = -ENOENT;
-    f->next = a->fx.list;
-    a->fx.list = f;
-    a->fx.n++;
+    f->next = agent_fetches(a)->list;
+    agent_fetches(a)->list = f;
+    agent_fetches(a)->n++;
     return f;
 }
 
@@ -260,16 +268,16 @@ static void fetch_finish(struct agent_fetch *f, int result)
 {
     struct agent *a = f->a;
     if (f->phase == FETCH_TRANSFER && f->key[0] == 'c')
-        agent_relay_end(a, f->sha, false); /* a transfer cut short: so are its relays */
-    for (struct agent_fetch **pp = &a->fx.list; *pp; pp = &(*pp)->next) {
+        agent_crate_ended(a, f->sha, false); /* a transfer cut short: so are its relays */
+    for (struct agent_fetch **pp = &agent_fetches(a)->list; *pp; pp = &(*pp)->next) {
         if (*pp == f) {
             *pp = f->next;
             break;
         }
     }
-    a->fx.n--;
+    agent_fetches(a)->n--;
     if (f->phase == FETCH_QUEUED) {
-        for (struct agent_fetch **pp = &a->fx.queue; *pp; pp = &(*pp)->queue_next) {
+        for (struct agent_fetch **pp = &agent_fetches(a)->queue; *pp; pp = &(*pp)->queue_next) {
             if (*pp == f) {
                 *pp = f->queue_next;
                 break;
@@ -279,13 +287,7 @@ static void fetch_finish(struct agent_fetch *f, int result)
     if (f->announced)
         agent_news_fetching(a, f->sha, false);
     ingest_free(f);
-    struct fetch_waiter *w = f->waiters;
-    while (w) {
-        struct fetch_waiter *next = w->next;
-        w->cb(a, w->ud, result, result == 0 && f->source[0] ? f->source : NULL);
-        free(w);
-        w = next;
-    }
+    agent_waiters_release(a, &f->waiters, result, result == 0 && f->source[0] ? f->source : NULL);
     store_blob_writer_abort(f->writer);
     free(f);
 }
@@ -294,7 +296,7 @@ void agent_fetch_abort_all(struct agent *a)
 {
     /* a fetch in COMMIT is owned by its work request until commit_after runs;
      * those are left alone (the loop is not run again) */
-    struct agent_fetch *f = a->fx.list, *next;
+    struct agent_fetch *f = agent_fetches(a)->list, *next;
     for (; f; f = next) {
         next = f->next;
         if (f->phase != FETCH_COMMIT)
@@ -311,8 +313,8 @@ static bool upstream_unreachable(const struct agent_http_response *res)
 
 static uint64_t now_ms(struct agent *a)
 {
-    uv_update_time(&a->loop);
-    return uv_now(&a->loop);
+    uv_update_time(agent_loop(a));
+    return uv_now(agent_loop(a));
 }
 
 /* ---- sources ------------------------------------------------------------- */
@@ -363,7 +365,7 @@ static struct agent_peer *take(struct agent_fetch *f, struct agent_peer *p)
 {
     snprintf(f->tried[f->ntried++], PROTO_PEER_ADDR_MAX + 1, "%s", p->addr);
     agent_peer_ref(p);
-    p->inflight++;
+    agent_peer_slot_take(p);
     f->peer = p;
     f->started_ms = now_ms(f->a);
     return p;
@@ -375,8 +377,8 @@ static void crate_next_source(struct agent_fetch *f);
  * first; the others stay queued (and some queue up again). */
 static void queue_kick(struct agent *a)
 {
-    struct agent_fetch *list = a->fx.queue, *rev = NULL;
-    a->fx.queue = NULL;
+    struct agent_fetch *list = agent_fetches(a)->queue, *rev = NULL;
+    agent_fetches(a)->queue = NULL;
     while (list) { /* the queue is pushed at the head: reverse to oldest first */
         struct agent_fetch *next = list->queue_next;
         list->queue_next = rev;
@@ -405,7 +407,7 @@ static void queue_kick(struct agent *a)
         rl = later;
         later = next;
     }
-    struct agent_fetch **end = &a->fx.queue;
+    struct agent_fetch **end = &agent_fetches(a)->queue;
     while (*end)
         end = &(*end)->queue_next;
     *end = rl;
@@ -414,7 +416,7 @@ static void queue_kick(struct agent *a)
 static void on_queue_tick(uv_timer_t *t)
 {
     struct agent *a = t->data;
-    if (a->fx.queue == NULL || a->stopping) {
+    if (agent_fetches(a)->queue == NULL || agent_stopping(a)) {
         uv_timer_stop(t);
         return;
     }
@@ -427,31 +429,33 @@ static void enqueue(struct agent_fetch *f, uint64_t delay_ms)
     struct agent *a = f->a;
     f->not_before_ms = delay_ms ? now_ms(a) + delay_ms : 0;
     f->phase = FETCH_QUEUED;
-    f->queue_next = a->fx.queue;
-    a->fx.queue = f;
-    if (a->fx.timer.data == NULL) {
-        uv_timer_init(&a->loop, &a->fx.timer);
-        a->fx.timer.data = a;
+    f->queue_next = agent_fetches(a)->queue;
+    agent_fetches(a)->queue = f;
+    if (agent_fetches(a)->timer.data == NULL) {
+        uv_timer_init(agent_loop(a), &agent_fetches(a)->timer);
+        agent_fetches(a)->timer.data = a;
     }
-    if (!uv_is_active((uv_handle_t *)&a->fx.timer))
-        uv_timer_start(&a->fx.timer, on_queue_tick, QUEUE_TICK_MS, QUEUE_TICK_MS);
+    if (!uv_is_active((uv_handle_t *)&agent_fetches(a)->timer))
+        uv_timer_start(&agent_fetches(a)->timer, on_queue_tick, QUEUE_TICK_MS, QUEUE_TICK_MS);
 }
 
 void agent_fetch_kick(struct agent *a)
 {
-    if (a->fx.queue && !a->stopping)
+    if (agent_fetches(a)->queue && !agent_stopping(a))
         queue_kick(a);
 }
 
 void agent_fetch_close(struct agent *a)
 {
-    if (a->fx.ingest_timer.data != NULL && !uv_is_closing((uv_handle_t *)&a->fx.ingest_timer)) {
-        uv_timer_stop(&a->fx.ingest_timer);
-        uv_close((uv_handle_t *)&a->fx.ingest_timer, NULL);
+    if (agent_fetches(a)->ingest_timer.data != NULL &&
+        !uv_is_closing((uv_handle_t *)&agent_fetches(a)->ingest_timer)) {
+        uv_timer_stop(&agent_fetches(a)->ingest_timer);
+        uv_close((uv_handle_t *)&agent_fetches(a)->ingest_timer, NULL);
     }
-    if (a->fx.timer.data != NULL && !uv_is_closing((uv_handle_t *)&a->fx.timer)) {
-        uv_timer_stop(&a->fx.timer);
-        uv_close((uv_handle_t *)&a->fx.timer, NULL);
+    if (agent_fetches(a)->timer.data != NULL &&
+        !uv_is_closing((uv_handle_t *)&agent_fetches(a)->timer)) {
+        uv_timer_stop(&agent_fetches(a)->timer);
+        uv_close((uv_handle_t *)&agent_fetches(a)->timer, NULL);
     }
 }
 
@@ -470,10 +474,9 @@ static void release_peer(struct agent_fetch *f)
     if (p == NULL)
         return;
     f->peer = NULL;
-    if (p->inflight)
-        p->inflight--;
+    agent_peer_slot_give(p);
     agent_peer_unref(p);
-    if (f->a->fx.queue && !f->a->stopping)
+    if (agent_fetches(f->a)->queue && !agent_stopping(f->a))
         queue_kick(f->a);
 }
 
@@ -485,7 +488,7 @@ static int fetch_index_at(struct agent *a, const char *name, unsigned depth, age
 static void prefetch_deps(struct agent *a, char **names, size_t n, unsigned depth)
 {
     for (size_t i = 0; i < n; i++) {
-        if (depth <= PREFETCH_DEPTH && !a->stopping)
+        if (depth <= PREFETCH_DEPTH && !agent_stopping(a))
             fetch_index_at(a, names[i], depth, NULL, NULL);
         free(names[i]);
     }
@@ -502,8 +505,8 @@ static void ingest_step(struct agent_fetch *f);
 static void on_ingest_tick(uv_timer_t *t)
 {
     struct agent *a = t->data;
-    struct agent_fetch *list = a->fx.ingest;
-    a->fx.ingest = NULL;
+    struct agent_fetch *list = agent_fetches(a)->ingest;
+    agent_fetches(a)->ingest = NULL;
     while (list) {
         struct agent_fetch *f = list;
         list = f->in.next;
@@ -511,7 +514,7 @@ static void on_ingest_tick(uv_timer_t *t)
         f->in.queued = false;
         ingest_step(f);
     }
-    if (a->fx.ingest == NULL)
+    if (agent_fetches(a)->ingest == NULL)
         uv_timer_stop(t);
 }
 
@@ -519,21 +522,21 @@ static void ingest_later(struct agent_fetch *f)
 {
     struct agent *a = f->a;
     f->in.queued = true;
-    f->in.next = a->fx.ingest;
-    a->fx.ingest = f;
-    if (a->fx.ingest_timer.data == NULL) {
-        uv_timer_init(&a->loop, &a->fx.ingest_timer);
-        a->fx.ingest_timer.data = a;
+    f->in.next = agent_fetches(a)->ingest;
+    agent_fetches(a)->ingest = f;
+    if (agent_fetches(a)->ingest_timer.data == NULL) {
+        uv_timer_init(agent_loop(a), &agent_fetches(a)->ingest_timer);
+        agent_fetches(a)->ingest_timer.data = a;
     }
-    if (!uv_is_active((uv_handle_t *)&a->fx.ingest_timer))
-        uv_timer_start(&a->fx.ingest_timer, on_ingest_tick, 0, 1);
+    if (!uv_is_active((uv_handle_t *)&agent_fetches(a)->ingest_timer))
+        uv_timer_start(&agent_fetches(a)->ingest_timer, on_ingest_tick, 0, 1);
 }
 
 static void ingest_unqueue(struct agent_fetch *f)
 {
     if (!f->in.queued)
         return;
-    for (struct agent_fetch **pp = &f->a->fx.ingest; *pp; pp = &(*pp)->in.next) {
+    for (struct agent_fetch **pp = &agent_fetches(f->a)->ingest; *pp; pp = &(*pp)->in.next) {
         if (*pp == f) {
             *pp = f->in.next;
             break;
@@ -598,13 +601,13 @@ static void ingest_step(struct agent_fetch *f)
 {
     struct agent *a = f->a;
     struct ingest *in = &f->in;
-    if (a->stopping) {
+    if (agent_stopping(a)) {
         fetch_finish(f, -ECANCELED);
         return;
     }
     const uint8_t *line;
     size_t line_len, done = 0;
-    store_begin(a->store);
+    store_begin(agent_store(a));
     while (done < INGEST_SLICE &&
            proto_index_next_line(in->buf, in->len, &in->pos, &line, &line_len) == 1) {
         if (line_len == 0)
@@ -622,22 +625,22 @@ static void ingest_step(struct agent_fetch *f)
             proto_index_entry_clear(&e);
             continue;
         }
-        rc = store_index_ingest(a->store, &e, in->origin, in->detail);
+        rc = store_index_ingest(agent_store(a), &e, in->origin, in->detail);
         if (in->origin == STORE_ORIGIN_UPSTREAM)
             keep_vers(in, e.vers);
         if (rc == STORE_INGEST_CONFLICT) {
             in->c.conflicts++;
-            a->counters.rejected++;
+            agent_counters(a)->rejected++;
             if (in->origin == STORE_ORIGIN_PEER)
-                a->counters.rejected_peer_conflict++;
+                agent_counters(a)->rejected_peer_conflict++;
             else
-                a->counters.rejected_conflict++;
+                agent_counters(a)->rejected_conflict++;
             log_warn("index entry %s %s from %s contradicts the one already held: rejected", e.name,
                      e.vers, in->detail);
         } else if (rc == STORE_INGEST_NEW || rc == STORE_INGEST_REPLACED) {
             if (rc == STORE_INGEST_REPLACED) {
-                a->counters.rejected_peer_unconfirmed++;
-                a->counters.rejected++;
+                agent_counters(a)->rejected_peer_unconfirmed++;
+                agent_counters(a)->rejected++;
                 log_warn("index entry %s %s from a peer contradicts the upstream's: the "
                          "upstream's is kept",
                          e.name, e.vers);
@@ -647,15 +650,16 @@ static void ingest_step(struct agent_fetch *f)
         } else if (rc >= 0) {
             in->c.ok++;
         } else {
-            log_error("store: cannot record %s %s: %s", e.name, e.vers, store_errmsg(a->store));
+            log_error("store: cannot record %s %s: %s", e.name, e.vers,
+                      store_errmsg(agent_store(a)));
         }
         for (size_t i = 0; in->want_deps && i < e.ndeps; i++)
             keep_dep(in, e.deps[i]);
         proto_index_entry_clear(&e);
     }
-    if (store_commit(a->store) < 0) {
-        log_error("store: commit failed: %s", store_errmsg(a->store));
-        store_rollback(a->store);
+    if (store_commit(agent_store(a)) < 0) {
+        log_error("store: commit failed: %s", store_errmsg(agent_store(a)));
+        store_rollback(agent_store(a));
     }
     if (in->pos < in->len) {
         ingest_later(f); /* the rest at the next loop turn */
@@ -694,13 +698,9 @@ static void peer_index_ingested(struct agent_fetch *f)
 {
     struct agent *a = f->a;
     struct agent_peer *p = f->peer;
-    a->counters.peer_index_merged++;
-    p->n.index_from++;
-    agent_peers_index_merged(a, f->name, f->in_hash);
-    struct peer_index_item *it = agent_peer_index_item(p, f->name);
-    if (it)
-        memcpy(it->merged, it->hash, PROTO_SHA256_LEN);
-    agent_peer_transfer_ok(p, f->in_wire_len, (double)(now_ms(a) - f->started_ms));
+    agent_counters(a)->peer_index_merged++;
+    agent_peer_got_index(a, p, f->name, f->in_hash, f->in_wire_len,
+                         (double)(now_ms(a) - f->started_ms));
     ingest_free(f);
     release_peer(f);
     index_from_peers(f);
@@ -728,9 +728,9 @@ static void peer_index_done(void *ud, struct agent_http_response *res)
     uint8_t *owned = NULL;
     int rc = proto_peer_index_decode(res->body, res->len, &x, &owned);
     if (rc < 0 || memcmp(x.pk, p->pk, PROTO_PK_LEN) != 0 || strcasecmp(x.name, f->name) != 0) {
-        a->counters.rejected_peer_signature++;
-        a->counters.rejected++;
-        p->n.fail_signature++;
+        agent_counters(a)->rejected_peer_signature++;
+        agent_counters(a)->rejected++;
+        agent_peer_count_fail(p, PEER_FAIL_SIGNATURE);
         agent_peer_transfer_failed(p, "index message does not verify: ignored", true);
         free(owned);
         release_peer(f);
@@ -748,7 +748,7 @@ static void peer_index_done(void *ud, struct agent_http_response *res)
 static void index_from_peers(struct agent_fetch *f)
 {
     struct agent *a = f->a;
-    if (a->stopping) {
+    if (agent_stopping(a)) {
         fetch_finish(f, -ECANCELED);
         return;
     }
@@ -776,7 +776,7 @@ static void index_from_peers(struct agent_fetch *f)
         .low_speed_bytes = MIN_RATE_BYTES,
     };
     transfer_begin(f);
-    if (agent_http_get(&a->http, &req, peer_index_done, f) < 0) {
+    if (agent_http_get(agent_http(a), &req, peer_index_done, f) < 0) {
         release_peer(f);
         fetch_finish(f, -ENOMEM);
     }
@@ -788,7 +788,7 @@ static void index_from_peers(struct agent_fetch *f)
 static void drop_unlisted(struct agent *a, struct agent_fetch *f)
 {
     struct store_index_list l;
-    if (store_index_list(a->store, f->name, &l) < 0)
+    if (store_index_list(agent_store(a), f->name, &l) < 0)
         return;
     for (size_t i = 0; i < l.n; i++) {
         if (l.rows[i].origin != STORE_ORIGIN_PEER)
@@ -799,9 +799,9 @@ static void drop_unlisted(struct agent *a, struct agent_fetch *f)
         if (listed)
             continue;
         bool blob = false;
-        if (store_index_drop(a->store, f->name, l.rows[i].vers, &blob) == 0) {
-            a->counters.rejected_peer_unconfirmed++;
-            a->counters.rejected++;
+        if (store_index_drop(agent_store(a), f->name, l.rows[i].vers, &blob) == 0) {
+            agent_counters(a)->rejected_peer_unconfirmed++;
+            agent_counters(a)->rejected++;
             log_warn("index entry %s %s came only from a peer and the upstream does not list "
                      "it: dropped%s",
                      f->name, l.rows[i].vers, blob ? " (with its crate)" : "");
@@ -822,14 +822,15 @@ static void index_ingested(struct agent_fetch *f)
     }
     drop_unlisted(a, f);
     struct store_index_meta meta;
-    if (store_index_meta_get(a->store, f->name, &meta) < 0)
+    if (store_index_meta_get(agent_store(a), f->name, &meta) < 0)
         memset(&meta, 0, sizeof meta);
     meta.fetched_at = agent_now();
     snprintf(meta.etag, sizeof meta.etag, "%s", f->in_etag);
     snprintf(meta.last_modified, sizeof meta.last_modified, "%s", f->in_last_modified);
     meta.not_found = false;
-    if (store_index_meta_put(a->store, f->name, &meta) < 0)
-        log_error("store: cannot record index metadata of %s: %s", f->name, store_errmsg(a->store));
+    if (store_index_meta_put(agent_store(a), f->name, &meta) < 0)
+        log_error("store: cannot record index metadata of %s: %s", f->name,
+                  store_errmsg(agent_store(a)));
     char **deps = f->in.deps;
     size_t ndeps = f->in.ndeps;
     f->in.deps = NULL; /* handed to prefetch_deps */
@@ -846,7 +847,7 @@ static void index_done(void *ud, struct agent_http_response *res)
     struct agent *a = f->a;
     char why[300];
     struct store_index_meta meta;
-    if (store_index_meta_get(a->store, f->name, &meta) < 0)
+    if (store_index_meta_get(agent_store(a), f->name, &meta) < 0)
         memset(&meta, 0, sizeof meta);
 
     if (upstream_unreachable(res)) {
@@ -886,8 +887,9 @@ static void index_done(void *ud, struct agent_http_response *res)
         fetch_finish(f, -EIO);
         return;
     }
-    if (store_index_meta_put(a->store, f->name, &meta) < 0)
-        log_error("store: cannot record index metadata of %s: %s", f->name, store_errmsg(a->store));
+    if (store_index_meta_put(agent_store(a), f->name, &meta) < 0)
+        log_error("store: cannot record index metadata of %s: %s", f->name,
+                  store_errmsg(agent_store(a)));
     fetch_finish(f, 0);
 }
 
@@ -896,7 +898,7 @@ static bool holds_peer_only(struct agent *a, const char *name)
 {
     struct store_index_list l;
     bool any = false;
-    if (store_index_list(a->store, name, &l) < 0)
+    if (store_index_list(agent_store(a), name, &l) < 0)
         return false;
     for (size_t i = 0; i < l.n && !any; i++)
         any = l.rows[i].origin == STORE_ORIGIN_PEER;
@@ -904,7 +906,7 @@ static bool holds_peer_only(struct agent *a, const char *name)
     return any;
 }
 
-static void index_start(struct agent *a, void *ud)
+static void index_start(struct agent *a, void *ud, int result, const char *detail)
 {
     struct agent_fetch *f = ud;
     if (!agent_upstream_online(a)) {
@@ -918,7 +920,7 @@ static void index_start(struct agent *a, void *ud)
         return;
     }
     struct store_index_meta meta;
-    if (store_index_meta_get(a->store, f->name, &meta) < 0)
+    if (store_index_meta_get(agent_store(a), f->name, &meta) < 0)
         memset(&meta, 0, sizeof meta);
     if (holds_peer_only(a, f->name)) /* a 304 would not say which versions it lists */
         meta.etag[0] = meta.last_modified[0] = '\0';
@@ -935,12 +937,12 @@ static void index_start(struct agent *a, void *ud)
         .follow_redirects = 1,
     };
     transfer_begin(f);
-    if (agent_http_get(&a->http, &req, index_done, f) < 0)
+    if (agent_http_get(agent_http(a), &req, index_done, f) < 0)
         fetch_finish(f, -ENOMEM);
 }
 
 /* First the upstream's state, then the first polls of static peers. */
-static void index_wait_peers(struct agent *a, void *ud)
+static void index_wait_peers(struct agent *a, void *ud, int result, const char *detail)
 {
     agent_peers_when_ready(a, index_start, ud);
 }
@@ -955,7 +957,7 @@ static int fetch_index_at(struct agent *a, const char *name, unsigned depth, age
 {
     bool offline =
         agent_upstream_state(a) == UPSTREAM_NONE || agent_upstream_state(a) == UPSTREAM_OFFLINE;
-    if (offline && a->peers_ready) {
+    if (offline && agent_peers_ready(a)) {
         struct agent_peer *cand[1];
         if (agent_peers_index_news(a, name, cand, 1) == 0)
             return 1; /* the store holds all the room has */
@@ -966,11 +968,11 @@ static int fetch_index_at(struct agent *a, const char *name, unsigned depth, age
     if (f == NULL) {
         /* A prefetch does not repeat a fetch of the last few seconds; a
          * request from Cargo revalidates unless within --index-ttl. */
-        int64_t ttl = (int64_t)a->opt->index_ttl;
+        int64_t ttl = (int64_t)agent_opt(a)->index_ttl;
         if (depth > 0 && ttl < PREFETCH_FRESH_S)
             ttl = PREFETCH_FRESH_S;
         struct store_index_meta meta;
-        if (!offline && ttl > 0 && store_index_meta_get(a->store, name, &meta) == 0 &&
+        if (!offline && ttl > 0 && store_index_meta_get(agent_store(a), name, &meta) == 0 &&
             agent_now() - meta.fetched_at < ttl)
             return 1; /* fresh enough */
         if (offline && depth > 0)
@@ -1010,7 +1012,7 @@ static int crate_sink(void *ud, const uint8_t *buf, size_t len)
     if (rc < 0 && rc != -EFBIG)
         f->write_error = rc;
     if (rc >= 0)
-        agent_relay_progress(f->a, f->sha, store_blob_writer_size(f->writer));
+        agent_crate_progress(f->a, f->sha, store_blob_writer_size(f->writer));
     return rc;
 }
 
@@ -1018,11 +1020,11 @@ static int crate_sink(void *ud, const uint8_t *buf, size_t len)
 static int writer_open(struct agent_fetch *f, uint64_t max_size)
 {
     if (f->writer != NULL)
-        agent_relay_end(f->a, f->sha, false);
+        agent_crate_ended(f->a, f->sha, false);
     store_blob_writer_abort(f->writer);
     f->writer = NULL;
     f->write_error = 0;
-    int rc = store_blob_writer_open(f->a->store, f->sha, max_size, &f->writer);
+    int rc = store_blob_writer_open(agent_store(f->a), f->sha, max_size, &f->writer);
     if (rc < 0)
         log_error("store: cannot write %s %s: %s", f->name, f->vers, strerror(-rc));
     return rc;
@@ -1037,10 +1039,10 @@ static void commit_after(uv_work_t *w, int status)
     int rc = status < 0 ? status : f->commit_rc;
     size_t len = f->len;
     if (rc == -EBADMSG) {
-        a->counters.rejected++;
+        agent_counters(a)->rejected++;
         if (p) {
-            a->counters.rejected_peer_checksum++;
-            p->n.fail_checksum++;
+            agent_counters(a)->rejected_peer_checksum++;
+            agent_peer_count_fail(p, PEER_FAIL_CHECKSUM);
             char msg[PROTO_NAME_MAX + PROTO_VERS_MAX + 80];
             snprintf(msg, sizeof msg,
                      "sent %s %s whose sha256 does not match the index cksum: discarded", f->name,
@@ -1051,7 +1053,7 @@ static void commit_after(uv_work_t *w, int status)
             crate_next_source(f);
             return;
         }
-        a->counters.rejected_checksum++;
+        agent_counters(a)->rejected_checksum++;
         log_warn("upstream sent %s %s whose sha256 does not match the index cksum: discarded",
                  f->name, f->vers);
         fetch_finish(f, -EBADMSG);
@@ -1063,7 +1065,8 @@ static void commit_after(uv_work_t *w, int status)
         fetch_finish(f, -EIO);
         return;
     }
-    rc = store_blob_record(a->store, f->sha, len, p ? STORE_ORIGIN_PEER : STORE_ORIGIN_UPSTREAM);
+    rc = store_blob_record(agent_store(a), f->sha, len,
+                           p ? STORE_ORIGIN_PEER : STORE_ORIGIN_UPSTREAM);
     if (rc < 0) {
         log_error("store: cannot record %s %s: %s", f->name, f->vers, strerror(-rc));
         release_peer(f);
@@ -1079,15 +1082,13 @@ static void commit_after(uv_work_t *w, int status)
     else
         snprintf(f->source, sizeof f->source, "upstream");
     if (p) {
-        p->n.crates_from++;
-        p->n.bytes_from += len;
-        a->counters.from_peers++;
-        a->counters.bytes_from_peers += len;
-        agent_peer_transfer_ok(p, len, (double)(now_ms(a) - f->started_ms));
+        agent_counters(a)->from_peers++;
+        agent_counters(a)->bytes_from_peers += len;
+        agent_peer_got_crate(p, len, (double)(now_ms(a) - f->started_ms));
         release_peer(f);
     } else {
-        a->counters.from_upstream++;
-        a->counters.bytes_from_upstream += len;
+        agent_counters(a)->from_upstream++;
+        agent_counters(a)->bytes_from_upstream += len;
     }
     fetch_finish(f, 0);
 }
@@ -1097,13 +1098,13 @@ static void crate_done(void *ud, struct agent_http_response *res)
     struct agent_fetch *f = ud;
     transfer_end(f);
     struct agent *a = f->a;
-    bool whole = !a->stopping && !f->write_error && res->error == 0 && res->status == 200;
+    bool whole = !agent_stopping(a) && !f->write_error && res->error == 0 && res->status == 200;
     if (whole)
-        agent_relay_progress(a, f->sha, store_blob_writer_size(f->writer));
-    agent_relay_end(a, f->sha, whole); /* relays of this transfer end with it */
+        agent_crate_progress(a, f->sha, store_blob_writer_size(f->writer));
+    agent_crate_ended(a, f->sha, whole); /* relays of this transfer end with it */
     struct agent_peer *p = f->peer;
     char why[300];
-    if (a->stopping) {
+    if (agent_stopping(a)) {
         release_peer(f);
         fetch_finish(f, -ECANCELED);
         return;
@@ -1127,8 +1128,8 @@ static void crate_done(void *ud, struct agent_http_response *res)
         if (p && res->status == 503) {
             /* busy: not a failure. Ask it again later (after others), and
              * wait for a slot somewhere. */
-            p->n.fail_busy++;
-            p->busy_until_ms = now_ms(a) + BUSY_BACKOFF_MS;
+            agent_peer_count_fail(p, PEER_FAIL_BUSY);
+            agent_peer_busy(p, now_ms(a) + BUSY_BACKOFF_MS);
             untry(f, p);
             release_peer(f);
             enqueue(f, BUSY_BACKOFF_MS / 2 + (uint64_t)(randombytes_uniform(BUSY_BACKOFF_MS)));
@@ -1136,12 +1137,11 @@ static void crate_done(void *ud, struct agent_http_response *res)
         }
         if (p) {
             if (res->status == 404) {
-                p->n.fail_not_held++; /* not held any more: not the peer's fault */
+                /* not held any more: not the peer's fault */
+                agent_peer_count_fail(p, PEER_FAIL_NOT_HELD);
             } else {
-                if (res->error == -ETIMEDOUT)
-                    p->n.fail_timeout++;
-                else
-                    p->n.fail_transport++;
+                agent_peer_count_fail(p, res->error == -ETIMEDOUT ? PEER_FAIL_TIMEOUT
+                                                                  : PEER_FAIL_TRANSPORT);
                 char msg[PROTO_NAME_MAX + PROTO_VERS_MAX + 340];
                 snprintf(msg, sizeof msg, "download of %s %s failed: %s", f->name, f->vers, why);
                 agent_peer_transfer_failed(p, msg, false);
@@ -1158,7 +1158,7 @@ static void crate_done(void *ud, struct agent_http_response *res)
     }
     f->len = (size_t)store_blob_writer_size(f->writer);
     f->phase = FETCH_COMMIT;
-    if (uv_queue_work(&a->loop, &f->work, commit_work, commit_after) < 0) {
+    if (uv_queue_work(agent_loop(a), &f->work, commit_work, commit_after) < 0) {
         f->phase = FETCH_SOURCE;
         release_peer(f);
         fetch_finish(f, -EIO);
@@ -1205,14 +1205,14 @@ static void crate_from_upstream(struct agent_fetch *f)
     f->peer = NULL;
     announce(f);
     transfer_begin(f);
-    if (agent_http_get(&a->http, &req, crate_done, f) < 0)
+    if (agent_http_get(agent_http(a), &req, crate_done, f) < 0)
         fetch_finish(f, -ENOMEM);
 }
 
 /* Is a live neighbour fetching this crate right now (news.c)? */
 static bool neighbour_fetching(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN])
 {
-    for (struct agent_peer *p = a->peers; p; p = p->next)
+    for (struct agent_peer *p = agent_peers_first(a); p; p = p->next)
         if (p->state == PEER_LIVE && !p->removed && agent_peer_fetching(p, sha))
             return true;
     return false;
@@ -1222,7 +1222,7 @@ static bool neighbour_fetching(struct agent *a, const uint8_t sha[PROTO_SHA256_L
  * a crate it was fetching may have just arrived there. */
 static bool manifest_due(struct agent *a)
 {
-    for (struct agent_peer *p = a->peers; p; p = p->next)
+    for (struct agent_peer *p = agent_peers_first(a); p; p = p->next)
         if (p->state == PEER_LIVE && !p->removed && p->news_seq > p->seq)
             return true;
     return false;
@@ -1235,7 +1235,7 @@ static size_t relays_of(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN],
                         struct agent_peer **out, size_t max)
 {
     size_t n = 0;
-    for (struct agent_peer *p = a->peers; p && n < max; p = p->next)
+    for (struct agent_peer *p = agent_peers_first(a); p && n < max; p = p->next)
         if (p->state == PEER_LIVE && !p->removed && p->penalty == 0 &&
             (p->caps & PROTO_CAP_RELAY) && agent_peer_fetching(p, sha) &&
             agent_peer_crate_size(p, sha) == 0)
@@ -1260,9 +1260,10 @@ static bool before(const uint8_t sha[PROTO_SHA256_LEN], const uint8_t x[PROTO_PK
 
 static bool designated_elsewhere(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN])
 {
-    for (struct agent_peer *p = a->peers; p; p = p->next)
+    for (struct agent_peer *p = agent_peers_first(a); p; p = p->next)
         if (p->state == PEER_LIVE && !p->removed && (p->caps & PROTO_CAP_NEWS) &&
-            p->nfetching > 0 && agent_peer_crate_size(p, sha) == 0 && before(sha, p->pk, a->pk))
+            p->nfetching > 0 && agent_peer_crate_size(p, sha) == 0 &&
+            before(sha, p->pk, agent_id(a)->pk))
             return true;
     return false;
 }
@@ -1297,7 +1298,7 @@ static void crate_from_peer(struct agent_fetch *f, struct agent_peer *p)
     log_debug("crate %s %s: asking peer %s (%llu ms after it was asked for)", f->name, f->vers,
               p->addr, (unsigned long long)(now_ms(a) - f->resolve.created_ms));
     transfer_begin(f);
-    if (agent_http_get(&a->http, &req, crate_done, f) < 0) {
+    if (agent_http_get(agent_http(a), &req, crate_done, f) < 0) {
         release_peer(f);
         fetch_finish(f, -ENOMEM);
     }
@@ -1307,7 +1308,7 @@ static void crate_from_peer(struct agent_fetch *f, struct agent_peer *p)
 static void crate_next_source(struct agent_fetch *f)
 {
     struct agent *a = f->a;
-    if (a->stopping) {
+    if (agent_stopping(a)) {
         fetch_finish(f, -ECANCELED);
         return;
     }
@@ -1358,7 +1359,7 @@ static void crate_next_source(struct agent_fetch *f)
     fetch_finish(f, f->last_error);
 }
 
-static void crate_start(struct agent *a, void *ud)
+static void crate_start(struct agent *a, void *ud, int result, const char *detail)
 {
     (void)a;
     crate_next_source(ud);

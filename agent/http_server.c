@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "agent/agent.h"
+#include "proto/addr.h"
 #include "proto/route.h"
 
 /* One accepted connection: counted against its server's cap until closed. */
@@ -55,15 +55,16 @@ int agent_server_start(struct agent_server *srv, uv_loop_t *loop, const char *li
                        const struct agent_server_limits *limits, agent_server_handler on_req)
 {
     struct sockaddr_storage ss;
-    int rc = agent_parse_addr(listen, &ss);
-    if (rc < 0)
-        return rc;
+    struct proto_peer_addr pa;
+    if (listen == NULL || proto_peer_addr_parse(listen, strlen(listen), &pa) < 0 ||
+        proto_peer_addr_to_sockaddr(&pa, &ss) < 0)
+        return -EINVAL;
     /* The socket first: a port in use (the usual startup error) leaves
      * nothing of h2o behind, only a listener handle closing on the loop. No
      * connection is accepted before the loop runs, and by then h2o is ready. */
     uv_tcp_init(loop, &srv->listener);
     srv->listener.data = srv;
-    rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
+    int rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_accept);
     if (rc < 0) {

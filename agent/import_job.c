@@ -6,10 +6,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uv.h>
+
+#include "agent/core.h"
 #include "agent/import.h"
-#include "agent/internal.h"
+#include "agent/import_job.h"
 #include "agent/log.h"
 #include "proto/alloc.h"
+#include "store/store.h"
+
+/* The import's state: only import_job.c reads or writes it. */
+struct agent_imports {
+    bool importing;
+    bool have_import;
+    struct import_result last_import;
+};
+
+struct agent_imports *agent_imports_new(void)
+{
+    return cc_calloc(1, sizeof(struct agent_imports));
+}
+
+bool agent_import_running(const struct agent *a)
+{
+    return agent_imports(a)->importing;
+}
+
+const struct import_result *agent_import_last(const struct agent *a)
+{
+    struct agent_imports *im = agent_imports(a);
+    return im->have_import ? &im->last_import : NULL;
+}
 
 struct import_job {
     uv_work_t work;
@@ -29,10 +56,10 @@ static void import_after(uv_work_t *w, int status)
 {
     struct import_job *j = container_of(w, struct import_job, work);
     struct agent *a = j->a;
-    a->importing = false;
-    a->have_import = true;
-    agent_news_changed(a);
-    a->last_import = j->res;
+    agent_imports(a)->importing = false;
+    agent_imports(a)->have_import = true;
+    agent_changed(a);
+    agent_imports(a)->last_import = j->res;
     if (j->res.error)
         log_warn("import of %s: %s", j->home, j->res.error_text);
     else
@@ -44,8 +71,8 @@ static void import_after(uv_work_t *w, int status)
                  (unsigned long long)j->res.crates_untrusted, j->res.seconds,
                  j->res.registries_skipped ? "; skipped registries that are not crates.io's: " : "",
                  j->res.skipped_text);
-    a->counters.rejected_conflict += j->res.conflicts;
-    a->counters.rejected += j->res.conflicts;
+    agent_counters(a)->rejected_conflict += j->res.conflicts;
+    agent_counters(a)->rejected += j->res.conflicts;
     free(j->store_dir);
     free(j->home);
     free(j);
@@ -57,7 +84,7 @@ int agent_import_start(struct agent *a, const char *cargo_home)
     if (j == NULL)
         return -ENOMEM;
     j->a = a;
-    j->store_dir = cc_strdup(store_dir(a->store));
+    j->store_dir = cc_strdup(store_dir(agent_store(a)));
     j->home = cc_strdup(cargo_home);
     if (j->store_dir == NULL || j->home == NULL) {
         free(j->store_dir);
@@ -65,13 +92,13 @@ int agent_import_start(struct agent *a, const char *cargo_home)
         free(j);
         return -ENOMEM;
     }
-    int rc = uv_queue_work(&a->loop, &j->work, import_work, import_after);
+    int rc = uv_queue_work(agent_loop(a), &j->work, import_work, import_after);
     if (rc < 0) {
         free(j->store_dir);
         free(j->home);
         free(j);
         return rc;
     }
-    a->importing = true;
+    agent_imports(a)->importing = true;
     return 0;
 }

@@ -1,9 +1,12 @@
-/* agent/listing.c — the offline listing rule (see listing.h). */
+/* agent/listing.c — what an index file looks like when served: the offline
+ * listing rule and the body (see listing.h). */
 #include "agent/listing.h"
 
 #include <string.h>
 
+#include "proto/alloc.h"
 #include "proto/semver.h"
+#include "store/store.h"
 
 /* A range is "satisfied" when it holds a deliverable, non-yanked version: a
  * fresh resolution can then pick something that builds. */
@@ -83,4 +86,26 @@ size_t agent_listing_offline(struct agent_listing_version *v, size_t n)
             withheld++;
     }
     return withheld;
+}
+
+char *agent_index_body(const struct store_index_list *l, const bool *keep, size_t *len)
+{
+    size_t total = 0;
+    *len = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (keep == NULL || keep[i])
+            total += l->rows[i].line_len + 1;
+    char *body = total ? cc_malloc(total) : NULL;
+    if (body == NULL)
+        return NULL;
+    size_t off = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (keep != NULL && !keep[i])
+            continue;
+        memcpy(body + off, l->rows[i].line, l->rows[i].line_len);
+        off += l->rows[i].line_len;
+        body[off++] = '\n';
+    }
+    *len = total;
+    return body;
 }

@@ -16,9 +16,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/internal.h"
+#include "agent/core.h"
+#include "agent/listing.h"
 #include "agent/log.h"
+#include "agent/manifest.h"
+#include "agent/peers.h"
 #include "proto/alloc.h"
+#include "proto/peer.h"
+#include "store/store.h"
+
+struct agent_manifest {
+    uint64_t announced; /* the store sequence peers were last told of */
+    uint8_t *full;      /* cached encodings */
+    size_t full_len;
+    uint64_t full_seq;
+    int64_t full_at;
+    uint8_t *delta;
+    size_t delta_len;
+    uint64_t delta_seq, delta_since;
+    int64_t delta_at;
+};
+
+struct agent_manifest *agent_manifest_new(void)
+{
+    return cc_calloc(1, sizeof(struct agent_manifest));
+}
 
 #define MANIFEST_PEX_REFRESH_S 5
 
@@ -27,7 +49,7 @@ static int index_digest(struct agent *a, const char *name, uint8_t out[PROTO_SHA
                         uint64_t *updated)
 {
     struct store_index_list l;
-    int rc = store_index_list(a->store, name, &l);
+    int rc = store_index_list(agent_store(a), name, &l);
     if (rc < 0)
         return rc;
     size_t len;
@@ -48,17 +70,17 @@ static int build(struct agent *a, uint64_t since, uint64_t seq, uint8_t **out, s
 {
     struct proto_manifest m;
     memset(&m, 0, sizeof m);
-    memcpy(m.pk, a->pk, PROTO_PK_LEN);
+    memcpy(m.pk, agent_id(a)->pk, PROTO_PK_LEN);
     m.seq = seq;
     m.since = since;
     m.time = (uint64_t)agent_now();
     struct store_blob_item *blobs = NULL;
     size_t nblobs = 0, nnames = 0;
     char **names = NULL;
-    int rc = store_blobs_since(a->store, since, &blobs, &nblobs);
+    int rc = store_blobs_since(agent_store(a), since, &blobs, &nblobs);
     if (rc < 0)
         goto out;
-    rc = store_index_names_since(a->store, since, &names, &nnames);
+    rc = store_index_names_since(agent_store(a), since, &names, &nnames);
     if (rc < 0)
         goto out;
     if (nblobs > PROTO_MANIFEST_CRATES_MAX)
@@ -85,10 +107,10 @@ static int build(struct agent *a, uint64_t since, uint64_t seq, uint8_t **out, s
         if (index_digest(a, names[i], it->hash, &it->updated) == 0)
             m.nindex++;
     }
-    for (struct agent_peer *p = a->peers; p && m.npex < PROTO_PEX_MAX; p = p->next)
+    for (struct agent_peer *p = agent_peers_first(a); p && m.npex < PROTO_PEX_MAX; p = p->next)
         if (p->state == PEER_LIVE && !p->removed)
             snprintf(m.pex[m.npex++], PROTO_PEER_ADDR_MAX + 1, "%s", p->addr);
-    rc = proto_manifest_encode(&m, a->sk, true, out, outlen);
+    rc = proto_manifest_encode(&m, agent_id(a)->sk, true, out, outlen);
 out:
     free(blobs);
     store_names_free(names, nnames);
@@ -100,7 +122,7 @@ out:
 
 int agent_manifest_get(struct agent *a, uint64_t since, const uint8_t **buf, size_t *len)
 {
-    uint64_t seq = store_seq(a->store);
+    uint64_t seq = store_seq(agent_store(a));
     int64_t now = agent_now();
     if (since > seq)
         since = 0; /* a sequence we never had (another store, a reset): the full manifest */
@@ -108,60 +130,61 @@ int agent_manifest_get(struct agent *a, uint64_t since, const uint8_t **buf, siz
      * after MANIFEST_PEX_REFRESH_S so newly learnt peers still spread (deltas
      * carry the pex list too). */
     if (since == 0) {
-        if (a->mf.full == NULL || a->mf.full_seq != seq ||
-            now - a->mf.full_at >= MANIFEST_PEX_REFRESH_S) {
-            free(a->mf.full);
-            a->mf.full = NULL;
-            int rc = build(a, 0, seq, &a->mf.full, &a->mf.full_len);
+        if (agent_manifest(a)->full == NULL || agent_manifest(a)->full_seq != seq ||
+            now - agent_manifest(a)->full_at >= MANIFEST_PEX_REFRESH_S) {
+            free(agent_manifest(a)->full);
+            agent_manifest(a)->full = NULL;
+            int rc = build(a, 0, seq, &agent_manifest(a)->full, &agent_manifest(a)->full_len);
             if (rc < 0)
                 return rc;
-            a->mf.full_seq = seq;
-            a->mf.full_at = now;
+            agent_manifest(a)->full_seq = seq;
+            agent_manifest(a)->full_at = now;
         }
-        *buf = a->mf.full;
-        *len = a->mf.full_len;
+        *buf = agent_manifest(a)->full;
+        *len = agent_manifest(a)->full_len;
         return 0;
     }
-    if (a->mf.delta == NULL || a->mf.delta_seq != seq || a->mf.delta_since != since ||
-        now - a->mf.delta_at >= MANIFEST_PEX_REFRESH_S) {
-        free(a->mf.delta);
-        a->mf.delta = NULL;
-        int rc = build(a, since, seq, &a->mf.delta, &a->mf.delta_len);
+    if (agent_manifest(a)->delta == NULL || agent_manifest(a)->delta_seq != seq ||
+        agent_manifest(a)->delta_since != since ||
+        now - agent_manifest(a)->delta_at >= MANIFEST_PEX_REFRESH_S) {
+        free(agent_manifest(a)->delta);
+        agent_manifest(a)->delta = NULL;
+        int rc = build(a, since, seq, &agent_manifest(a)->delta, &agent_manifest(a)->delta_len);
         if (rc < 0)
             return rc;
-        a->mf.delta_seq = seq;
-        a->mf.delta_since = since;
-        a->mf.delta_at = now;
+        agent_manifest(a)->delta_seq = seq;
+        agent_manifest(a)->delta_since = since;
+        agent_manifest(a)->delta_at = now;
     }
-    *buf = a->mf.delta;
-    *len = a->mf.delta_len;
+    *buf = agent_manifest(a)->delta;
+    *len = agent_manifest(a)->delta_len;
     return 0;
 }
 
 void agent_manifest_tick(struct agent *a)
 {
-    uint64_t seq = store_seq(a->store);
-    if (seq == a->mf.announced)
+    uint64_t seq = store_seq(agent_store(a));
+    if (seq == agent_manifest(a)->announced)
         return;
-    a->mf.announced = seq;
+    agent_manifest(a)->announced = seq;
     log_debug("store sequence %llu: re-announcing", (unsigned long long)seq);
-    agent_peers_announce(a);
+    agent_peers_announce(a, seq);
 }
 
 void agent_manifest_init(struct agent *a)
 {
-    memset(&a->mf, 0, sizeof a->mf);
-    a->mf.announced = store_seq(a->store);
+    memset(agent_manifest(a), 0, sizeof *agent_manifest(a));
+    agent_manifest(a)->announced = store_seq(agent_store(a));
 }
 
 void agent_manifest_close(struct agent *a)
 {
-    free(a->mf.full);
-    free(a->mf.delta);
-    a->mf.full = a->mf.delta = NULL;
+    free(agent_manifest(a)->full);
+    free(agent_manifest(a)->delta);
+    agent_manifest(a)->full = agent_manifest(a)->delta = NULL;
 }
 
 uint64_t agent_manifest_seq(const struct agent *a)
 {
-    return a->mf.announced;
+    return agent_manifest(a)->announced;
 }

@@ -1,7 +1,7 @@
 /* agent/news.c — news between peers, as it happens (GET /peer/1/news, a long
  * poll; the message is proto/peer.h's struct proto_news).
  *
- * Holder side. a->news.gen counts changes of anything a peer acts on: the
+ * Holder side. agent_news(a)->gen counts changes of anything a peer acts on: the
  * store's sequence (crates or index entries gained), the set of crates this
  * agent is fetching, the live peers it knows, its upload load. A request
  * "since=G" whose G differs from the current generation is answered at once;
@@ -22,11 +22,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/internal.h"
+#include <h2o.h>
+#include <uv.h>
+
+#include "agent/core.h"
+#include "agent/http_client.h"
+#include "agent/http_server.h"
 #include "agent/log.h"
-#include "proto/config.h"
-#include "proto/route.h"
+#include "agent/news.h"
+#include "agent/peers.h"
+#include "agent/uploads.h"
 #include "proto/alloc.h"
+#include "proto/config.h"
+#include "proto/peer.h"
+#include "proto/route.h"
+#include "store/store.h"
+
+struct news_waiter;
+struct agent_news {
+    bool started;
+    uint64_t gen; /* moves with anything peers act on */
+    uv_timer_t coalesce, deadlines;
+    struct news_waiter *parked; /* oldest first */
+    size_t nparked;
+    uint8_t *wire; /* encoding of generation wire_gen */
+    size_t wire_len;
+    uint64_t wire_gen;
+    uint8_t fetching[PROTO_NEWS_FETCHING_MAX][PROTO_SHA256_LEN]; /* transfers in flight */
+    size_t nfetching;
+};
+
+struct agent_news *agent_news_new(void)
+{
+    return cc_calloc(1, sizeof(struct agent_news));
+}
 
 #define NEWS_PARKED_MAX 256
 #define NEWS_COALESCE_MS 3
@@ -56,30 +85,31 @@ static struct agent *news_agent(uv_timer_t *t)
 
 static int encode_current(struct agent *a)
 {
-    struct agent_news *ns = &a->news;
+    struct agent_news *ns = agent_news(a);
     if (ns->wire != NULL && ns->wire_gen == ns->gen)
         return 0;
     struct proto_news n;
     memset(&n, 0, sizeof n);
-    memcpy(n.pk, a->pk, PROTO_PK_LEN);
+    memcpy(n.pk, agent_id(a)->pk, PROTO_PK_LEN);
     n.gen = ns->gen;
-    n.seq = store_seq(a->store);
+    n.seq = store_seq(agent_store(a));
     n.time = (uint64_t)agent_now();
     unsigned active = agent_uploads_active(a), waiting = agent_uploads_waiting(a);
     n.uploads = (uint16_t)(active > 0xffff ? 0xffff : active);
-    n.upload_slots = (uint16_t)agent_peerapi_slots(a);
+    n.upload_slots = (uint16_t)agent_uploads_slots(a);
     n.upload_waiting = (uint16_t)(waiting > 0xffff ? 0xffff : waiting);
     n.fetching = ns->fetching;
     n.nfetching = ns->nfetching > PROTO_NEWS_FETCHING_MAX ? PROTO_NEWS_FETCHING_MAX : ns->nfetching;
     struct proto_peer_addr peers[PROTO_NEWS_PEERS_MAX];
-    for (struct agent_peer *p = a->peers; p && n.npeers < PROTO_NEWS_PEERS_MAX; p = p->next)
+    for (struct agent_peer *p = agent_peers_first(a); p && n.npeers < PROTO_NEWS_PEERS_MAX;
+         p = p->next)
         if (p->state == PEER_LIVE && !p->removed &&
             proto_peer_addr_parse(p->addr, strlen(p->addr), &peers[n.npeers]) == 0)
             n.npeers++;
     n.peers = peers;
     uint8_t *wire;
     size_t len;
-    int rc = proto_news_encode(&n, a->sk, &wire, &len);
+    int rc = proto_news_encode(&n, agent_id(a)->sk, &wire, &len);
     if (rc < 0)
         return rc;
     free(ns->wire);
@@ -95,7 +125,7 @@ static void respond(struct agent *a, h2o_req_t *req)
         agent_respond_text(req, 500, "Internal Server Error", "cannot encode news\n");
         return;
     }
-    agent_respond_bytes(req, NEWS_CTYPE, a->news.wire, a->news.wire_len);
+    agent_respond_bytes(req, NEWS_CTYPE, agent_news(a)->wire, agent_news(a)->wire_len);
 }
 
 static void link_dispose(void *ptr)
@@ -108,9 +138,9 @@ static void link_dispose(void *ptr)
 /* Answer parked polls: all of them, or only those past their deadline. */
 static void release(struct agent *a, bool all)
 {
-    struct agent_news *ns = &a->news;
-    uv_update_time(&a->loop);
-    uint64_t now = uv_now(&a->loop);
+    struct agent_news *ns = agent_news(a);
+    uv_update_time(agent_loop(a));
+    uint64_t now = uv_now(agent_loop(a));
     struct news_waiter **pp = &ns->parked;
     while (*pp) {
         struct news_waiter *w = *pp;
@@ -140,18 +170,18 @@ static void on_deadlines(uv_timer_t *t)
 
 void agent_news_changed(struct agent *a)
 {
-    struct agent_news *ns = &a->news;
+    struct agent_news *ns = agent_news(a);
     ns->gen++;
-    if (!ns->started || a->stopping || ns->nparked == 0 ||
+    if (!ns->started || agent_stopping(a) || ns->nparked == 0 ||
         uv_is_active((uv_handle_t *)&ns->coalesce))
         return;
-    uv_update_time(&a->loop);
+    uv_update_time(agent_loop(a));
     uv_timer_start(&ns->coalesce, on_coalesced, NEWS_COALESCE_MS, 0);
 }
 
 void agent_news_serve(struct agent *a, h2o_req_t *req, const struct proto_route *r)
 {
-    struct agent_news *ns = &a->news;
+    struct agent_news *ns = agent_news(a);
     if (r->since != ns->gen || r->wait == 0 || !ns->started) {
         respond(a, req);
         return;
@@ -178,8 +208,8 @@ void agent_news_serve(struct agent *a, h2o_req_t *req, const struct proto_route 
     l->w = w;
     w->link = l;
     w->req = req;
-    uv_update_time(&a->loop);
-    w->deadline_ms = uv_now(&a->loop) + (uint64_t)r->wait * 1000u;
+    uv_update_time(agent_loop(a));
+    w->deadline_ms = uv_now(agent_loop(a)) + (uint64_t)r->wait * 1000u;
     /* appended, so the list stays oldest first */
     struct news_waiter **pp = &ns->parked;
     while (*pp)
@@ -192,7 +222,7 @@ void agent_news_serve(struct agent *a, h2o_req_t *req, const struct proto_route 
 
 void agent_news_fetching(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], bool on)
 {
-    struct agent_news *ns = &a->news;
+    struct agent_news *ns = agent_news(a);
     log_debug("fetching %02x%02x%02x%02x: %s", sha[0], sha[1], sha[2], sha[3], on ? "on" : "off");
     for (size_t i = 0; i < ns->nfetching; i++) {
         if (memcmp(ns->fetching[i], sha, PROTO_SHA256_LEN) != 0)
@@ -228,7 +258,7 @@ static void news_done(void *ud, struct agent_http_response *res)
     struct agent_peer *p = ud;
     struct agent *a = p->a;
     p->news_polling = false;
-    if (p->removed || a->stopping) {
+    if (p->removed || agent_stopping(a)) {
         agent_peer_unref(p);
         return;
     }
@@ -242,9 +272,9 @@ static void news_done(void *ud, struct agent_http_response *res)
     }
     if (rc < 0) {
         if (rc != -EIO) {
-            a->counters.rejected_peer_signature++;
-            a->counters.rejected++;
-            p->n.fail_signature++;
+            agent_counters(a)->rejected_peer_signature++;
+            agent_counters(a)->rejected++;
+            agent_peer_count_fail(p, PEER_FAIL_SIGNATURE);
         }
         char f[256];
         log_debug("peer %s: news poll failed (%s)", p->addr,
@@ -279,7 +309,7 @@ static void news_done(void *ud, struct agent_http_response *res)
     if (moved)
         agent_peer_manifest_now(p); /* fetches are woken when the delta is applied */
     else
-        agent_fetch_kick(a); /* fetches waiting for this neighbour look again */
+        agent_sources_changed(a); /* fetches waiting for this neighbour look again */
     agent_news_poll(p);
     agent_peer_unref(p);
 }
@@ -287,7 +317,7 @@ static void news_done(void *ud, struct agent_http_response *res)
 void agent_news_poll(struct agent_peer *p)
 {
     struct agent *a = p->a;
-    if (p->news_polling || p->removed || a->stopping || p->state != PEER_LIVE ||
+    if (p->news_polling || p->removed || agent_stopping(a) || p->state != PEER_LIVE ||
         !(p->caps & PROTO_CAP_NEWS))
         return;
     char url[PROTO_URL_MAX];
@@ -302,7 +332,7 @@ void agent_news_poll(struct agent_peer *p)
         .timeout_ms = (NEWS_WAIT_S + 10) * 1000,
     };
     agent_peer_ref(p);
-    if (agent_http_get(&a->http, &req, news_done, p) == 0)
+    if (agent_http_get(agent_http(a), &req, news_done, p) == 0)
         p->news_polling = true;
     else
         agent_peer_unref(p);
@@ -312,9 +342,9 @@ void agent_news_poll(struct agent_peer *p)
 
 void agent_news_init(struct agent *a)
 {
-    struct agent_news *ns = &a->news;
-    uv_timer_init(&a->loop, &ns->coalesce);
-    uv_timer_init(&a->loop, &ns->deadlines);
+    struct agent_news *ns = agent_news(a);
+    uv_timer_init(agent_loop(a), &ns->coalesce);
+    uv_timer_init(agent_loop(a), &ns->deadlines);
     ns->coalesce.data = ns->deadlines.data = a;
     uv_timer_start(&ns->deadlines, on_deadlines, 1000, 1000);
     ns->gen = 1; /* a requester that knows nothing asks since=0: answered at once */
@@ -323,7 +353,7 @@ void agent_news_init(struct agent *a)
 
 void agent_news_close(struct agent *a)
 {
-    struct agent_news *ns = &a->news;
+    struct agent_news *ns = agent_news(a);
     if (!ns->started)
         return;
     ns->started = false;

@@ -19,15 +19,45 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "agent/internal.h"
+#include <h2o.h>
+
+#include "agent/core.h"
+#include "agent/http_server.h"
+#include "agent/listing.h"
 #include "agent/log.h"
+#include "agent/manifest.h"
+#include "agent/news.h"
+#include "agent/peerapi.h"
+#include "agent/peers.h"
 #include "agent/relay.h"
+#include "agent/uploads.h"
+#include "proto/alloc.h"
+#include "proto/peer.h"
+#include "proto/route.h"
+#include "store/store.h"
+
+/* The peer side's state: only peerapi.c reads or writes it. */
+struct agent_peerapi {
+    struct agent *a;
+    struct agent_server peer;
+    uint16_t peer_port; /* 0 when --peer-listen off */
+};
+
+struct agent_peerapi *agent_peerapi_new(void)
+{
+    return cc_calloc(1, sizeof(struct agent_peerapi));
+}
+
+uint16_t agent_peerapi_port(const struct agent *a)
+{
+    return agent_peerapi(a)->peer_port;
+}
 
 #define PEER_CTYPE "application/x-cratecast"
 
 static struct agent *req_agent(h2o_req_t *req)
 {
-    return container_of(req->conn->ctx, struct agent, peer.ctx);
+    return container_of(req->conn->ctx, struct agent_peerapi, peer.ctx)->a;
 }
 
 static void learn_requester(struct agent *a, h2o_req_t *req, uint16_t port)
@@ -49,17 +79,17 @@ static void serve_hello(struct agent *a, h2o_req_t *req, const struct proto_rout
 {
     struct proto_hello h;
     memset(&h, 0, sizeof h);
-    memcpy(h.pk, a->pk, PROTO_PK_LEN);
+    memcpy(h.pk, agent_id(a)->pk, PROTO_PK_LEN);
     h.version = PROTO_PEER_VERSION;
     h.caps = PROTO_CAP_MANIFEST | PROTO_CAP_DELTA | PROTO_CAP_CRATE | PROTO_CAP_INDEX |
              PROTO_CAP_PEX | PROTO_CAP_NEWS | PROTO_CAP_RELAY;
-    h.seq = store_seq(a->store);
+    h.seq = store_seq(agent_store(a));
     h.time = (uint64_t)agent_now();
-    h.peer_port = a->peer_port;
+    h.peer_port = agent_peerapi(a)->peer_port;
     memcpy(h.nonce, r->nonce, PROTO_NONCE_LEN);
     uint8_t *buf;
     size_t len;
-    if (proto_hello_encode(&h, a->sk, &buf, &len) < 0) {
+    if (proto_hello_encode(&h, agent_id(a)->sk, &buf, &len) < 0) {
         agent_respond_text(req, 500, "Internal Server Error", "cannot sign\n");
         return;
     }
@@ -85,7 +115,7 @@ static void serve_manifest(struct agent *a, h2o_req_t *req, const struct proto_r
 static void serve_index(struct agent *a, h2o_req_t *req, const struct proto_route *r)
 {
     struct store_index_list l;
-    if (store_index_list(a->store, r->name, &l) < 0) {
+    if (store_index_list(agent_store(a), r->name, &l) < 0) {
         agent_respond_text(req, 500, "Internal Server Error", "store error\n");
         return;
     }
@@ -103,14 +133,14 @@ static void serve_index(struct agent *a, h2o_req_t *req, const struct proto_rout
     }
     struct proto_peer_index x;
     memset(&x, 0, sizeof x);
-    memcpy(x.pk, a->pk, PROTO_PK_LEN);
+    memcpy(x.pk, agent_id(a)->pk, PROTO_PK_LEN);
     proto_name_lower(r->name, x.name, sizeof x.name);
     x.time = (uint64_t)agent_now();
     x.lines = (const uint8_t *)body;
     x.len = total;
     uint8_t *buf;
     size_t len;
-    int rc = proto_peer_index_encode(&x, a->sk, true, &buf, &len);
+    int rc = proto_peer_index_encode(&x, agent_id(a)->sk, true, &buf, &len);
     free(body);
     if (rc < 0) {
         agent_respond_text(req, 500, "Internal Server Error", "cannot encode\n");
@@ -122,7 +152,7 @@ static void serve_index(struct agent *a, h2o_req_t *req, const struct proto_rout
 
 static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_route *r)
 {
-    if (!store_blob_has(a->store, r->sha256)) {
+    if (!store_blob_has(agent_store(a), r->sha256)) {
         /* being fetched right now: passed on as it arrives (relay.h) */
         int rc = agent_relay_start(a, req, r->sha256);
         if (rc == 0)
@@ -143,7 +173,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct agent *a = req_agent(req);
     struct proto_route r;
-    if (!agent_server_route(req, &r, &a->counters.rejected_request))
+    if (!agent_server_route(req, &r, &agent_counters(a)->rejected_request))
         return 0;
     switch (r.kind) {
     case PROTO_ROUTE_PEER_HELLO:
@@ -172,14 +202,15 @@ int agent_peerapi_start(struct agent *a, const char *listen)
 {
     /* the LAN may flood this port: its own cap, below the Cargo side's */
     static const struct agent_server_limits limits = {.max_conns = 256, .http2 = false};
-    int rc = agent_server_start(&a->peer, &a->loop, listen, &limits, on_req);
+    agent_peerapi(a)->a = a;
+    int rc = agent_server_start(&agent_peerapi(a)->peer, agent_loop(a), listen, &limits, on_req);
     if (rc < 0)
         return rc;
-    a->peer_port = (uint16_t)agent_server_port(&a->peer);
+    agent_peerapi(a)->peer_port = (uint16_t)agent_server_port(&agent_peerapi(a)->peer);
     return 0;
 }
 
 void agent_peerapi_stop(struct agent *a)
 {
-    agent_server_stop(&a->peer);
+    agent_server_stop(&agent_peerapi(a)->peer);
 }

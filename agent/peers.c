@@ -19,15 +19,77 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/internal.h"
-#include "agent/log.h"
-#include "proto/addr.h"
-#include "proto/config.h"
-#include "proto/route.h"
-#include "proto/alloc.h"
-
 #include <sodium.h>
 #include <stdio.h>
+
+#include <uv.h>
+
+#include "agent/core.h"
+#include "agent/discovery.h"
+#include "agent/http_client.h"
+#include "agent/log.h"
+#include "agent/peer_select.h"
+#include "agent/peers.h"
+#include "agent/waiters.h"
+#include "proto/addr.h"
+#include "proto/alloc.h"
+#include "proto/config.h"
+#include "proto/peer.h"
+#include "proto/route.h"
+
+/* The peer table: only peers.c reads or writes it. */
+struct agent_peers {
+    struct agent_peer *list;
+    size_t npeers;
+    uint8_t (*trusted)[PROTO_PK_LEN]; /* --trust keys */
+    size_t ntrusted;
+#define AGENT_SELF_ADDRS_MAX 8
+    char self_addrs[AGENT_SELF_ADDRS_MAX][PROTO_PEER_ADDR_MAX + 1]; /* where we reached ourselves */
+    size_t nself_addrs;
+    bool peers_ready;
+    struct proto_peer_addr forgotten[256]; /* pex addresses dropped after failing (a ring) */
+    size_t nforgotten;
+    struct agent_token_bucket {
+        double tokens;
+        int64_t at;
+    } pex_tokens, hello_tokens; /* new addresses allowed now: announced, or from a hello */
+    struct agent_waiters peer_waiters;
+    uv_timer_t peers_ready_timer;
+    struct agent_discovery *discovery;
+    uint16_t peer_port; /* ours (0 when --peer-listen off) */
+    uint64_t seq;       /* the store sequence our TXT record announces */
+};
+
+struct agent_peers *agent_peers_new(void)
+{
+    return cc_calloc(1, sizeof(struct agent_peers));
+}
+
+struct agent_peer *agent_peers_first(const struct agent *a)
+{
+    return agent_peers(a)->list;
+}
+
+bool agent_peers_ready(const struct agent *a)
+{
+    return agent_peers(a)->peers_ready;
+}
+
+struct agent_discovery *agent_peers_discovery(const struct agent *a)
+{
+    return agent_peers(a)->discovery;
+}
+
+void agent_peer_slot_take(struct agent_peer *p)
+{
+    p->inflight++;
+}
+
+void agent_peer_slot_give(struct agent_peer *p)
+{
+    if (p->inflight)
+        p->inflight--;
+}
 
 #define PEERS_MAX 64
 #define PEERS_PEX_MAX 40 /* pex peers at most: room is kept for static, mDNS and newcomers */
@@ -124,29 +186,29 @@ void agent_peer_unref(struct agent_peer *p)
 static void peer_remove(struct agent_peer *p)
 {
     struct agent *a = p->a;
-    for (struct agent_peer **pp = &a->peers; *pp; pp = &(*pp)->next) {
+    for (struct agent_peer **pp = &agent_peers(a)->list; *pp; pp = &(*pp)->next) {
         if (*pp == p) {
             *pp = p->next;
-            a->npeers--;
+            agent_peers(a)->npeers--;
             break;
         }
     }
     p->removed = true;
     uv_timer_stop(&p->timer);
     if (p->state == PEER_LIVE)
-        agent_news_changed(a);
+        agent_changed(a);
     peer_maybe_free(p);
 }
 
 static bool addr_is_self(struct agent *a, const char *addr)
 {
-    for (size_t i = 0; i < a->nself_addrs; i++)
-        if (strcmp(a->self_addrs[i], addr) == 0)
+    for (size_t i = 0; i < agent_peers(a)->nself_addrs; i++)
+        if (strcmp(agent_peers(a)->self_addrs[i], addr) == 0)
             return true;
-    if (a->peer_port == 0)
+    if (agent_peers(a)->peer_port == 0)
         return false;
     struct proto_host_port hp;
-    if (proto_host_port_parse(addr, strlen(addr), &hp) < 0 || hp.port != a->peer_port)
+    if (proto_host_port_parse(addr, strlen(addr), &hp) < 0 || hp.port != agent_peers(a)->peer_port)
         return false;
     return (hp.host_len == 9 && memcmp(hp.host, "127.0.0.1", 9) == 0) ||
            (hp.host_len == 9 && memcmp(hp.host, "localhost", 9) == 0);
@@ -166,7 +228,7 @@ static uint64_t usefulness(const struct agent_peer *p)
 static bool make_room(struct agent *a, enum peer_via via)
 {
     struct agent_peer *victim = NULL;
-    for (struct agent_peer *p = a->peers; p; p = p->next) {
+    for (struct agent_peer *p = agent_peers(a)->list; p; p = p->next) {
         if (p->via == PEER_VIA_STATIC || p->polling || p->refs > 0 || p->news_polling)
             continue;
         if (via == PEER_VIA_PEX && (p->via != PEER_VIA_PEX || usefulness(p) > 1))
@@ -185,8 +247,8 @@ static bool make_room(struct agent *a, enum peer_via via)
 
 static bool forgotten(const struct agent *a, const struct proto_peer_addr *pa)
 {
-    for (size_t i = 0; i < a->nforgotten && i < FORGOTTEN_MAX; i++)
-        if (proto_peer_addr_eq(&a->forgotten[i], pa))
+    for (size_t i = 0; i < agent_peers(a)->nforgotten && i < FORGOTTEN_MAX; i++)
+        if (proto_peer_addr_eq(&agent_peers(a)->forgotten[i], pa))
             return true;
     return false;
 }
@@ -195,7 +257,7 @@ static void forget(struct agent *a, const char *addr)
 {
     struct proto_peer_addr pa;
     if (proto_peer_addr_parse(addr, strlen(addr), &pa) == 0 && !forgotten(a, &pa))
-        a->forgotten[a->nforgotten++ % FORGOTTEN_MAX] = pa;
+        agent_peers(a)->forgotten[agent_peers(a)->nforgotten++ % FORGOTTEN_MAX] = pa;
 }
 
 /* A token bucket of `per_minute` new addresses a minute (and as the burst). */
@@ -236,7 +298,7 @@ static struct agent_peer *peers_add(struct agent *a, const char *addr_in, enum p
                                     bool from_hello)
 {
     char addr[PROTO_PEER_ADDR_MAX + 1];
-    if (a->stopping || strlen(addr_in) > PROTO_PEER_ADDR_MAX)
+    if (agent_stopping(a) || strlen(addr_in) > PROTO_PEER_ADDR_MAX)
         return NULL;
     if (via != PEER_VIA_STATIC) {
         /* what the network says is an address only as an IP literal and a port,
@@ -253,7 +315,7 @@ static struct agent_peer *peers_add(struct agent *a, const char *addr_in, enum p
     if (addr_is_self(a, addr))
         return NULL;
     size_t npex = 0;
-    for (struct agent_peer *p = a->peers; p; p = p->next) {
+    for (struct agent_peer *p = agent_peers(a)->list; p; p = p->next) {
         if (strcmp(p->addr, addr) == 0) {
             /* a stronger source wins: static > mdns > pex */
             if (via < p->via)
@@ -265,10 +327,11 @@ static struct agent_peer *peers_add(struct agent *a, const char *addr_in, enum p
         }
         npex += p->via == PEER_VIA_PEX;
     }
-    if (via == PEER_VIA_PEX && !take_token(from_hello ? &a->hello_tokens : &a->pex_tokens,
-                                           from_hello ? HELLO_PER_MINUTE : PEX_PER_MINUTE))
+    if (via == PEER_VIA_PEX &&
+        !take_token(from_hello ? &agent_peers(a)->hello_tokens : &agent_peers(a)->pex_tokens,
+                    from_hello ? HELLO_PER_MINUTE : PEX_PER_MINUTE))
         return NULL; /* a flood of addresses is not a flood of connections */
-    if ((a->npeers >= PEERS_MAX || (via == PEER_VIA_PEX && npex >= PEERS_PEX_MAX)) &&
+    if ((agent_peers(a)->npeers >= PEERS_MAX || (via == PEER_VIA_PEX && npex >= PEERS_PEX_MAX)) &&
         !make_room(a, via))
         return NULL;
     struct agent_peer *p = cc_calloc(1, sizeof *p);
@@ -278,10 +341,10 @@ static struct agent_peer *peers_add(struct agent *a, const char *addr_in, enum p
     snprintf(p->addr, sizeof p->addr, "%s", addr);
     p->via = via;
     p->state = PEER_CONNECTING;
-    uv_timer_init(&a->loop, &p->timer);
-    p->next = a->peers;
-    a->peers = p;
-    a->npeers++;
+    uv_timer_init(agent_loop(a), &p->timer);
+    p->next = agent_peers(a)->list;
+    agent_peers(a)->list = p;
+    agent_peers(a)->npeers++;
     log_info("peer %s (%s): added", addr, agent_peer_via_name(via));
     poll_start(p);
     return p;
@@ -296,9 +359,9 @@ static void on_timer(uv_timer_t *t)
 
 static void schedule(struct agent_peer *p, uint64_t ms)
 {
-    if (p->removed || p->a->stopping)
+    if (p->removed || agent_stopping(p->a))
         return;
-    uv_update_time(&p->a->loop);
+    uv_update_time(agent_loop(p->a));
     uv_timer_start(&p->timer, on_timer, ms, 0);
 }
 
@@ -310,13 +373,13 @@ static void set_state(struct agent_peer *p, enum peer_state st)
     bool was_live = p->state == PEER_LIVE;
     p->state = st;
     if (was_live != (st == PEER_LIVE))
-        agent_news_changed(p->a);
+        agent_changed(p->a);
 }
 
 /* A poll ended: poll again at once if that was asked for meanwhile. */
 static bool repoll_pending(struct agent_peer *p)
 {
-    if (!p->repoll || p->removed || p->a->stopping)
+    if (!p->repoll || p->removed || agent_stopping(p->a))
         return false;
     p->repoll = false;
     poll_start(p);
@@ -357,10 +420,10 @@ static void poll_failed(struct agent_peer *p, const char *why, bool bad_data)
 
 static bool key_trusted(struct agent *a, const uint8_t pk[PROTO_PK_LEN])
 {
-    if (a->opt->trust == AGENT_TRUST_OPEN)
+    if (agent_opt(a)->trust == AGENT_TRUST_OPEN)
         return true;
-    for (size_t i = 0; i < a->ntrusted; i++)
-        if (memcmp(a->trusted[i], pk, PROTO_PK_LEN) == 0)
+    for (size_t i = 0; i < agent_peers(a)->ntrusted; i++)
+        if (memcmp(agent_peers(a)->trusted[i], pk, PROTO_PK_LEN) == 0)
             return true;
     return false;
 }
@@ -380,7 +443,7 @@ static int cmp_index(const void *x, const void *y)
 /* Did we merge these very index bytes from another peer? */
 static bool merged_elsewhere(const struct agent_peer *p, const struct peer_index_item *it)
 {
-    for (struct agent_peer *q = p->a->peers; q; q = q->next) {
+    for (struct agent_peer *q = agent_peers(p->a)->list; q; q = q->next) {
         if (q == p)
             continue;
         struct peer_index_item *o = agent_peer_index_item(q, it->name);
@@ -406,7 +469,7 @@ static int apply_manifest(struct agent_peer *p, const struct proto_manifest *m)
     for (;;) {
         size_t others = 0;
         struct agent_peer *largest = NULL;
-        for (struct agent_peer *q = p->a->peers; q; q = q->next) {
+        for (struct agent_peer *q = agent_peers(p->a)->list; q; q = q->next) {
             if (q == p)
                 continue;
             others += q->ncrates + q->nindex;
@@ -479,7 +542,7 @@ static int apply_manifest(struct agent_peer *p, const struct proto_manifest *m)
 /* A poll answered after its peer was removed or the agent began to stop. */
 static bool poll_abandoned(struct agent_peer *p)
 {
-    if (!p->removed && !p->a->stopping)
+    if (!p->removed && !agent_stopping(p->a))
         return false;
     p->polling = false;
     peer_maybe_free(p);
@@ -503,8 +566,8 @@ static void manifest_done(void *ud, struct agent_http_response *res)
     if (rc < 0 || memcmp(m.pk, p->pk, PROTO_PK_LEN) != 0) {
         if (rc == 0)
             proto_manifest_clear(&m);
-        a->counters.rejected_peer_signature++;
-        a->counters.rejected++;
+        agent_counters(a)->rejected_peer_signature++;
+        agent_counters(a)->rejected++;
         p->n.fail_signature++;
         poll_failed(p, rc < 0 ? "manifest does not verify" : "manifest signed by another key",
                     true);
@@ -539,10 +602,10 @@ static void manifest_done(void *ud, struct agent_http_response *res)
     p->polling = false;
     p->last_seen = agent_now();
     ready_check(a);
-    agent_fetch_kick(a); /* new holdings: fetches waiting for them look again */
+    agent_sources_changed(a); /* new holdings: fetches waiting for them look again */
     if (repoll_pending(p))
         return;
-    agent_news_poll(p);
+    agent_peer_live(p);
     schedule(p, POLL_LIVE_MS);
 }
 
@@ -558,7 +621,7 @@ static void manifest_fetch(struct agent_peer *p)
         .connect_timeout_ms = 2000,
         .timeout_ms = 30000,
     };
-    if (agent_http_get(&p->a->http, &req, manifest_done, p) < 0)
+    if (agent_http_get(agent_http(p->a), &req, manifest_done, p) < 0)
         poll_failed(p, "out of memory", false);
 }
 
@@ -577,15 +640,16 @@ static void hello_done(void *ud, struct agent_http_response *res)
     struct proto_hello h;
     int rc = proto_hello_decode(res->body, res->len, &h);
     if (rc < 0 || memcmp(h.nonce, p->nonce, PROTO_NONCE_LEN) != 0) {
-        a->counters.rejected_peer_signature++;
-        a->counters.rejected++;
+        agent_counters(a)->rejected_peer_signature++;
+        agent_counters(a)->rejected++;
         p->n.fail_signature++;
         poll_failed(p, rc < 0 ? "hello does not verify" : "hello does not answer our nonce", true);
         return;
     }
-    if (memcmp(h.pk, a->pk, PROTO_PK_LEN) == 0) { /* ourselves, under another address */
-        if (a->nself_addrs < AGENT_SELF_ADDRS_MAX)
-            snprintf(a->self_addrs[a->nself_addrs++], sizeof a->self_addrs[0], "%s", p->addr);
+    if (memcmp(h.pk, agent_id(a)->pk, PROTO_PK_LEN) == 0) { /* ourselves, under another address */
+        if (agent_peers(a)->nself_addrs < AGENT_SELF_ADDRS_MAX)
+            snprintf(agent_peers(a)->self_addrs[agent_peers(a)->nself_addrs++],
+                     sizeof agent_peers(a)->self_addrs[0], "%s", p->addr);
         log_debug("peer %s is this agent: ignored from now on", p->addr);
         p->polling = false;
         peer_remove(p);
@@ -626,7 +690,7 @@ static void hello_done(void *ud, struct agent_http_response *res)
         ready_check(a);
         if (repoll_pending(p))
             return;
-        agent_news_poll(p);
+        agent_peer_live(p);
         schedule(p, POLL_LIVE_MS);
         return;
     }
@@ -636,12 +700,12 @@ static void hello_done(void *ud, struct agent_http_response *res)
 static void poll_start(struct agent_peer *p)
 {
     struct agent *a = p->a;
-    if (p->polling || p->removed || a->stopping)
+    if (p->polling || p->removed || agent_stopping(a))
         return;
     uv_timer_stop(&p->timer);
     randombytes_buf(p->nonce, sizeof p->nonce);
     char url[PROTO_URL_MAX];
-    struct proto_route route = {.kind = PROTO_ROUTE_PEER_HELLO, .port = a->peer_port};
+    struct proto_route route = {.kind = PROTO_ROUTE_PEER_HELLO, .port = agent_peers(a)->peer_port};
     memcpy(route.nonce, p->nonce, sizeof route.nonce);
     if (proto_route_peer_url(p->addr, &route, url, sizeof url) < 0) {
         peer_remove(p);
@@ -653,7 +717,7 @@ static void poll_start(struct agent_peer *p)
         .connect_timeout_ms = 2000,
         .timeout_ms = 5000,
     };
-    if (agent_http_get(&a->http, &req, hello_done, p) == 0)
+    if (agent_http_get(agent_http(a), &req, hello_done, p) == 0)
         p->polling = true;
     else
         schedule(p, 1000);
@@ -661,7 +725,7 @@ static void poll_start(struct agent_peer *p)
 
 void agent_peer_poll_now(struct agent_peer *p)
 {
-    if (p->removed || p->a->stopping)
+    if (p->removed || agent_stopping(p->a))
         return;
     if (p->polling)
         p->repoll = true;
@@ -671,7 +735,7 @@ void agent_peer_poll_now(struct agent_peer *p)
 
 void agent_peer_manifest_now(struct agent_peer *p)
 {
-    if (p->removed || p->a->stopping)
+    if (p->removed || agent_stopping(p->a))
         return;
     if (p->polling) {
         p->repoll = true;
@@ -693,7 +757,7 @@ static void mdns_found(void *ud, const char *host, uint16_t port, const struct p
     char addr[PROTO_PEER_ADDR_TEXT_MAX];
     if (proto_peer_addr_join(host, port, addr) < 0)
         return;
-    if (strcmp(txt->id, a->key_id) == 0)
+    if (strcmp(txt->id, agent_id(a)->key_id) == 0)
         return; /* our own announcement */
     struct agent_peer *p = agent_peers_add(a, addr, PEER_VIA_MDNS);
     if (p == NULL)
@@ -712,7 +776,7 @@ static void mdns_lost(void *ud, const char *host, uint16_t port)
     char addr[PROTO_PEER_ADDR_TEXT_MAX];
     if (proto_peer_addr_join(host, port, addr) < 0)
         return;
-    for (struct agent_peer *p = a->peers; p; p = p->next) {
+    for (struct agent_peer *p = agent_peers(a)->list; p; p = p->next) {
         if (strcmp(p->addr, addr) == 0 && p->via == PEER_VIA_MDNS) {
             /* Goodbyes can be stale (a restart, a flapping link): keep it, and
              * its transfers, until a poll says it is really gone. */
@@ -724,32 +788,33 @@ static void mdns_lost(void *ud, const char *host, uint16_t port)
     }
 }
 
-void agent_peers_announce(struct agent *a)
+void agent_peers_announce(struct agent *a, uint64_t seq)
 {
-    if (a->discovery == NULL)
+    agent_peers(a)->seq = seq;
+    if (agent_peers(a)->discovery == NULL)
         return;
     struct proto_txt t;
     memset(&t, 0, sizeof t);
     t.version = PROTO_PEER_VERSION;
-    snprintf(t.id, sizeof t.id, "%s", a->key_id);
-    t.seq = agent_manifest_seq(a);
-    agent_discovery_update(a->discovery, &t);
+    snprintf(t.id, sizeof t.id, "%s", agent_id(a)->key_id);
+    t.seq = seq;
+    agent_discovery_update(agent_peers(a)->discovery, &t);
 }
 
 /* ---- readiness ----------------------------------------------------------- */
 
 static void release_ready(struct agent *a)
 {
-    a->peers_ready = true;
-    uv_timer_stop(&a->peers_ready_timer);
-    agent_waiters_release(a, &a->peer_waiters);
+    agent_peers(a)->peers_ready = true;
+    uv_timer_stop(&agent_peers(a)->peers_ready_timer);
+    agent_waiters_release(a, &agent_peers(a)->peer_waiters, 0, NULL);
 }
 
 static void ready_check(struct agent *a)
 {
-    if (a->peers_ready)
+    if (agent_peers(a)->peers_ready)
         return;
-    for (struct agent_peer *p = a->peers; p; p = p->next)
+    for (struct agent_peer *p = agent_peers(a)->list; p; p = p->next)
         if (p->via == PEER_VIA_STATIC && p->state == PEER_CONNECTING)
             return;
     release_ready(a);
@@ -757,15 +822,15 @@ static void ready_check(struct agent *a)
 
 static void on_ready_timeout(uv_timer_t *t)
 {
-    release_ready(container_of(t, struct agent, peers_ready_timer));
+    release_ready(t->data);
 }
 
-void agent_peers_when_ready(struct agent *a, agent_ready_cb cb, void *ud)
+void agent_peers_when_ready(struct agent *a, agent_done_cb cb, void *ud)
 {
-    if (a->peers_ready)
-        cb(a, ud);
+    if (agent_peers(a)->peers_ready)
+        cb(a, ud, 0, NULL);
     else
-        agent_waiters_add(a, &a->peer_waiters, cb, ud);
+        agent_waiters_park(a, &agent_peers(a)->peer_waiters, cb, ud);
 }
 
 /* ---- choosing holders ---------------------------------------------------- */
@@ -827,7 +892,7 @@ size_t agent_peers_holding_crate(struct agent *a, const uint8_t sha[PROTO_SHA256
                                  struct agent_peer **out, size_t max)
 {
     size_t n = 0;
-    for (struct agent_peer *p = a->peers; p && n < max; p = p->next)
+    for (struct agent_peer *p = agent_peers(a)->list; p && n < max; p = p->next)
         if (usable(p) && find_crate(p, sha))
             out[n++] = p;
     return agent_peers_order(out, n);
@@ -841,7 +906,7 @@ uint64_t agent_peer_crate_size(const struct agent_peer *p, const uint8_t sha[PRO
 
 bool agent_peers_have_crate(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN])
 {
-    for (struct agent_peer *p = a->peers; p; p = p->next)
+    for (struct agent_peer *p = agent_peers(a)->list; p; p = p->next)
         if (usable(p) && find_crate(p, sha))
             return true;
     return false;
@@ -851,7 +916,7 @@ size_t agent_peers_index_news(struct agent *a, const char *name, struct agent_pe
                               size_t max)
 {
     size_t n = 0;
-    for (struct agent_peer *p = a->peers; p && n < max; p = p->next) {
+    for (struct agent_peer *p = agent_peers(a)->list; p && n < max; p = p->next) {
         if (!usable(p))
             continue;
         struct peer_index_item *it = agent_peer_index_item(p, name);
@@ -861,17 +926,19 @@ size_t agent_peers_index_news(struct agent *a, const char *name, struct agent_pe
     return agent_peers_order(out, n);
 }
 
-void agent_peers_index_merged(struct agent *a, const char *name,
-                              const uint8_t hash[PROTO_SHA256_LEN])
+/* The index file of name with these bytes was merged: no peer listing the
+ * same bytes is asked for it again. */
+static void index_merged(struct agent *a, const char *name, const uint8_t hash[PROTO_SHA256_LEN])
 {
-    for (struct agent_peer *p = a->peers; p; p = p->next) {
+    for (struct agent_peer *p = agent_peers(a)->list; p; p = p->next) {
         struct peer_index_item *it = agent_peer_index_item(p, name);
         if (it && memcmp(it->hash, hash, PROTO_SHA256_LEN) == 0)
             memcpy(it->merged, hash, PROTO_SHA256_LEN);
     }
 }
 
-void agent_peer_transfer_ok(struct agent_peer *p, size_t bytes, double ms)
+/* A transfer from p went well: its cost feeds the ordering. */
+static void transfer_ok(struct agent_peer *p, size_t bytes, double ms)
 {
     double mb = (double)bytes / (1024.0 * 1024.0);
     double cost = ms / (mb < 0.01 ? 0.01 : mb);
@@ -900,7 +967,7 @@ struct agent_peer *agent_peer_by_ip(struct agent *a, const struct sockaddr *sa)
     if (proto_peer_addr_from_sockaddr(sa, &want) < 0)
         return NULL;
     struct agent_peer *best = NULL;
-    for (struct agent_peer *p = a->peers; p; p = p->next) {
+    for (struct agent_peer *p = agent_peers(a)->list; p; p = p->next) {
         struct proto_peer_addr pa;
         if (p->removed || proto_peer_addr_parse(p->addr, strlen(p->addr), &pa) < 0)
             continue;
@@ -911,38 +978,95 @@ struct agent_peer *agent_peer_by_ip(struct agent *a, const struct sockaddr *sa)
     return best;
 }
 
+void agent_peer_got_index(struct agent *a, struct agent_peer *p, const char *name,
+                          const uint8_t hash[PROTO_SHA256_LEN], size_t wire_bytes, double ms)
+{
+    p->n.index_from++;
+    index_merged(a, name, hash);
+    struct peer_index_item *it = agent_peer_index_item(p, name);
+    if (it)
+        memcpy(it->merged, it->hash, PROTO_SHA256_LEN);
+    transfer_ok(p, wire_bytes, ms);
+}
+
+void agent_peer_got_crate(struct agent_peer *p, size_t bytes, double ms)
+{
+    p->n.crates_from++;
+    p->n.bytes_from += bytes;
+    transfer_ok(p, bytes, ms);
+}
+
+void agent_peer_sent_crate(struct agent_peer *p, uint64_t bytes)
+{
+    p->n.crates_to++;
+    p->n.bytes_to += bytes;
+}
+
+void agent_peer_count_fail(struct agent_peer *p, enum peer_fail why)
+{
+    switch (why) {
+    case PEER_FAIL_TRANSPORT:
+        p->n.fail_transport++;
+        break;
+    case PEER_FAIL_TIMEOUT:
+        p->n.fail_timeout++;
+        break;
+    case PEER_FAIL_BUSY:
+        p->n.fail_busy++;
+        break;
+    case PEER_FAIL_CHECKSUM:
+        p->n.fail_checksum++;
+        break;
+    case PEER_FAIL_SIGNATURE:
+        p->n.fail_signature++;
+        break;
+    case PEER_FAIL_NOT_HELD:
+        p->n.fail_not_held++;
+        break;
+    }
+}
+
+void agent_peer_busy(struct agent_peer *p, uint64_t until_ms)
+{
+    p->busy_until_ms = until_ms;
+}
+
 /* ---- init ---------------------------------------------------------------- */
 
-int agent_peers_init(struct agent *a)
+int agent_peers_init(struct agent *a, uint16_t peer_port, uint64_t seq)
 {
-    uv_timer_init(&a->loop, &a->peers_ready_timer);
-    for (size_t i = 0; i < a->opt->ntrust_keys; i++) {
-        uint8_t(*nt)[PROTO_PK_LEN] = cc_realloc(a->trusted, (a->ntrusted + 1) * sizeof *nt);
+    agent_peers(a)->seq = seq;
+    agent_peers(a)->peer_port = peer_port;
+    uv_timer_init(agent_loop(a), &agent_peers(a)->peers_ready_timer);
+    agent_peers(a)->peers_ready_timer.data = a;
+    for (size_t i = 0; i < agent_opt(a)->ntrust_keys; i++) {
+        uint8_t(*nt)[PROTO_PK_LEN] =
+            cc_realloc(agent_peers(a)->trusted, (agent_peers(a)->ntrusted + 1) * sizeof *nt);
         if (nt == NULL)
             return -ENOMEM;
-        a->trusted = nt;
-        const char *k = a->opt->trust_keys[i];
-        if (proto_key_decode(k, strlen(k), a->trusted[a->ntrusted]) < 0)
+        agent_peers(a)->trusted = nt;
+        const char *k = agent_opt(a)->trust_keys[i];
+        if (proto_key_decode(k, strlen(k), agent_peers(a)->trusted[agent_peers(a)->ntrusted]) < 0)
             return -EINVAL; /* cli/agent.c validated it already */
-        a->ntrusted++;
+        agent_peers(a)->ntrusted++;
     }
-    for (size_t i = 0; i < a->opt->npeers; i++)
-        agent_peers_add(a, a->opt->peers[i], PEER_VIA_STATIC);
-    a->peers_ready = a->npeers == 0;
-    if (!a->peers_ready) {
-        uv_update_time(&a->loop);
-        uv_timer_start(&a->peers_ready_timer, on_ready_timeout, PEERS_READY_MS, 0);
+    for (size_t i = 0; i < agent_opt(a)->npeers; i++)
+        agent_peers_add(a, agent_opt(a)->peers[i], PEER_VIA_STATIC);
+    agent_peers(a)->peers_ready = agent_peers(a)->npeers == 0;
+    if (!agent_peers(a)->peers_ready) {
+        uv_update_time(agent_loop(a));
+        uv_timer_start(&agent_peers(a)->peers_ready_timer, on_ready_timeout, PEERS_READY_MS, 0);
     }
-    if (a->opt->mdns) {
+    if (agent_opt(a)->mdns) {
         struct agent_discovery_config cfg;
         memset(&cfg, 0, sizeof cfg);
         char instance[64];
-        snprintf(instance, sizeof instance, "cratecast-%s", a->key_id);
+        snprintf(instance, sizeof instance, "cratecast-%s", agent_id(a)->key_id);
         cfg.instance = instance;
-        cfg.port = a->peer_port;
+        cfg.port = agent_peers(a)->peer_port;
         cfg.txt.version = PROTO_PEER_VERSION;
-        snprintf(cfg.txt.id, sizeof cfg.txt.id, "%s", a->key_id);
-        cfg.txt.seq = agent_manifest_seq(a);
+        snprintf(cfg.txt.id, sizeof cfg.txt.id, "%s", agent_id(a)->key_id);
+        cfg.txt.seq = agent_peers(a)->seq;
         cfg.found = mdns_found;
         cfg.lost = mdns_lost;
         cfg.ud = a;
@@ -951,29 +1075,29 @@ int agent_peers_init(struct agent *a)
             cfg.force_backend = 1;
         else if (fb && strcmp(fb, "avahi-core") == 0)
             cfg.force_backend = 2;
-        int rc = agent_discovery_start(&a->loop, &cfg, &a->discovery);
+        int rc = agent_discovery_start(agent_loop(a), &cfg, &agent_peers(a)->discovery);
         if (rc < 0)
             log_warn("mDNS discovery unavailable (%s): use --peer HOST:PORT", strerror(-rc));
         else
             log_info("mDNS: announcing and browsing _cratecast._tcp via %s",
-                     agent_discovery_backend(a->discovery));
+                     agent_discovery_backend(agent_peers(a)->discovery));
     }
     return 0;
 }
 
 void agent_peers_close(struct agent *a)
 {
-    agent_discovery_stop(a->discovery);
-    a->discovery = NULL;
-    while (a->peers) {
-        struct agent_peer *p = a->peers;
+    agent_discovery_stop(agent_peers(a)->discovery);
+    agent_peers(a)->discovery = NULL;
+    while (agent_peers(a)->list) {
+        struct agent_peer *p = agent_peers(a)->list;
         p->polling = false; /* the HTTP client was closed: no callback will come */
         p->refs = 0;
         peer_remove(p);
     }
-    if (a->peers_ready_timer.loop) /* agent_peers_init ran */
-        uv_timer_stop(&a->peers_ready_timer);
-    agent_waiters_drop(&a->peer_waiters);
-    free(a->trusted);
-    a->trusted = NULL;
+    if (agent_peers(a)->peers_ready_timer.loop) /* agent_peers_init ran */
+        uv_timer_stop(&agent_peers(a)->peers_ready_timer);
+    agent_waiters_drop(&agent_peers(a)->peer_waiters);
+    free(agent_peers(a)->trusted);
+    agent_peers(a)->trusted = NULL;
 }

@@ -26,14 +26,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/internal.h"
+#include <h2o.h>
+
+#include "agent/core.h"
+#include "agent/fetch.h"
+#include "agent/http_server.h"
 #include "agent/listing.h"
-#include "agent/misses.h"
 #include "agent/log.h"
+#include "agent/misses.h"
+#include "agent/peers.h"
+#include "agent/registry.h"
+#include "agent/status.h"
+#include "agent/upstream.h"
+#include "agent/upstream_state.h"
+#include "proto/alloc.h"
 #include "proto/name.h"
 #include "proto/route.h"
 #include "proto/sha256.h"
-#include "proto/alloc.h"
+#include "store/store.h"
+
+/* The Cargo side's state: only registry.c reads or writes it. */
+struct agent_registry {
+    struct agent *a;
+    struct agent_server cargo;
+    char listen_host[128]; /* host:port for URLs handed to Cargo */
+#define AGENT_PEER_ONLY_SEEN 64
+    char peer_only_seen[AGENT_PEER_ONLY_SEEN][PROTO_NAME_MAX + PROTO_VERS_MAX + 2];
+    size_t peer_only_pos;
+};
+
+struct agent_registry *agent_registry_new(void)
+{
+    return cc_calloc(1, sizeof(struct agent_registry));
+}
+
+const char *agent_registry_host(const struct agent *a)
+{
+    return agent_registry(a)->listen_host;
+}
 
 struct pending_link;
 
@@ -84,7 +114,7 @@ static h2o_req_t *pending_take(struct pending *p)
 
 static struct agent *req_agent(h2o_req_t *req)
 {
-    return container_of(req->conn->ctx, struct agent, cargo.ctx);
+    return container_of(req->conn->ctx, struct agent_registry, cargo.ctx)->a;
 }
 
 /* ---- config.json --------------------------------------------------------- */
@@ -106,7 +136,7 @@ static bool host_ok(const char *s, size_t len)
 static void serve_config(struct agent *a, h2o_req_t *req)
 {
     char body[400];
-    const char *host = a->listen_host;
+    const char *host = agent_registry(a)->listen_host;
     int hlen = (int)strlen(host);
     if (host_ok(req->authority.base, req->authority.len)) {
         host = req->authority.base;
@@ -116,7 +146,7 @@ static void serve_config(struct agent *a, h2o_req_t *req)
                      "{\"dl\":\"http://%.*s/crates/{crate}/{version}/{sha256-checksum}\","
                      "\"api\":null}",
                      hlen, host);
-    a->counters.served++;
+    agent_counters(a)->served++;
     agent_respond_bytes(req, "application/json", body, (size_t)n);
 }
 
@@ -140,7 +170,7 @@ static bool etag_matches(h2o_req_t *req, const char *etag)
 static void agent_miss(struct agent *a, enum agent_miss_kind kind, const char *name,
                        const char *vers, const char *why)
 {
-    if (agent_misses_record(&a->misses, kind, name, vers, why, agent_now()))
+    if (agent_misses_record(agent_misses(a), kind, name, vers, why, agent_now()))
         log_info("miss: %s%s%s: %s", name, vers ? " " : "", vers ? vers : "", why);
 }
 
@@ -164,11 +194,12 @@ static void note_peer_only(struct agent *a, const char *name, const char *vers)
     char key[PROTO_NAME_MAX + PROTO_VERS_MAX + 2];
     snprintf(key, sizeof key, "%s %s", name, vers);
     for (size_t i = 0; i < AGENT_PEER_ONLY_SEEN; i++)
-        if (strcmp(a->peer_only_seen[i], key) == 0)
+        if (strcmp(agent_registry(a)->peer_only_seen[i], key) == 0)
             return;
-    snprintf(a->peer_only_seen[a->peer_only_pos++ % AGENT_PEER_ONLY_SEEN],
-             sizeof a->peer_only_seen[0], "%s", key);
-    a->counters.peer_only_served++;
+    snprintf(agent_registry(a)
+                 ->peer_only_seen[agent_registry(a)->peer_only_pos++ % AGENT_PEER_ONLY_SEEN],
+             sizeof agent_registry(a)->peer_only_seen[0], "%s", key);
+    agent_counters(a)->peer_only_served++;
     log_info("offline: listing %s %s on a peer's word only (the upstream never confirmed it; "
              "`cratecast why %s`)",
              name, vers, name);
@@ -178,7 +209,7 @@ static void note_peer_only(struct agent *a, const char *name, const char *vers)
  * miss when versions are withheld. */
 static bool *offline_listing(struct agent *a, const char *name, const struct store_index_list *l)
 {
-    if (agent_upstream_online(a) || a->opt->offline_index_all || l->n == 0)
+    if (agent_upstream_online(a) || agent_opt(a)->offline_index_all || l->n == 0)
         return NULL;
     struct agent_listing_version *v = cc_calloc(l->n, sizeof *v);
     bool *keep = cc_calloc(l->n, sizeof *keep);
@@ -220,8 +251,8 @@ static bool *offline_listing(struct agent *a, const char *name, const struct sto
 static void serve_index(struct agent *a, h2o_req_t *req, const char *name, bool failed)
 {
     struct store_index_list l;
-    if (store_index_list(a->store, name, &l) < 0) {
-        log_error("store: cannot list %s: %s", name, store_errmsg(a->store));
+    if (store_index_list(agent_store(a), name, &l) < 0) {
+        log_error("store: cannot list %s: %s", name, store_errmsg(agent_store(a)));
         agent_respond_text(req, 500, "Internal Server Error", "store error\n");
         return;
     }
@@ -261,8 +292,8 @@ static void serve_index(struct agent *a, h2o_req_t *req, const char *name, bool 
     proto_hex_encode(digest, PROTO_SHA256_LEN, hex);
     char *etag = h2o_mem_alloc_pool(&req->pool, 36);
     snprintf(etag, 36, "\"%.32s\"", hex);
-    a->counters.served++;
-    a->counters.index_served++;
+    agent_counters(a)->served++;
+    agent_counters(a)->index_served++;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, strlen(etag));
     if (etag_matches(req, etag)) {
         req->res.status = 304;
@@ -272,28 +303,6 @@ static void serve_index(struct agent *a, h2o_req_t *req, const char *name, bool 
         agent_respond_bytes(req, "text/plain; charset=utf-8", body, total); /* copies */
     }
     free(body);
-}
-
-char *agent_index_body(const struct store_index_list *l, const bool *keep, size_t *len)
-{
-    size_t total = 0;
-    *len = 0;
-    for (size_t i = 0; i < l->n; i++)
-        if (keep == NULL || keep[i])
-            total += l->rows[i].line_len + 1;
-    char *body = total ? cc_malloc(total) : NULL;
-    if (body == NULL)
-        return NULL;
-    size_t off = 0;
-    for (size_t i = 0; i < l->n; i++) {
-        if (keep != NULL && !keep[i])
-            continue;
-        memcpy(body + off, l->rows[i].line, l->rows[i].line_len);
-        off += l->rows[i].line_len;
-        body[off++] = '\n';
-    }
-    *len = total;
-    return body;
 }
 
 static void index_fetched(struct agent *a, void *ud, int result, const char *source)
@@ -314,7 +323,7 @@ static int send_blob(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SH
                      const char *source)
 {
     char path[4096];
-    if (store_blob_path(a->store, sha, path, sizeof path) < 0)
+    if (store_blob_path(agent_store(a), sha, path, sizeof path) < 0)
         return -ENAMETOOLONG;
     h2o_iovec_t src = h2o_strdup(&req->pool, source, SIZE_MAX);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cratecast-source"), 0, NULL,
@@ -322,9 +331,9 @@ static int send_blob(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SH
     if (h2o_file_send(req, 200, "OK", path, h2o_iovec_init(H2O_STRLIT("application/x-tar")), 0) !=
         0)
         return -ENOENT;
-    store_blob_touch(a->store, sha);
-    a->counters.served++;
-    a->counters.crates_served++;
+    store_blob_touch(agent_store(a), sha);
+    agent_counters(a)->served++;
+    agent_counters(a)->crates_served++;
     return 0;
 }
 
@@ -373,7 +382,7 @@ static void crate_fetched(struct agent *a, void *ud, int result, const char *sou
 static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_route *r)
 {
     struct store_index_row row;
-    int rc = store_index_get(a->store, r->name, r->vers, &row);
+    int rc = store_index_get(agent_store(a), r->name, r->vers, &row);
     if (rc == -ENOENT || (rc == 0 && memcmp(row.cksum, r->sha256, PROTO_SHA256_LEN) != 0)) {
         if (rc == 0)
             store_index_row_free(&row);
@@ -388,7 +397,7 @@ static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_rout
     store_index_row_free(&row);
     /* a recorded blob whose file is gone (verify quarantined it) is fetched again */
     if (have && send_blob(a, req, r->sha256, "store") == 0) {
-        a->counters.from_store++;
+        agent_counters(a)->from_store++;
         return;
     }
     struct pending *p = pending_new(a, req, r);
@@ -438,7 +447,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct agent *a = req_agent(req);
     struct proto_route r;
-    if (!agent_server_route(req, &r, &a->counters.rejected_request))
+    if (!agent_server_route(req, &r, &agent_counters(a)->rejected_request))
         return 0;
     agent_upstream_nudge(a);
     switch (r.kind) {
@@ -447,7 +456,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     case PROTO_ROUTE_STATUS: {
         size_t len = 0;
-        char *json = agent_status_json(a, &len);
+        char *json = agent_status_json(a, agent_registry(a)->listen_host, &len);
         serve_json(req, json, len);
         return 0;
     }
@@ -492,20 +501,24 @@ int agent_registry_start(struct agent *a, const char *listen)
 {
     /* Cargo multiplexes over HTTP/2 when offered (h2c upgrade) */
     static const struct agent_server_limits limits = {.max_conns = 512, .http2 = true};
-    int rc = agent_server_start(&a->cargo, &a->loop, listen, &limits, on_req);
+    agent_registry(a)->a = a;
+    int rc = agent_server_start(&agent_registry(a)->cargo, agent_loop(a), listen, &limits, on_req);
     if (rc < 0)
         return rc;
     /* the address Cargo is told to download from */
     if (strncmp(listen, "0.0.0.0:", 8) == 0)
-        snprintf(a->listen_host, sizeof a->listen_host, "127.0.0.1:%s", listen + 8);
+        snprintf(agent_registry(a)->listen_host, sizeof agent_registry(a)->listen_host,
+                 "127.0.0.1:%s", listen + 8);
     else if (strncmp(listen, "[::]:", 5) == 0)
-        snprintf(a->listen_host, sizeof a->listen_host, "[::1]:%s", listen + 5);
+        snprintf(agent_registry(a)->listen_host, sizeof agent_registry(a)->listen_host, "[::1]:%s",
+                 listen + 5);
     else
-        snprintf(a->listen_host, sizeof a->listen_host, "%s", listen);
+        snprintf(agent_registry(a)->listen_host, sizeof agent_registry(a)->listen_host, "%s",
+                 listen);
     return 0;
 }
 
 void agent_registry_stop(struct agent *a)
 {
-    agent_server_stop(&a->cargo);
+    agent_server_stop(&agent_registry(a)->cargo);
 }

@@ -3,9 +3,23 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/internal.h"
+#include <h2o.h>
+
+#include "agent/core.h"
+#include "agent/fetch.h"
 #include "agent/log.h"
 #include "agent/relay.h"
+#include "proto/alloc.h"
+
+struct agent_relays {
+    struct relay *list;
+    unsigned n;
+};
+
+struct agent_relays *agent_relays_new(void)
+{
+    return cc_calloc(1, sizeof(struct agent_relays));
+}
 
 #define RELAY_CHUNK (64u << 10)
 
@@ -48,9 +62,9 @@ static void pump(struct relay *r)
         h2o_iovec_t v = h2o_iovec_init(r->buf, (size_t)got);
         if (last) {
             r->finished = true;
-            r->a->counters.relayed++;
-            r->a->counters.served_to_peers++;
-            r->a->counters.bytes_to_peers += r->off;
+            agent_counters(r->a)->relayed++;
+            agent_counters(r->a)->served_to_peers++;
+            agent_counters(r->a)->bytes_to_peers += r->off;
         } else {
             r->sending = true;
         }
@@ -59,9 +73,9 @@ static void pump(struct relay *r)
     }
     if (r->complete) {
         r->finished = true;
-        r->a->counters.relayed++;
-        r->a->counters.served_to_peers++;
-        r->a->counters.bytes_to_peers += r->off;
+        agent_counters(r->a)->relayed++;
+        agent_counters(r->a)->served_to_peers++;
+        agent_counters(r->a)->bytes_to_peers += r->off;
         h2o_send(r->req, NULL, 0, H2O_SEND_STATE_FINAL);
     }
     /* else: caught up; agent_relay_progress pumps again */
@@ -88,15 +102,15 @@ static void dispose(void *ptr)
     *r->prev = r->next;
     if (r->next)
         r->next->prev = r->prev;
-    if (r->a->relays.n > 0)
-        r->a->relays.n--;
+    if (agent_relays(r->a)->n > 0)
+        agent_relays(r->a)->n--;
     if (r->fd >= 0)
         close(r->fd);
 }
 
 int agent_relay_start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256_LEN])
 {
-    if (a->relays.n >= RELAY_MAX)
+    if (agent_relays(a)->n >= RELAY_MAX)
         return -EBUSY;
     uint64_t size;
     int fd = agent_fetch_relay_reader(a, sha, &size);
@@ -111,12 +125,12 @@ int agent_relay_start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_S
     memcpy(r->sha, sha, PROTO_SHA256_LEN);
     r->fd = fd;
     r->avail = size;
-    r->next = a->relays.list;
-    r->prev = &a->relays.list;
+    r->next = agent_relays(a)->list;
+    r->prev = &agent_relays(a)->list;
     if (r->next)
         r->next->prev = &r->next;
-    a->relays.list = r;
-    a->relays.n++;
+    agent_relays(a)->list = r;
+    agent_relays(a)->n++;
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
@@ -132,7 +146,7 @@ int agent_relay_start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_S
  * one is taken first). */
 static void each(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], uint64_t size, int how)
 {
-    struct relay *r = a->relays.list, *next;
+    struct relay *r = agent_relays(a)->list, *next;
     for (; r; r = next) {
         next = r->next;
         if (memcmp(r->sha, sha, PROTO_SHA256_LEN) != 0 || r->finished)
@@ -149,17 +163,17 @@ static void each(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], uint64_t 
 
 void agent_relay_progress(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], uint64_t size)
 {
-    if (a->relays.n)
+    if (agent_relays(a)->n)
         each(a, sha, size, 0);
 }
 
 void agent_relay_end(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], bool complete)
 {
-    if (a->relays.n)
+    if (agent_relays(a)->n)
         each(a, sha, 0, complete ? 1 : 2);
 }
 
 unsigned agent_relay_count(const struct agent *a)
 {
-    return a->relays.n;
+    return agent_relays(a)->n;
 }

@@ -24,6 +24,9 @@
 
 struct agent;
 struct st_h2o_req_t;
+struct agent_relays;
+
+struct agent_relays *agent_relays_new(void);
 
 /* Answer req with the crate being fetched now: 0 (the answer has started), or
  * -ENOENT (no transfer of it in flight), -EBUSY (RELAY_MAX reached), -errno. */

@@ -9,8 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/internal.h"
+#include "agent/core.h"
+#include "agent/discovery.h"
+#include "agent/fetch.h"
+#include "agent/import.h"
+#include "agent/import_job.h"
+#include "agent/manifest.h"
+#include "agent/misses.h"
+#include "agent/peers.h"
 #include "agent/relay.h"
+#include "agent/status.h"
+#include "agent/uploads.h"
+#include "agent/upstream.h"
+#include "proto/peer.h"
+#include "store/store.h"
 
 static json_t *counters_base_json(const struct agent_counters *c);
 
@@ -43,7 +55,7 @@ static json_t *peer_json(const struct agent_peer *p)
 static json_t *peers_json(struct agent *a)
 {
     json_t *arr = json_array();
-    for (struct agent_peer *p = a->peers; p && arr; p = p->next) {
+    for (struct agent_peer *p = agent_peers_first(a); p && arr; p = p->next) {
         json_t *o = peer_json(p);
         if (o)
             json_array_append_new(arr, o);
@@ -79,11 +91,11 @@ static json_t *counters_base_json(const struct agent_counters *c)
 
 static json_t *import_json(const struct agent *a)
 {
-    if (!a->importing && !a->have_import)
-        return json_null();
-    const struct import_result *r = &a->last_import;
-    if (a->importing)
+    if (agent_import_running(a))
         return json_pack("{s:b}", "running", 1);
+    const struct import_result *r = agent_import_last(a);
+    if (r == NULL)
+        return json_null();
     return json_pack("{s:b,s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:s?}", "running", 0,
                      "registries", (json_int_t)r->registries, "registries_skipped",
                      (json_int_t)r->registries_skipped, "skipped", r->skipped_text, "index_entries",
@@ -94,42 +106,43 @@ static json_t *import_json(const struct agent *a)
                      "error", r->error ? r->error_text : NULL);
 }
 
-char *agent_status_json(struct agent *a, size_t *len)
+char *agent_status_json(struct agent *a, const char *cargo_host, size_t *len)
 {
     struct store_stats st;
     memset(&st, 0, sizeof st);
-    store_stats(a->store, &st);
-    const struct agent_counters *c = &a->counters;
+    store_stats(agent_store(a), &st);
+    const struct agent_counters *c = agent_counters(a);
     json_t *doc = json_pack(
         "{s:s,s:b,s:{s:s?,s:s,s:I,s:s?},s:{s:s,s:I,s:I,s:I,s:I},s:o,s:o,"
         "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I},s:o,s:I,s:s,s:s,s:s,s:s,s:I}",
         "version", "0.1.0", "online", agent_upstream_online(a), "upstream", "url",
         agent_upstream_base(a), "state", agent_upstream_state_name(a), "since",
         (json_int_t)agent_upstream_since(a), "last_error", agent_upstream_last_error(a), "store",
-        "dir", store_dir(a->store), "crates", (json_int_t)st.crates, "bytes", (json_int_t)st.bytes,
-        "index_entries", (json_int_t)st.index_entries, "index_crates", (json_int_t)st.index_crates,
-        "peers", peers_json(a), "counters", counters_json(c), "rejected", "checksum",
-        (json_int_t)c->rejected_checksum, "conflict", (json_int_t)c->rejected_conflict, "request",
-        (json_int_t)c->rejected_request, "peer_checksum", (json_int_t)c->rejected_peer_checksum,
-        "peer_signature", (json_int_t)c->rejected_peer_signature, "peer_conflict",
+        "dir", store_dir(agent_store(a)), "crates", (json_int_t)st.crates, "bytes",
+        (json_int_t)st.bytes, "index_entries", (json_int_t)st.index_entries, "index_crates",
+        (json_int_t)st.index_crates, "peers", peers_json(a), "counters", counters_json(c),
+        "rejected", "checksum", (json_int_t)c->rejected_checksum, "conflict",
+        (json_int_t)c->rejected_conflict, "request", (json_int_t)c->rejected_request,
+        "peer_checksum", (json_int_t)c->rejected_peer_checksum, "peer_signature",
+        (json_int_t)c->rejected_peer_signature, "peer_conflict",
         (json_int_t)c->rejected_peer_conflict, "peer_unconfirmed",
         (json_int_t)c->rejected_peer_unconfirmed, "transfers", "in_flight",
         (json_int_t)agent_fetch_in_flight(a), "relaying", (json_int_t)agent_relay_count(a),
-        "import", import_json(a), "uptime_s", (json_int_t)(agent_now() - a->started_at), "listen",
-        a->listen_host, "id", a->key_text, "key_id", a->key_id, "mdns",
-        a->discovery ? agent_discovery_backend(a->discovery) : "off", "seq",
+        "import", import_json(a), "uptime_s", (json_int_t)(agent_now() - agent_started_at(a)),
+        "listen", cargo_host, "id", agent_id(a)->key_text, "key_id", agent_id(a)->key_id, "mdns",
+        agent_peers_discovery(a) ? agent_discovery_backend(agent_peers_discovery(a)) : "off", "seq",
         (json_int_t)agent_manifest_seq(a));
     if (doc != NULL)
         json_object_set_new(doc, "uploads",
                             json_pack("{s:I,s:I,s:I}", "active",
                                       (json_int_t)agent_uploads_active(a), "waiting",
                                       (json_int_t)agent_uploads_waiting(a), "slots",
-                                      (json_int_t)agent_peerapi_slots(a)));
+                                      (json_int_t)agent_uploads_slots(a)));
     if (doc != NULL) {
-        json_t *m = agent_misses_json(&a->misses, NULL);
+        json_t *m = agent_misses_json(agent_misses(a), NULL);
         if (m == NULL || json_object_set_new(doc, "misses", m) < 0 ||
-            json_object_set_new(doc, "misses_total", json_integer((json_int_t)a->misses.total)) <
-                0) {
+            json_object_set_new(doc, "misses_total",
+                                json_integer((json_int_t)agent_misses(a)->total)) < 0) {
             json_decref(doc);
             doc = NULL;
         }

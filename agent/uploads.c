@@ -22,9 +22,42 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "agent/internal.h"
+#include <h2o.h>
+#include <uv.h>
+
+#include "agent/core.h"
+#include "agent/http_server.h"
 #include "agent/log.h"
+#include "agent/peers.h"
+#include "agent/uploads.h"
 #include "proto/alloc.h"
+#include "store/store.h"
+
+struct upload_wait;
+struct upload;
+#define AGENT_UPLOAD_IPS_MAX 64
+#define AGENT_UPLOAD_RECENT 512 /* the last crates sent, for "first copies first" */
+struct agent_upload_ip {
+    struct proto_peer_addr who;
+    unsigned n; /* uploads in progress to it (0 = free entry) */
+};
+/* uploads.c's state: only uploads.c reads or writes it (others ask the
+ * functions below). */
+struct agent_uploads {
+    unsigned active;  /* crate uploads in progress (holding a slot) */
+    unsigned waiting; /* upload requests waiting for a slot */
+    struct upload_wait *queue;
+    struct upload *list; /* every upload h2o has not disposed of yet */
+    uv_timer_t timer;
+    struct agent_upload_ip ips[AGENT_UPLOAD_IPS_MAX];
+    uint8_t recent[AGENT_UPLOAD_RECENT][PROTO_SHA256_LEN];
+    size_t recent_pos;
+};
+
+struct agent_uploads *agent_uploads_new(void)
+{
+    return cc_calloc(1, sizeof(struct agent_uploads));
+}
 
 #define UPLOAD_QUEUE_MAX 128
 #define UPLOAD_WAIT_MS 5000
@@ -47,7 +80,7 @@ struct upload_link {
 };
 
 /* One upload in progress; lives in the request's pool, linked in
- * a->ul.list until h2o disposes of the request. */
+ * agent_uploads(a)->list until h2o disposes of the request. */
 struct upload {
     struct upload *next, **prev;
     struct agent *a;
@@ -56,9 +89,9 @@ struct upload {
     bool released;        /* the slot was given back by the deadline */
 };
 
-unsigned agent_peerapi_slots(const struct agent *a)
+unsigned agent_uploads_slots(const struct agent *a)
 {
-    return a->opt->upload_slots ? a->opt->upload_slots : AGENT_DEFAULT_UPLOAD_SLOTS;
+    return agent_opt(a)->upload_slots ? agent_opt(a)->upload_slots : AGENT_DEFAULT_UPLOAD_SLOTS;
 }
 
 static bool who_of(h2o_req_t *req, struct proto_peer_addr *who)
@@ -76,7 +109,7 @@ static bool who_of(h2o_req_t *req, struct proto_peer_addr *who)
 /* Uploads in progress per requester IP (a small table: a room's machines). */
 static unsigned *active_slot(struct agent *a, const struct proto_peer_addr *who, bool create)
 {
-    struct agent_upload_ip *active = a->ul.ips;
+    struct agent_upload_ip *active = agent_uploads(a)->ips;
     int free_i = -1;
     for (int i = 0; i < AGENT_UPLOAD_IPS_MAX; i++) {
         if (active[i].n && proto_peer_addr_eq(&active[i].who, who))
@@ -100,8 +133,8 @@ static void release_slot(struct upload *u)
     unsigned *n = active_slot(a, &u->who, false);
     if (n && *n)
         (*n)--;
-    if (a->ul.active > 0)
-        a->ul.active--;
+    if (agent_uploads(a)->active > 0)
+        agent_uploads(a)->active--;
 }
 
 static void upload_done(void *ptr)
@@ -115,8 +148,8 @@ static void upload_done(void *ptr)
     release_slot(u);
     if (!had_slot)
         return;
-    agent_news_changed(a);
-    if (!a->stopping)
+    agent_changed(a);
+    if (!agent_stopping(a))
         agent_uploads_next(a);
 }
 
@@ -128,7 +161,7 @@ static int start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256
 {
     char path[4096];
     struct stat st;
-    if (store_blob_path(a->store, sha, path, sizeof path) < 0 || stat(path, &st) < 0)
+    if (store_blob_path(agent_store(a), sha, path, sizeof path) < 0 || stat(path, &st) < 0)
         return -ENOENT;
     if (h2o_file_send(req, 200, "OK", path, h2o_iovec_init(H2O_STRLIT("application/x-tar")), 0) !=
         0)
@@ -137,33 +170,32 @@ static int start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256
     memset(u, 0, sizeof *u);
     u->a = a;
     u->who = *who;
-    uv_update_time(&a->loop);
-    u->deadline_ms = uv_now(&a->loop) + UPLOAD_DEADLINE_BASE_MS + (uint64_t)st.st_size / 1024;
-    u->next = a->ul.list;
-    u->prev = &a->ul.list;
+    uv_update_time(agent_loop(a));
+    u->deadline_ms = uv_now(agent_loop(a)) + UPLOAD_DEADLINE_BASE_MS + (uint64_t)st.st_size / 1024;
+    u->next = agent_uploads(a)->list;
+    u->prev = &agent_uploads(a)->list;
     if (u->next)
         u->next->prev = &u->next;
-    a->ul.list = u;
-    if (!uv_is_active((uv_handle_t *)&a->ul.timer))
-        uv_timer_start(&a->ul.timer, on_sweep, UPLOAD_SWEEP_MS, UPLOAD_SWEEP_MS);
+    agent_uploads(a)->list = u;
+    if (!uv_is_active((uv_handle_t *)&agent_uploads(a)->timer))
+        uv_timer_start(&agent_uploads(a)->timer, on_sweep, UPLOAD_SWEEP_MS, UPLOAD_SWEEP_MS);
     unsigned *n = active_slot(a, who, true);
     if (n)
         (*n)++;
-    a->ul.active++;
-    a->counters.served_to_peers++;
-    a->counters.bytes_to_peers += (uint64_t)st.st_size;
+    agent_uploads(a)->active++;
+    agent_counters(a)->served_to_peers++;
+    agent_counters(a)->bytes_to_peers += (uint64_t)st.st_size;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) != 0) {
         struct agent_peer *p = agent_peer_by_ip(a, (struct sockaddr *)&ss);
-        if (p) {
-            p->n.crates_to++;
-            p->n.bytes_to += (uint64_t)st.st_size;
-        }
+        if (p)
+            agent_peer_sent_crate(p, (uint64_t)st.st_size);
     }
-    memcpy(a->ul.recent[a->ul.recent_pos++ % AGENT_UPLOAD_RECENT], sha, PROTO_SHA256_LEN);
-    store_blob_touch(a->store, sha);
-    agent_news_changed(a);
+    memcpy(agent_uploads(a)->recent[agent_uploads(a)->recent_pos++ % AGENT_UPLOAD_RECENT], sha,
+           PROTO_SHA256_LEN);
+    store_blob_touch(agent_store(a), sha);
+    agent_changed(a);
     return 0;
 }
 
@@ -187,26 +219,26 @@ static void unlink_wait(struct agent *a, struct upload_wait **pp)
     if (w->req)
         w->link->w = NULL;
     free(w);
-    a->ul.waiting--;
+    agent_uploads(a)->waiting--;
 }
 
 /* Expired waits get 503; gone requesters are dropped; uploads past their
  * send deadline give their slot back. */
 static void sweep(struct agent *a)
 {
-    uv_update_time(&a->loop);
-    uint64_t now = uv_now(&a->loop);
+    uv_update_time(agent_loop(a));
+    uint64_t now = uv_now(agent_loop(a));
     bool freed = false;
-    for (struct upload *u = a->ul.list; u; u = u->next) {
+    for (struct upload *u = agent_uploads(a)->list; u; u = u->next) {
         if (!u->released && u->deadline_ms <= now) {
             release_slot(u);
-            a->counters.uploads_too_slow++;
+            agent_counters(a)->uploads_too_slow++;
             freed = true;
         }
     }
     if (freed)
         agent_uploads_next(a);
-    struct upload_wait **pp = &a->ul.queue;
+    struct upload_wait **pp = &agent_uploads(a)->queue;
     while (*pp) {
         struct upload_wait *w = *pp;
         if (w->req != NULL && w->deadline_ms > now) {
@@ -214,7 +246,7 @@ static void sweep(struct agent *a)
             continue;
         }
         if (w->req) {
-            a->counters.peer_busy++;
+            agent_counters(a)->peer_busy++;
             answer_busy(w->req);
         }
         unlink_wait(a, pp);
@@ -225,8 +257,8 @@ static void on_sweep(uv_timer_t *t)
 {
     struct agent *a = t->data;
     sweep(a);
-    bool pending = a->ul.queue != NULL;
-    for (struct upload *u = a->ul.list; u && !pending; u = u->next)
+    bool pending = agent_uploads(a)->queue != NULL;
+    for (struct upload *u = agent_uploads(a)->list; u && !pending; u = u->next)
         pending = !u->released;
     if (!pending)
         uv_timer_stop(t);
@@ -237,19 +269,19 @@ static unsigned sent_count(const struct agent *a, const uint8_t sha[PROTO_SHA256
 {
     unsigned n = 0;
     for (size_t i = 0; i < AGENT_UPLOAD_RECENT; i++)
-        if (memcmp(a->ul.recent[i], sha, PROTO_SHA256_LEN) == 0)
+        if (memcmp(agent_uploads(a)->recent[i], sha, PROTO_SHA256_LEN) == 0)
             n++;
     return n;
 }
 
 void agent_uploads_next(struct agent *a)
 {
-    while (a->ul.active < agent_peerapi_slots(a) && a->ul.queue != NULL) {
+    while (agent_uploads(a)->active < agent_uploads_slots(a) && agent_uploads(a)->queue != NULL) {
         /* the requester with the fewest uploads in progress; then the crate
          * sent the fewest times recently; then the oldest */
         struct upload_wait **best = NULL;
         unsigned best_n = 0, best_sent = 0;
-        for (struct upload_wait **pp = &a->ul.queue; *pp; pp = &(*pp)->next) {
+        for (struct upload_wait **pp = &agent_uploads(a)->queue; *pp; pp = &(*pp)->next) {
             if ((*pp)->req == NULL)
                 continue;
             unsigned *n = active_slot(a, &(*pp)->who, false);
@@ -264,8 +296,8 @@ void agent_uploads_next(struct agent *a)
             }
         }
         if (best == NULL) { /* only gone requesters left */
-            while (a->ul.queue)
-                unlink_wait(a, &a->ul.queue);
+            while (agent_uploads(a)->queue)
+                unlink_wait(a, &agent_uploads(a)->queue);
             break;
         }
         struct upload_wait *w = *best;
@@ -277,7 +309,7 @@ void agent_uploads_next(struct agent *a)
         if (start(a, req, sha, &who) < 0)
             agent_respond_text(req, 404, "Not Found", "not held\n");
     }
-    agent_news_changed(a);
+    agent_changed(a);
 }
 
 void agent_uploads_request(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256_LEN])
@@ -285,13 +317,13 @@ void agent_uploads_request(struct agent *a, h2o_req_t *req, const uint8_t sha[PR
     struct proto_peer_addr who;
     if (!who_of(req, &who))
         memset(&who, 0, sizeof who);
-    if (a->ul.active < agent_peerapi_slots(a) && a->ul.queue == NULL) {
+    if (agent_uploads(a)->active < agent_uploads_slots(a) && agent_uploads(a)->queue == NULL) {
         if (start(a, req, sha, &who) < 0)
             agent_respond_text(req, 404, "Not Found", "not held\n");
         return;
     }
-    if (a->ul.waiting >= UPLOAD_QUEUE_MAX) {
-        a->counters.peer_busy++;
+    if (agent_uploads(a)->waiting >= UPLOAD_QUEUE_MAX) {
+        agent_counters(a)->peer_busy++;
         answer_busy(req);
         return;
     }
@@ -306,41 +338,41 @@ void agent_uploads_request(struct agent *a, h2o_req_t *req, const uint8_t sha[PR
     w->req = req;
     memcpy(w->sha, sha, PROTO_SHA256_LEN);
     w->who = who;
-    uv_update_time(&a->loop);
-    w->deadline_ms = uv_now(&a->loop) + UPLOAD_WAIT_MS;
-    struct upload_wait **pp = &a->ul.queue;
+    uv_update_time(agent_loop(a));
+    w->deadline_ms = uv_now(agent_loop(a)) + UPLOAD_WAIT_MS;
+    struct upload_wait **pp = &agent_uploads(a)->queue;
     while (*pp)
         pp = &(*pp)->next;
     *pp = w;
-    a->ul.waiting++;
-    a->counters.uploads_queued++;
-    agent_news_changed(a);
-    if (!uv_is_active((uv_handle_t *)&a->ul.timer))
-        uv_timer_start(&a->ul.timer, on_sweep, UPLOAD_SWEEP_MS, UPLOAD_SWEEP_MS);
+    agent_uploads(a)->waiting++;
+    agent_counters(a)->uploads_queued++;
+    agent_changed(a);
+    if (!uv_is_active((uv_handle_t *)&agent_uploads(a)->timer))
+        uv_timer_start(&agent_uploads(a)->timer, on_sweep, UPLOAD_SWEEP_MS, UPLOAD_SWEEP_MS);
 }
 
 unsigned agent_uploads_active(const struct agent *a)
 {
-    return a->ul.active;
+    return agent_uploads(a)->active;
 }
 
 unsigned agent_uploads_waiting(const struct agent *a)
 {
-    return a->ul.waiting;
+    return agent_uploads(a)->waiting;
 }
 
 void agent_uploads_init(struct agent *a)
 {
-    uv_timer_init(&a->loop, &a->ul.timer);
-    a->ul.timer.data = a;
+    uv_timer_init(agent_loop(a), &agent_uploads(a)->timer);
+    agent_uploads(a)->timer.data = a;
 }
 
 void agent_uploads_close(struct agent *a)
 {
-    if (a->ul.timer.data == NULL) /* agent_uploads_init never ran (a startup error) */
+    if (agent_uploads(a)->timer.data == NULL) /* agent_uploads_init never ran (a startup error) */
         return;
-    uv_timer_stop(&a->ul.timer);
-    uv_close((uv_handle_t *)&a->ul.timer, NULL);
-    while (a->ul.queue)
-        unlink_wait(a, &a->ul.queue);
+    uv_timer_stop(&agent_uploads(a)->timer);
+    uv_close((uv_handle_t *)&agent_uploads(a)->timer, NULL);
+    while (agent_uploads(a)->queue)
+        unlink_wait(a, &agent_uploads(a)->queue);
 }

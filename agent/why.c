@@ -18,10 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/internal.h"
+#include "agent/core.h"
 #include "agent/listing.h"
 #include "agent/misses.h"
+#include "agent/peers.h"
+#include "agent/status.h"
+#include "agent/upstream.h"
 #include "proto/alloc.h"
+#include "store/store.h"
 
 #define WHY_PEERS_MAX 16
 
@@ -39,10 +43,10 @@ static json_t *holders_json(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN]
 char *agent_why_json(struct agent *a, const char *name, size_t *len)
 {
     struct store_index_list l;
-    if (store_index_list(a->store, name, &l) < 0)
+    if (store_index_list(agent_store(a), name, &l) < 0)
         return NULL;
     bool online = agent_upstream_online(a);
-    bool filter = !online && !a->opt->offline_index_all;
+    bool filter = !online && !agent_opt(a)->offline_index_all;
     struct agent_listing_version *v = cc_calloc(l.n + 1, sizeof *v);
     json_t *versions = json_array();
     json_t *doc = NULL;
@@ -77,7 +81,7 @@ char *agent_why_json(struct agent *a, const char *name, size_t *len)
     doc = json_pack("{s:s,s:b,s:s?,s:s,s:s,s:O,s:o}", "crate", name, "online", online, "upstream",
                     agent_upstream_base(a), "upstream_state", agent_upstream_state_name(a),
                     "listing", filter ? "offline" : "all", "versions", versions, "misses",
-                    agent_misses_json(&a->misses, name));
+                    agent_misses_json(agent_misses(a), name));
 out:
     json_decref(versions);
     free(v);
