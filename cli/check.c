@@ -129,6 +129,12 @@ static int run(int argc, char **argv)
         else if (id == CLI_ARG)
             paths[npaths++] = (char *)v;
     }
+    char probe[CLIENT_URL_MAX];
+    if (client_url("check", agent, "/", probe, sizeof probe) <
+        0) { /* a bad --agent, before any work */
+        free(paths);
+        return 2;
+    }
     struct lock_set s;
     int rc = lockfiles_load("check", paths, npaths, &s);
     free(paths);

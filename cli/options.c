@@ -29,6 +29,7 @@
 
 #define HELP_COLS 100
 #define LABEL_MAX 30
+#define NBSP '\1' /* a space wrap() does not break at: "[default: X]" stays on one line */
 
 static const struct cli_option help_row = {0, "--help", NULL, "print this help", NULL, 0};
 
@@ -259,7 +260,8 @@ static void wrap(FILE *f, const char *text, size_t col, size_t indent)
             fputc(' ', f);
             col++;
         }
-        fwrite(s, 1, w, f);
+        for (size_t k = 0; k < w; k++)
+            fputc(s[k] == NBSP ? ' ' : s[k], f);
         col += w;
         s += w;
         first = false;
@@ -290,7 +292,7 @@ static void row(FILE *f, const struct cli_option *o, size_t width)
     char text[1024];
     snprintf(text, sizeof text, "%s%s%s%s%s", o->help,
              (o->flags & CLI_REPEAT) && is_option(o) ? " (repeatable)" : "",
-             o->dflt ? " [default: " : "", o->dflt ? o->dflt : "", o->dflt ? "]" : "");
+             o->dflt ? " [default:\1" : "", o->dflt ? o->dflt : "", o->dflt ? "]" : "");
     wrap(f, text, width, width);
     fputc('\n', f);
 }
