@@ -89,6 +89,10 @@ def help_and_version(t):
     t.check(rc == 0 and out.startswith(".\\\"") and ".TH CRATECAST 1" in out and
             all(("\n.SS \"%s\"\n" % c.replace("-", "\\-")) in out for c in COMMANDS),
             "help --man: %d %r" % (rc, out[:300]))
+    page = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "doc",
+                        "cratecast.1")
+    t.check(not os.path.exists(page) or open(page).read() == out,
+            "doc/cratecast.1 differs from `cratecast help --man`: run scripts/gen-man.sh")
     rc, _, err = run(t, ["help", "frobnicate"])
     t.check(rc == 2 and err.startswith("error: ") and "frobnicate" in err,
             "help frobnicate: %d %r" % (rc, err))
