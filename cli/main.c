@@ -48,9 +48,15 @@ static const struct cli_command *find(const char *name)
     return NULL;
 }
 
+/* "error: no such command" (name NULL: none given), and the commands. */
 static int no_such_command(const char *name)
 {
-    fprintf(stderr, "error: no such command: '%s'\n", name);
+    if (name)
+        fprintf(stderr, "error: no such command: '%s'\n", name);
+    else
+        fputs("error: no command given\n"
+              "help: Usage: cratecast [-V] COMMAND [OPTIONS]\n",
+              stderr);
     fputs("help: the commands are", stderr);
     for (size_t i = 0; commands[i]; i++)
         fprintf(stderr, "%s %s", i ? "," : "", commands[i]->name);
@@ -140,10 +146,8 @@ int main(int argc, char **argv)
         argv++;
         argc--;
     }
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc < 2)
+        return no_such_command(NULL);
     const char *name = argv[1];
     if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0)
         return help(argc - 2, argv + 2);

@@ -96,9 +96,10 @@ def help_and_version(t):
     rc, _, err = run(t, ["help", "frobnicate"])
     t.check(rc == 2 and err.startswith("error: ") and "frobnicate" in err,
             "help frobnicate: %d %r" % (rc, err))
-    # nothing but the command: the overview on stderr, a usage error
+    # no command: a usage error that lists the commands
     rc, _, err = run(t, [])
-    t.check(rc == 2 and "Usage: cratecast" in err, "no command: %d %r" % (rc, err))
+    t.check(rc == 2 and err.startswith("error: ") and "Usage: cratecast" in err and
+            "agent, status" in err, "no command: %d %r" % (rc, err))
 
 
 def test(t):
