@@ -3,7 +3,7 @@
  * loop until SIGINT/SIGTERM, then close everything in reverse order.
  *
  * Startup errors (bad store, bad identity key, another agent on the store,
- * port in use) are fatal: one line "cratecast: <what is wrong>" on stderr,
+ * port in use) are fatal: one line "error: <what is wrong>" on stderr,
  * "help: <what to do>" lines when a fix is known, exit status 1. Anything
  * after the loop runs is logged and survived.
  */
@@ -29,6 +29,7 @@
 #include "agent/news.h"
 #include "agent/peerapi.h"
 #include "agent/peers.h"
+#include "agent/port_owner.h"
 #include "agent/registry.h"
 #include "agent/relay.h"
 #include "agent/uploads.h"
@@ -258,9 +259,9 @@ void agent_store_error(enum agent_store_step step, int code, const char *dir,
                        const struct store_error *err)
 {
     if (err && err->text[0])
-        fprintf(stderr, "cratecast: %s\n", err->text);
+        fprintf(stderr, "error: %s\n", err->text);
     else
-        fprintf(stderr, "cratecast: the store %s: %s\n", dir, strerror(-code));
+        fprintf(stderr, "error: the store %s: %s\n", dir, strerror(-code));
     switch (step) {
     case AGENT_STORE_OPEN:
         if (code == -ENOTDIR)
@@ -307,26 +308,47 @@ void agent_store_error(enum agent_store_step step, int code, const char *dir,
     }
 }
 
+/* Who holds addr's port (agent/port_owner.h), as a help: line. True when
+ * it is this agent itself (both sides on one port). */
+static bool port_owner_help(const char *addr)
+{
+    struct sockaddr_storage ss;
+    struct agent_port_owner o;
+    uint16_t port = 0;
+    if (agent_parse_addr(addr, &ss) == 0)
+        port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                              : ((struct sockaddr_in *)&ss)->sin_port);
+    if (port == 0 || agent_port_owner(port, &o) < 0) {
+        help("another program listens there (another cratecast agent?)");
+    } else if (o.pid == (long)getpid()) {
+        help("this agent listens there itself: --listen and --peer-listen name the same port");
+        return true;
+    } else if (o.pid > 0) {
+        help("process %ld (%s) listens on port %u%s", o.pid, o.comm, port,
+             strcmp(o.comm, "cratecast") == 0 ? ": another cratecast agent" : "");
+    } else {
+        help("a process of user %u listens on port %u (this user cannot see which)", o.uid, port);
+    }
+    return false;
+}
+
 /* A listener that could not be opened: which side, its address, its option. */
 static void listen_error(const char *side, const char *addr, const char *option, int rc)
 {
     const char *off = strcmp(option, "--peer-listen") == 0 ? ", or --peer-listen off" : "";
     if (rc == UV_EADDRINUSE) {
-        fprintf(stderr,
-                "cratecast: cannot serve %s: %s is already in use (another cratecast "
-                "agent?)\n",
-                side, addr);
-        help("stop what is listening there, or choose another port with %s ADDR:PORT%s", option,
-             off);
+        fprintf(stderr, "error: cannot serve %s: %s is already in use\n", side, addr);
+        bool self = port_owner_help(addr);
+        help("%schoose another port with %s ADDR:PORT%s", self ? "" : "stop it, or ", option, off);
     } else if (rc == UV_EACCES) {
-        fprintf(stderr, "cratecast: cannot serve %s on %s: permission denied\n", side, addr);
+        fprintf(stderr, "error: cannot serve %s on %s: permission denied\n", side, addr);
         help("ports below 1024 need privileges: choose another with %s ADDR:PORT%s", option, off);
     } else if (rc == UV_EADDRNOTAVAIL) {
-        fprintf(stderr, "cratecast: cannot serve %s: %s is not an address of this machine\n", side,
+        fprintf(stderr, "error: cannot serve %s: %s is not an address of this machine\n", side,
                 addr);
         help("use 127.0.0.1, 0.0.0.0 or an address of this machine with %s%s", option, off);
     } else {
-        fprintf(stderr, "cratecast: cannot serve %s on %s: %s\n", side, addr, uv_strerror(rc));
+        fprintf(stderr, "error: cannot serve %s on %s: %s\n", side, addr, uv_strerror(rc));
     }
 }
 
@@ -365,7 +387,7 @@ int agent_run(const struct agent_options *opt)
     struct store_error err;
     int status = 1, rc;
     if (a == NULL) {
-        fprintf(stderr, "cratecast: out of memory\n");
+        fprintf(stderr, "error: out of memory\n");
         return 1;
     }
     a->opt = opt;
@@ -384,12 +406,12 @@ int agent_run(const struct agent_options *opt)
     a->imports = agent_imports_new();
     if (!a->fetches || !a->relays || !a->upstream || !a->manifest || !a->uploads || !a->news ||
         !a->peers || !a->registry || !a->peerapi || !a->imports) {
-        fprintf(stderr, "cratecast: out of memory\n");
+        fprintf(stderr, "error: out of memory\n");
         running = a; /* what was allocated stays reachable, as at exit */
         return 1;
     }
     if (uv_loop_init(&a->loop) != 0) {
-        fprintf(stderr, "cratecast: cannot create the event loop\n");
+        fprintf(stderr, "error: cannot create the event loop\n");
         free(a);
         return 1;
     }
@@ -419,11 +441,11 @@ int agent_run(const struct agent_options *opt)
         goto out;
     }
     if (agent_http_init(&a->http, &a->loop) < 0) {
-        fprintf(stderr, "cratecast: cannot initialise the HTTP client (out of memory?)\n");
+        fprintf(stderr, "error: cannot initialise the HTTP client (out of memory?)\n");
         goto out;
     }
     if (agent_upstream_init(a, opt->upstream) < 0) {
-        fprintf(stderr, "cratecast: out of memory\n");
+        fprintf(stderr, "error: out of memory\n");
         goto out;
     }
     if (strcmp(opt->peer_listen, "off") != 0) {
@@ -437,7 +459,7 @@ int agent_run(const struct agent_options *opt)
     agent_uploads_init(a);
     rc = agent_peers_init(a, agent_peerapi_port(a), agent_manifest_seq(a));
     if (rc < 0) {
-        fprintf(stderr, "cratecast: cannot set up the peer table: %s\n", strerror(-rc));
+        fprintf(stderr, "error: cannot set up the peer table: %s\n", strerror(-rc));
         goto out;
     }
     uv_timer_init(&a->loop, &a->tick);

@@ -32,7 +32,7 @@ char *agent_default_cargo_home(void);
 
 /* Which store call failed, for agent_store_error. */
 enum agent_store_step { AGENT_STORE_OPEN, AGENT_STORE_IDENTITY, AGENT_STORE_LOCK };
-/* Print a fatal store error: "cratecast: <what is wrong>" on one line, then
+/* Print a fatal store error: "error: <what is wrong>" on one line, then
  * "help: <what to do>" when a fix is known (agent startup, `cratecast id`).
  * code: what the store call returned; err: its explanation. */
 void agent_store_error(enum agent_store_step step, int code, const char *dir,

@@ -21,17 +21,92 @@
 #include "proto/peer.h"
 #include "proto/alloc.h"
 
-static void usage(FILE *f)
-{
-    fputs(
-        "usage: cratecast agent [--store DIR] [--listen ADDR:PORT] [--peer-listen ADDR:PORT|off]\n"
-        "                       [--upstream URL|none] [--peer HOST:PORT]... [--no-mdns]\n"
-        "                       [--import CARGO_HOME|--no-import] [--trust open|keys]\n"
-        "                       [--trust-key KEY]... [--network-key FILE]\n"
-        "                       [--offline-index available|all] [--index-ttl SECONDS]\n"
-        "                       [--upload-slots N] [--config FILE]\n",
-        f);
-}
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+enum {
+    OPT_STORE = 1,
+    OPT_LISTEN,
+    OPT_PEER_LISTEN,
+    OPT_UPSTREAM,
+    OPT_PEER,
+    OPT_NO_MDNS,
+    OPT_IMPORT,
+    OPT_NO_IMPORT,
+    OPT_TRUST,
+    OPT_TRUST_KEY,
+    OPT_NETWORK_KEY,
+    OPT_OFFLINE_INDEX,
+    OPT_INDEX_TTL,
+    OPT_UPLOAD_SLOTS,
+    OPT_CONFIG,
+};
+
+/* A config file's keys are these names without "--" (apply_option). */
+static const struct cli_option options[] = {
+    CLI_OPTION_STORE(OPT_STORE),
+    {OPT_LISTEN, "--listen", "ADDR:PORT",
+     "the Cargo side (the registry at /index/, the status page at /); 0.0.0.0:7878 lets machines "
+     "without an agent point Cargo at this one",
+     AGENT_DEFAULT_LISTEN, 0},
+    {OPT_PEER_LISTEN, "--peer-listen", "ADDR:PORT|off",
+     "the peer side, where other agents fetch this store's verified crates and index data; off "
+     "shares nothing and announces nothing",
+     AGENT_DEFAULT_PEER_LISTEN, 0},
+    {OPT_UPSTREAM, "--upstream", "URL|none",
+     "the sparse registry index fetched from when online (sparse+ prefix optional); none never "
+     "goes online",
+     AGENT_DEFAULT_UPSTREAM, 0},
+    {OPT_PEER, "--peer", "HOST:PORT",
+     "a static peer, for networks where multicast does not pass; peers pass on the peers they "
+     "know, so one address joins a whole mesh",
+     NULL, CLI_REPEAT},
+    {OPT_NO_MDNS, "--no-mdns", NULL, "do not announce or browse _cratecast._tcp (mDNS)", NULL, 0},
+    {OPT_IMPORT, "--import", "CARGO_HOME",
+     "the Cargo cache imported at start, in the background, so an offline machine can build "
+     "what it built before",
+     "$CARGO_HOME, else ~/.cargo", 0},
+    {OPT_NO_IMPORT, "--no-import", NULL, "do not import a Cargo cache at start", NULL, 0},
+    {OPT_TRUST, "--trust", "open|keys",
+     "whose index data is trusted: any peer whose signatures verify (open), or only the keys "
+     "given with --trust-key (keys)",
+     "open", 0},
+    {OPT_TRUST_KEY, "--trust-key", "KEY",
+     "a trusted peer's public key, as `cratecast id` prints it on that machine", NULL, CLI_REPEAT},
+    {OPT_NETWORK_KEY, "--network-key", "FILE",
+     "a private mesh's key: not implemented in this version, so refused rather than ignored", NULL,
+     0},
+    {OPT_OFFLINE_INDEX, "--offline-index", "available|all",
+     "offline, list the versions the room can deliver (and every version of a range where none "
+     "can be), or every known version",
+     "available", 0},
+    {OPT_INDEX_TTL, "--index-ttl", "SECONDS",
+     "online, serve an index file fetched less than this long ago without asking the upstream "
+     "again (0..86400)",
+     "0", 0},
+    {OPT_UPLOAD_SLOTS, "--upload-slots", "N",
+     "crates uploaded to peers at once (1.." STR(
+         AGENT_UPLOAD_SLOTS_MAX) "); further requests wait in a fair queue",
+     STR(AGENT_DEFAULT_UPLOAD_SLOTS), 0},
+    {OPT_CONFIG, "--config", "FILE",
+     "settings from a file: one `name = value` per line, the names of these options without --; "
+     "the command line wins",
+     NULL, 0},
+    {0},
+};
+
+static int run(int argc, char **argv);
+
+const struct cli_command cmd_agent = {
+    "agent",
+    "run the agent: serve Cargo a sparse registry, share crates with peers",
+    "Serves Cargo on --listen (`cratecast cargo-config --write` points Cargo at it), keeps what\n"
+    "it fetches in the store, and shares it with the agents found by mDNS or --peer. Runs until\n"
+    "SIGINT or SIGTERM. A bad option or value exits 2; a store, key or port that cannot be used\n"
+    "is one error line (and help: lines) and exit 1, the store left as it was.\n",
+    options,
+    run,
+};
 
 static int set_str(char **slot, const char *v)
 {
@@ -54,6 +129,19 @@ static int push(char ***v, size_t *n, const char *s)
         return -ENOMEM;
     (*n)++;
     return 0;
+}
+
+/* After a bad value: the option's row of the table, its meaning and default. */
+static void bad_hint(const char *key)
+{
+    for (const struct cli_option *r = options; r->name; r++) {
+        if (strcmp(r->name + 2, key) != 0)
+            continue;
+        cli_hint("%s%s%s: %s%s%s%s", r->name, r->value ? " " : "", r->value ? r->value : "",
+                 r->help, r->dflt ? " [default: " : "", r->dflt ? r->dflt : "", r->dflt ? "]" : "");
+        return;
+    }
+    cli_hint("the settings are the options of `cratecast agent --help`, without --");
 }
 
 static bool url_ok(const char *u)
@@ -86,16 +174,18 @@ static bool parse_bool(const char *v, bool *out)
     return true;
 }
 
-/* Returns 0, or -EINVAL after printing "cratecast: <where>: <problem>". */
+/* Returns 0, or -EINVAL after printing "error: <where><problem>" (where: "" on the
+ * command line, "FILE:LINE: " in a config file). */
 static int apply_option(struct agent_options *o, const char *key, const char *v, const char *where)
 {
     struct sockaddr_storage ss;
     bool b;
 #define BAD(...)                                                                                   \
     do {                                                                                           \
-        fprintf(stderr, "cratecast: %s", where);                                                   \
+        fprintf(stderr, "error: %s", where);                                                       \
         fprintf(stderr, __VA_ARGS__);                                                              \
         fputc('\n', stderr);                                                                       \
+        bad_hint(key);                                                                             \
         return -EINVAL;                                                                            \
     } while (0)
     if (strcmp(key, "store") == 0) {
@@ -212,7 +302,7 @@ static int config_cb(void *ud, const char *key, const char *value, int is_bool, 
     (void)is_bool;
     snprintf(where, sizeof where, "%s:%u: ", c->path, line);
     if (strcmp(key, "config") == 0) {
-        fprintf(stderr, "cratecast: %sa config file cannot include another\n", where);
+        fprintf(stderr, "error: %sa config file cannot include another\n", where);
         return -EINVAL;
     }
     return apply_option(c->o, key, value, where);
@@ -222,12 +312,12 @@ static int load_config(struct agent_options *o, const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        fprintf(stderr, "cratecast: --config %s: %s\n", path, strerror(errno));
+        cli_error("--config %s: %s", path, strerror(errno));
         return -EINVAL;
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)PROTO_OPTIONS_MAX) {
-        fprintf(stderr, "cratecast: --config %s: not a regular file of at most 1 MiB\n", path);
+        cli_error("--config %s: not a regular file of at most 1 MiB", path);
         close(fd);
         return -EINVAL;
     }
@@ -242,7 +332,7 @@ static int load_config(struct agent_options *o, const char *path)
     }
     close(fd);
     if (buf == NULL || off != len) {
-        fprintf(stderr, "cratecast: --config %s: cannot read\n", path);
+        cli_error("--config %s: cannot read", path);
         free(buf);
         return -EINVAL;
     }
@@ -251,94 +341,63 @@ static int load_config(struct agent_options *o, const char *path)
     int rc = proto_options_parse(buf, len, config_cb, &c, &err_line);
     free(buf);
     if (rc == -EBADMSG || rc == -EMSGSIZE) {
-        fprintf(stderr, "cratecast: %s:%u: syntax error (expected key = value)\n", path, err_line);
+        cli_error("%s:%u: syntax error (expected key = value)", path, err_line);
+        cli_hint("one setting per line: name = \"value\", name = true, or name = [\"a\", \"b\"]");
         return -EINVAL;
     }
     return rc < 0 ? -EINVAL : 0;
 }
 
-/* Options that take no value. */
-static bool is_flag(const char *name)
+/* The command line, in two passes: the first reads every argument (a usage
+ * error or --help stops here, before any file is read) and loads the
+ * --config file; the second applies the command line over it. 0; -ENOMEM; or
+ * -EINVAL after printing why, *status set only when the parser stopped
+ * (0 after --help). */
+static int parse_args(int argc, char **argv, struct agent_options *o, int *status)
 {
-    return strcmp(name, "no-mdns") == 0 || strcmp(name, "no-import") == 0;
-}
-
-static const char *const value_options[] = {
-    "store",     "listen",      "peer-listen",   "upstream",  "peer",   "import",       "trust",
-    "trust-key", "network-key", "offline-index", "index-ttl", "config", "upload-slots", NULL,
-};
-
-static bool takes_value(const char *name)
-{
-    for (size_t i = 0; value_options[i]; i++)
-        if (strcmp(value_options[i], name) == 0)
-            return true;
-    return false;
-}
-
-static int parse(int argc, char **argv, struct agent_options *o)
-{
-    agent_options_init(o);
-    /* a --config file is applied first, so the command line overrides it */
-    for (int i = 0; i < argc; i++) {
-        const char *v = NULL;
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-            v = argv[i + 1];
-        else if (strncmp(argv[i], "--config=", 9) == 0)
-            v = argv[i] + 9;
-        if (v && load_config(o, v) < 0)
+    struct cli_parser p;
+    const char *v, *config = NULL;
+    int id;
+    cli_parser_init(&p, &cmd_agent, argc, argv);
+    while ((id = cli_next(&p, &v)) != CLI_END) {
+        if (id == CLI_STOP) {
+            *status = p.status;
             return -EINVAL;
+        }
+        if (id == OPT_CONFIG)
+            config = v;
     }
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
-            return 1;
-        if (strncmp(arg, "--", 2) != 0) {
-            fprintf(stderr, "cratecast: agent: unexpected argument '%s'\n", arg);
+    if (config && load_config(o, config) < 0)
+        return -EINVAL;
+    cli_parser_init(&p, &cmd_agent, argc, argv);
+    while ((id = cli_next(&p, &v)) != CLI_END) {
+        if (id == CLI_STOP || id == CLI_ARG) /* cannot happen: the first pass passed */
             return -EINVAL;
-        }
-        char name[64];
-        const char *eq = strchr(arg + 2, '=');
-        size_t nl = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-        if (nl == 0 || nl >= sizeof name) {
-            fprintf(stderr, "cratecast: agent: unknown option '%s'\n", arg);
-            return -EINVAL;
-        }
-        memcpy(name, arg + 2, nl);
-        name[nl] = '\0';
-        const char *val;
-        if (is_flag(name)) {
-            if (eq) {
-                fprintf(stderr, "cratecast: agent: --%s takes no value\n", name);
-                return -EINVAL;
-            }
-            val = "true";
-        } else if (takes_value(name)) {
-            if (eq) {
-                val = eq + 1;
-            } else if (i + 1 < argc) {
-                val = argv[++i];
-            } else {
-                fprintf(stderr, "cratecast: agent: --%s needs a value\n", name);
-                return -EINVAL;
-            }
-        } else {
-            fprintf(stderr, "cratecast: agent: unknown option '%s' (see --help)\n", arg);
-            return -EINVAL;
-        }
-        if (strcmp(name, "config") == 0)
+        if (id == OPT_CONFIG)
             continue;
-        int arc = apply_option(o, name, val, "");
+        int arc = apply_option(o, p.opt->name + 2, v ? v : "true", "");
         if (arc < 0)
             return arc == -ENOMEM ? -ENOMEM : -EINVAL;
     }
+    return 0;
+}
+
+/* 0 with o filled; -ENOMEM; or -EINVAL after printing why (or --help, with
+ * *status 0). *status: the exit status for -EINVAL (2 unless --help). */
+static int parse(int argc, char **argv, struct agent_options *o, int *status)
+{
+    agent_options_init(o);
+    *status = 2;
+    int rc = parse_args(argc, argv, o, status);
+    if (rc < 0)
+        return rc;
     if (o->store_dir == NULL && (o->store_dir = cli_store_dir(NULL)) == NULL)
         return -EINVAL;
     /* status and logs name the store by its absolute path */
     if (o->store_dir[0] != '/') {
         char cwd[4096];
         if (getcwd(cwd, sizeof cwd) == NULL || strlen(cwd) + strlen(o->store_dir) + 2 > 4096) {
-            fprintf(stderr, "cratecast: --store %s: cannot make the path absolute\n", o->store_dir);
+            cli_error("--store %s: cannot make the path absolute", o->store_dir);
             return -EINVAL;
         }
         size_t cl = strlen(cwd), sl = strlen(o->store_dir);
@@ -356,27 +415,23 @@ static int parse(int argc, char **argv, struct agent_options *o)
     if (o->peer_listen == NULL && set_str(&o->peer_listen, AGENT_DEFAULT_PEER_LISTEN) < 0)
         return -ENOMEM;
     if (o->trust == AGENT_TRUST_KEYS && o->ntrust_keys == 0) {
-        fprintf(stderr, "cratecast: --trust keys needs at least one --trust-key\n");
+        cli_error("--trust keys needs at least one --trust-key");
+        cli_hint("add --trust-key KEY for each trusted machine (`cratecast id` there prints it)");
         return -EINVAL;
     }
     return 0;
 }
 
-int cmd_agent(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     struct agent_options o;
-    int rc, prc = parse(argc, argv, &o);
-    if (prc == 1) {
-        usage(stdout);
-        rc = 0;
-    } else if (prc == -ENOMEM) {
-        fprintf(stderr, "cratecast: out of memory\n");
-        rc = 1;
-    } else if (prc < 0) {
-        rc = 2;
-    } else {
+    int rc, status, prc = parse(argc, argv, &o, &status);
+    if (prc == -ENOMEM)
+        rc = cli_error("out of memory");
+    else if (prc < 0)
+        rc = status;
+    else
         rc = agent_run(&o);
-    }
     agent_options_free(&o);
     return rc;
 }

@@ -47,7 +47,7 @@ static int write_config(const char *home, const char *text)
         fseek(f, 0, SEEK_SET);
         if (n < 0 || n > (1 << 20)) {
             fclose(f);
-            fprintf(stderr, "cratecast: %s is too large to edit\n", path);
+            cli_error("%s is too large to edit (over 1 MiB)", path);
             return 1;
         }
         old = cc_malloc((size_t)n + 1);
@@ -62,26 +62,24 @@ static int write_config(const char *home, const char *text)
             return 0;
         }
         if (strstr(old, "[source.crates-io]")) {
-            fprintf(stderr,
-                    "cratecast: %s already replaces crates-io with another source; edit it by "
-                    "hand (see `cratecast cargo-config`)\n",
-                    path);
+            cli_error("%s already replaces crates-io with another source", path);
+            cli_hint("edit it by hand: `cratecast cargo-config` prints the lines to use instead");
             free(old);
             return 1;
         }
     } else if (errno != ENOENT) {
-        fprintf(stderr, "cratecast: cannot read %s: %s\n", path, strerror(errno));
+        cli_error("cannot read %s: %s", path, strerror(errno));
         return 1;
     }
     if (mkdir(home, 0755) < 0 && errno != EEXIST) {
-        fprintf(stderr, "cratecast: cannot create %s: %s\n", home, strerror(errno));
+        cli_error("cannot create %s: %s", home, strerror(errno));
         free(old);
         return 1;
     }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (out == NULL) {
-        fprintf(stderr, "cratecast: cannot write %s: %s\n", tmp, strerror(errno));
+        cli_error("cannot write %s: %s", tmp, strerror(errno));
         if (fd >= 0)
             close(fd);
         free(old);
@@ -98,7 +96,7 @@ static int write_config(const char *home, const char *text)
     bad |= fclose(out) != 0;
     free(old);
     if (bad || rename(tmp, path) < 0) {
-        fprintf(stderr, "cratecast: cannot write %s: %s\n", path, strerror(errno));
+        cli_error("cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
         return 1;
     }
@@ -106,26 +104,51 @@ static int write_config(const char *home, const char *text)
     return 0;
 }
 
-int cmd_cargo_config(int argc, char **argv)
+enum { OPT_WRITE = 1, OPT_LISTEN, OPT_CARGO_HOME };
+
+static const struct cli_option options[] = {
+    {OPT_WRITE, "--write", NULL,
+     "append the snippet to CARGO_HOME/config.toml instead of printing it", NULL, 0},
+    {OPT_LISTEN, "--listen", "ADDR:PORT", "the agent's Cargo side, as given to `cratecast agent`",
+     AGENT_DEFAULT_LISTEN, 0},
+    {OPT_CARGO_HOME, "--cargo-home", "DIR", "the Cargo home --write edits",
+     "$CARGO_HOME, else ~/.cargo", 0},
+    {0},
+};
+
+static int run(int argc, char **argv);
+
+const struct cli_command cmd_cargo_config = {
+    "cargo-config",
+    "the [source] snippet that points Cargo at the agent (--write: into Cargo's config)",
+    "Prints the lines of Cargo configuration that replace crates-io with the agent. With\n"
+    "--write, appends them to CARGO_HOME/config.toml (a temporary file, synced, renamed); says\n"
+    "so when they are already there, and refuses a file that replaces crates-io with another\n"
+    "source. Delete the two sections to stop using the agent.\n",
+    options,
+    run,
+};
+
+static int run(int argc, char **argv)
 {
     bool write = false;
-    const char *listen = AGENT_DEFAULT_LISTEN, *home = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *v;
+    const char *listen = AGENT_DEFAULT_LISTEN, *home = NULL, *v;
+    struct cli_parser p;
+    int id;
+    cli_parser_init(&p, &cmd_cargo_config, argc, argv);
+    while ((id = cli_next(&p, &v)) != CLI_END) {
         struct sockaddr_storage ss;
-        if (strcmp(argv[i], "--write") == 0)
+        if (id == CLI_STOP)
+            return p.status;
+        if (id == OPT_WRITE) {
             write = true;
-        else if ((v = cli_opt_value(argc, argv, &i, "--listen")) != NULL) {
-            if (agent_parse_addr(v, &ss) < 0) {
-                fprintf(stderr, "cratecast: cargo-config: --listen %s: expected ADDR:PORT\n", v);
-                return 2;
-            }
+        } else if (id == OPT_LISTEN) {
+            if (agent_parse_addr(v, &ss) < 0)
+                return cli_usage_error(&cmd_cargo_config,
+                                       "--listen %s: expected ADDR:PORT, e.g. 127.0.0.1:7878", v);
             listen = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--cargo-home")) != NULL)
+        } else if (id == OPT_CARGO_HOME) {
             home = v;
-        else {
-            fprintf(stderr, "cratecast: cargo-config: unknown argument '%s'\n", argv[i]);
-            return 2;
         }
     }
     char text[512];
@@ -136,7 +159,8 @@ int cmd_cargo_config(int argc, char **argv)
     }
     char *h = home ? cc_strdup(home) : agent_default_cargo_home();
     if (h == NULL) {
-        fprintf(stderr, "cratecast: neither CARGO_HOME nor HOME is set\n");
+        cli_error("neither CARGO_HOME nor HOME is set");
+        cli_hint("name the Cargo home with --cargo-home DIR");
         return 2;
     }
     int rc = write_config(h, text);

@@ -19,18 +19,6 @@
 #include "cli/lockfiles.h"
 #include "proto/alloc.h"
 
-static void usage(FILE *f)
-{
-    fputs("usage: cratecast check [--agent URL] [--room] [--json] [PATH]...\n"
-          "\n"
-          "Will this project build offline? For every crates.io package in each PATH's\n"
-          "Cargo.lock (PATH is a project directory or a Cargo.lock; default .), says whether\n"
-          "it is here (this machine's store), at a peer (which), at the upstream only, or\n"
-          "nowhere. Exit 0 when all are here (--room: here or at a live peer), 1 when not,\n"
-          "2 on a usage error. `cratecast prefetch` fetches what is missing.\n",
-          f);
-}
-
 static bool ok_for(enum locate_where w, bool room)
 {
     return w == LOCATE_HERE || (room && w == LOCATE_PEER);
@@ -86,42 +74,66 @@ static int print_json(const struct lock_set *s, const struct locate_item *it, bo
         (json_int_t)counts[LOCATE_PEER], "upstream", (json_int_t)counts[LOCATE_UPSTREAM], "nowhere",
         (json_int_t)counts[LOCATE_NOWHERE], "missing", missing);
     if (doc == NULL) {
-        fprintf(stderr, "cratecast: check: out of memory\n");
-        return 1;
+        return cli_error("out of memory");
     }
     int rc = client_print_json(doc);
     json_decref(doc);
     return rc;
 }
 
-int cmd_check(int argc, char **argv)
+enum { OPT_AGENT = 1, OPT_ROOM, OPT_JSON };
+
+static const struct cli_option options[] = {
+    {0, "PATH", NULL, "a project directory or a Cargo.lock", ".", CLI_REPEAT},
+    CLI_OPTION_AGENT(OPT_AGENT),
+    {OPT_ROOM, "--room", NULL, "count a package at a live peer as ready too", NULL, 0},
+    {OPT_JSON, "--json", NULL, "print every package and the verdict as JSON", NULL, 0},
+    {0},
+};
+
+static int run(int argc, char **argv);
+
+const struct cli_command cmd_check = {
+    "check",
+    "will this project build offline? exit 0 yes, 1 no",
+    "For every crates.io package in each PATH's Cargo.lock, says whether it is here (this\n"
+    "machine's store), at a peer (which), at the upstream only, or nowhere, asking the running\n"
+    "agent. Exit 0 when all are here (--room: here or at a live peer), 1 when not or when no\n"
+    "agent answers, 2 on a usage error. `cratecast prefetch` fetches what is missing.\n",
+    options,
+    run,
+};
+
+static int run(int argc, char **argv)
 {
-    const char *agent = NULL;
+    const char *agent = NULL, *v;
     bool room = false, as_json = false;
     char **paths = cc_calloc((size_t)argc + 1, sizeof *paths);
     size_t npaths = 0;
+    struct cli_parser p;
+    int id;
     if (paths == NULL)
-        return 1;
-    for (int i = 0; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
+        return cli_error("out of memory");
+    cli_parser_init(&p, &cmd_check, argc, argv);
+    while ((id = cli_next(&p, &v)) != CLI_END) {
+        if (id == CLI_STOP) {
             free(paths);
-            return 0;
-        } else if (strcmp(argv[i], "--room") == 0) {
-            room = true;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            as_json = true;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--agent")) != NULL) {
-            agent = v;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "cratecast: check: unknown option '%s' (see cratecast check --help)\n",
-                    argv[i]);
-            free(paths);
-            return 2;
-        } else {
-            paths[npaths++] = argv[i];
+            return p.status;
         }
+        if (id == OPT_ROOM)
+            room = true;
+        else if (id == OPT_JSON)
+            as_json = true;
+        else if (id == OPT_AGENT)
+            agent = v;
+        else if (id == CLI_ARG)
+            paths[npaths++] = (char *)v;
+    }
+    char probe[CLIENT_URL_MAX];
+    if (client_url("check", agent, "/", probe, sizeof probe) <
+        0) { /* a bad --agent, before any work */
+        free(paths);
+        return 2;
     }
     struct lock_set s;
     int rc = lockfiles_load("check", paths, npaths, &s);

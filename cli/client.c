@@ -8,19 +8,22 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "cli/options.h"
 #include "proto/alloc.h"
 
 void client_report_failure(const char *cmd, const char *url, const struct agent_http_response *res)
 {
     char why[200];
     agent_http_failure(res, why, sizeof why);
-    if (res->error)
-        fprintf(stderr,
-                "cratecast: %s: no agent answers at %s (%s)\n"
-                "help: start one with `cratecast agent`, or name it with --agent URL\n",
-                cmd, url, why);
-    else
-        fprintf(stderr, "cratecast: %s: %s answered %s\n", cmd, url, why);
+    (void)cmd;
+    if (res->error) {
+        cli_error("no agent answers at %s (%s)", url, why);
+        cli_hint("start the agent with `cratecast agent` (it runs until stopped; "
+                 "`cratecast agent --help` lists its options), or name a running one with "
+                 "--agent URL");
+    } else {
+        cli_error("the agent at %s answered %s", url, why);
+    }
 }
 
 int client_url(const char *cmd, const char *agent, const char *path, char *out, size_t outsz)
@@ -34,14 +37,17 @@ int client_url(const char *cmd, const char *agent, const char *path, char *out, 
         if ((unsigned char)agent[i] <= ' ' || agent[i] == '?' || agent[i] == '#')
             clean = false;
     if (ul > 2000 || !scheme || !clean) {
-        fprintf(stderr, "cratecast: %s: --agent %s: expected http://HOST:PORT\n", cmd, agent);
+        (void)cmd;
+        cli_error("--agent %s: expected http://HOST:PORT", agent);
+        cli_hint("the agent's Cargo side, as given to `cratecast agent --listen`, e.g. "
+                 "--agent http://127.0.0.1:7878");
         return -EINVAL;
     }
     while (ul > 0 && agent[ul - 1] == '/')
         ul--;
     int n = snprintf(out, outsz, "%.*s%s", (int)ul, agent, path);
     if (n < 0 || (size_t)n >= outsz) {
-        fprintf(stderr, "cratecast: %s: URL too long\n", cmd);
+        cli_error("--agent %s: the URL is too long", agent);
         return -EINVAL;
     }
     return 0;
@@ -64,7 +70,7 @@ json_t *client_get_json(const char *cmd, const char *url, long timeout_ms, long 
     json_t *doc = json_loadb((const char *)res.body, res.len, 0, &jerr);
     agent_http_response_free(&res);
     if (doc == NULL)
-        fprintf(stderr, "cratecast: %s: %s sent invalid JSON\n", cmd, url);
+        cli_error("%s: the agent at %s sent invalid JSON", cmd, url);
     return doc;
 }
 
@@ -72,7 +78,7 @@ int client_print_json(const json_t *doc)
 {
     char *s = json_dumps(doc, JSON_INDENT(2));
     if (s == NULL) {
-        fprintf(stderr, "cratecast: out of memory\n");
+        cli_error("out of memory");
         return 1;
     }
     puts(s);

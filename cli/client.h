@@ -16,13 +16,14 @@
 
 #define CLIENT_URL_MAX 2200
 
-/* "--agent URL" (default http://127.0.0.1:7878): validates it and joins path
- * (which starts with '/'). 0, or -EINVAL after printing "cratecast: CMD: ..."
- * to stderr. */
-/* A request to the agent failed: "no agent answers at URL (why)" plus how to
- * start one, or "URL answered HTTP n", on stderr. */
+/* A request to the agent failed: "error: no agent answers at URL (why)" and a
+ * help: line saying how to start one, or "error: the agent at URL answered
+ * HTTP n", on stderr. */
 void client_report_failure(const char *cmd, const char *url, const struct agent_http_response *res);
 
+/* "--agent URL" (default http://127.0.0.1:7878): validates it and joins path
+ * (which starts with '/'). 0, or -EINVAL after printing "error: ..." and a
+ * help: line to stderr (a usage error: exit status 2). */
 int client_url(const char *cmd, const char *agent, const char *path, char *out, size_t outsz);
 
 /* GET a JSON document from the agent. NULL after printing why to stderr

@@ -1,16 +1,20 @@
-/* cli/commands.h — the subcommands, one file each (cli/<command>.c).
- * Each takes the arguments after its name and returns the exit status. */
+/* cli/commands.h — the subcommands, one file each (cli/<command>.c). Each
+ * describes itself (summary, options with meaning and default, see
+ * cli/options.h) and runs with the arguments after its name. cli/main.c lists
+ * them in the order `cratecast --help` shows them. */
 #ifndef CRATECAST_CLI_COMMANDS_H
 #define CRATECAST_CLI_COMMANDS_H
 
-int cmd_agent(int argc, char **argv);        /* agent.c: run the agent */
-int cmd_status(int argc, char **argv);       /* status.c */
-int cmd_cargo_config(int argc, char **argv); /* cargo_config.c */
-int cmd_import_cargo(int argc, char **argv); /* import_cargo.c */
-int cmd_verify(int argc, char **argv);       /* verify.c */
-int cmd_id(int argc, char **argv);           /* id.c */
-int cmd_why(int argc, char **argv);          /* why.c */
-int cmd_check(int argc, char **argv);        /* check.c */
-int cmd_prefetch(int argc, char **argv);     /* prefetch.c */
+#include "cli/options.h"
+
+extern const struct cli_command cmd_agent;        /* agent.c: run the agent */
+extern const struct cli_command cmd_status;       /* status.c */
+extern const struct cli_command cmd_why;          /* why.c */
+extern const struct cli_command cmd_check;        /* check.c */
+extern const struct cli_command cmd_prefetch;     /* prefetch.c */
+extern const struct cli_command cmd_cargo_config; /* cargo_config.c */
+extern const struct cli_command cmd_import_cargo; /* import_cargo.c */
+extern const struct cli_command cmd_verify;       /* verify.c */
+extern const struct cli_command cmd_id;           /* id.c */
 
 #endif

@@ -14,12 +14,28 @@
 #include "proto/peer.h"
 #include "store/store.h"
 
-int cmd_id(int argc, char **argv)
+static const struct cli_option options[] = {
+    CLI_OPTION_STORE(1),
+    {0},
+};
+
+static int run(int argc, char **argv);
+
+const struct cli_command cmd_id = {
+    "id",
+    "this agent's public key (for --trust-key on other machines)",
+    "Prints the public half of the store's identity key (made when the store is new). Other\n"
+    "machines name this one with it in `cratecast agent --trust keys --trust-key KEY`.\n",
+    options,
+    run,
+};
+
+static int run(int argc, char **argv)
 {
     char *dir;
     struct store *s;
-    int rc = cli_open_store("id", argc, argv, &dir, &s);
-    if (rc != 0)
+    int rc = cli_open_store(&cmd_id, argc, argv, &dir, &s);
+    if (s == NULL)
         return rc;
     struct store_error err;
     uint8_t pk[PROTO_PK_LEN], sk[PROTO_SK_LEN];

@@ -12,36 +12,53 @@
 #include "cli/options.h"
 #include "proto/alloc.h"
 
-int cmd_import_cargo(int argc, char **argv)
+static const struct cli_option options[] = {
+    {0, "CARGO_HOME", NULL, "the Cargo home to import", "$CARGO_HOME, else ~/.cargo", 0},
+    CLI_OPTION_STORE(1),
+    {0},
+};
+
+static int run(int argc, char **argv);
+
+const struct cli_command cmd_import_cargo = {
+    "import-cargo",
+    "import an existing Cargo cache (crates.io only) into the store",
+    "Copies the crates.io index entries and crates of a Cargo home into the store, checking\n"
+    "each crate against its index entry; other registries are skipped (never shared, never\n"
+    "served as crates.io). Safe while an agent runs on the store. The agent does this at start\n"
+    "for $CARGO_HOME unless started with --no-import.\n",
+    options,
+    run,
+};
+
+static int run(int argc, char **argv)
 {
-    const char *store = NULL, *home = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *v;
-        if ((v = cli_opt_value(argc, argv, &i, "--store")) != NULL)
+    const char *store = NULL, *home = NULL, *v;
+    struct cli_parser p;
+    int id;
+    cli_parser_init(&p, &cmd_import_cargo, argc, argv);
+    while ((id = cli_next(&p, &v)) != CLI_END) {
+        if (id == CLI_STOP)
+            return p.status;
+        if (id == 1)
             store = v;
-        else if (argv[i][0] == '-') {
-            fprintf(stderr, "cratecast: import-cargo: unknown option '%s'\n", argv[i]);
-            return 2;
-        } else if (home == NULL)
-            home = argv[i];
-        else {
-            fprintf(stderr, "cratecast: import-cargo: one CARGO_HOME at a time\n");
-            return 2;
-        }
+        else if (id == CLI_ARG)
+            home = v;
     }
     char *dir = cli_store_dir(store);
     if (dir == NULL)
         return 2;
     char *h = home ? cc_strdup(home) : agent_default_cargo_home();
     if (h == NULL) {
-        fprintf(stderr, "cratecast: neither CARGO_HOME nor HOME is set\n");
+        cli_error("neither CARGO_HOME nor HOME is set");
+        cli_hint("name the Cargo home: `cratecast import-cargo DIR`");
         free(dir);
         return 2;
     }
     struct import_result r;
     int rc = agent_import_cargo_home(dir, h, &r);
     if (rc < 0)
-        fprintf(stderr, "cratecast: import-cargo: %s\n", r.error_text);
+        cli_error("%s", r.error_text);
     else
         printf("imported %s into %s: %llu index entries (%llu new, %llu conflicting), "
                "%llu crates added, %llu already held, %llu without a trusted index entry, "

@@ -115,7 +115,7 @@ static void done(void *ud, size_t i, struct agent_http_response *res)
     json_t *doc = json_loadb((const char *)res->body, res->len, 0, &e);
     if (doc == NULL) {
         if (!j->failed)
-            fprintf(stderr, "cratecast: %s: %s sent invalid JSON\n", j->cmd, j->urls[i]);
+            fprintf(stderr, "error: %s sent invalid JSON\n", j->urls[i]);
         j->failed = 1;
         return;
     }
@@ -132,7 +132,7 @@ int locate_packages(const char *cmd, const char *agent, const struct lock_set *s
     j.urls = cc_calloc(s->n + 1, sizeof *j.urls);
     int rc = 1;
     if (j.names == NULL || j.urls == NULL) {
-        fprintf(stderr, "cratecast: %s: out of memory\n", cmd);
+        fprintf(stderr, "error: out of memory\n");
         goto out;
     }
     for (size_t k = 0; k < s->n; k++) {
@@ -155,7 +155,7 @@ int locate_packages(const char *cmd, const char *agent, const struct lock_set *s
         .timeout_ms = 120000, /* the agent may fetch the index file first */
     };
     if (client_batch(j.nnames, LOCATE_CONCURRENCY, &tmpl, url_of, done, &j) < 0) {
-        fprintf(stderr, "cratecast: %s: out of memory\n", cmd);
+        fprintf(stderr, "error: out of memory\n");
         goto out;
     }
     if (!j.failed) {

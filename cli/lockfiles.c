@@ -74,17 +74,17 @@ static int load_one(const char *cmd, const char *arg, struct lock_set *s)
     char path[4096];
     struct stat st;
     if (stat(arg, &st) < 0) {
-        fprintf(stderr, "cratecast: %s: %s: %s\n", cmd, arg, strerror(errno));
+        fprintf(stderr, "error: %s: %s\n", arg, strerror(errno));
         return 2;
     }
     if (S_ISDIR(st.st_mode)) {
         snprintf(path, sizeof path, "%s/Cargo.lock", arg);
         if (access(path, F_OK) < 0) {
             fprintf(stderr,
-                    "cratecast: %s: no Cargo.lock in %s\n"
+                    "error: no Cargo.lock in %s\n"
                     "help: make one with `cargo generate-lockfile` in that directory (Cargo "
                     "resolves through the agent; online, or from what the room has)\n",
-                    cmd, arg);
+                    arg);
             return 2;
         }
     } else {
@@ -94,7 +94,7 @@ static int load_one(const char *cmd, const char *arg, struct lock_set *s)
     size_t len = 0;
     int rc = read_all(path, &buf, &len);
     if (rc < 0) {
-        fprintf(stderr, "cratecast: %s: cannot read %s: %s\n", cmd, path, strerror(-rc));
+        fprintf(stderr, "error: cannot read %s: %s\n", path, strerror(-rc));
         return 1;
     }
     struct proto_cargo_lock lock;
@@ -103,9 +103,9 @@ static int load_one(const char *cmd, const char *arg, struct lock_set *s)
     free(buf);
     if (rc < 0) {
         if (rc == -EBADMSG)
-            fprintf(stderr, "cratecast: %s: %s:%u: not a valid Cargo.lock\n", cmd, path, line);
+            fprintf(stderr, "error: %s:%u: not a valid Cargo.lock\n", path, line);
         else
-            fprintf(stderr, "cratecast: %s: %s: %s\n", cmd, path, strerror(-rc));
+            fprintf(stderr, "error: %s: %s\n", path, strerror(-rc));
         return 1;
     }
     s->files++;
@@ -125,7 +125,7 @@ static int load_one(const char *cmd, const char *arg, struct lock_set *s)
             memcpy(q.sha, p->checksum, PROTO_SHA256_LEN);
         if (add(s, &q) < 0) {
             proto_cargo_lock_free(&lock);
-            fprintf(stderr, "cratecast: %s: out of memory\n", cmd);
+            fprintf(stderr, "error: out of memory\n");
             return 1;
         }
     }

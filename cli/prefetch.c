@@ -29,16 +29,6 @@
 
 #define PREFETCH_CONCURRENCY 8
 
-static void usage(FILE *f)
-{
-    fputs("usage: cratecast prefetch [--agent URL] [PATH]...\n"
-          "\n"
-          "Fetches every crates.io package of each PATH's Cargo.lock (a project directory\n"
-          "or a Cargo.lock; default .) into this machine's store, for every target, from\n"
-          "peers or the upstream through the running agent. Exit 0 when all are here.\n",
-          f);
-}
-
 struct run {
     const struct lock_set *s;
     struct locate_item *it;
@@ -113,30 +103,50 @@ static void done(void *ud, size_t i, struct agent_http_response *res)
     draw(r, false);
 }
 
-int cmd_prefetch(int argc, char **argv)
+static const struct cli_option options[] = {
+    {0, "PATH", NULL, "a project directory or a Cargo.lock", ".", CLI_REPEAT},
+    CLI_OPTION_AGENT(1),
+    {0},
+};
+
+static int prefetch(int argc, char **argv);
+
+const struct cli_command cmd_prefetch = {
+    "prefetch",
+    "fetch everything the Cargo.lock needs (every target) into this machine's store",
+    "Fetches every crates.io package of each PATH's Cargo.lock into this machine's store, for\n"
+    "every target (so this machine can serve a classmate on another OS too), from peers or\n"
+    "the upstream through the running agent; a progress bar on a terminal. Exit 0 when all\n"
+    "are here, 1 when some could not be fetched or no agent answers.\n",
+    options,
+    prefetch,
+};
+
+static int prefetch(int argc, char **argv)
 {
-    const char *agent = NULL;
+    const char *agent = NULL, *v;
     char **paths = cc_calloc((size_t)argc + 1, sizeof *paths);
     size_t npaths = 0;
+    struct cli_parser p;
+    int id;
     if (paths == NULL)
-        return 1;
-    for (int i = 0; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
+        return cli_error("out of memory");
+    cli_parser_init(&p, &cmd_prefetch, argc, argv);
+    while ((id = cli_next(&p, &v)) != CLI_END) {
+        if (id == CLI_STOP) {
             free(paths);
-            return 0;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--agent")) != NULL) {
-            agent = v;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr,
-                    "cratecast: prefetch: unknown option '%s' (see cratecast prefetch --help)\n",
-                    argv[i]);
-            free(paths);
-            return 2;
-        } else {
-            paths[npaths++] = argv[i];
+            return p.status;
         }
+        if (id == 1)
+            agent = v;
+        else if (id == CLI_ARG)
+            paths[npaths++] = (char *)v;
+    }
+    char probe[CLIENT_URL_MAX];
+    if (client_url("prefetch", agent, "/", probe, sizeof probe) <
+        0) { /* a bad --agent, before any work */
+        free(paths);
+        return 2;
     }
     struct lock_set s;
     int rc = lockfiles_load("prefetch", paths, npaths, &s);
@@ -154,7 +164,7 @@ int cmd_prefetch(int argc, char **argv)
     r.errors = cc_calloc(s.n + 1, sizeof *r.errors);
     rc = 1;
     if (r.it == NULL || r.todo == NULL || r.urls == NULL || r.errors == NULL) {
-        fprintf(stderr, "cratecast: prefetch: out of memory\n");
+        cli_error("out of memory");
         goto out;
     }
     bool online = false;
@@ -189,8 +199,7 @@ int cmd_prefetch(int argc, char **argv)
         .discard_body = 1,
     };
     if (client_batch(r.ntodo, PREFETCH_CONCURRENCY, &tmpl, url_of, done, &r) < 0) {
-        fprintf(stderr, "cratecast: prefetch: out of memory\n");
-        rc = 1;
+        rc = cli_error("out of memory");
         goto out;
     }
     draw(&r, true);

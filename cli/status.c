@@ -48,20 +48,40 @@ static void print_misses(json_t *misses)
         printf("           ... and %zu more (status --json)\n", n - (size_t)shown);
 }
 
-int cmd_status(int argc, char **argv)
+enum { OPT_JSON = 1, OPT_AGENT };
+
+static const struct cli_option options[] = {
+    {OPT_JSON, "--json", NULL, "print the agent's whole status document as JSON", NULL, 0},
+    CLI_OPTION_AGENT(OPT_AGENT),
+    {0},
+};
+
+static int run(int argc, char **argv);
+
+const struct cli_command cmd_status = {
+    "status",
+    "a running agent's state: upstream, store, peers, counters, recent misses",
+    "Asks the running agent (GET /-/status) and prints whether it is online, what its store\n"
+    "holds, which peers it knows, what it served and rejected, and the crates Cargo asked for\n"
+    "that it could not deliver. Exit 1 when no agent answers.\n",
+    options,
+    run,
+};
+
+static int run(int argc, char **argv)
 {
     bool as_json = false;
-    const char *url = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "--json") == 0)
+    const char *url = NULL, *v;
+    struct cli_parser args;
+    int opt;
+    cli_parser_init(&args, &cmd_status, argc, argv);
+    while ((opt = cli_next(&args, &v)) != CLI_END) {
+        if (opt == CLI_STOP)
+            return args.status;
+        if (opt == OPT_JSON)
             as_json = true;
-        else if ((v = cli_opt_value(argc, argv, &i, "--agent")) != NULL)
+        else if (opt == OPT_AGENT)
             url = v;
-        else {
-            fprintf(stderr, "cratecast: status: unknown argument '%s'\n", argv[i]);
-            return 2;
-        }
     }
     char full[CLIENT_URL_MAX];
     if (client_url("status", url, "/-/status", full, sizeof full) < 0)

@@ -11,54 +11,52 @@
 #include "cli/options.h"
 #include "proto/name.h"
 
-static void why_usage(FILE *f)
-{
-    fputs("usage: cratecast why CRATE [--agent URL] [--json]\n"
-          "\n"
-          "Every version of CRATE the running agent knows, whether Cargo is shown it now, and\n"
-          "where it can come from: here (this machine's store), a named peer, the upstream,\n"
-          "or nowhere. Also the agent's recent misses for CRATE.\n",
-          f);
-}
-
 static const char *jstr(json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "";
 }
 
-int cmd_why(int argc, char **argv)
+enum { OPT_AGENT = 1, OPT_JSON };
+
+static const struct cli_option options[] = {
+    {0, "CRATE", NULL, "the crate's name, as in Cargo.toml", NULL, CLI_REQUIRED},
+    CLI_OPTION_AGENT(OPT_AGENT),
+    {OPT_JSON, "--json", NULL, "print the agent's answer as JSON", NULL, 0},
+    {0},
+};
+
+static int run(int argc, char **argv);
+
+const struct cli_command cmd_why = {
+    "why",
+    "every known version of a crate and where it can come from",
+    "Every version of CRATE the running agent knows, whether Cargo is shown it now, and\n"
+    "where it can come from: here (this machine's store), a named peer, the upstream,\n"
+    "or nowhere. Also the agent's recent misses for CRATE. Exit 1 when no agent answers.\n",
+    options,
+    run,
+};
+
+static int run(int argc, char **argv)
 {
-    const char *agent = NULL, *name = NULL;
+    const char *agent = NULL, *name = NULL, *arg;
     bool as_json = false;
-    for (int i = 0; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            why_usage(stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--json") == 0) {
+    struct cli_parser p;
+    int id;
+    cli_parser_init(&p, &cmd_why, argc, argv);
+    while ((id = cli_next(&p, &arg)) != CLI_END) {
+        if (id == CLI_STOP)
+            return p.status;
+        if (id == OPT_JSON)
             as_json = true;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--agent")) != NULL) {
-            agent = v;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "cratecast: why: unknown option '%s' (see cratecast why --help)\n",
-                    argv[i]);
-            return 2;
-        } else if (name == NULL) {
-            name = argv[i];
-        } else {
-            fprintf(stderr, "cratecast: why: one crate at a time\n");
-            return 2;
-        }
+        else if (id == OPT_AGENT)
+            agent = arg;
+        else if (id == CLI_ARG)
+            name = arg;
     }
-    if (name == NULL) {
-        why_usage(stderr);
-        return 2;
-    }
-    if (!proto_crate_name_valid(name, strlen(name))) {
-        fprintf(stderr, "cratecast: why: '%s' is not a crate name\n", name);
-        return 2;
-    }
+    if (!proto_crate_name_valid(name, strlen(name)))
+        return cli_usage_error(&cmd_why, "'%s' is not a crate name", name);
     char url[CLIENT_URL_MAX];
     if (client_url("why", agent, "/-/why/", url, sizeof url) < 0)
         return 2;

@@ -8,7 +8,7 @@ again (from the store), status, why, a 404, the peer side's hello and manifest, 
 A first run with CRATECAST_COUNT_ALLOC=1 counts the allocations the sequence makes; then the
 sequence runs once per failure point (every one up to FULL, then an even spread up to RUNS_MAX
 runs in all). For each run:
-  - the agent either refuses to start with one line "cratecast: ..." and exit status 1, or
+  - the agent either refuses to start with one line "error: ..." and exit status 1, or
     it serves: every request gets an HTTP answer (a failed one is 5xx, never a hang or a reset)
   - it exits 0 on SIGTERM (or 1 after a startup error), never by a signal (abort, segfault)
   - no AddressSanitizer, LeakSanitizer or UBSan report in its output (the suite also runs
@@ -121,8 +121,8 @@ def run_agent(t, up, n, tag):
         problems.append("exit status %d" % rc)
     if not started and rc == 1:
         lines = [ln for ln in out.splitlines() if ln.strip() and "allocations" not in ln]
-        if not any(ln.startswith("cratecast: ") or " cratecast: " in ln for ln in lines):
-            problems.append("refused to start without a 'cratecast: ...' line")
+        if not any(ln.startswith("error: ") or " cratecast: " in ln for ln in lines):
+            problems.append("refused to start without an 'error: ...' line")
     elif not started:
         problems.append("never answered and exited %d" % rc)
     for s in SANITIZER:
@@ -179,7 +179,7 @@ def test(t):
                 "\n".join(ln for ln in out.splitlines()[-12:] if "(+0x" not in ln)))
             if len(failures) >= 5:
                 break
-        if "cratecast: out of memory" in out or rc == 1:
+        if "error: out of memory" in out or rc == 1:
             refused += 1
         else:
             served += 1

@@ -1,12 +1,16 @@
 #!/usr/bin/python3
 """The command line, as a user meets it.
 
-  - every bad flag, address, URL or value is one clear line on stderr and exit status 2;
+  - every command's --help (exit 0) names each of its options; `cratecast help CMD` prints the
+    same; -V/--version print the version; `help --man` is a man page;
+  - every bad flag, address, URL or value is one "error: ..." line on stderr, then only
+    "help: ..." lines, and exit status 2; an unknown option's help: line points at --help;
   - `cargo-config` prints the [source] snippet; `--write` adds it to CARGO_HOME/config.toml,
     says so when it is already there, and refuses a file that replaces crates-io otherwise;
   - `agent --config FILE` applies the file (command line wins); a bad key or syntax is an error
     naming the file and line;
-  - `status` with no agent listening: one line, exit 1;
+  - `status` with no agent listening: one error line, a help: line saying how to start the agent,
+    exit 1;
   - `verify` finds a damaged and a missing blob, quarantines the damaged one, exits 1; then a
     second verify is clean;
   - `id` prints the same key for a store every time.
@@ -26,11 +30,76 @@ def run(t, args, env=None, timeout=30):
 
 
 def bad(t, args, word):
+    """A usage error: exit 2, one "error: " line mentioning word, then only "help: " lines.
+    Returns the help: lines."""
     rc, out, err = run(t, args)
     lines = [ln for ln in err.splitlines() if ln.strip()]
     t.check(rc == 2, "%s: exit %d, expected 2 (stderr %r)" % (args, rc, err))
-    t.check(len(lines) == 1 and lines[0].startswith("cratecast: ") and word in lines[0],
-            "%s: expected one line mentioning %r on stderr, got %r" % (args, word, err))
+    t.check(len(lines) >= 1 and lines[0].startswith("error: ") and word in lines[0],
+            "%s: expected an 'error: ' line mentioning %r on stderr, got %r" % (args, word, err))
+    t.check(all(ln.startswith("help: ") for ln in lines[1:]),
+            "%s: lines after the error that are not help: lines: %r" % (args, err))
+    t.check(out == "", "%s: printed on stdout: %r" % (args, out))
+    return lines[1:]
+
+
+# The contract (docs/operations.md): each command and every option its --help must explain.
+COMMANDS = {
+    "agent": ["--store", "--listen", "--peer-listen", "--upstream", "--peer", "--no-mdns",
+              "--import", "--no-import", "--trust", "--trust-key", "--network-key",
+              "--offline-index", "--index-ttl", "--upload-slots", "--config"],
+    "status": ["--json", "--agent"],
+    "why": ["CRATE", "--agent", "--json"],
+    "check": ["PATH", "--agent", "--room", "--json"],
+    "prefetch": ["PATH", "--agent"],
+    "cargo-config": ["--write", "--listen", "--cargo-home"],
+    "import-cargo": ["CARGO_HOME", "--store"],
+    "verify": ["--store"],
+    "id": ["--store"],
+}
+
+
+def help_and_version(t):
+    rc, top, err = run(t, ["--help"])
+    t.check(rc == 0 and err == "", "cratecast --help: %d %r" % (rc, err))
+    for cmd, opts in COMMANDS.items():
+        t.check(("  %s " % cmd) in top, "cratecast --help does not list %s" % cmd)
+        rc, out, err = run(t, [cmd, "--help"])
+        t.check(rc == 0 and err == "", "%s --help: exit %d, stderr %r" % (cmd, rc, err))
+        t.check(("Usage: cratecast %s" % cmd) in out, "%s --help has no usage line" % cmd)
+        for o in opts + ["--help"]:
+            t.check(o in out, "%s --help does not mention %s:\n%s" % (cmd, o, out))
+        # each option is on a line of its own, with its meaning beside or below it
+        for o in opts:
+            t.check(any(ln.strip().startswith(o + " ") or ln.strip() == o
+                        for ln in out.splitlines()), "%s --help: no row for %s" % (cmd, o))
+        rc2, out2, err2 = run(t, ["help", cmd])
+        t.check(rc2 == 0 and out2 == out, "`help %s` differs from `%s --help`" % (cmd, cmd))
+        rc3, out3, _ = run(t, [cmd, "-h"])
+        t.check(rc3 == 0 and out3 == out, "`%s -h` differs from `%s --help`" % (cmd, cmd))
+    _, out, _ = run(t, ["agent", "--help"])
+    for d in ("[default: 127.0.0.1:7878]", "[default: 0.0.0.0:7879]",
+              "[default: https://index.crates.io/]"):
+        t.check(d in out, "agent --help does not give the default %s" % d)
+    for args in (["-V"], ["--version"]):
+        rc, out, err = run(t, args)
+        t.check(rc == 0 and out.startswith("cratecast ") and out.strip().split()[1][0].isdigit(),
+                "%s: %d %r %r" % (args, rc, out, err))
+    rc, out, _ = run(t, ["help", "--man"])
+    t.check(rc == 0 and out.startswith(".\\\"") and ".TH CRATECAST 1" in out and
+            all(("\n.SS \"%s\"\n" % c.replace("-", "\\-")) in out for c in COMMANDS),
+            "help --man: %d %r" % (rc, out[:300]))
+    page = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "doc",
+                        "cratecast.1")
+    t.check(not os.path.exists(page) or open(page).read() == out,
+            "doc/cratecast.1 differs from `cratecast help --man`: run scripts/gen-man.sh")
+    rc, _, err = run(t, ["help", "frobnicate"])
+    t.check(rc == 2 and err.startswith("error: ") and "frobnicate" in err,
+            "help frobnicate: %d %r" % (rc, err))
+    # no command: a usage error that lists the commands
+    rc, _, err = run(t, [])
+    t.check(rc == 2 and err.startswith("error: ") and "Usage: cratecast" in err and
+            "agent, status" in err, "no command: %d %r" % (rc, err))
 
 
 def test(t):
@@ -49,12 +118,37 @@ def test(t):
             (["agent", "--index-ttl", "-1"], "--index-ttl"),
             (["agent", "--frobnicate"], "--frobnicate"),
             (["agent", "--store"], "--store"),
+            (["agent", "--no-mdns=yes"], "--no-mdns"),
+            (["agent", "stray"], "stray"),
+            (["why"], "CRATE"),
+            (["why", "Not A Crate"], "crate name"),
+            (["why", "serde", "tokio"], "tokio"),
+            (["verify", "--store"], "--store"),
+            (["id", "extra"], "extra"),
+            (["check", "--bogus"], "--bogus"),
+            (["prefetch", "--agent", "ftp://x"], "--agent"),
+            (["import-cargo", "a", "b"], "b"),
+            (["status", "--agent", "nohttp"], "--agent"),
+            (["-x"], "-x"),
             (["agent", "--network-key", "/dev/null"], "network-key"),
             (["agent", "--config", "/nonexistent/cratecast.toml"], "/nonexistent"),
             (["frobnicate"], "frobnicate"),
             (["status", "--bogus"], "--bogus"),
             (["cargo-config", "--listen", "nope"], "--listen")]:
         bad(t, args, word)
+    # an unknown option: help: names the near one and points at --help
+    helps = bad(t, ["agent", "--lsiten", "127.0.0.1:1"], "--lsiten")
+    t.check(any("--listen" in h for h in helps) and any("cratecast agent --help" in h
+                                                         for h in helps),
+            "agent --lsiten: the help: lines %r name neither --listen nor --help" % helps)
+    for cmd in COMMANDS:
+        helps = bad(t, [cmd, "--frobnicate"], "--frobnicate")
+        t.check(any(("cratecast %s --help" % cmd) in h for h in helps),
+                "%s --frobnicate: no help: line pointing at --help: %r" % (cmd, helps))
+    # a bad value: help: gives the option's meaning and default
+    helps = bad(t, ["agent", "--upload-slots", "0"], "--upload-slots")
+    t.check(any("[default: 8]" in h for h in helps), "--upload-slots 0: %r" % helps)
+    help_and_version(t)
 
     # cargo-config
     rc, out, _ = run(t, ["cargo-config", "--listen", "127.0.0.1:7999"])
@@ -75,7 +169,8 @@ def test(t):
     with open(os.path.join(other, "config.toml"), "w") as f:
         f.write('[source.crates-io]\nreplace-with = "mirror"\n')
     rc, _, err = run(t, ["cargo-config", "--write", "--cargo-home", other])
-    t.check(rc != 0 and "crates-io" in err, "--write over another replacement: %d %r" % (rc, err))
+    t.check(rc == 1 and err.startswith("error: ") and "crates-io" in err and "\nhelp: " in err,
+            "--write over another replacement: %d %r" % (rc, err))
 
     # --config
     cfg = t.path("agent.toml")
@@ -97,13 +192,22 @@ def test(t):
         f.write('listen = "127.0.0.1:7000\n')
     bad(t, ["agent", "--config", badcfg], "bad.toml:1")
 
-    # status with nobody listening
-    rc, _, err = run(t, ["status", "--agent", "http://127.0.0.1:%d" % harness.free_port()])
-    lines = err.strip().splitlines()
-    t.check(rc == 1 and len(lines) >= 1 and "no agent" in lines[0] and
-            all(ln.startswith("help:") for ln in lines[1:]),
-            "status without an agent: %d %r (expected one error line, then help: lines)"
-            % (rc, err))
+    # status, why, check with nobody listening: how to start the agent
+    url = "http://127.0.0.1:%d" % harness.free_port()
+    proj = t.fresh_dir("proj")
+    with open(os.path.join(proj, "Cargo.lock"), "w") as f:
+        f.write('version = 3\n\n[[package]]\nname = "serde"\nversion = "1.0.0"\n'
+                'source = "registry+https://github.com/rust-lang/crates.io-index"\n'
+                'checksum = "%s"\n' % ("0" * 64))
+    for args in (["status"], ["why", "serde"], ["check", proj]):
+        rc, out, err = run(t, args + ["--agent", url])
+        lines = err.strip().splitlines()
+        t.check(rc == 1 and len(lines) >= 2 and lines[0].startswith("error: ") and
+                "no agent" in lines[0] and url in lines[0] and
+                all(ln.startswith("help: ") for ln in lines[1:]) and
+                any("cratecast agent" in ln for ln in lines[1:]) and out == "",
+                "%s without an agent: %d %r (expected one error line, then help: lines naming "
+                "`cratecast agent`)" % (args, rc, err))
 
     # id is stable
     k1 = t.agent_id(store)

@@ -6,7 +6,7 @@ then copied and damaged in one way per case. For each, `cratecast agent` (--no-m
 none, --peer-listen off unless the case is about it, a free --listen port) must:
 
   - exit with status 1: never abort (134, a libuv assertion), never run;
-  - print exactly one error line on stderr, "cratecast: ..." with the case's key phrase, and
+  - print exactly one error line on stderr, "error: ..." with the case's key phrase, and
     nothing else but "help: ..." lines; no "Assertion", no sanitizer report;
   - leave the store as it was: the same files and directories with the same modes, the same
     bytes in each (store.db, identity.key, every blob). agent.lock's bytes are not compared
@@ -16,7 +16,8 @@ none, --peer-listen off unless the case is about it, a free --listen port) must:
 Cases: store.db garbage; store.db of 0 bytes with blobs present; a store made by a newer
 cratecast (PRAGMA user_version 99); --store naming a regular file; a file where blobs/ should
 be (and, when not root, a store directory without write permission); identity.key mode 0644;
-identity.key of the wrong size; a busy --listen port; a busy --peer-listen port; a second agent on
+identity.key of the wrong size; a busy --listen port (help: names the process holding it, this
+test's own, and --listen); a busy --peer-listen port; both sides on one port; a second agent on
 a store whose agent runs (the first keeps serving, and import-cargo, verify, id and status keep
 working beside it). Last, pairs of `cratecast import-cargo --store NEW` started at the same
 moment on a new store: every process exits 0.
@@ -88,9 +89,11 @@ def agent_cmd(t, store, listen_port=None, peer_listen="off"):
             "--listen", "127.0.0.1:%d" % (listen_port or harness.free_port())]
 
 
-def expect_refused(t, name, cmd, phrase, store, skip_bytes=("agent.lock",), help_expected=True):
-    """Run cmd; check exit 1, one error line with phrase, only help: lines besides, no abort or
-    sanitizer report, and store unchanged. Returns the error line."""
+def expect_refused(t, name, cmd, phrase, store, skip_bytes=("agent.lock",), help_expected=True,
+                   help_phrases=()):
+    """Run cmd; check exit 1, one error line with phrase, only help: lines besides (with each of
+    help_phrases in one of them), no abort or sanitizer report, and store unchanged. Returns the
+    error line."""
     before = snapshot(store, skip_bytes)
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        stdin=subprocess.DEVNULL, timeout=60, env=env_for(t))
@@ -105,10 +108,13 @@ def expect_refused(t, name, cmd, phrase, store, skip_bytes=("agent.lock",), help
             % (name, r.returncode, err))
     t.check(len(errors) == 1, "%s: expected exactly one error line (and help: lines), got %r"
             % (name, lines))
-    t.check(errors[0].startswith("cratecast: ") and phrase in errors[0],
-            "%s: the error line %r does not start with 'cratecast: ' or lacks %r"
+    t.check(errors[0].startswith("error: ") and phrase in errors[0],
+            "%s: the error line %r does not start with 'error: ' or lacks %r"
             % (name, errors[0], phrase))
     t.check(not help_expected or helps, "%s: no help: line after %r" % (name, errors[0]))
+    for hp in help_phrases:
+        t.check(any(hp in h for h in helps), "%s: no help: line mentions %r: %r"
+                % (name, hp, helps))
     t.check("Input/output error" not in err, "%s: a bare I/O error: %r" % (name, err))
     t.check(out.strip() == "", "%s: printed on stdout: %r" % (name, out))
     after = snapshot(store, skip_bytes)
@@ -221,7 +227,8 @@ def test(t):
     sock, port = held_port()
     try:
         expect_refused(t, "busy --listen", agent_cmd(t, s, listen_port=port),
-                       "127.0.0.1:%d is already in use (another cratecast agent?)" % port, s)
+                       "cannot serve Cargo: 127.0.0.1:%d is already in use" % port, s,
+                       help_phrases=("process %d (" % os.getpid(), "--listen ADDR:PORT"))
     finally:
         sock.close()
 
@@ -235,9 +242,18 @@ def test(t):
         expect_refused(t, "busy --peer-listen",
                        agent_cmd(t, s, listen_port=cargo_port,
                                  peer_listen="127.0.0.1:%d" % port),
-                       "127.0.0.1:%d is already in use (another cratecast agent?)" % port, s)
+                       "cannot serve peers: 127.0.0.1:%d is already in use" % port, s,
+                       help_phrases=("process %d (" % os.getpid(), "--peer-listen off"))
     finally:
         sock.close()
+
+    # both sides on one port: the agent is in its own way
+    s = copy_store(t, base, "same-port")
+    port = harness.free_port()
+    expect_refused(t, "--listen = --peer-listen",
+                   agent_cmd(t, s, listen_port=port, peer_listen="127.0.0.1:%d" % port),
+                   "127.0.0.1:%d is already in use" % port, s,
+                   help_phrases=("this agent listens there itself", "--peer-listen"))
 
     # a second agent on a store whose agent runs
     s = copy_store(t, base, "second")
