@@ -23,6 +23,7 @@
 #include "agent/http_client.h"
 #include "agent/import.h"
 #include "agent/import_job.h"
+#include "agent/listen_fds.h"
 #include "agent/log.h"
 #include "agent/manifest.h"
 #include "agent/misses.h"
@@ -435,7 +436,18 @@ int agent_run(const struct agent_options *opt)
     proto_key_encode(a->id.pk, a->id.key_text);
     proto_key_id(a->id.pk, a->id.key_id);
     agent_manifest_init(a);
-    rc = agent_registry_start(a, opt->listen);
+    bool peer_side = strcmp(opt->peer_listen, "off") != 0;
+    int cargo_fd, peer_fd;
+    if (listen_fds_take(opt->listen, peer_side ? opt->peer_listen : NULL, &cargo_fd, &peer_fd) <
+        0) {
+        fprintf(stderr, "error: the sockets handed over by the service manager (LISTEN_FDS) are "
+                        "not listening TCP sockets\n");
+        help("check cratecast.socket: ListenStream= must name a TCP address and port");
+        goto out;
+    }
+    if (cargo_fd >= 0)
+        log_info("using the Cargo socket handed over by the service manager (fd %d)", cargo_fd);
+    rc = agent_registry_start(a, opt->listen, cargo_fd);
     if (rc < 0) {
         listen_error("Cargo", opt->listen, "--listen", rc);
         goto out;
@@ -448,8 +460,8 @@ int agent_run(const struct agent_options *opt)
         fprintf(stderr, "error: out of memory\n");
         goto out;
     }
-    if (strcmp(opt->peer_listen, "off") != 0) {
-        rc = agent_peerapi_start(a, opt->peer_listen);
+    if (peer_side) {
+        rc = agent_peerapi_start(a, opt->peer_listen, peer_fd);
         if (rc < 0) {
             listen_error("peers", opt->peer_listen, "--peer-listen", rc);
             goto out;

@@ -51,20 +51,21 @@ static void on_accept(uv_stream_t *listener, int status)
     h2o_accept(&srv->accept, sock);
 }
 
-int agent_server_start(struct agent_server *srv, uv_loop_t *loop, const char *listen,
+int agent_server_start(struct agent_server *srv, uv_loop_t *loop, const char *listen, int fd,
                        const struct agent_server_limits *limits, agent_server_handler on_req)
 {
     struct sockaddr_storage ss;
     struct proto_peer_addr pa;
-    if (listen == NULL || proto_peer_addr_parse(listen, strlen(listen), &pa) < 0 ||
-        proto_peer_addr_to_sockaddr(&pa, &ss) < 0)
+    if (fd < 0 && (listen == NULL || proto_peer_addr_parse(listen, strlen(listen), &pa) < 0 ||
+                   proto_peer_addr_to_sockaddr(&pa, &ss) < 0))
         return -EINVAL;
     /* The socket first: a port in use (the usual startup error) leaves
      * nothing of h2o behind, only a listener handle closing on the loop. No
      * connection is accepted before the loop runs, and by then h2o is ready. */
     uv_tcp_init(loop, &srv->listener);
     srv->listener.data = srv;
-    int rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
+    int rc = fd >= 0 ? uv_tcp_open(&srv->listener, fd)
+                     : uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_accept);
     if (rc < 0) {
@@ -98,6 +99,20 @@ void agent_server_stop(struct agent_server *srv)
     if (srv->listening && !uv_is_closing((uv_handle_t *)&srv->listener))
         uv_close((uv_handle_t *)&srv->listener, NULL);
     srv->listening = false;
+}
+
+int agent_server_addr(const struct agent_server *srv, char *out, size_t outsz)
+{
+    struct sockaddr_storage ss;
+    struct proto_peer_addr pa;
+    char text[PROTO_PEER_ADDR_TEXT_MAX];
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &len) != 0 ||
+        proto_peer_addr_from_sockaddr((struct sockaddr *)&ss, &pa) < 0 ||
+        proto_peer_addr_format(&pa, text) < 0)
+        return -EINVAL;
+    int n = snprintf(out, outsz, "%s", text);
+    return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
 }
 
 int agent_server_port(const struct agent_server *srv)

@@ -33,9 +33,13 @@ struct agent_server_limits {
 
 typedef int (*agent_server_handler)(h2o_handler_t *self, h2o_req_t *req);
 
-/* Bind and listen on "ADDR:PORT". 0 or a negative errno (uv codes pass through). */
-int agent_server_start(struct agent_server *srv, uv_loop_t *loop, const char *listen,
+/* Bind and listen on "ADDR:PORT", or, with fd >= 0, listen on that socket
+ * handed over already bound (socket activation: listen_fds.h; listen is then
+ * ignored). 0 or a negative errno (uv codes pass through). */
+int agent_server_start(struct agent_server *srv, uv_loop_t *loop, const char *listen, int fd,
                        const struct agent_server_limits *limits, agent_server_handler on_req);
+/* The address actually listened on, as "ADDR:PORT" (after start): 0 or -errno. */
+int agent_server_addr(const struct agent_server *srv, char *out, size_t outsz);
 void agent_server_stop(struct agent_server *srv);
 /* The port actually bound (after start). */
 int agent_server_port(const struct agent_server *srv);

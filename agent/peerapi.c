@@ -198,12 +198,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-int agent_peerapi_start(struct agent *a, const char *listen)
+int agent_peerapi_start(struct agent *a, const char *listen, int fd)
 {
     /* the LAN may flood this port: its own cap, below the Cargo side's */
     static const struct agent_server_limits limits = {.max_conns = 256, .http2 = false};
     agent_peerapi(a)->a = a;
-    int rc = agent_server_start(&agent_peerapi(a)->peer, agent_loop(a), listen, &limits, on_req);
+    int rc =
+        agent_server_start(&agent_peerapi(a)->peer, agent_loop(a), listen, fd, &limits, on_req);
     if (rc < 0)
         return rc;
     agent_peerapi(a)->peer_port = (uint16_t)agent_server_port(&agent_peerapi(a)->peer);

@@ -15,8 +15,9 @@ struct agent;
 struct agent_peerapi;
 
 struct agent_peerapi *agent_peerapi_new(void);
-/* 0, or a libuv error (UV_EADDRINUSE, ...) binding listen. */
-int agent_peerapi_start(struct agent *a, const char *listen);
+/* Listen on listen, or on fd when >= 0 (a socket handed over, listen_fds.h):
+ * 0, or a libuv error (UV_EADDRINUSE, ...). */
+int agent_peerapi_start(struct agent *a, const char *listen, int fd);
 void agent_peerapi_stop(struct agent *a);
 /* The port the peer side listens on (0 when --peer-listen off). */
 uint16_t agent_peerapi_port(const struct agent *a);

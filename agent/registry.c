@@ -39,6 +39,7 @@
 #include "agent/status.h"
 #include "agent/upstream.h"
 #include "agent/upstream_state.h"
+#include "proto/addr.h"
 #include "proto/alloc.h"
 #include "proto/name.h"
 #include "proto/route.h"
@@ -497,14 +498,18 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-int agent_registry_start(struct agent *a, const char *listen)
+int agent_registry_start(struct agent *a, const char *listen, int fd)
 {
     /* Cargo multiplexes over HTTP/2 when offered (h2c upgrade) */
     static const struct agent_server_limits limits = {.max_conns = 512, .http2 = true};
     agent_registry(a)->a = a;
-    int rc = agent_server_start(&agent_registry(a)->cargo, agent_loop(a), listen, &limits, on_req);
+    int rc =
+        agent_server_start(&agent_registry(a)->cargo, agent_loop(a), listen, fd, &limits, on_req);
     if (rc < 0)
         return rc;
+    char bound[PROTO_PEER_ADDR_TEXT_MAX];
+    if (fd >= 0 && agent_server_addr(&agent_registry(a)->cargo, bound, sizeof bound) == 0)
+        listen = bound; /* a handed-over socket: its own address */
     /* the address Cargo is told to download from */
     if (strncmp(listen, "0.0.0.0:", 8) == 0)
         snprintf(agent_registry(a)->listen_host, sizeof agent_registry(a)->listen_host,

@@ -16,8 +16,9 @@ struct agent;
 struct agent_registry;
 
 struct agent_registry *agent_registry_new(void);
-/* 0, or a libuv error (UV_EADDRINUSE, ...) binding listen. */
-int agent_registry_start(struct agent *a, const char *listen);
+/* Listen on listen, or on fd when >= 0 (a socket handed over, listen_fds.h):
+ * 0, or a libuv error (UV_EADDRINUSE, ...). */
+int agent_registry_start(struct agent *a, const char *listen, int fd);
 void agent_registry_stop(struct agent *a);
 /* host:port Cargo is told to use (valid while the agent runs). */
 const char *agent_registry_host(const struct agent *a);
