@@ -31,7 +31,8 @@ struct store;
 
 /* What status reports. Monotonic since start. */
 struct agent_counters {
-    uint64_t served; /* successful responses to Cargo (index files + crates) */
+    uint64_t served;       /* successful responses to Cargo (index files + crates) */
+    uint64_t bytes_served; /* bytes of crate and index files sent to Cargo */
     uint64_t index_served;
     uint64_t crates_served;
     uint64_t from_store;    /* crates served that were already in the store */

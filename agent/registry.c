@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <h2o.h>
 
@@ -33,10 +34,12 @@
 #include "agent/http_server.h"
 #include "agent/listing.h"
 #include "agent/log.h"
+#include "agent/metrics.h"
 #include "agent/misses.h"
 #include "agent/peers.h"
 #include "agent/registry.h"
 #include "agent/status.h"
+#include "agent/status_page.h"
 #include "agent/upstream.h"
 #include "agent/upstream_state.h"
 #include "proto/addr.h"
@@ -54,6 +57,7 @@ struct agent_registry {
 #define AGENT_PEER_ONLY_SEEN 64
     char peer_only_seen[AGENT_PEER_ONLY_SEEN][PROTO_NAME_MAX + PROTO_VERS_MAX + 2];
     size_t peer_only_pos;
+    struct metrics_histogram latency; /* Cargo requests, start to end of the answer */
 };
 
 struct agent_registry *agent_registry_new(void)
@@ -295,6 +299,8 @@ static void serve_index(struct agent *a, h2o_req_t *req, const char *name, bool 
     snprintf(etag, 36, "\"%.32s\"", hex);
     agent_counters(a)->served++;
     agent_counters(a)->index_served++;
+    if (!etag_matches(req, etag))
+        agent_counters(a)->bytes_served += total;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, strlen(etag));
     if (etag_matches(req, etag)) {
         req->res.status = 304;
@@ -324,8 +330,11 @@ static int send_blob(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SH
                      const char *source)
 {
     char path[4096];
+    struct stat sb;
     if (store_blob_path(agent_store(a), sha, path, sizeof path) < 0)
         return -ENAMETOOLONG;
+    if (stat(path, &sb) < 0)
+        return -ENOENT;
     h2o_iovec_t src = h2o_strdup(&req->pool, source, SIZE_MAX);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cratecast-source"), 0, NULL,
                           src.base, src.len);
@@ -335,6 +344,7 @@ static int send_blob(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SH
     store_blob_touch(agent_store(a), sha);
     agent_counters(a)->served++;
     agent_counters(a)->crates_served++;
+    agent_counters(a)->bytes_served += (uint64_t)sb.st_size;
     return 0;
 }
 
@@ -444,9 +454,45 @@ static void why_fetched(struct agent *a, void *ud, int result, const char *sourc
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+/* Times one request: made at its start in the request's pool, observed when
+ * h2o disposes of the pool (the answer ended, or the client went away). */
+struct timing {
+    struct agent_registry *reg;
+    uint64_t start_ns;
+};
+
+static void timing_dispose(void *ptr)
+{
+    struct timing *t = ptr;
+    metrics_observe(&t->reg->latency, (double)(uv_hrtime() - t->start_ns) / 1e9);
+}
+
+static void serve_page(struct agent *a, h2o_req_t *req, bool metrics)
+{
+    json_t *doc = agent_status_doc(a, agent_registry(a)->listen_host);
+    size_t len = 0;
+    char *text = doc == NULL ? NULL
+                 : metrics   ? metrics_text(doc, &agent_registry(a)->latency, &len)
+                             : status_page_html(doc, agent_now(), &len);
+    json_decref(doc);
+    if (text == NULL) {
+        agent_respond_text(req, 503, "Service Unavailable", "out of memory\n");
+        return;
+    }
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    agent_respond_bytes(
+        req, metrics ? "text/plain; version=0.0.4; charset=utf-8" : "text/html; charset=utf-8",
+        text, len);
+    free(text);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct agent *a = req_agent(req);
+    struct timing *t = h2o_mem_alloc_shared(&req->pool, sizeof *t, timing_dispose);
+    t->reg = agent_registry(a);
+    t->start_ns = uv_hrtime();
     struct proto_route r;
     if (!agent_server_route(req, &r, &agent_counters(a)->rejected_request))
         return 0;
@@ -454,6 +500,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     switch (r.kind) {
     case PROTO_ROUTE_CONFIG:
         serve_config(a, req);
+        return 0;
+    case PROTO_ROUTE_PAGE:
+    case PROTO_ROUTE_METRICS:
+        serve_page(a, req, r.kind == PROTO_ROUTE_METRICS);
         return 0;
     case PROTO_ROUTE_STATUS: {
         size_t len = 0;

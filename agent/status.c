@@ -65,13 +65,13 @@ static json_t *peers_json(struct agent *a)
 
 static json_t *counters_json(const struct agent_counters *c)
 {
-    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "uploads_too_slow",
-                          (json_int_t)c->uploads_too_slow, "relayed", (json_int_t)c->relayed,
-                          "uploads_queued", (json_int_t)c->uploads_queued, "bytes_from_peers",
-                          (json_int_t)c->bytes_from_peers, "served_to_peers",
-                          (json_int_t)c->served_to_peers, "bytes_to_peers",
-                          (json_int_t)c->bytes_to_peers, "peer_index_merged",
-                          (json_int_t)c->peer_index_merged, "peer_busy", (json_int_t)c->peer_busy);
+    json_t *o = json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "bytes_served", (json_int_t)c->bytes_served,
+        "uploads_too_slow", (json_int_t)c->uploads_too_slow, "relayed", (json_int_t)c->relayed,
+        "uploads_queued", (json_int_t)c->uploads_queued, "bytes_from_peers",
+        (json_int_t)c->bytes_from_peers, "served_to_peers", (json_int_t)c->served_to_peers,
+        "bytes_to_peers", (json_int_t)c->bytes_to_peers, "peer_index_merged",
+        (json_int_t)c->peer_index_merged, "peer_busy", (json_int_t)c->peer_busy);
     json_t *base = counters_base_json(c);
     if (o && base)
         json_object_update(base, o);
@@ -107,6 +107,11 @@ static json_t *import_json(const struct agent *a)
 }
 
 char *agent_status_json(struct agent *a, const char *cargo_host, size_t *len)
+{
+    return agent_json_take(agent_status_doc(a, cargo_host), len);
+}
+
+json_t *agent_status_doc(struct agent *a, const char *cargo_host)
 {
     struct store_stats st;
     memset(&st, 0, sizeof st);
@@ -147,7 +152,7 @@ char *agent_status_json(struct agent *a, const char *cargo_host, size_t *len)
             doc = NULL;
         }
     }
-    return agent_json_take(doc, len);
+    return doc;
 }
 
 char *agent_json_take(json_t *doc, size_t *len)

@@ -15,8 +15,9 @@ struct agent;
  * out-of-memory. */
 char *agent_json_take(json_t *doc, size_t *len);
 /* The status document (cargo_host: where Cargo is served), NULL on
- * out-of-memory. */
+ * out-of-memory; as JSON text, and as a jansson value the caller releases. */
 char *agent_status_json(struct agent *a, const char *cargo_host, size_t *len);
+json_t *agent_status_doc(struct agent *a, const char *cargo_host);
 /* Every known version of name and where it can come from, NULL on
  * out-of-memory or a store error. */
 char *agent_why_json(struct agent *a, const char *name, size_t *len);

@@ -234,8 +234,10 @@ int proto_route_parse(const char *path, size_t len, struct proto_route *out)
         len = (size_t)(q - path);
         q++;
     }
-    if (len == 1)
-        return -ENOENT; /* "/" */
+    if (len == 1) {
+        out->kind = PROTO_ROUTE_PAGE; /* "/" */
+        return 0;
+    }
 
     char dec[PROTO_PATH_MAX + 1];
     struct comp c[MAX_COMPONENTS];
@@ -251,6 +253,9 @@ int proto_route_parse(const char *path, size_t len, struct proto_route *out)
         rc = parse_index(c, n, out);
     } else if (comp_is(&c[0], "crates") && n == 4) {
         rc = parse_crate(c, out);
+    } else if (comp_is(&c[0], "metrics") && n == 1) {
+        out->kind = PROTO_ROUTE_METRICS;
+        rc = 0;
     } else if (comp_is(&c[0], "-") && n == 2 && comp_is(&c[1], "status")) {
         out->kind = PROTO_ROUTE_STATUS;
         rc = 0;

@@ -5,6 +5,8 @@
  *   /crates/<name>/<version>/<sha256 hex>    -> PROTO_ROUTE_CRATE
  *   /-/status                                -> PROTO_ROUTE_STATUS
  *   /-/why/<name>                            -> PROTO_ROUTE_WHY
+ *   /                                        -> PROTO_ROUTE_PAGE (the status page)
+ *   /metrics                                 -> PROTO_ROUTE_METRICS (Prometheus)
  * and on the peer side (see docs/protocol.md):
  *   /peer/1/hello?nonce=<64 hex>[&port=N]    -> PROTO_ROUTE_PEER_HELLO
  *   /peer/1/manifest[?since=N]               -> PROTO_ROUTE_PEER_MANIFEST
@@ -44,6 +46,8 @@ enum proto_route_kind {
     PROTO_ROUTE_PEER_CRATE,
     PROTO_ROUTE_WHY,
     PROTO_ROUTE_PEER_NEWS,
+    PROTO_ROUTE_PAGE,
+    PROTO_ROUTE_METRICS,
 };
 
 #define PROTO_NEWS_WAIT_MAX 60 /* seconds a news long poll may be held */

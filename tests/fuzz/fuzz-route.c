@@ -61,6 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (r.kind) {
     case PROTO_ROUTE_CONFIG:
     case PROTO_ROUTE_STATUS:
+    case PROTO_ROUTE_PAGE:
+    case PROTO_ROUTE_METRICS:
         if (nl || vl)
             abort();
         break;

@@ -31,6 +31,9 @@ static const struct {
     {"/index/config.json", 0, PROTO_ROUTE_CONFIG, "", ""},
     {"/index/config.json?x=1", 0, PROTO_ROUTE_CONFIG, "", ""},
     {"/-/status", 0, PROTO_ROUTE_STATUS, "", ""},
+    {"/", 0, PROTO_ROUTE_PAGE, "", ""},
+    {"/?refresh=5", 0, PROTO_ROUTE_PAGE, "", ""},
+    {"/metrics", 0, PROTO_ROUTE_METRICS, "", ""},
     {"/-/status?json", 0, PROTO_ROUTE_STATUS, "", ""},
     {"/-/why/serde", 0, PROTO_ROUTE_WHY, "serde", ""},
     {"/-/why/Mixed_Case?x", 0, PROTO_ROUTE_WHY, "Mixed_Case", ""},
@@ -117,8 +120,8 @@ static const struct {
     {"/crates/serde/1.0.0/download", -EINVAL, 0, NULL, NULL},
 
     /* well-formed but not a route */
-    {"/", -ENOENT, 0, NULL, NULL},
-    {"/?x", -ENOENT, 0, NULL, NULL},
+    {"/metrics/x", -ENOENT, 0, NULL, NULL},
+    {"/metric", -ENOENT, 0, NULL, NULL},
     {"/index", -ENOENT, 0, NULL, NULL},
     {"/crates", -ENOENT, 0, NULL, NULL},
     {"/crates/serde", -ENOENT, 0, NULL, NULL},

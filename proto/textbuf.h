@@ -1,0 +1,32 @@
+/* proto/textbuf.h — a growable text buffer for documents built piece by piece
+ * (the status page, the metrics text), with HTML escaping.
+ *
+ * Ownership: the buffer owns its bytes (proto/alloc.h); textbuf_take hands
+ * them to the caller (free()), textbuf_free drops them. Out of memory is
+ * sticky: every later append does nothing and textbuf_take returns NULL, so a
+ * builder checks once at the end. The text is always NUL-terminated.
+ */
+#ifndef CRATECAST_PROTO_TEXTBUF_H
+#define CRATECAST_PROTO_TEXTBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct textbuf {
+    char *s;
+    size_t len, cap;
+    bool failed; /* an allocation failed: the text is incomplete */
+};
+
+void textbuf_init(struct textbuf *b);
+void textbuf_free(struct textbuf *b);
+void textbuf_add(struct textbuf *b, const char *s, size_t n);
+void textbuf_puts(struct textbuf *b, const char *s);
+void textbuf_printf(struct textbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s with & < > " ' as character references (NULL adds nothing). */
+void textbuf_html(struct textbuf *b, const char *s);
+/* The text (malloc'd, the caller frees it) and its length; NULL when an
+ * allocation failed. The buffer is empty afterwards. */
+char *textbuf_take(struct textbuf *b, size_t *len);
+
+#endif
