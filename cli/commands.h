@@ -6,6 +6,7 @@
 int cmd_agent(int argc, char **argv);        /* agent.c: run the agent */
 int cmd_status(int argc, char **argv);       /* status.c */
 int cmd_cargo_config(int argc, char **argv); /* cargo_config.c */
+int cmd_setup(int argc, char **argv);        /* setup.c */
 int cmd_import_cargo(int argc, char **argv); /* import_cargo.c */
 int cmd_verify(int argc, char **argv);       /* verify.c */
 int cmd_id(int argc, char **argv);           /* id.c */

@@ -54,6 +54,8 @@ int main(int argc, char **argv)
         rc = cmd_agent(argc - 2, argv + 2);
     } else if (strcmp(cmd, "status") == 0) {
         rc = cmd_status(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "setup") == 0) {
+        rc = cmd_setup(argc - 2, argv + 2);
     } else if (strcmp(cmd, "cargo-config") == 0) {
         rc = cmd_cargo_config(argc - 2, argv + 2);
     } else if (strcmp(cmd, "import-cargo") == 0) {
