@@ -12,6 +12,7 @@ extern const struct cli_command cmd_status;       /* status.c */
 extern const struct cli_command cmd_why;          /* why.c */
 extern const struct cli_command cmd_check;        /* check.c */
 extern const struct cli_command cmd_prefetch;     /* prefetch.c */
+extern const struct cli_command cmd_setup;        /* setup.c */
 extern const struct cli_command cmd_cargo_config; /* cargo_config.c */
 extern const struct cli_command cmd_import_cargo; /* import_cargo.c */
 extern const struct cli_command cmd_verify;       /* verify.c */

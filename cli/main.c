@@ -18,7 +18,7 @@
 #endif
 
 static const struct cli_command *const commands[] = {
-    &cmd_agent,        &cmd_status,       &cmd_why,    &cmd_check, &cmd_prefetch,
+    &cmd_agent,        &cmd_status,       &cmd_why,    &cmd_check, &cmd_prefetch, &cmd_setup,
     &cmd_cargo_config, &cmd_import_cargo, &cmd_verify, &cmd_id,    NULL,
 };
 
