@@ -42,6 +42,8 @@ struct agent_options {
     bool offline_index_all;
     unsigned index_ttl;    /* seconds an upstream index file is served without revalidation */
     unsigned upload_slots; /* crate uploads to peers at once (the rest queue fairly) */
+    uint64_t max_size;     /* --max-size: bytes of crates the store may hold; 0 = no limit
+                              (see store_evict in store/store.h) */
 };
 
 /* What status reports. Monotonic since start. */

@@ -19,6 +19,7 @@
 #include "proto/addr.h"
 #include "proto/options.h"
 #include "proto/peer.h"
+#include "proto/size.h"
 #include "proto/alloc.h"
 
 static void usage(FILE *f)
@@ -187,6 +188,18 @@ static int apply_option(struct agent_options *o, const char *key, const char *v,
         o->upload_slots = (unsigned)n;
         return 0;
     }
+    if (strcmp(key, "max-size") == 0) {
+        uint64_t n;
+        int src = proto_size_parse((const uint8_t *)v, strlen(v), &n);
+        if (src == -ERANGE)
+            BAD("--max-size %s: too large", v);
+        if (src < 0)
+            BAD("--max-size %s: expected a size such as 20G, 500M, 1.5T or a number of bytes", v);
+        if (n == 0)
+            BAD("--max-size %s: expected a size above 0 (leave the option out for no limit)", v);
+        o->max_size = n;
+        return 0;
+    }
     if (strcmp(key, "index-ttl") == 0) {
         char *end;
         errno = 0;
@@ -264,8 +277,9 @@ static bool is_flag(const char *name)
 }
 
 static const char *const value_options[] = {
-    "store",     "listen",      "peer-listen",   "upstream",  "peer",   "import",       "trust",
-    "trust-key", "network-key", "offline-index", "index-ttl", "config", "upload-slots", NULL,
+    "store",     "listen", "peer-listen",  "upstream",    "peer",
+    "import",    "trust",  "trust-key",    "network-key", "offline-index",
+    "index-ttl", "config", "upload-slots", "max-size",    NULL,
 };
 
 static bool takes_value(const char *name)
@@ -276,7 +290,7 @@ static bool takes_value(const char *name)
     return false;
 }
 
-static int parse(int argc, char **argv, struct agent_options *o)
+int cli_agent_parse(int argc, char **argv, struct agent_options *o)
 {
     agent_options_init(o);
     /* a --config file is applied first, so the command line overrides it */
@@ -365,7 +379,7 @@ static int parse(int argc, char **argv, struct agent_options *o)
 int cmd_agent(int argc, char **argv)
 {
     struct agent_options o;
-    int rc, prc = parse(argc, argv, &o);
+    int rc, prc = cli_agent_parse(argc, argv, &o);
     if (prc == 1) {
         usage(stdout);
         rc = 0;

@@ -66,6 +66,8 @@ int main(int argc, char **argv)
         rc = cmd_check(argc - 2, argv + 2);
     } else if (strcmp(cmd, "prefetch") == 0) {
         rc = cmd_prefetch(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "gc") == 0) {
+        rc = cmd_gc(argc - 2, argv + 2);
     } else if (strcmp(cmd, "verify") == 0) {
         rc = cmd_verify(argc - 2, argv + 2);
     } else {

@@ -81,8 +81,8 @@ static void test_table(void **state)
         uint64_t v = 12345;
         int rc = proto_size_parse((const uint8_t *)cases[i].in, strlen(cases[i].in), &v);
         if (rc != cases[i].rc || v != cases[i].want)
-            fail_msg("case %zu \"%s\": rc %d value %llu, want rc %d value %llu", i, cases[i].in,
-                     rc, (unsigned long long)v, cases[i].rc, (unsigned long long)cases[i].want);
+            fail_msg("case %zu \"%s\": rc %d value %llu, want rc %d value %llu", i, cases[i].in, rc,
+                     (unsigned long long)v, cases[i].rc, (unsigned long long)cases[i].want);
     }
 }
 
