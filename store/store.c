@@ -16,14 +16,19 @@
  *                  trigger enforces it); `id` is arrival order.
  *   index_meta     the validators of the upstream index file per name_lc.
  *   blobs          one row per verified blob file.
- *   change_seq     one row (one = 1): `value`, the change counter.
+ *   change_seq     one row (one = 1): `value`, the change counter; `removed`,
+ *                  the number of the last eviction batch.
+ *   blob_unlink    files of evicted rows not yet unlinked (store/evict.c).
  * The change counter (store_seq). A write that a peer could care about -- an
  * index put returning STORE_PUT_NEW or STORE_PUT_YANK, a blob row inserted --
  * bumps change_seq.value and stores the new value in the row's `seq`, in the
  * same transaction as the row change (store__seq_next). So the counter is the
  * largest `seq` of any row written (rows may leave `blobs` through verify),
  * a rolled-back write leaves no gap, and "rows with seq > N" is exactly what
- * changed after a peer saw N. Nothing else moves it.
+ * changed after a peer saw N. The one other move: each eviction batch
+ * (store/evict.c) takes a number for its removals and keeps it in
+ * change_seq.removed (store_removed_seq), as no row can carry it. Nothing else
+ * moves it.
  *
  * Transaction states of one struct store (one connection):
  *   IDLE      depth == 0. Every statement autocommits. store_begin -> OPEN.

@@ -352,7 +352,8 @@ int store_identity(struct store *s, uint8_t pk[32], uint8_t sk[64]);
 
 /* A per-store counter that moves on with every change a peer could care about:
  * each index put that returns STORE_PUT_NEW or STORE_PUT_YANK and each new
- * blob record takes the next value, stored with the row. Survives restarts. */
+ * blob record takes the next value, stored with the row; each eviction batch
+ * takes one too (store_removed_seq). Survives restarts. */
 uint64_t store_seq(struct store *s);
 
 struct store_blob_item {
