@@ -19,6 +19,7 @@
 #include "proto/addr.h"
 #include "proto/options.h"
 #include "proto/peer.h"
+#include "proto/size.h"
 #include "proto/alloc.h"
 
 #define STR_(x) #x
@@ -275,6 +276,18 @@ static int apply_option(struct agent_options *o, const char *key, const char *v,
         if (errno || end == v || *end || n < 1 || n > AGENT_UPLOAD_SLOTS_MAX)
             BAD("--upload-slots %s: expected 1..%d", v, AGENT_UPLOAD_SLOTS_MAX);
         o->upload_slots = (unsigned)n;
+        return 0;
+    }
+    if (strcmp(key, "max-size") == 0) {
+        uint64_t n;
+        int src = proto_size_parse((const uint8_t *)v, strlen(v), &n);
+        if (src == -ERANGE)
+            BAD("--max-size %s: too large", v);
+        if (src < 0)
+            BAD("--max-size %s: expected a size such as 20G, 500M, 1.5T or a number of bytes", v);
+        if (n == 0)
+            BAD("--max-size %s: expected a size above 0 (leave the option out for no limit)", v);
+        o->max_size = n;
         return 0;
     }
     if (strcmp(key, "index-ttl") == 0) {
