@@ -23,19 +23,6 @@
 #include "proto/alloc.h"
 #include "proto/cargo_config_edit.h"
 
-static const char usage[] =
-    "usage: cratecast cargo-config [--write|--remove] [--dry-run] [--listen ADDR:PORT]\n"
-    "                              [--cargo-home DIR]\n"
-    "\n"
-    "Without --write or --remove, print the Cargo config that replaces crates-io with the\n"
-    "agent. --write adds it, as a marked block, to the file Cargo reads in CARGO_HOME\n"
-    "(default ~/.cargo): `config` if it exists, else `config.toml`; --remove takes that block\n"
-    "out again. A file that cannot be edited safely is left alone and the reason printed.\n"
-    "\n"
-    "  --listen ADDR:PORT  the agent's Cargo side (default " AGENT_DEFAULT_LISTEN ")\n"
-    "  --cargo-home DIR    instead of $CARGO_HOME or ~/.cargo\n"
-    "  --dry-run           say what would change, change nothing\n";
-
 int cli_cargo_config_url(const char *listen, char *url, size_t sz)
 {
     struct sockaddr_storage ss;
@@ -176,34 +163,36 @@ int cli_write_file_atomic(const char *path, const void *buf, size_t len, unsigne
 }
 
 /* The refusal: one error line, then help: what to put in the file by hand. */
-static void print_refusal(const char *cmd, const char *path, const char *url, int rc,
+static void print_refusal(const char *path, const char *url, int rc,
                           const struct proto_cargo_config_edit *e, const uint8_t *buf, size_t len)
 {
-    fprintf(stderr, "cratecast: %s: cannot edit %s safely: %s; nothing was changed\n", cmd, path,
-            e->reason);
+    cli_error("cannot edit %s safely: %s; nothing was changed", path, e->reason);
     if (rc == -EEXIST) {
         char other[PROTO_CARGO_CONFIG_EDIT_URL_MAX + 1];
         if (proto_cargo_config_crates_io_replacement(buf, len, other, sizeof other, NULL) == 0 &&
             strcmp(other, url) != 0)
-            fprintf(stderr,
-                    "help: that replacement leads to %s; to keep using it, run the agent with "
-                    "`--upstream %s`\n",
-                    other, other);
+            cli_hint("that replacement leads to %s; to keep using it, run the agent with "
+                     "`--upstream %s`",
+                     other, other);
     }
     if (url == NULL)
         return;
     char snip[PROTO_CARGO_CONFIG_EDIT_URL_MAX + 128];
     if (proto_cargo_config_edit_snippet(url, snip, sizeof snip) < 0)
         return;
-    fprintf(stderr,
-            "help: to use cratecast, make %s say this (in place of any other "
-            "[source.crates-io] replacement):\n%s",
-            path, snip);
+    cli_hint("to use cratecast, make %s say this (in place of any other [source.crates-io] "
+             "replacement):",
+             path);
+    /* the snippet as help: lines too, indented, so stderr stays error: + help: only */
+    for (const char *line = snip; *line;) {
+        size_t n = strcspn(line, "\n");
+        cli_hint("    %.*s", (int)n, line);
+        line += n + (line[n] == '\n');
+    }
 }
 
-enum cli_cargo_config_result cli_cargo_config_apply(const char *cmd, const char *home,
-                                                    const char *url, bool remove, bool dry_run,
-                                                    const char *indent)
+enum cli_cargo_config_result cli_cargo_config_apply(const char *home, const char *url, bool remove,
+                                                    bool dry_run, const char *indent)
 {
     char path[PATH_MAX], real[PATH_MAX];
     bool exists;
@@ -218,12 +207,12 @@ enum cli_cargo_config_result cli_cargo_config_apply(const char *cmd, const char 
     if (exists) {
         /* a symbolic link (dotfiles): edit the file it names, keep the link */
         if (realpath(path, real) == NULL) {
-            fprintf(stderr, "cratecast: %s: cannot read %s: %s\n", cmd, path, strerror(errno));
+            cli_error("cannot read %s: %s", path, strerror(errno));
             return res;
         }
         if ((rc = read_file(real, &buf, &len, &mode)) < 0) {
-            fprintf(stderr, "cratecast: %s: cannot read %s: %s\n", cmd, real,
-                    rc == -EFBIG ? "larger than a Cargo config can be" : strerror(-rc));
+            cli_error("cannot read %s: %s", real,
+                      rc == -EFBIG ? "larger than a Cargo config can be" : strerror(-rc));
             return res;
         }
     } else {
@@ -245,7 +234,7 @@ enum cli_cargo_config_result cli_cargo_config_apply(const char *cmd, const char 
         goto out;
     }
     if (rc < 0) {
-        print_refusal(cmd, path, remove ? NULL : url, rc, &e, buf, len);
+        print_refusal(path, remove ? NULL : url, rc, &e, buf, len);
         goto out;
     }
 
@@ -263,7 +252,7 @@ enum cli_cargo_config_result cli_cargo_config_apply(const char *cmd, const char 
         goto out;
     }
     if (!remove && !exists && mkdir(home, 0755) < 0 && errno != EEXIST) {
-        fprintf(stderr, "cratecast: %s: cannot create %s: %s\n", cmd, home, strerror(errno));
+        cli_error("cannot create %s: %s", home, strerror(errno));
         goto out;
     }
     if (e.remove_file) {
@@ -272,8 +261,7 @@ enum cli_cargo_config_result cli_cargo_config_apply(const char *cmd, const char 
         rc = cli_write_file_atomic(real, e.text, e.len, mode);
     }
     if (rc < 0) {
-        fprintf(stderr, "cratecast: %s: cannot write %s: %s; it was left as it was\n", cmd, real,
-                strerror(-rc));
+        cli_error("cannot write %s: %s; it was left as it was", real, strerror(-rc));
         goto out;
     }
     if (remove)
@@ -292,39 +280,66 @@ out:
     return res;
 }
 
-int cmd_cargo_config(int argc, char **argv)
+enum { OPT_WRITE = 1, OPT_REMOVE, OPT_DRY_RUN, OPT_LISTEN, OPT_CARGO_HOME };
+
+static const struct cli_option options[] = {
+    {OPT_WRITE, "--write", NULL,
+     "add the snippet, as a marked block, to the config file Cargo reads in the Cargo home "
+     "instead of printing it",
+     NULL, 0},
+    {OPT_REMOVE, "--remove", NULL, "take that block out again", NULL, 0},
+    {OPT_DRY_RUN, "--dry-run", NULL,
+     "with --write or --remove: say what would change, change nothing", NULL, 0},
+    {OPT_LISTEN, "--listen", "ADDR:PORT", "the agent's Cargo side, as given to `cratecast agent`",
+     AGENT_DEFAULT_LISTEN, 0},
+    {OPT_CARGO_HOME, "--cargo-home", "DIR", "the Cargo home --write and --remove edit",
+     "$CARGO_HOME, else ~/.cargo", 0},
+    {0},
+};
+
+static int run(int argc, char **argv);
+
+const struct cli_command cmd_cargo_config = {
+    "cargo-config",
+    "the Cargo config snippet for the agent (--write / --remove: edit Cargo's config)",
+    "Prints the lines of Cargo configuration that replace crates-io with the agent. --write adds\n"
+    "them, as a marked block, to the file Cargo reads in the Cargo home (`config` if it exists,\n"
+    "else `config.toml`; a symbolic link is followed), written to a temporary file, synced and\n"
+    "renamed; --remove takes that block out again. A file that cannot be edited safely (crates-io\n"
+    "already replaced by another source, an inline `source` table, not valid TOML) is left alone:\n"
+    "the reason and the lines to add by hand are printed, exit 1. `cratecast setup` does the same\n"
+    "and also installs the systemd user units.\n",
+    options,
+    run,
+};
+
+static int run(int argc, char **argv)
 {
     bool write = false, remove = false, dry_run = false;
-    const char *listen = AGENT_DEFAULT_LISTEN, *home = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--write") == 0)
+    const char *listen = AGENT_DEFAULT_LISTEN, *home = NULL, *v;
+    struct cli_parser p;
+    int id;
+    cli_parser_init(&p, &cmd_cargo_config, argc, argv);
+    while ((id = cli_next(&p, &v)) != CLI_END) {
+        if (id == CLI_STOP)
+            return p.status;
+        if (id == OPT_WRITE)
             write = true;
-        else if (strcmp(argv[i], "--remove") == 0)
+        else if (id == OPT_REMOVE)
             remove = true;
-        else if (strcmp(argv[i], "--dry-run") == 0)
+        else if (id == OPT_DRY_RUN)
             dry_run = true;
-        else if ((v = cli_opt_value(argc, argv, &i, "--listen")) != NULL)
+        else if (id == OPT_LISTEN)
             listen = v;
-        else if ((v = cli_opt_value(argc, argv, &i, "--cargo-home")) != NULL)
+        else if (id == OPT_CARGO_HOME)
             home = v;
-        else {
-            fprintf(stderr, "cratecast: cargo-config: unknown argument '%s'\n", argv[i]);
-            return 2;
-        }
     }
-    if (write && remove) {
-        fprintf(stderr, "cratecast: cargo-config: --write or --remove, not both\n");
-        return 2;
-    }
+    if (write && remove)
+        return cli_usage_error(&cmd_cargo_config, "--write or --remove, not both");
     char url[160], text[PROTO_CARGO_CONFIG_EDIT_URL_MAX + 128];
-    if (cli_cargo_config_url(listen, url, sizeof url) < 0) {
-        fprintf(stderr, "cratecast: cargo-config: --listen %s: expected ADDR:PORT\n", listen);
-        return 2;
-    }
+    if (cli_cargo_config_url(listen, url, sizeof url) < 0)
+        return cli_usage_error(&cmd_cargo_config,
+                               "--listen %s: expected ADDR:PORT, e.g. 127.0.0.1:7878", listen);
     if (!write && !remove) {
         proto_cargo_config_edit_snippet(url, text, sizeof text);
         fputs(text, stdout);
@@ -332,11 +347,11 @@ int cmd_cargo_config(int argc, char **argv)
     }
     char *h = home ? cc_strdup(home) : agent_default_cargo_home();
     if (h == NULL) {
-        fprintf(stderr, "cratecast: cargo-config: neither CARGO_HOME nor HOME is set\n");
+        cli_error("neither CARGO_HOME nor HOME is set");
+        cli_hint("name the Cargo home with --cargo-home DIR");
         return 2;
     }
-    enum cli_cargo_config_result r =
-        cli_cargo_config_apply("cargo-config", h, url, remove, dry_run, "");
+    enum cli_cargo_config_result r = cli_cargo_config_apply(h, url, remove, dry_run, "");
     free(h);
     return r == CLI_CARGO_CONFIG_REFUSED ? 1 : 0;
 }

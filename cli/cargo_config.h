@@ -30,11 +30,10 @@ enum cli_cargo_config_result {
 /* Adds (remove false) or removes (remove true) cratecast's block in home's
  * config file for url (unused when removing). Prints one line saying what was
  * done, or would be with dry_run, to stdout, prefixed with indent; a refusal
- * is an "cratecast: <cmd>: ..." line on stderr with help: lines (the snippet
+ * is an "error: ..." line on stderr (cli_error) with help: lines (the snippet
  * to add by hand, when adding). home is created when adding needs it. */
-enum cli_cargo_config_result cli_cargo_config_apply(const char *cmd, const char *home,
-                                                    const char *url, bool remove, bool dry_run,
-                                                    const char *indent);
+enum cli_cargo_config_result cli_cargo_config_apply(const char *home, const char *url, bool remove,
+                                                    bool dry_run, const char *indent);
 
 /* Writes len bytes to path atomically: a temporary file in the same
  * directory created with mode, fsync, rename over path, fsync of the

@@ -28,28 +28,49 @@
 
 #define KEEP_DAYS_MAX 36500
 
-static void usage(FILE *f)
-{
-    fputs("usage: cratecast gc [--max-size SIZE] [--store DIR] [--keep-days N] [--config FILE]\n"
-          "\n"
-          "Evict least-recently-used crates until the store holds at most SIZE (20G, 500M,\n"
-          "1.5T, bytes; K/M/G/T are powers of 1024; 0 evicts every crate). Crates a prefetch\n"
-          "asked for in the last N days (default 30) go last. Index entries stay, so an\n"
-          "evicted crate is fetched again when a build needs it. SIZE defaults to the\n"
-          "max-size of the agent's --config FILE. Safe while an agent runs on the store.\n",
-          f);
-}
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
+enum { OPT_MAX_SIZE = 1, OPT_STORE, OPT_KEEP_DAYS, OPT_CONFIG };
+
+static const struct cli_option options[] = {
+    {OPT_MAX_SIZE, "--max-size", "SIZE",
+     "evict until the store's crates take at most this: 20G, 500M, 1.5T or bytes (K, M, G, T are "
+     "powers of 1024); 0 evicts every crate",
+     "the max-size of the --config file", 0},
+    CLI_OPTION_STORE(OPT_STORE),
+    {OPT_KEEP_DAYS, "--keep-days", "N",
+     "crates a prefetch asked for in the last N days go only after all others; 0 ignores "
+     "prefetches (0.." STR(KEEP_DAYS_MAX) ")",
+     STR(STORE_KEEP_DAYS_DEFAULT), 0},
+    {OPT_CONFIG, "--config", "FILE",
+     "the agent's config file: its max-size, and its store unless --store is given", NULL, 0},
+    {0},
+};
+
+static int run(int argc, char **argv);
+
+const struct cli_command cmd_gc = {
+    "gc",
+    "evict least-recently-used crates until the store is within a size",
+    "Removes the crates not used for longest until the crates in the store take at most SIZE,\n"
+    "then prints `evicted N crates (X MB), store now Y MB`. Crates a prefetch asked for\n"
+    "recently go last. Index entries stay, so an evicted crate is fetched again when a build\n"
+    "needs it. Safe while an agent runs on the store, and safe to kill: the next gc or verify\n"
+    "finishes an interrupted eviction. Exit 0 when done, 2 for a bad argument, 1 when the store\n"
+    "cannot be opened or written.\n",
+    options,
+    run,
+};
+
+/* A size: 0, or a negative errno after an "error: <where><v>: ..." line. */
 static int size_arg(const char *where, const char *v, uint64_t *out)
 {
     int rc = proto_size_parse((const uint8_t *)v, strlen(v), out);
     if (rc == -ERANGE)
-        fprintf(stderr, "cratecast: gc: %s%s: too large\n", where, v);
+        cli_error("%s%s: too large", where, v);
     else if (rc < 0)
-        fprintf(stderr,
-                "cratecast: gc: %s%s: expected a size such as 20G, 500M, 1.5T or a number of "
-                "bytes\n",
-                where, v);
+        cli_error("%s%s: expected a size such as 20G, 500M, 1.5T or a number of bytes", where, v);
     return rc;
 }
 
@@ -87,8 +108,8 @@ static int load_config(struct config *c)
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
         st.st_size > (off_t)PROTO_OPTIONS_MAX) {
-        fprintf(stderr, "cratecast: gc: --config %s: %s\n", c->path,
-                fd < 0 ? strerror(errno) : "not a regular file of at most 1 MiB");
+        cli_error("--config %s: %s", c->path,
+                  fd < 0 ? strerror(errno) : "not a regular file of at most 1 MiB");
         if (fd >= 0)
             close(fd);
         return -EINVAL;
@@ -103,18 +124,19 @@ static int load_config(struct config *c)
     }
     close(fd);
     if (buf == NULL || off != len) {
-        fprintf(stderr, "cratecast: gc: --config %s: cannot read\n", c->path);
+        cli_error("--config %s: cannot read", c->path);
         free(buf);
         return -EINVAL;
     }
     unsigned err_line = 0;
     int rc = proto_options_parse(buf, len, config_cb, c, &err_line);
     free(buf);
-    if (rc == -EBADMSG || rc == -EMSGSIZE)
-        fprintf(stderr, "cratecast: %s:%u: syntax error (expected key = value)\n", c->path,
-                err_line);
-    else if (rc == -ENOMEM)
-        fprintf(stderr, "cratecast: out of memory\n");
+    if (rc == -EBADMSG || rc == -EMSGSIZE) {
+        cli_error("%s:%u: syntax error (expected key = value)", c->path, err_line);
+        cli_hint("one setting per line: name = \"value\", name = true, or name = [\"a\", \"b\"]");
+    } else if (rc == -ENOMEM) {
+        cli_error("out of memory");
+    }
     return rc < 0 ? -EINVAL : 0;
 }
 
@@ -123,54 +145,49 @@ static double mb(uint64_t bytes)
     return (double)bytes / (1024.0 * 1024.0);
 }
 
-int cmd_gc(int argc, char **argv)
+static int run(int argc, char **argv)
 {
-    const char *store = NULL, *max_arg = NULL;
+    const char *store = NULL, *max_arg = NULL, *v;
     struct config c = {0};
     unsigned keep_days = STORE_KEEP_DAYS_DEFAULT;
     uint64_t max_size = 0;
     char *dir = NULL;
     struct store *s = NULL;
-    int rc = 2;
+    struct cli_parser p;
+    int id, rc = 2;
 
-    for (int i = 0; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--store")) != NULL) {
+    cli_parser_init(&p, &cmd_gc, argc, argv);
+    while ((id = cli_next(&p, &v)) != CLI_END) {
+        if (id == CLI_STOP)
+            return p.status;
+        if (id == OPT_STORE) {
             store = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--max-size")) != NULL) {
+        } else if (id == OPT_MAX_SIZE) {
             max_arg = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--config")) != NULL) {
+        } else if (id == OPT_CONFIG) {
             c.path = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--keep-days")) != NULL) {
+        } else if (id == OPT_KEEP_DAYS) {
             char *end;
             errno = 0;
             unsigned long n = strtoul(v, &end, 10);
-            if (errno || end == v || *end || v[0] == '-' || n > KEEP_DAYS_MAX) {
-                fprintf(stderr, "cratecast: gc: --keep-days %s: expected days (0..%d)\n", v,
-                        KEEP_DAYS_MAX);
-                return 2;
-            }
+            if (errno || end == v || *end || v[0] == '-' || n > KEEP_DAYS_MAX)
+                return cli_usage_error(&cmd_gc, "--keep-days %s: expected days (0..%d)", v,
+                                       KEEP_DAYS_MAX);
             keep_days = (unsigned)n;
-        } else {
-            fprintf(stderr, "cratecast: gc: unknown argument '%s' (see cratecast gc --help)\n",
-                    argv[i]);
-            return 2;
         }
     }
     if (c.path && load_config(&c) < 0)
         goto out;
     if (max_arg) {
-        if (size_arg("--max-size ", max_arg, &max_size) < 0)
+        if (size_arg("--max-size ", max_arg, &max_size) < 0) {
+            cli_hint("--max-size SIZE: %s", options[0].help);
             goto out;
+        }
     } else if (c.has_max_size) {
         max_size = c.max_size;
     } else {
-        fprintf(stderr, "cratecast: gc: no size given\n"
-                        "help: cratecast gc --max-size 20G (or a --config FILE that sets "
-                        "max-size)\n");
+        cli_error("no size given");
+        cli_hint("cratecast gc --max-size 20G (or a --config FILE that sets max-size)");
         goto out;
     }
     if ((dir = cli_store_dir(store ? store : c.store)) == NULL)
@@ -188,10 +205,10 @@ int cmd_gc(int argc, char **argv)
         printf("finished an interrupted eviction: %llu files removed\n",
                (unsigned long long)r.unlinked_late);
     if (rc < 0) {
-        fprintf(stderr, "cratecast: gc: %s (%s)\n", strerror(-rc), store_errmsg(s));
+        cli_error("gc %s: %s (%s)", dir, strerror(-rc), store_errmsg(s));
         if (r.removed)
-            fprintf(stderr, "cratecast: gc: evicted %llu crates (%.1f MB) before the error\n",
-                    (unsigned long long)r.removed, mb(r.bytes_freed));
+            cli_hint("evicted %llu crates (%.1f MB) before the error",
+                     (unsigned long long)r.removed, mb(r.bytes_freed));
         rc = 1;
         goto out;
     }

@@ -36,22 +36,6 @@
 #include "cli/options.h"
 #include "proto/alloc.h"
 
-static const char usage[] =
-    "usage: cratecast setup [--undo] [--dry-run] [--listen ADDR:PORT] [--cargo-home DIR]\n"
-    "                       [--no-service]\n"
-    "\n"
-    "Point Cargo at the agent (a marked block in CARGO_HOME's config file) and install the\n"
-    "systemd user units that start the agent when Cargo first connects (enabled where a\n"
-    "systemd user session runs). --undo removes exactly what setup added.\n"
-    "\n"
-    "  --undo              take out what setup added\n"
-    "  --dry-run           say what would change, change nothing\n"
-    "  --listen ADDR:PORT  the agent's Cargo side (default " AGENT_DEFAULT_LISTEN ")\n"
-    "  --cargo-home DIR    instead of $CARGO_HOME or ~/.cargo\n"
-    "  --no-service        leave the systemd units alone\n"
-    "\n"
-    "See docs/operations.md.\n";
-
 #define UNIT_MARKER "# installed by cratecast setup; `cratecast setup --undo` removes it"
 #define UNIT_TEXT_MAX 8192
 
@@ -201,17 +185,18 @@ static int plan_units(struct setup *s)
     char word[PATH_MAX * 2];
     ssize_t n = readlink("/proc/self/exe", s->exe, sizeof s->exe - 1);
     if (n <= 0) {
-        fprintf(stderr, "cratecast: setup: cannot find this program's path: %s\n", strerror(errno));
+        cli_error("cannot find this program's path: %s", strerror(errno));
         return 1;
     }
     s->exe[n] = '\0';
     if (exec_word(s->exe, word, sizeof word) < 0) {
-        fprintf(stderr, "cratecast: setup: %s cannot be written in a unit file\n", s->exe);
-        fprintf(stderr, "help: install cratecast under a plainer path, or use --no-service\n");
+        cli_error("%s cannot be written in a unit file", s->exe);
+        cli_hint("install cratecast under a plainer path, or use --no-service");
         return 1;
     }
     if (unit_dir(s->unit_dir, sizeof s->unit_dir) < 0) {
-        fprintf(stderr, "cratecast: setup: neither XDG_CONFIG_HOME nor HOME is set\n");
+        cli_error("neither XDG_CONFIG_HOME nor HOME is set");
+        cli_hint("set one (the units go to $XDG_CONFIG_HOME/systemd/user), or use --no-service");
         return 2;
     }
     bool other = strcmp(s->listen, AGENT_DEFAULT_LISTEN) != 0;
@@ -225,12 +210,10 @@ static int plan_units(struct setup *s)
         snprintf(u->path, sizeof u->path, "%s/%s", s->unit_dir, u->name);
         unit_look(u);
         if (u->exists && !u->ours && !s->undo) {
-            fprintf(stderr,
-                    "cratecast: setup: %s exists and was not installed by cratecast setup; "
-                    "nothing was changed\n",
-                    u->path);
-            fprintf(stderr, "help: move it away, or run `cratecast setup --no-service` to "
-                            "leave the units alone\n");
+            cli_error("%s exists and was not installed by cratecast setup; nothing was changed",
+                      u->path);
+            cli_hint("move it away, or run `cratecast setup --no-service` to leave the units "
+                     "alone");
             return 1;
         }
     }
@@ -272,7 +255,7 @@ static int install_units(struct setup *s, bool *changed)
         if (rc == 0)
             rc = cli_write_file_atomic(u->path, u->text, strlen(u->text), 0644);
         if (rc < 0) {
-            fprintf(stderr, "cratecast: setup: cannot write %s: %s\n", u->path, strerror(-rc));
+            cli_error("cannot write %s: %s", u->path, strerror(-rc));
             return 1;
         }
         if (i == 1)
@@ -295,7 +278,7 @@ static int enable_units(struct setup *s, bool changed)
         return 0;
     }
     if (changed && systemctl("daemon-reload", NULL, NULL) != 0) {
-        fprintf(stderr, "cratecast: setup: `systemctl --user daemon-reload` failed\n");
+        cli_error("`systemctl --user daemon-reload` failed");
         return 1;
     }
     if (!changed && systemctl("is-enabled", "--quiet", "cratecast.socket") == 0 &&
@@ -304,10 +287,9 @@ static int enable_units(struct setup *s, bool changed)
         return 0;
     }
     if (systemctl("enable", "--now", "cratecast.socket") != 0) {
-        fprintf(stderr,
-                "cratecast: setup: `systemctl --user enable --now cratecast.socket` failed\n");
-        fprintf(stderr, "help: `systemctl --user status cratecast.socket` says why (another "
-                        "program on the port?)\n");
+        cli_error("`systemctl --user enable --now cratecast.socket` failed");
+        cli_hint("`systemctl --user status cratecast.socket` says why (another program on the "
+                 "port?)");
         return 1;
     }
     printf("  cratecast.socket: enabled and started (systemctl --user enable --now)\n");
@@ -349,8 +331,8 @@ static int undo_units(struct setup *s)
                "systemctl --user stop cratecast.service\n");
     } else if (s->session) {
         if (systemctl("disable", "--now", "cratecast.socket") != 0)
-            fprintf(stderr, "cratecast: setup: `systemctl --user disable --now "
-                            "cratecast.socket` failed; removing the units anyway\n");
+            cli_error("`systemctl --user disable --now cratecast.socket` failed; removing the "
+                      "units anyway");
         else
             printf("  cratecast.socket: disabled and stopped\n");
         systemctl("stop", "cratecast.service", NULL);
@@ -364,7 +346,7 @@ static int undo_units(struct setup *s)
         if (s->dry_run) {
             printf("  would remove %s\n", u->path);
         } else if (unlink(u->path) < 0) {
-            fprintf(stderr, "cratecast: setup: cannot remove %s: %s\n", u->path, strerror(errno));
+            cli_error("cannot remove %s: %s", u->path, strerror(errno));
             rc = 1;
         } else {
             printf("  %s: removed\n", u->path);
@@ -375,14 +357,14 @@ static int undo_units(struct setup *s)
     return rc;
 }
 
-static int run(struct setup *s)
+static int setup_run(struct setup *s)
 {
     int rc;
     if (s->service && (rc = plan_units(s)) != 0)
         return rc;
     printf("cratecast setup%s%s:\n", s->undo ? " --undo" : "", s->dry_run ? " (dry run)" : "");
     enum cli_cargo_config_result cfg =
-        cli_cargo_config_apply("setup", s->home, s->url, s->undo, s->dry_run, "  ");
+        cli_cargo_config_apply(s->home, s->url, s->undo, s->dry_run, "  ");
     if (cfg == CLI_CARGO_CONFIG_REFUSED)
         return 1;
     if (s->undo) {
@@ -410,42 +392,71 @@ static int run(struct setup *s)
     return 0;
 }
 
-int cmd_setup(int argc, char **argv)
+enum { OPT_UNDO = 1, OPT_DRY_RUN, OPT_LISTEN, OPT_CARGO_HOME, OPT_NO_SERVICE };
+
+static const struct cli_option options[] = {
+    {OPT_UNDO, "--undo", NULL,
+     "take out exactly what setup added: the config block (or the file, if setup created it), "
+     "then the units",
+     NULL, 0},
+    {OPT_DRY_RUN, "--dry-run", NULL, "say what would change, change nothing", NULL, 0},
+    {OPT_LISTEN, "--listen", "ADDR:PORT",
+     "the agent's Cargo side: the socket unit's address and the config's URL", AGENT_DEFAULT_LISTEN,
+     0},
+    {OPT_CARGO_HOME, "--cargo-home", "DIR", "the Cargo home whose config is edited",
+     "$CARGO_HOME, else ~/.cargo", 0},
+    {OPT_NO_SERVICE, "--no-service", NULL, "leave the systemd user units alone", NULL, 0},
+    {0},
+};
+
+static int run(int argc, char **argv);
+
+const struct cli_command cmd_setup = {
+    "setup",
+    "point Cargo at the agent, install its systemd user units; --undo takes both out",
+    "Adds a marked block that replaces crates-io with the agent to the config file Cargo reads\n"
+    "in the Cargo home (as `cargo-config --write` does), then writes cratecast.socket and\n"
+    "cratecast.service to $XDG_CONFIG_HOME/systemd/user (default ~/.config/systemd/user) and,\n"
+    "where a systemd user session runs, enables the socket, so systemd starts the agent on\n"
+    "Cargo's first request. Prints each change and the next step; running it again changes\n"
+    "nothing. A config file it cannot edit safely, or unit files it did not install, are left\n"
+    "alone: it changes nothing, says why (with the lines to add by hand) and exits 1.\n"
+    "docs/operations.md explains each step.\n",
+    options,
+    run,
+};
+
+static int run(int argc, char **argv)
 {
     struct setup s = {.service = true, .listen = AGENT_DEFAULT_LISTEN};
-    const char *home = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--undo") == 0)
+    const char *home = NULL, *v;
+    struct cli_parser p;
+    int id;
+    cli_parser_init(&p, &cmd_setup, argc, argv);
+    while ((id = cli_next(&p, &v)) != CLI_END) {
+        if (id == CLI_STOP)
+            return p.status;
+        if (id == OPT_UNDO)
             s.undo = true;
-        else if (strcmp(argv[i], "--dry-run") == 0)
+        else if (id == OPT_DRY_RUN)
             s.dry_run = true;
-        else if (strcmp(argv[i], "--no-service") == 0)
+        else if (id == OPT_NO_SERVICE)
             s.service = false;
-        else if ((v = cli_opt_value(argc, argv, &i, "--listen")) != NULL)
+        else if (id == OPT_LISTEN)
             s.listen = v;
-        else if ((v = cli_opt_value(argc, argv, &i, "--cargo-home")) != NULL)
+        else if (id == OPT_CARGO_HOME)
             home = v;
-        else {
-            fprintf(stderr,
-                    "cratecast: setup: unknown argument '%s' (see cratecast setup --help)\n",
-                    argv[i]);
-            return 2;
-        }
     }
-    if (cli_cargo_config_url(s.listen, s.url, sizeof s.url) < 0) {
-        fprintf(stderr, "cratecast: setup: --listen %s: expected ADDR:PORT\n", s.listen);
-        return 2;
-    }
+    if (cli_cargo_config_url(s.listen, s.url, sizeof s.url) < 0)
+        return cli_usage_error(&cmd_setup, "--listen %s: expected ADDR:PORT, e.g. 127.0.0.1:7878",
+                               s.listen);
     s.home = home ? cc_strdup(home) : agent_default_cargo_home();
     if (s.home == NULL) {
-        fprintf(stderr, "cratecast: setup: neither CARGO_HOME nor HOME is set\n");
+        cli_error("neither CARGO_HOME nor HOME is set");
+        cli_hint("name the Cargo home with --cargo-home DIR");
         return 2;
     }
-    int rc = run(&s);
+    int rc = setup_run(&s);
     free(s.home);
     return rc;
 }

@@ -115,7 +115,10 @@ def test_lru(t, h, up):
     for args in (["--max-size", "20X"], [], ["--max-size", "1G", "--keep-days", "x"],
                  ["--bogus"]):
         rc, out = gc(t, store, *args, check=False)
-        t.check(rc == 2 and "cratecast: gc:" in out, "gc %s exited %d: %s" % (args, rc, out))
+        t.check(rc == 2 and out.startswith("error: ") and
+                all(ln.startswith("help: ") for ln in out.splitlines()[1:]),
+                "gc %s: expected exit 2, an error: line, then help: lines; got %d %r"
+                % (args, rc, out))
     # the size from the agent's --config file
     cfg = t.path("agent.toml")
     with open(cfg, "w") as f:

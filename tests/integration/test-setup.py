@@ -198,9 +198,9 @@ def refused(t, name, files, word, args=("setup",), units=None):
             "%s: expected exit 1, '%s' on stderr and no change; got %d %r %r"
             % (name, word, rc, out, err))
     lines = err.splitlines()
-    t.check(lines and lines[0].startswith("cratecast: ") and
-            all(ln.startswith("help:") or not ln.startswith("cratecast:") for ln in lines[1:]),
-            "%s: one error line, then help: %r" % (name, err))
+    t.check(lines and lines[0].startswith("error: ") and
+            all(ln.startswith("help: ") for ln in lines[1:]),
+            "%s: one error: line, then only help: lines %r" % (name, err))
     return err
 
 

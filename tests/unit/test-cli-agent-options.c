@@ -28,7 +28,10 @@ static int parse(uint64_t *max, ...)
         argv[argc++] = (char *)a;
     va_end(ap);
     struct agent_options o;
-    int rc = cli_agent_parse(argc, argv, &o);
+    int status = -1;
+    int rc = cli_agent_parse(argc, argv, &o, &status);
+    if (rc == -EINVAL)
+        assert_int_equal(status, 2); /* a usage error, never --help here */
     *max = o.max_size;
     agent_options_free(&o);
     return rc;
