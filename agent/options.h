@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define AGENT_DEFAULT_LISTEN "127.0.0.1:7878"
 #define AGENT_DEFAULT_PEER_LISTEN "0.0.0.0:7879"
@@ -34,6 +35,8 @@ struct agent_options {
     bool offline_index_all;
     unsigned index_ttl;    /* seconds an upstream index file is served without revalidation */
     unsigned upload_slots; /* crate uploads to peers at once (the rest queue fairly) */
+    uint64_t max_size;     /* --max-size: bytes of crates the store may hold; 0 = no limit
+                              (see store_evict in store/store.h) */
 };
 
 #endif

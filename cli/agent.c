@@ -19,6 +19,7 @@
 #include "proto/addr.h"
 #include "proto/options.h"
 #include "proto/peer.h"
+#include "proto/size.h"
 #include "proto/alloc.h"
 
 #define STR_(x) #x
@@ -39,6 +40,7 @@ enum {
     OPT_OFFLINE_INDEX,
     OPT_INDEX_TTL,
     OPT_UPLOAD_SLOTS,
+    OPT_MAX_SIZE,
     OPT_CONFIG,
 };
 
@@ -88,6 +90,10 @@ static const struct cli_option options[] = {
      "crates uploaded to peers at once (1.." STR(
          AGENT_UPLOAD_SLOTS_MAX) "); further requests wait in a fair queue",
      STR(AGENT_DEFAULT_UPLOAD_SLOTS), 0},
+    {OPT_MAX_SIZE, "--max-size", "SIZE",
+     "the most the store's crates may take: 20G, 500M, 1.5T or bytes (K, M, G, T are powers of "
+     "1024); checked and kept, not yet acted on while the agent runs: `cratecast gc` evicts",
+     "no limit", 0},
     {OPT_CONFIG, "--config", "FILE",
      "settings from a file: one `name = value` per line, the names of these options without --; "
      "the command line wins",
@@ -100,10 +106,10 @@ static int run(int argc, char **argv);
 const struct cli_command cmd_agent = {
     "agent",
     "run the agent: serve Cargo a sparse registry, share crates with peers",
-    "Serves Cargo on --listen (`cratecast cargo-config --write` points Cargo at it), keeps what\n"
-    "it fetches in the store, and shares it with the agents found by mDNS or --peer. Runs until\n"
-    "SIGINT or SIGTERM. A bad option or value exits 2; a store, key or port that cannot be used\n"
-    "is one error line (and help: lines) and exit 1, the store left as it was.\n",
+    "Serves Cargo on --listen (`cratecast setup` points Cargo at it), keeps what it fetches in\n"
+    "the store, and shares it with the agents found by mDNS or --peer. Runs until SIGINT or\n"
+    "SIGTERM. A bad option or value exits 2; a store, key or port that cannot be used is one\n"
+    "error line (and help: lines) and exit 1, the store left as it was.\n",
     options,
     run,
 };
@@ -277,6 +283,18 @@ static int apply_option(struct agent_options *o, const char *key, const char *v,
         o->upload_slots = (unsigned)n;
         return 0;
     }
+    if (strcmp(key, "max-size") == 0) {
+        uint64_t n;
+        int src = proto_size_parse((const uint8_t *)v, strlen(v), &n);
+        if (src == -ERANGE)
+            BAD("--max-size %s: too large", v);
+        if (src < 0)
+            BAD("--max-size %s: expected a size such as 20G, 500M, 1.5T or a number of bytes", v);
+        if (n == 0)
+            BAD("--max-size %s: expected a size above 0 (leave the option out for no limit)", v);
+        o->max_size = n;
+        return 0;
+    }
     if (strcmp(key, "index-ttl") == 0) {
         char *end;
         errno = 0;
@@ -382,9 +400,7 @@ static int parse_args(int argc, char **argv, struct agent_options *o, int *statu
     return 0;
 }
 
-/* 0 with o filled; -ENOMEM; or -EINVAL after printing why (or --help, with
- * *status 0). *status: the exit status for -EINVAL (2 unless --help). */
-static int parse(int argc, char **argv, struct agent_options *o, int *status)
+int cli_agent_parse(int argc, char **argv, struct agent_options *o, int *status)
 {
     agent_options_init(o);
     *status = 2;
@@ -425,7 +441,7 @@ static int parse(int argc, char **argv, struct agent_options *o, int *status)
 static int run(int argc, char **argv)
 {
     struct agent_options o;
-    int rc, status, prc = parse(argc, argv, &o, &status);
+    int rc, status, prc = cli_agent_parse(argc, argv, &o, &status);
     if (prc == -ENOMEM)
         rc = cli_error("out of memory");
     else if (prc < 0)

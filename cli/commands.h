@@ -12,9 +12,20 @@ extern const struct cli_command cmd_status;       /* status.c */
 extern const struct cli_command cmd_why;          /* why.c */
 extern const struct cli_command cmd_check;        /* check.c */
 extern const struct cli_command cmd_prefetch;     /* prefetch.c */
+extern const struct cli_command cmd_setup;        /* setup.c */
 extern const struct cli_command cmd_cargo_config; /* cargo_config.c */
 extern const struct cli_command cmd_import_cargo; /* import_cargo.c */
 extern const struct cli_command cmd_verify;       /* verify.c */
+extern const struct cli_command cmd_gc;           /* gc.c */
 extern const struct cli_command cmd_id;           /* id.c */
+
+struct agent_options;
+/* agent.c: `cratecast agent`'s options (a --config file first, then argv, which
+ * wins) into *o, which it initialises. 0 with *o filled; -ENOMEM; or -EINVAL
+ * after printing why on stderr (or --help on stdout), with *status the exit
+ * status to return (0 after --help, else 2). The caller frees *o
+ * (agent_options_free) whatever it returns. Exported for
+ * tests/unit/test-cli-agent-options.c. */
+int cli_agent_parse(int argc, char **argv, struct agent_options *o, int *status);
 
 #endif

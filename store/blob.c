@@ -311,6 +311,13 @@ int store_verify(struct store *s, store_verify_cb cb, void *ud, struct store_ver
     uint8_t *buf = NULL;
     int rc;
 
+    /* Files an interrupted eviction left (rows gone, files not yet): finish
+     * it, so that blobs/ holds what the rows say. */
+    if ((rc = store__evict_finish(s, NULL)) < 0) {
+        if (out)
+            *out = r;
+        return rc;
+    }
     /* Take the list first: hashing takes long, and a read transaction held
      * across it would keep the WAL from being checkpointed. */
     sqlite3_stmt *st = store__stmt(s, ST_BLOB_ALL);

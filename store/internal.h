@@ -8,6 +8,8 @@
  *   identity.c     the Ed25519 identity key
  *   blob_writer.c  one blob: tmp/ file, incremental SHA-256, publish
  *   blob_batch.c   many blobs copied by worker threads, made durable together
+ *   evict.c        eviction by size (least recently used first), pins, and
+ *                  finishing the unlinks of an eviction that crashed
  *
  * The helpers below touch only files below a store directory (never the
  * database): they run on any thread.
@@ -97,6 +99,15 @@ enum stmt_id {
     ST_ENTRY_DELETE,
     ST_CKSUM_COUNT,
     ST_ENTRY_CONFIRM,
+    ST_BLOB_PIN,
+    ST_EVICT_UNPINNED,
+    ST_EVICT_PINNED,
+    ST_EVICT_DELETE,
+    ST_UNLINK_ADD,
+    ST_UNLINK_LIST,
+    ST_UNLINK_DONE,
+    ST_SEQ_REMOVED_SET,
+    ST_SEQ_REMOVED_GET,
     ST__COUNT
 };
 
@@ -137,5 +148,12 @@ void store__explain(struct store_error *err, const char *fmt, ...)
 int store__grow(void **arr, size_t *cap, size_t cnt, size_t elem, size_t first);
 /* The next change number, for a row written in the same (open) transaction. */
 int store__seq_next(struct store *s, int64_t *out);
+
+/* ---- evict.c ---------------------------------------------------------------- */
+
+/* Unlink the files an interrupted eviction journalled (blob_unlink) that are
+ * still the inode it chose and have no blob row again, and empty the journal.
+ * *unlinked (may be NULL) counts the files removed. Not inside a transaction. */
+int store__evict_finish(struct store *s, uint64_t *unlinked);
 
 #endif

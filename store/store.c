@@ -16,14 +16,19 @@
  *                  trigger enforces it); `id` is arrival order.
  *   index_meta     the validators of the upstream index file per name_lc.
  *   blobs          one row per verified blob file.
- *   change_seq     one row (one = 1): `value`, the change counter.
+ *   change_seq     one row (one = 1): `value`, the change counter; `removed`,
+ *                  the number of the last eviction batch.
+ *   blob_unlink    files of evicted rows not yet unlinked (store/evict.c).
  * The change counter (store_seq). A write that a peer could care about -- an
  * index put returning STORE_PUT_NEW or STORE_PUT_YANK, a blob row inserted --
  * bumps change_seq.value and stores the new value in the row's `seq`, in the
  * same transaction as the row change (store__seq_next). So the counter is the
  * largest `seq` of any row written (rows may leave `blobs` through verify),
  * a rolled-back write leaves no gap, and "rows with seq > N" is exactly what
- * changed after a peer saw N. Nothing else moves it.
+ * changed after a peer saw N. The one other move: each eviction batch
+ * (store/evict.c) takes a number for its removals and keeps it in
+ * change_seq.removed (store_removed_seq), as no row can carry it. Nothing else
+ * moves it.
  *
  * Transaction states of one struct store (one connection):
  *   IDLE      depth == 0. Every statement autocommits. store_begin -> OPEN.
@@ -102,7 +107,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define BUSY_TIMEOUT_MS 10000
 
 /* ---- schema ---------------------------------------------------------------- */
@@ -168,6 +173,18 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "INSERT INTO change_seq (one, value) VALUES (1, max("
     "  (SELECT coalesce(max(seq), 0) FROM index_entries),"
     "  (SELECT coalesce(max(seq), 0) FROM blobs)));",
+
+    /* 2 -> 3: eviction (store/evict.c). blobs.pinned_at: when a prefetch last
+     * asked for the blob (0 = never); change_seq.removed: the change number of
+     * the last eviction (0 = none yet); blob_unlink: the files of evicted rows
+     * not unlinked yet, with the device and inode they had, so that a crash
+     * between the two steps is finished later without touching a newer copy. */
+    "ALTER TABLE blobs ADD COLUMN pinned_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE change_seq ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE blob_unlink ("
+    "  sha256 BLOB PRIMARY KEY CHECK (length(sha256) = 32),"
+    "  dev INTEGER NOT NULL,"
+    "  ino INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 /* ---- prepared statements ----------------------------------------------------- */
@@ -216,6 +233,20 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_CKSUM_COUNT] = "SELECT count(*) FROM index_entries WHERE cksum = ?1",
     [ST_ENTRY_CONFIRM] = "UPDATE index_entries SET origin = ?3, origin_detail = ?4"
                          " WHERE name_lc = ?1 AND vers = ?2 AND origin = 3",
+    [ST_BLOB_PIN] = "UPDATE blobs SET pinned_at = max(pinned_at, ?2) WHERE sha256 = ?1",
+    /* eviction order: least recently used first (the index on last_used, whose
+     * entries end with the primary key, gives last_used, sha256 without a sort) */
+    [ST_EVICT_UNPINNED] = "SELECT sha256, size, last_used, pinned_at FROM blobs"
+                          " WHERE pinned_at < ?1 ORDER BY last_used, sha256 LIMIT ?2",
+    [ST_EVICT_PINNED] = "SELECT sha256, size, last_used, pinned_at FROM blobs"
+                        " WHERE pinned_at >= ?1 ORDER BY last_used, sha256 LIMIT ?2",
+    /* only when not used or pinned since it was listed */
+    [ST_EVICT_DELETE] = "DELETE FROM blobs WHERE sha256 = ?1 AND last_used = ?2 AND pinned_at = ?3",
+    [ST_UNLINK_ADD] = "INSERT OR REPLACE INTO blob_unlink (sha256, dev, ino) VALUES (?1, ?2, ?3)",
+    [ST_UNLINK_LIST] = "SELECT sha256, dev, ino FROM blob_unlink LIMIT ?1",
+    [ST_UNLINK_DONE] = "DELETE FROM blob_unlink WHERE sha256 = ?1",
+    [ST_SEQ_REMOVED_SET] = "UPDATE change_seq SET removed = ?1",
+    [ST_SEQ_REMOVED_GET] = "SELECT removed FROM change_seq",
 };
 
 /* ---- small helpers ------------------------------------------------------------ */

@@ -352,7 +352,8 @@ int store_identity(struct store *s, uint8_t pk[32], uint8_t sk[64]);
 
 /* A per-store counter that moves on with every change a peer could care about:
  * each index put that returns STORE_PUT_NEW or STORE_PUT_YANK and each new
- * blob record takes the next value, stored with the row. Survives restarts. */
+ * blob record takes the next value, stored with the row; each eviction batch
+ * takes one too (store_removed_seq). Survives restarts. */
 uint64_t store_seq(struct store *s);
 
 struct store_blob_item {
@@ -365,6 +366,65 @@ int store_blobs_since(struct store *s, uint64_t since, struct store_blob_item **
  * `since` (0 = all names), malloc'd array of malloc'd strings. */
 int store_index_names_since(struct store *s, uint64_t since, char ***out, size_t *n);
 void store_names_free(char **names, size_t n);
+
+/* ---- eviction (store/evict.c) ----------------------------------------------
+ *
+ * The store is bounded by removing whole blobs, least recently used first;
+ * index entries always stay (an evicted crate is fetched again when needed).
+ * The order (store_evict):
+ *   1. blobs not pinned within keep_days, by last_used (oldest first), then
+ *   2. pinned blobs, by last_used,
+ * ties by sha256. last_used is what store_touch_flush wrote (store_evict
+ * flushes this connection's touches first; another process's pending touches,
+ * at most its last second, are not seen).
+ *
+ * Crash order, per batch of at most STORE_EVICT_BATCH blobs:
+ *   a. one transaction deletes their rows, records each file (sha256, device,
+ *      inode) in the blob_unlink journal, takes the next change number and
+ *      makes it store_removed_seq, committed with synchronous=FULL (durable
+ *      before any file goes);
+ *   b. each file is unlinked, if it is still the one journalled (a newer copy
+ *      renamed there by a writer since is left to be recorded);
+ *   c. the journal rows go (one transaction).
+ * So a row never outlives its file: a crash anywhere leaves rows whose files
+ * exist, and at worst files whose rows are gone, listed in the journal; the
+ * next store_evict (and store_verify) finishes those first. */
+
+#define STORE_EVICT_BATCH 256
+#define STORE_KEEP_DAYS_DEFAULT 30 /* cratecast gc --keep-days, and the agent's */
+
+/* Mark a blob as needed by a prefetch at `now` (unix seconds; a later pin
+ * wins, an earlier one is ignored). 0, -ENOENT (no blob row), -EIO. */
+int store_blob_pin(struct store *s, const uint8_t sha[PROTO_SHA256_LEN], int64_t now);
+
+struct store_evict_result {
+    uint64_t removed;         /* blob rows removed (their files unlinked) */
+    uint64_t removed_pinned;  /* of which pinned within keep_days */
+    uint64_t bytes_freed;     /* the sum of their sizes */
+    uint64_t bytes_remaining; /* the sum of the sizes of the blob rows left */
+    uint64_t unlinked_late;   /* files of an earlier, interrupted eviction removed now */
+};
+
+/* While the blobs recorded total more than max_bytes, remove blobs in the
+ * order above (max_bytes 0: every blob). now: unix seconds; a blob is pinned
+ * when pinned_at >= now - keep_days * 86400 (keep_days 0: nothing is).
+ * Each batch that removes something moves store_seq by one and sets
+ * store_removed_seq to it. A blob used or pinned (by another connection)
+ * between being listed and being deleted is skipped. Already under the limit:
+ * nothing is removed and the sequence does not move. out (may be NULL) is
+ * filled also on error, with what was done until then. Not inside an open
+ * transaction (-EINVAL). Blocking (unlinks, one fsync per batch): the agent
+ * should call it off its busy paths, e.g. from a timer every few minutes, or
+ * on the thread pool with its own struct store. */
+int store_evict(struct store *s, uint64_t max_bytes, int64_t now, unsigned keep_days,
+                struct store_evict_result *out);
+
+/* The change number of the last eviction batch (0 when nothing was ever
+ * evicted). A peer that last saw sequence `since` < store_removed_seq holds a
+ * view listing blobs that are gone: answer it with a full manifest, not with
+ * "what changed after since". Read from the database, so an eviction by
+ * another process (`cratecast gc`) counts too. */
+uint64_t store_removed_seq(struct store *s);
 
 /* ---- whole-store ---------------------------------------------------------- */
 

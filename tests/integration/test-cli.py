@@ -6,7 +6,8 @@
   - every bad flag, address, URL or value is one "error: ..." line on stderr, then only
     "help: ..." lines, and exit status 2; an unknown option's help: line points at --help;
   - `cargo-config` prints the [source] snippet; `--write` adds it to CARGO_HOME/config.toml,
-    says so when it is already there, and refuses a file that replaces crates-io otherwise;
+    says so when it is already there, and refuses a file that replaces crates-io otherwise
+    (setup and cargo-config --write/--remove in depth: test-setup.py; gc: test-gc.py);
   - `agent --config FILE` applies the file (command line wins); a bad key or syntax is an error
     naming the file and line;
   - `status` with no agent listening: one error line, a help: line saying how to start the agent,
@@ -47,14 +48,16 @@ def bad(t, args, word):
 COMMANDS = {
     "agent": ["--store", "--listen", "--peer-listen", "--upstream", "--peer", "--no-mdns",
               "--import", "--no-import", "--trust", "--trust-key", "--network-key",
-              "--offline-index", "--index-ttl", "--upload-slots", "--config"],
+              "--offline-index", "--index-ttl", "--upload-slots", "--max-size", "--config"],
     "status": ["--json", "--agent"],
     "why": ["CRATE", "--agent", "--json"],
     "check": ["PATH", "--agent", "--room", "--json"],
     "prefetch": ["PATH", "--agent"],
-    "cargo-config": ["--write", "--listen", "--cargo-home"],
+    "setup": ["--undo", "--dry-run", "--listen", "--cargo-home", "--no-service"],
+    "cargo-config": ["--write", "--remove", "--dry-run", "--listen", "--cargo-home"],
     "import-cargo": ["CARGO_HOME", "--store"],
     "verify": ["--store"],
+    "gc": ["--max-size", "--store", "--keep-days", "--config"],
     "id": ["--store"],
 }
 
@@ -134,7 +137,15 @@ def test(t):
             (["agent", "--config", "/nonexistent/cratecast.toml"], "/nonexistent"),
             (["frobnicate"], "frobnicate"),
             (["status", "--bogus"], "--bogus"),
-            (["cargo-config", "--listen", "nope"], "--listen")]:
+            (["cargo-config", "--listen", "nope"], "--listen"),
+            (["cargo-config", "--write", "--remove"], "--remove"),
+            (["setup", "--listen", "nope"], "--listen"),
+            (["setup", "extra"], "extra"),
+            (["agent", "--max-size", "0"], "--max-size"),
+            (["agent", "--max-size", "lots"], "--max-size"),
+            (["gc", "--max-size", "20X"], "--max-size"),
+            (["gc", "--keep-days", "x", "--max-size", "1G"], "--keep-days"),
+            (["gc", "--store", store], "no size")]:
         bad(t, args, word)
     # an unknown option: help: names the near one and points at --help
     helps = bad(t, ["agent", "--lsiten", "127.0.0.1:1"], "--lsiten")
@@ -148,6 +159,8 @@ def test(t):
     # a bad value: help: gives the option's meaning and default
     helps = bad(t, ["agent", "--upload-slots", "0"], "--upload-slots")
     t.check(any("[default: 8]" in h for h in helps), "--upload-slots 0: %r" % helps)
+    helps = bad(t, ["agent", "--max-size", "20X"], "--max-size")
+    t.check(any("[default: no limit]" in h for h in helps), "--max-size 20X: %r" % helps)
     help_and_version(t)
 
     # cargo-config

@@ -178,7 +178,7 @@ def test(t):
     db.close()
     t.check(not os.path.exists(os.path.join(s, "store.db-wal")), "sqlite3 left a WAL file")
     expect_refused(t, "schema 99", agent_cmd(t, s),
-                   "made by a newer cratecast (schema 99); this one knows schema 2", s)
+                   "made by a newer cratecast (schema 99); this one knows schema 3", s)
 
     # --store is a regular file
     f = t.path("a-file")

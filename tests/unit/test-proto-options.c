@@ -63,6 +63,7 @@ static const struct {
      "peer=a@1;peer=b@1;x=1@6;"},
     {"k = [true]\n", 0, 0, "k=true[b]@1;"},
     {"a = 1\na = 2\n", 0, 0, "a=1@1;a=2@2;"}, /* repeats are the agent's business */
+    {"max-size = 20G\nmax-size = 1.5T\n", 0, 0, "max-size=20G@1;max-size=1.5T@2;"},
 
     /* errors, with the line they are found on */
     {"listen\n", -EBADMSG, 1, NULL},

@@ -1146,7 +1146,7 @@ static void test_migrate_v1(void **state)
         " (x'2222222222222222222222222222222222222222222222222222222222222222', 22, 1, 450, 500);");
 
     assert_int_equal(store_open(f->dir, &f->s), 0);
-    assert_int_equal(db_int(f, "PRAGMA user_version"), 2);
+    assert_int_equal(db_int(f, "PRAGMA user_version"), 3);
     assert_int_equal(store_seq(f->s), 6);
     assert_int_equal(db_int(f, "SELECT count(*) FROM index_entries WHERE seq = id"), 4);
 
@@ -1544,7 +1544,7 @@ static void test_newer_schema_refused(void **state)
     assert_int_equal(store_open_err(f->dir, &s, &err), -EPROTONOSUPPORT);
     assert_null(s);
     snprintf(want, sizeof want,
-             "the store %s was made by a newer cratecast (schema 99); this one knows schema 2",
+             "the store %s was made by a newer cratecast (schema 99); this one knows schema 3",
              f->dir);
     assert_string_equal(err.text, want);
     snap_check(f, &sn); /* not even tmp/ was emptied */
@@ -1714,7 +1714,7 @@ static void test_concurrent_create_processes(void **state)
         make_v1_store(f, "SELECT 1");
         open_pair(f->dir, (unsigned)(i % 5) * 300);
         assert_int_equal(store_open(f->dir, &f->s), 0);
-        assert_int_equal(db_int(f, "PRAGMA user_version"), 2);
+        assert_int_equal(db_int(f, "PRAGMA user_version"), 3);
         assert_int_equal(put(f, "after", "1.0.0", 1, false, 1), STORE_PUT_NEW);
         assert_int_equal(store_seq(f->s), 1);
     }
