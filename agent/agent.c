@@ -19,6 +19,7 @@
 
 #include "agent/agent.h"
 #include "agent/core.h"
+#include "agent/evict.h"
 #include "agent/fetch.h"
 #include "agent/http_client.h"
 #include "agent/import.h"
@@ -65,6 +66,7 @@ struct agent {
     struct agent_registry *registry;
     struct agent_peerapi *peerapi;
     struct agent_imports *imports;
+    struct agent_evict *evict;
 };
 
 /* The agent is one object used on one thread: a part given a const pointer
@@ -113,6 +115,7 @@ struct agent_misses *agent_misses(const struct agent *a)
 void agent_changed(struct agent *a)
 {
     agent_news_changed(a);
+    agent_evict_soon(a);
 }
 void agent_sources_changed(struct agent *a)
 {
@@ -146,6 +149,7 @@ PART(agent_peers, peers)
 PART(agent_registry, registry)
 PART(agent_peerapi, peerapi)
 PART(agent_imports, imports)
+PART(agent_evict, evict)
 #undef PART
 
 int64_t agent_now(void)
@@ -405,8 +409,9 @@ int agent_run(const struct agent_options *opt)
     a->registry = agent_registry_new();
     a->peerapi = agent_peerapi_new();
     a->imports = agent_imports_new();
+    a->evict = agent_evict_new();
     if (!a->fetches || !a->relays || !a->upstream || !a->manifest || !a->uploads || !a->news ||
-        !a->peers || !a->registry || !a->peerapi || !a->imports) {
+        !a->peers || !a->registry || !a->peerapi || !a->imports || !a->evict) {
         fprintf(stderr, "error: out of memory\n");
         running = a; /* what was allocated stays reachable, as at exit */
         return 1;
@@ -474,6 +479,7 @@ int agent_run(const struct agent_options *opt)
         fprintf(stderr, "error: cannot set up the peer table: %s\n", strerror(-rc));
         goto out;
     }
+    agent_evict_init(a);
     uv_timer_init(&a->loop, &a->tick);
     a->tick.data = a;
     uv_timer_start(&a->tick, on_tick, 1000, 1000);
@@ -512,6 +518,7 @@ out:
     agent_peers_close(a);
     agent_news_close(a);
     agent_uploads_close(a);
+    agent_evict_close(a);
     if (a->store && store_touch_flush(a->store) < 0)
         log_warn("store: cannot record crate use: %s", store_errmsg(a->store));
     store_close(a->store); /* releases the agent lock */

@@ -87,7 +87,8 @@ int64_t agent_now(void);
 /* Events: a part says what happened, the agent tells the parts that act on
  * it (agent.c). They run synchronously, on the loop thread.
  *   agent_changed          something peers act on changed (holdings, load,
- *                          known peers): news polls are answered
+ *                          known peers): news polls are answered, and the
+ *                          store's size is checked against --max-size
  *   agent_sources_changed  a peer became live, has new holdings or a free
  *                          slot: fetches waiting for a source look again
  *   agent_peer_live        a peer's hello and manifest verified: keep a news
@@ -114,5 +115,6 @@ struct agent_registry *agent_registry(const struct agent *a); /* registry.c */
 struct agent_peerapi *agent_peerapi(const struct agent *a);   /* peerapi.c */
 struct agent_imports *agent_imports(const struct agent *a);   /* import_job.c */
 struct agent_misses *agent_misses(const struct agent *a);     /* misses.c */
+struct agent_evict *agent_evict(const struct agent *a);       /* evict.c */
 
 #endif

@@ -126,6 +126,8 @@ int agent_manifest_get(struct agent *a, uint64_t since, const uint8_t **buf, siz
     int64_t now = agent_now();
     if (since > seq)
         since = 0; /* a sequence we never had (another store, a reset): the full manifest */
+    if (since != 0 && since < store_removed_seq(agent_store(a)))
+        since = 0; /* crates were evicted since: a delta cannot say so, the full one does */
     /* The pex list does not move the sequence: a cached encoding is rebuilt
      * after MANIFEST_PEX_REFRESH_S so newly learnt peers still spread (deltas
      * carry the pex list too). */

@@ -342,6 +342,10 @@ static int send_blob(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SH
         0)
         return -ENOENT;
     store_blob_touch(agent_store(a), sha);
+    if (req->query_at != SIZE_MAX && req->path.len - req->query_at >= 9 &&
+        memcmp(req->path.base + req->query_at, "?prefetch", 9) == 0 &&
+        store_blob_pin(agent_store(a), sha, agent_now()) < 0) /* `cratecast prefetch` */
+        log_warn("store: cannot record a prefetched crate: %s", store_errmsg(agent_store(a)));
     agent_counters(a)->served++;
     agent_counters(a)->crates_served++;
     agent_counters(a)->bytes_served += (uint64_t)sb.st_size;

@@ -184,7 +184,8 @@ static int prefetch(int argc, char **argv)
         }
         char hex[PROTO_SHA256_HEX_LEN + 1], path[PROTO_NAME_MAX + PROTO_VERS_MAX + 96];
         proto_hex_encode(r.it[k].cksum, PROTO_SHA256_LEN, hex);
-        snprintf(path, sizeof path, "/crates/%s/%s/%s", s.v[k].name, s.v[k].vers, hex);
+        /* ?prefetch: the agent keeps these crates longest when it evicts */
+        snprintf(path, sizeof path, "/crates/%s/%s/%s?prefetch", s.v[k].name, s.v[k].vers, hex);
         if (client_url("prefetch", agent, path, r.urls[r.ntodo], CLIENT_URL_MAX) < 0) {
             rc = 2;
             goto out;
