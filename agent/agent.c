@@ -19,6 +19,7 @@
 
 #include "agent/agent.h"
 #include "agent/core.h"
+#include "agent/activity.h"
 #include "agent/evict.h"
 #include "agent/fetch.h"
 #include "agent/http_client.h"
@@ -67,6 +68,7 @@ struct agent {
     struct agent_peerapi *peerapi;
     struct agent_imports *imports;
     struct agent_evict *evict;
+    struct agent_activity *activity;
 };
 
 /* The agent is one object used on one thread: a part given a const pointer
@@ -150,6 +152,7 @@ PART(agent_registry, registry)
 PART(agent_peerapi, peerapi)
 PART(agent_imports, imports)
 PART(agent_evict, evict)
+PART(agent_activity, activity)
 #undef PART
 
 int64_t agent_now(void)
@@ -410,8 +413,9 @@ int agent_run(const struct agent_options *opt)
     a->peerapi = agent_peerapi_new();
     a->imports = agent_imports_new();
     a->evict = agent_evict_new();
+    a->activity = agent_activity_new();
     if (!a->fetches || !a->relays || !a->upstream || !a->manifest || !a->uploads || !a->news ||
-        !a->peers || !a->registry || !a->peerapi || !a->imports || !a->evict) {
+        !a->peers || !a->registry || !a->peerapi || !a->imports || !a->evict || !a->activity) {
         fprintf(stderr, "error: out of memory\n");
         running = a; /* what was allocated stays reachable, as at exit */
         return 1;
@@ -519,6 +523,7 @@ out:
     agent_news_close(a);
     agent_uploads_close(a);
     agent_evict_close(a);
+    agent_activity_close(a);
     if (a->store && store_touch_flush(a->store) < 0)
         log_warn("store: cannot record crate use: %s", store_errmsg(a->store));
     store_close(a->store); /* releases the agent lock */

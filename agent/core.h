@@ -116,5 +116,6 @@ struct agent_peerapi *agent_peerapi(const struct agent *a);   /* peerapi.c */
 struct agent_imports *agent_imports(const struct agent *a);   /* import_job.c */
 struct agent_misses *agent_misses(const struct agent *a);     /* misses.c */
 struct agent_evict *agent_evict(const struct agent *a);       /* evict.c */
+struct agent_activity *agent_activity(const struct agent *a); /* activity.c */
 
 #endif

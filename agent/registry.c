@@ -29,6 +29,7 @@
 
 #include <h2o.h>
 
+#include "agent/activity.h"
 #include "agent/core.h"
 #include "agent/fetch.h"
 #include "agent/http_server.h"
@@ -349,6 +350,10 @@ static int send_blob(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SH
     agent_counters(a)->served++;
     agent_counters(a)->crates_served++;
     agent_counters(a)->bytes_served += (uint64_t)sb.st_size;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) != 0)
+        agent_activity_crate(a, (struct sockaddr *)&ss, source, (uint64_t)sb.st_size);
     return 0;
 }
 

@@ -8,7 +8,8 @@ each agent's page and dumps the DOM it rendered:
     bytes fetched from peers and saved for the uplink, the miss in "Recent misses";
   - A's page: online, B listed with bytes sent to it, bytes sent to peers;
   - the page refreshes itself and loads nothing from elsewhere (no src=/href= off the agent);
-  - a screenshot of B's page is kept as a test artifact (meson-logs/status-page.png).
+  - a screenshot of B's page is kept as a test artifact (meson-logs/status-page.png);
+  - each agent logged one "sent N crates (X MB) to 127.0.0.1: ..." line for the build.
 /metrics on A: every line is a comment or `name{labels} value` in the text format, counters
 end in _total, the peer byte counter is > 0, and the request-duration histogram is cumulative
 with +Inf equal to _count.
@@ -201,6 +202,12 @@ def test(t):
                                                    vals.get(h + "_count")))
     st, _, _ = harness.http_get(a.peer_port, "/")
     t.check(st == 404, "the peer side serves the status page (%d)" % st)
+
+    # one activity line per build's worth of crates (agent/activity.h)
+    t.check(re.search(r"sent \d+ crates \([\d.]+ MB\) to 127\.0\.0\.1: \d+ from 1 peer\b",
+                      b.tail(200)), "B logged no activity line for the build:\n%s" % b.tail())
+    t.check(re.search(r"sent \d+ crates \([\d.]+ MB\) to 127\.0\.0\.1: .*from the upstream",
+                      a.tail(200)), "A logged no activity line for the build:\n%s" % a.tail())
 
 
 if __name__ == "__main__":
