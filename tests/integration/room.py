@@ -7,10 +7,12 @@ curl inside the namespace.
 """
 
 import json
+import shutil
 import subprocess
 import time
 
 import harness
+import netns
 
 AGENT_PORT = 7878        # on each host's own loopback
 PEER_PORT = 7879         # on each host's eth0 (0.0.0.0)
@@ -82,3 +84,31 @@ def wait_sees_a(hosts, h, key, n_a):
         time.sleep(0.1)
     raise harness.Failure("h%d never listed A live with %d crates; last status: %s"
                           % (h, n_a, json.dumps(last)))
+
+
+def need_room():
+    """Skip unless network namespaces can be made here and curl is installed."""
+    why = netns.available()
+    if why:
+        raise harness.Skip(why)
+    if shutil.which("curl") is None:
+        raise harness.Skip("curl not installed")
+
+
+class Holder:
+    """The teacher's store, filled on loopback before any namespace: projects/big (with a
+    big_mb MB crate) fetched through an online agent, which is then stopped with its upstream."""
+
+    def __init__(self, t, big_mb):
+        t.big_mb = big_mb
+        t.net_retry = 0
+        up, a, ref = t.warm_up("big", peer_listen=True)
+        self.key = t.agent_id(a)
+        self.crates = a.status()["store"]["crates"]
+        self.big = t.manifest["big"]
+        self.locked = t.lock_checksums(ref)
+        t.check(self.big["cksum"] in self.locked, "projects/big's lock does not hold big-blob")
+        self.ref = ref
+        self.store = a.store
+        a.stop()
+        up.stop()

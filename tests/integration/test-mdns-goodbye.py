@@ -41,6 +41,7 @@ import time
 
 import harness
 import netns
+from room import log_text
 
 BIG_MB = 8
 RATE = "8mbit"
@@ -81,14 +82,6 @@ def status_in(hosts, h):
         return json.loads(body)
     except ValueError:
         return None
-
-
-def log_text(t, h):
-    try:
-        with open(t.path("agent-h%d.log" % h), errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def start_agent(t, hosts, h, store):

@@ -16,14 +16,13 @@ Root only (exit 77 otherwise, or without `ip netns` / curl). Usage: test-room-bu
 
 import json
 import os
-import shutil
 import subprocess
 import time
 
 import harness
 import netns
-from room import (AGENT_PORT, PEER_PORT, SANITIZER_MARKERS, log_text, start_agent,
-                  status_in, wait_sees_a, wait_started)
+from room import (AGENT_PORT, PEER_PORT, SANITIZER_MARKERS, Holder, log_text, need_room,
+                  start_agent, status_in, wait_sees_a, wait_started)
 
 REQUESTERS = 5
 BIG_MB = 2
@@ -32,24 +31,11 @@ RATE = "8mbit"           # h0's uplink: big-blob takes ~2 s to cross it
 # wait behind the big transfers instead of being dropped at h0's egress.
 LATENCY = "500ms"
 def test(t):
-    why = netns.available()
-    if why:
-        raise harness.Skip(why)
-    if shutil.which("curl") is None:
-        raise harness.Skip("curl not installed")
-    t.big_mb = BIG_MB
-    t.net_retry = 0
-
+    need_room()
     # A's store: projects/big through an online agent (on loopback, before any namespace)
-    up, a, ref = t.warm_up("big", peer_listen=True)
-    key_a = t.agent_id(a)
-    n_a = a.status()["store"]["crates"]
-    locked = t.lock_checksums(ref)
-    big = t.manifest["big"]
-    t.check(big["cksum"] in locked, "projects/big's lock does not hold big-blob")
-    store_a = a.store
-    a.stop()
-    up.stop()
+    holder = Holder(t, BIG_MB)
+    key_a, n_a, big, locked, store_a, ref = (holder.key, holder.crates, holder.big,
+                                             holder.locked, holder.store, holder.ref)
 
     hosts_n = 1 + REQUESTERS
     with netns.Hosts(hosts_n, workdir=t.fresh_dir("netns"), log=harness.log) as hosts:

@@ -16,14 +16,13 @@ Root only (exit 77 otherwise, or without `ip netns` / curl). Usage: test-room-re
 """
 
 import os
-import shutil
 import subprocess
 import time
 
 import harness
 import netns
-from room import (AGENT_PORT, PEER_PORT, SANITIZER_MARKERS, log_text, start_agent, status_in,
-                  wait_sees_a, wait_started)
+from room import (AGENT_PORT, PEER_PORT, SANITIZER_MARKERS, Holder, log_text, need_room,
+                  start_agent, status_in, wait_sees_a, wait_started)
 
 BIG_MB = 4
 RATE = "8mbit"
@@ -67,21 +66,11 @@ def wait_transfer(hosts, h, timeout=20):
 
 
 def test(t):
-    why = netns.available()
-    if why:
-        raise harness.Skip(why)
-    if shutil.which("curl") is None:
-        raise harness.Skip("curl not installed")
-    t.big_mb = BIG_MB
-    t.net_retry = 0
-    up, a, ref = t.warm_up("big", peer_listen=True)
-    key_a = t.agent_id(a)
-    n_a = a.status()["store"]["crates"]
-    big = t.manifest["big"]
-    locked = t.lock_checksums(ref)
-    store_a = a.store
-    a.stop()
-    up.stop()
+    need_room()
+    # A's store: projects/big through an online agent (on loopback, before any namespace)
+    holder = Holder(t, BIG_MB)
+    key_a, n_a, big, locked, store_a, ref = (holder.key, holder.crates, holder.big,
+                                             holder.locked, holder.store, holder.ref)
 
     with netns.Hosts(5, workdir=t.fresh_dir("netns"), log=harness.log) as hosts:
         procs = {}
