@@ -104,8 +104,9 @@ struct agent_fetches *agent_fetches_new(void)
 #define PEER_LOW_SPEED_S 10     /* a peer below MIN_RATE for this long is dropped */
 #define UPSTREAM_LOW_SPEED_S 20 /* the upstream gets a little longer */
 #define UPSTREAM_CRATE_DEADLINE_MS (10 * 60 * 1000)
-#define INGEST_SLICE 2000 /* index lines stored per loop turn */
-#define STALL_MS 5000     /* a fetch with no byte for this long is not joined: a new one starts */
+#define INGEST_SLICE 2000     /* index lines stored per loop turn */
+#define PROGRESS_LOG_MS 10000 /* a transfer this long logs its progress this often */
+#define STALL_MS 5000 /* a fetch with no byte for this long is not joined: a new one starts */
 
 /* A peer's whole transfer: 30 s plus the time at 64 KiB/s. */
 static long peer_deadline_ms(uint64_t size)
@@ -161,6 +162,7 @@ struct agent_fetch {
     size_t ntried;
     struct agent_peer *peer; /* source of the transfer in flight, NULL = upstream */
     uint64_t started_ms;
+    uint64_t logged_ms;   /* a long transfer's last progress line (PROGRESS_LOG_MS) */
     uint64_t transfer_ms; /* loop time the transfer in flight started (0: none) */
     uint64_t progress_ms; /* loop time its last body byte arrived */
     int last_error;
@@ -1011,8 +1013,17 @@ static int crate_sink(void *ud, const uint8_t *buf, size_t len)
     int rc = store_blob_writer_write(f->writer, buf, len);
     if (rc < 0 && rc != -EFBIG)
         f->write_error = rc;
-    if (rc >= 0)
-        agent_crate_progress(f->a, f->sha, store_blob_writer_size(f->writer));
+    if (rc >= 0) {
+        uint64_t size = store_blob_writer_size(f->writer), now = now_ms(f->a);
+        agent_crate_progress(f->a, f->sha, size);
+        if (f->transfer_ms && now - f->transfer_ms >= PROGRESS_LOG_MS &&
+            now - f->logged_ms >= PROGRESS_LOG_MS) {
+            f->logged_ms = now;
+            log_info("fetching %s %s from %s: %.1f MB so far, %.2f MB/s", f->name, f->vers,
+                     f->peer ? f->peer->addr : "the upstream", (double)size / 1e6,
+                     (double)size / 1e3 / (double)(now - f->transfer_ms));
+        }
+    }
     return rc;
 }
 
