@@ -27,6 +27,12 @@
  * the rule): a private registry's crates would otherwise reach every peer as
  * crates.io's. Skipped directories are counted and named in the result.
  *
+ * Progress (optional, for `cratecast import-cargo`'s bar): a first walk counts
+ * the files of each pass and their bytes; then, after each file, the caller's
+ * callback hears how many are decided. A crate counts as done once its fate
+ * is known (held already, untrusted, recorded, or bad): a queued copy is done
+ * when its batch is recorded. Without a callback there is no counting walk.
+ *
  * agent_import_cargo_home() is synchronous and opens its own store connection,
  * so the agent runs it on the libuv thread pool and keeps serving meanwhile.
  * The database write lock is held only for the puts and records of a batch,
@@ -134,7 +140,14 @@ struct published {
  * directories): decided after that copy is recorded, as if one after the other. */
 struct deferred {
     uint8_t sha[PROTO_SHA256_LEN];
+    uint64_t size; /* of the file, for progress */
     char *path;
+};
+
+/* A copy queued in the blob batch, not yet recorded. */
+struct flying {
+    uint8_t sha[PROTO_SHA256_LEN];
+    uint64_t size; /* of the file, for progress */
 };
 
 struct importer {
@@ -145,14 +158,32 @@ struct importer {
     size_t nfiles, files_cap, files_bytes;
     /* pass 2 */
     struct store_blob_batch *batch;
-    uint8_t (*fly)[PROTO_SHA256_LEN]; /* queued in the batch, not yet recorded */
+    struct flying *fly;
     size_t nfly, fly_cap;
     struct published *pub;
     size_t npub, pub_cap;
     struct deferred *dup;
     size_t ndup, dup_cap;
     bool full; /* a copy failed with ENOSPC or EDQUOT */
+    /* progress: NULL fn, nothing counted */
+    import_progress_fn progress;
+    void *progress_ud;
+    struct import_progress pg; /* totals from the counting walk, done so far */
+    char registry[256];        /* the registry directory being read (pg.registry) */
 };
+
+static void report(struct importer *im)
+{
+    if (im->progress)
+        im->progress(im->progress_ud, &im->pg);
+}
+
+/* A file of the current pass is done (decided, for a crate). */
+static void file_done(struct importer *im, uint64_t size)
+{
+    im->pg.files_done++;
+    im->pg.bytes_done += size;
+}
 
 /* Room for one more element in a growing array: 0 or -ENOMEM. */
 static int grow(void **arr, size_t *cap, size_t n, size_t elem)
@@ -265,7 +296,7 @@ static void index_flush(struct importer *im)
     im->files_bytes = 0;
 }
 
-static void import_cache_file(struct importer *im, const char *path, const char *registry)
+static void read_cache_file(struct importer *im, const char *path, const char *registry)
 {
     struct import_result *r = im->r;
     uint8_t *buf = NULL;
@@ -304,21 +335,31 @@ static void import_cache_file(struct importer *im, const char *path, const char 
         index_flush(im);
 }
 
+static void import_cache_file(struct importer *im, const char *path, const char *registry,
+                              uint64_t size)
+{
+    read_cache_file(im, path, registry);
+    file_done(im, size);
+    report(im);
+}
+
 /* ---- pass 2: crates through the blob batch --------------------------------- */
 
 static bool in_flight(const struct importer *im, const uint8_t sha[PROTO_SHA256_LEN])
 {
     for (size_t i = 0; i < im->nfly; i++)
-        if (memcmp(im->fly[i], sha, PROTO_SHA256_LEN) == 0)
+        if (memcmp(im->fly[i].sha, sha, PROTO_SHA256_LEN) == 0)
             return true;
     return false;
 }
 
+/* A queued copy is decided (recorded or bad): no longer in flight, and done. */
 static void fly_remove(struct importer *im, const uint8_t sha[PROTO_SHA256_LEN])
 {
     for (size_t i = 0; i < im->nfly; i++) {
-        if (memcmp(im->fly[i], sha, PROTO_SHA256_LEN) == 0) {
-            memcpy(im->fly[i], im->fly[--im->nfly], PROTO_SHA256_LEN);
+        if (memcmp(im->fly[i].sha, sha, PROTO_SHA256_LEN) == 0) {
+            file_done(im, im->fly[i].size);
+            im->fly[i] = im->fly[--im->nfly];
             return;
         }
     }
@@ -386,16 +427,19 @@ static void crates_publish(struct importer *im, bool all)
     im->npub = 0;
 }
 
-static void crate_add(struct importer *im, const uint8_t sha[PROTO_SHA256_LEN], const char *path)
+static void crate_add(struct importer *im, const uint8_t sha[PROTO_SHA256_LEN], const char *path,
+                      uint64_t size)
 {
     int rc = grow((void **)&im->fly, &im->fly_cap, im->nfly, sizeof *im->fly);
     while (rc == 0 && (rc = store_blob_batch_add_file(im->batch, sha, path, NULL)) == -ENOBUFS)
         crates_publish(im, store_blob_batch_ready(im->batch, NULL) == 0);
     if (rc < 0) {
         im->r->crates_bad++;
+        file_done(im, size);
         return;
     }
-    memcpy(im->fly[im->nfly++], sha, PROTO_SHA256_LEN);
+    memcpy(im->fly[im->nfly].sha, sha, PROTO_SHA256_LEN);
+    im->fly[im->nfly++].size = size;
     uint64_t bytes = 0;
     size_t ready = store_blob_batch_ready(im->batch, &bytes);
     if (im->full)
@@ -404,12 +448,14 @@ static void crate_add(struct importer *im, const uint8_t sha[PROTO_SHA256_LEN], 
         crates_publish(im, false);
 }
 
-/* A .crate whose trusted digest is sha: present, queued, or (when that digest
- * is already being copied) deferred. */
-static void crate_decide(struct importer *im, const uint8_t sha[PROTO_SHA256_LEN], const char *path)
+/* A .crate (of size bytes) whose trusted digest is sha: present, queued, or
+ * (when that digest is already being copied) deferred. */
+static void crate_decide(struct importer *im, const uint8_t sha[PROTO_SHA256_LEN], const char *path,
+                         uint64_t size)
 {
     if (store_blob_has(im->s, sha)) {
         im->r->crates_present++;
+        file_done(im, size);
         return;
     }
     if (in_flight(im, sha)) {
@@ -417,13 +463,15 @@ static void crate_decide(struct importer *im, const uint8_t sha[PROTO_SHA256_LEN
         if (copy == NULL || grow((void **)&im->dup, &im->dup_cap, im->ndup, sizeof *im->dup) < 0) {
             free(copy);
             im->r->crates_bad++;
+            file_done(im, size);
             return;
         }
         memcpy(im->dup[im->ndup].sha, sha, PROTO_SHA256_LEN);
+        im->dup[im->ndup].size = size;
         im->dup[im->ndup++].path = copy;
         return;
     }
-    crate_add(im, sha, path);
+    crate_add(im, sha, path, size);
 }
 
 /* Publish and record everything, then decide the deferred ones; repeat until
@@ -432,6 +480,7 @@ static void crates_drain(struct importer *im)
 {
     for (;;) {
         crates_publish(im, true);
+        report(im);
         if (im->ndup == 0)
             return;
         struct deferred *d = im->dup;
@@ -439,22 +488,29 @@ static void crates_drain(struct importer *im)
         im->dup = NULL;
         im->ndup = im->dup_cap = 0;
         for (size_t i = 0; i < n; i++) {
-            crate_decide(im, d[i].sha, d[i].path);
+            crate_decide(im, d[i].sha, d[i].path, d[i].size);
             free(d[i].path);
         }
         free(d);
     }
 }
 
-static void import_crate_file(struct importer *im, const char *path, const char *registry)
+/* The file name of a .crate file Cargo wrote ("name-1.0.0.crate"), else NULL. */
+static const char *crate_file_name(const char *path)
 {
-    struct import_result *r = im->r;
-    (void)registry;
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     size_t bl = strlen(base);
-    if (bl < 8 || strcmp(base + bl - 6, ".crate") != 0)
+    return bl >= 8 && strcmp(base + bl - 6, ".crate") == 0 ? base : NULL;
+}
+
+static void decide_crate_file(struct importer *im, const char *path, uint64_t size)
+{
+    struct import_result *r = im->r;
+    const char *base = crate_file_name(path);
+    if (base == NULL)
         return;
+    size_t bl = strlen(base);
     r->crates_seen++;
     size_t stem = bl - 6;
     for (size_t i = 1; i + 1 < stem; i++) {
@@ -473,15 +529,43 @@ static void import_crate_file(struct importer *im, const char *path, const char 
         uint8_t sha[PROTO_SHA256_LEN];
         memcpy(sha, row.cksum, sizeof sha);
         store_index_row_free(&row);
-        crate_decide(im, sha, path);
+        crate_decide(im, sha, path, size);
         return;
     }
     r->crates_untrusted++;
+    file_done(im, size);
+}
+
+static void import_crate_file(struct importer *im, const char *path, const char *registry,
+                              uint64_t size)
+{
+    (void)registry;
+    decide_crate_file(im, path, size);
+    report(im);
+}
+
+/* The counting walk (progress only): the files of a pass and their bytes. */
+static void count_cache_file(struct importer *im, const char *path, const char *registry,
+                             uint64_t size)
+{
+    (void)path;
+    (void)registry;
+    im->pg.files_total++;
+    im->pg.bytes_total += size;
+}
+
+static void count_crate_file(struct importer *im, const char *path, const char *registry,
+                             uint64_t size)
+{
+    if (crate_file_name(path))
+        count_cache_file(im, path, registry, size);
 }
 
 /* Walk a directory tree, calling fn on every regular file. */
-static void walk(struct importer *im, const char *dir, int depth, const char *registry,
-                 void (*fn)(struct importer *, const char *, const char *))
+/* What a walk does with each regular file: (importer, path, registry directory, size). */
+typedef void (*walk_fn)(struct importer *, const char *, const char *, uint64_t);
+
+static void walk(struct importer *im, const char *dir, int depth, const char *registry, walk_fn fn)
 {
     if (depth > IMPORT_DEPTH_MAX || atomic_load(&import_cancel))
         return;
@@ -503,7 +587,7 @@ static void walk(struct importer *im, const char *dir, int depth, const char *re
         if (S_ISDIR(st.st_mode))
             walk(im, path, depth + 1, registry, fn);
         else if (S_ISREG(st.st_mode))
-            fn(im, path, registry);
+            fn(im, path, registry, (uint64_t)st.st_size);
     }
     closedir(d);
 }
@@ -590,8 +674,7 @@ static bool registry_allowed(struct registry_filter *rf, const char *dir, struct
 }
 
 static void for_each_registry(struct importer *im, struct registry_filter *rf, const char *root,
-                              const char *sub,
-                              void (*fn)(struct importer *, const char *, const char *))
+                              const char *sub, walk_fn fn)
 {
     DIR *d = opendir(root);
     if (d == NULL)
@@ -606,12 +689,28 @@ static void for_each_registry(struct importer *im, struct registry_filter *rf, c
         int n = snprintf(path, sizeof path, "%s/%s%s", root, de->d_name, sub);
         if (n < 0 || (size_t)n >= sizeof path)
             continue;
+        snprintf(im->registry, sizeof im->registry, "%s", de->d_name);
         walk(im, path, 0, de->d_name, fn);
     }
     closedir(d);
 }
 
-int agent_import_cargo_home(const char *store_dir, const char *cargo_home, struct import_result *r)
+/* The start of a pass: its totals from a counting walk (only when someone
+ * watches), nothing done yet. */
+static void pass_start(struct importer *im, enum import_phase phase, struct registry_filter *rf,
+                       const char *root, const char *sub, walk_fn count)
+{
+    im->pg = (struct import_progress){.phase = phase, .registry = im->registry};
+    im->registry[0] = '\0';
+    if (im->progress == NULL)
+        return;
+    for_each_registry(im, rf, root, sub, count);
+    im->registry[0] = '\0';
+    report(im);
+}
+
+int agent_import_cargo_home(const char *store_dir, const char *cargo_home, struct import_result *r,
+                            import_progress_fn progress, void *ud)
 {
     memset(r, 0, sizeof *r);
     struct timespec t0, t1;
@@ -644,9 +743,10 @@ int agent_import_cargo_home(const char *store_dir, const char *cargo_home, struc
     }
     rf->cargo_home = cargo_home;
     replacement_host(cargo_home, rf->host, sizeof rf->host);
-    struct importer im = {.s = s, .r = r};
+    struct importer im = {.s = s, .r = r, .progress = progress, .progress_ud = ud};
     char root[4096];
     snprintf(root, sizeof root, "%s/registry/index", cargo_home);
+    pass_start(&im, IMPORT_PHASE_INDEX, rf, root, "/.cache", count_cache_file);
     for_each_registry(&im, rf, root, "/.cache", import_cache_file);
     index_flush(&im); /* pass 2 looks the crates up in what pass 1 stored */
     rc = store_blob_batch_open(s, -1, &im.batch);
@@ -656,9 +756,13 @@ int agent_import_cargo_home(const char *store_dir, const char *cargo_home, struc
                  strerror(-rc));
     } else {
         snprintf(root, sizeof root, "%s/registry/cache", cargo_home);
+        pass_start(&im, IMPORT_PHASE_CRATES, rf, root, "", count_crate_file);
         for_each_registry(&im, rf, root, "", import_crate_file);
-        if (!atomic_load(&import_cancel))
+        if (!atomic_load(&import_cancel)) {
             crates_drain(&im); /* else store_blob_batch_free drops the copies */
+            im.pg.final = true;
+            report(&im);
+        }
     }
     store_blob_batch_free(im.batch);
     free(im.files);

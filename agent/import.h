@@ -4,6 +4,7 @@
 #ifndef CRATECAST_AGENT_IMPORT_H
 #define CRATECAST_AGENT_IMPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct import_result {
@@ -15,9 +16,32 @@ struct import_result {
     int error;
     char error_text[256];
 };
-/* Synchronous: opens its own store connection. Safe on the thread pool. */
+/* Where an import is, for a progress display. Two passes: the index cache
+ * files, then the .crate files. files_total and bytes_total are counted by a
+ * walk before each pass starts; files_done and bytes_done are those decided so
+ * far (a crate is done once held already, untrusted, recorded or bad; a
+ * queued copy is done when its batch is recorded). */
+enum import_phase {
+    IMPORT_PHASE_INDEX,  /* registry/index/<dir>/.cache files */
+    IMPORT_PHASE_CRATES, /* registry/cache/<dir>/<name>-<version>.crate files */
+};
+struct import_progress {
+    enum import_phase phase;
+    const char *registry; /* the registry directory being read ("" before the first) */
+    uint64_t files_done, files_total;
+    uint64_t bytes_done, bytes_total;
+    bool final; /* the last call: every crate decided and recorded */
+};
+/* Called on the importing thread, at the start of each pass, after each file
+ * and at the end: often, so throttle the drawing. p and p->registry are valid
+ * during the call only. */
+typedef void (*import_progress_fn)(void *ud, const struct import_progress *p);
+
+/* Synchronous: opens its own store connection. Safe on the thread pool.
+ * progress: NULL (the agent's own import), or a callback (with ud) that hears
+ * where the import is; it then also costs a counting walk of each pass. */
 int agent_import_cargo_home(const char *store_dir, const char *cargo_home,
-                            struct import_result *res);
+                            struct import_result *res, import_progress_fn progress, void *ud);
 
 /* Ask a running import to stop at the next file (shutdown). */
 void agent_import_cancel(void);

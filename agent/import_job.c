@@ -49,7 +49,7 @@ struct import_job {
 static void import_work(uv_work_t *w)
 {
     struct import_job *j = container_of(w, struct import_job, work);
-    agent_import_cargo_home(j->store_dir, j->home, &j->res);
+    agent_import_cargo_home(j->store_dir, j->home, &j->res, NULL, NULL);
 }
 
 static void import_after(uv_work_t *w, int status)

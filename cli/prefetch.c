@@ -16,14 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/locate.h"
 #include "cli/lockfiles.h"
+#include "cli/progress.h"
 #include "store/store.h"
 #include "proto/alloc.h"
 
@@ -38,38 +37,26 @@ struct run {
     char **errors; /* per package, malloc'd, NULL = ok */
     size_t done, ok_here, from_peers, from_upstream, from_store, failed;
     uint64_t bytes;
-    double t0;
-    bool tty;
+    struct progress bar; /* stderr, on a terminal */
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void draw(struct run *r, bool final)
 {
-    if (!r->tty)
-        return;
-    size_t total = r->s->n, done = r->ok_here + r->done;
-    int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
-    double el = now_s() - r->t0;
-    char bar[64];
-    for (int i = 0; i < width; i++)
-        bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
-    bar[width] = '\0';
-    fprintf(stderr,
-            "\r[%s] %zu/%zu packages, %.1f MB, %.1f MB/s (here %zu, peers %zu, upstream %zu%s)  ",
-            bar, done, total, (double)r->bytes / 1e6, el > 0.05 ? (double)r->bytes / 1e6 / el : 0.0,
-            r->ok_here + r->from_store, r->from_peers, r->from_upstream,
-            r->failed ? ", FAILED " : "");
+    char detail[160], failed[40] = "";
     if (r->failed)
-        fprintf(stderr, "%zu", r->failed);
+        snprintf(failed, sizeof failed, ", FAILED %zu", r->failed);
+    snprintf(detail, sizeof detail, "(here %zu, peers %zu, upstream %zu%s)",
+             r->ok_here + r->from_store, r->from_peers, r->from_upstream, failed);
+    struct progress_view v = {
+        .done = r->ok_here + r->done,
+        .total = r->s->n,
+        .items = "packages",
+        .bytes = r->bytes,
+        .detail = detail,
+    };
+    progress_draw(&r->bar, &v, final);
     if (final)
-        fputc('\n', stderr);
-    fflush(stderr);
+        progress_end(&r->bar);
 }
 
 static const char *url_of(void *ud, size_t i)
@@ -156,8 +143,7 @@ static int prefetch(int argc, char **argv)
     struct run r;
     memset(&r, 0, sizeof r);
     r.s = &s;
-    r.t0 = now_s();
-    r.tty = isatty(2) == 1;
+    progress_start(&r.bar, stderr);
     r.it = cc_calloc(s.n + 1, sizeof *r.it);
     r.todo = cc_calloc(s.n + 1, sizeof *r.todo);
     r.urls = cc_calloc(s.n + 1, sizeof *r.urls);
@@ -204,7 +190,7 @@ static int prefetch(int argc, char **argv)
         goto out;
     }
     draw(&r, true);
-    double el = now_s() - r.t0;
+    double el = progress_elapsed(&r.bar);
     printf("prefetch: %zu of %zu packages here (%zu already, %zu from peers, %zu from the "
            "upstream; %.1f MB fetched in %.1f s)%s\n",
            s.n - r.failed, s.n, r.ok_here + r.from_store, r.from_peers, r.from_upstream,

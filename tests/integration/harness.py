@@ -426,6 +426,33 @@ def rejections(status):
     return max(total, sum(v for v in causes.values() if isinstance(v, int))), causes
 
 
+def run_on_tty(cmd, timeout=60):
+    """Run cmd with stdout and stderr on a pseudo-terminal; (exit status, everything it wrote,
+    seconds it ran)."""
+    import pty
+    master, slave = pty.openpty()
+    t0 = time.time()
+    p = subprocess.Popen(cmd, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    out = b""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r, _, _ = select.select([master], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif p.poll() is not None:
+            break
+    os.close(master)
+    rc = p.wait(timeout=10)
+    return rc, out.decode(errors="replace"), time.time() - t0
+
+
 def peer_entry(status, key=None, addr=None):
     """The entry of status.peers whose id is key or whose addr is addr, or None."""
     for p in status.get("peers") or []:

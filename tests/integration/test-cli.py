@@ -12,11 +12,15 @@
     naming the file and line;
   - `status` with no agent listening: one error line, a help: line saying how to start the agent,
     exit 1;
+  - `status` (human) on two agents that shared crates: each says where Cargo is served, the
+    discovery backend and key id, names its peers (address, short id) with crates and bytes both
+    ways; the holder shows the crates and bytes it sent to peers (> 0), in kB/MB;
   - `verify` finds a damaged and a missing blob, quarantines the damaged one, exits 1; then a
     second verify is clean;
   - `id` prints the same key for a store every time.
 """
 
+import json
 import os
 import subprocess
 
@@ -103,6 +107,71 @@ def help_and_version(t):
     rc, _, err = run(t, [])
     t.check(rc == 2 and err.startswith("error: ") and "Usage: cratecast" in err and
             "agent, status" in err, "no command: %d %r" % (rc, err))
+
+
+def status_text(t, ag):
+    """`cratecast status` (human) and `status --json` of ag: (text, document)."""
+    rc, out, err = run(t, ["status", "--agent", ag.url])
+    t.check(rc == 0 and err == "", "status: exit %d, stderr %r" % (rc, err))
+    rc, js, _ = run(t, ["status", "--json", "--agent", ag.url])
+    t.check(rc == 0, "status --json: exit %d" % rc)
+    return out, json.loads(js)
+
+
+def human_bytes(n):
+    """Bytes as the status page and `cratecast status` write them (agent/status_page.c)."""
+    units, v, u = ["B", "kB", "MB", "GB", "TB"], float(n), 0
+    while v >= 1000 and u < 4:
+        v /= 1000
+        u += 1
+    if u == 0:
+        return "%d B" % n
+    return "%.*f %s" % (2 if v < 10 else 1 if v < 100 else 0, v, units[u])
+
+
+def status_two_agents(t, a):
+    """A holds the project's crates; B (no upstream, --peer A) fetches them through A. The human
+    status of each says what its JSON says: where Cargo is served, the discovery backend and key
+    id, each peer (address, short id) with the crates and bytes both ways, and on A the crates
+    and bytes sent to peers."""
+    b = t.start_agent(upstream=None, peer_listen=True, peers=[a])
+    key_a = t.agent_id(a)
+    t.wait_peer(b, key=key_a, pred=lambda e: e.get("crates", 0) > 0, what="B lists A")
+    home = t.cargo_home(b.registry_url)
+    proj = t.project("app")
+    t.cargo(["generate-lockfile"], proj, home)
+    t.cargo(["fetch"], proj, home)
+    t.wait_status(a, lambda s: harness.counter(s, "bytes_to_peers") > 0, "A counts bytes to peers")
+    for name, ag in (("A", a), ("B", b)):
+        out, doc = status_text(t, ag)
+        harness.log("status of %s:\n%s" % (name, out))
+        c = doc["counters"]
+        want = ["cargo:     served at http://%s/" % doc["listen"],
+                "peers via: mDNS off",  # the harness starts agents with --no-mdns
+                "key id %s" % doc["key_id"],
+                "to Cargo:  %d answer" % c["served"],
+                "to peers:  %d crate" % c["served_to_peers"],
+                "%s sent" % human_bytes(c["bytes_to_peers"]),
+                "%s from peers" % human_bytes(c["bytes_from_peers"]),
+                "peers:     %d" % len(doc["peers"])]
+        for p in doc["peers"]:
+            want.append("%s  %s  %s  %s" % (p["addr"], (p["id"] or "")[:8] or "(no key)",
+                                            p["via"], p["state"]))
+            want.append("received %d crate" % p["received"]["crates"])
+            want.append("sent %d crate" % p["sent"]["crates"])
+        for w in want:
+            t.check(w in out, "status of %s does not show %r:\n%s" % (name, w, out))
+        t.check("MiB" not in out, "status of %s mixes byte units:\n%s" % (name, out))
+        if name == "A":
+            t.check(c["served_to_peers"] > 0 and c["bytes_to_peers"] > 0,
+                    "A sent nothing to peers: %r" % c)
+            t.check(human_bytes(c["bytes_to_peers"]) != "0 B", "A's bytes to peers: 0")
+        else:
+            t.check(key_a[:8] in out and a.peer_addr in out,
+                    "B's status does not name A (%s, %s):\n%s" % (a.peer_addr, key_a[:8], out))
+            t.check(c["from_peers"] > 0 and "%d from peers" % c["from_peers"] in out,
+                    "B's status: crates from peers %r:\n%s" % (c["from_peers"], out))
+    b.stop()
 
 
 def test(t):
@@ -227,9 +296,11 @@ def test(t):
     k2 = t.agent_id(store)
     t.check(k1 == k2, "cratecast id changed: %s then %s" % (k1, k2))
 
-    # verify: a store with a damaged and a missing blob
-    up, ag2, _ = t.warm_up("app")
+    # status, read by a person, on two agents that shared crates; then verify on the first's store
+    up, ag2, _ = t.warm_up("app", peer_listen=True)
+    status_two_agents(t, ag2)
     ag2.stop()
+    # verify: a store with a damaged and a missing blob
     blobs = t.store_blobs(ag2.store)
     t.check(len(blobs) >= 2, "the warm-up stored %d blobs" % len(blobs))
     names = sorted(blobs)

@@ -16,11 +16,7 @@ another OS is served from the machine that prefetched.
 
 import json
 import os
-import pty
-import select
 import shutil
-import subprocess
-import time
 
 import harness
 
@@ -32,29 +28,6 @@ def check(t, ag, proj, *extra):
                     timeout=120, check=False)
     harness.log("check %s -> %d\n%s" % (" ".join(extra), rc, out))
     return rc, out
-
-
-def run_on_tty(cmd, timeout=60):
-    """Run cmd with stdout and stderr on a pseudo-terminal; (exit status, everything it wrote)."""
-    master, slave = pty.openpty()
-    p = subprocess.Popen(cmd, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
-    os.close(slave)
-    out = b""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        r, _, _ = select.select([master], [], [], 0.2)
-        if r:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif p.poll() is not None:
-            break
-    os.close(master)
-    return p.wait(timeout=10), out.decode(errors="replace")
 
 
 def test(t):
@@ -110,7 +83,7 @@ def test(t):
     rc, out = t.run([t.cratecast, "prefetch", "--agent", o.url, travel], timeout=120)
     t.check(len(up.downloads()) == before + n_missing, "a second prefetch downloaded again")
     # on a terminal: a progress bar on stderr (packages, bytes, from where)
-    rc, bar = run_on_tty([t.cratecast, "prefetch", "--agent", o.url, travel])
+    rc, bar, _ = harness.run_on_tty([t.cratecast, "prefetch", "--agent", o.url, travel])
     harness.log("prefetch on a terminal -> %d: %r" % (rc, bar[-300:]))
     t.check(rc == 0 and "\r[" in bar and "%d/%d packages" % (n_lock, n_lock) in bar and
             "upstream" in bar, "prefetch on a terminal drew no progress bar: %r" % bar[-500:])

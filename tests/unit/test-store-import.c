@@ -304,7 +304,7 @@ static void test_import_counts(void **state)
     struct import_result r;
     const uint64_t names = N_CRATES / 2 + N_PAIRS + 2; /* c*, e*, t0000, d0000 */
 
-    assert_int_equal(agent_import_cargo_home(f->store, f->home, &r), 0);
+    assert_int_equal(agent_import_cargo_home(f->store, f->home, &r, NULL, NULL), 0);
     assert_int_equal(r.error, 0);
     assert_int_equal(r.registries, 2);
     assert_int_equal(r.registries_skipped, 0);
@@ -332,7 +332,7 @@ static void test_import_counts(void **state)
     store_close(s);
 
     /* again: everything is held */
-    assert_int_equal(agent_import_cargo_home(f->store, f->home, &r), 0);
+    assert_int_equal(agent_import_cargo_home(f->store, f->home, &r, NULL, NULL), 0);
     assert_int_equal(r.index_new, 0);
     assert_int_equal(r.conflicts, 1);
     assert_int_equal(r.crates_added, 0);
@@ -348,7 +348,7 @@ static void test_import_not_a_dir(void **state)
     struct import_result r;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/nowhere", f->root);
-    assert_int_equal(agent_import_cargo_home(f->store, path, &r), -ENOENT);
+    assert_int_equal(agent_import_cargo_home(f->store, path, &r, NULL, NULL), -ENOENT);
     assert_int_equal(r.error, -ENOENT);
 }
 
@@ -367,7 +367,7 @@ static void test_import_full_disk(void **state)
         skip();
     int n = snprintf(f->store, sizeof f->store, "%s/store", mnt);
     assert_true(n > 0 && (size_t)n < sizeof f->store);
-    int rc = agent_import_cargo_home(f->store, f->home, &r);
+    int rc = agent_import_cargo_home(f->store, f->home, &r, NULL, NULL);
     if (rc != 0)
         print_message("import: %s\n", r.error_text);
     if (rc == 0) {
@@ -390,6 +390,64 @@ static void test_import_full_disk(void **state)
     assert_int_equal(rc, 0);
 }
 
+/* What the progress callback heard. */
+struct heard {
+    unsigned calls, finals, index_calls;
+    bool crates_phase, went_back;
+    struct import_progress last;
+    uint64_t index_total, index_done;
+};
+
+static void on_progress(void *ud, const struct import_progress *p)
+{
+    struct heard *h = ud;
+    h->calls++;
+    assert_non_null(p->registry);
+    assert_true(p->files_done <= p->files_total);
+    assert_true(p->bytes_done <= p->bytes_total);
+    if (p->phase == IMPORT_PHASE_INDEX) {
+        h->index_calls++;
+        h->went_back |= h->crates_phase;
+        h->index_total = p->files_total;
+        h->index_done = p->files_done;
+    } else {
+        h->crates_phase = true;
+        /* done never goes down within a pass */
+        if (h->last.phase == IMPORT_PHASE_CRATES)
+            assert_true(p->files_done >= h->last.files_done && p->bytes_done >= h->last.bytes_done);
+    }
+    if (p->final)
+        h->finals++;
+    h->last = *p;
+    h->last.registry = NULL;
+}
+
+/* With a callback: the index pass then the crate pass, each counted first;
+ * at the end every .crate file is decided and every byte of them counted, in
+ * one final call; the counts agree with the result's. */
+static void test_import_progress(void **state)
+{
+    struct fx *f = *state;
+    struct import_result r;
+    struct heard h;
+    memset(&h, 0, sizeof h);
+    assert_int_equal(agent_import_cargo_home(f->store, f->home, &r, on_progress, &h), 0);
+    assert_true(h.calls > 2);
+    assert_true(h.index_calls > 0);
+    assert_false(h.went_back);
+    assert_int_equal(h.finals, 1);
+    assert_true(h.last.final);
+    assert_int_equal(h.last.phase, IMPORT_PHASE_CRATES);
+    assert_int_equal(h.index_done, h.index_total);
+    assert_true(h.index_total >= r.files);
+    assert_int_equal(h.last.files_total, r.crates_seen);
+    assert_int_equal(h.last.files_done, r.crates_seen);
+    assert_int_equal(h.last.files_done,
+                     r.crates_added + r.crates_present + r.crates_untrusted + r.crates_bad);
+    assert_true(h.last.bytes_total > 0);
+    assert_int_equal(h.last.bytes_done, h.last.bytes_total);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -397,6 +455,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_import_counts),
         T(test_import_not_a_dir),
+        T(test_import_progress),
         T(test_import_full_disk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
