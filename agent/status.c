@@ -138,6 +138,8 @@ json_t *agent_status_doc(struct agent *a, const char *cargo_host)
         agent_peers_discovery(a) ? agent_discovery_backend(agent_peers_discovery(a)) : "off", "seq",
         (json_int_t)agent_manifest_seq(a));
     if (doc != NULL)
+        json_object_set_new(doc, "peer_listen", json_string(agent_opt(a)->peer_listen));
+    if (doc != NULL)
         json_object_set_new(doc, "uploads",
                             json_pack("{s:I,s:I,s:I}", "active",
                                       (json_int_t)agent_uploads_active(a), "waiting",

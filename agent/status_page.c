@@ -229,6 +229,8 @@ char *status_page_html(const json_t *doc, int64_t now, size_t *len)
     ago(now, now - num(doc, "uptime_s"), up_s, sizeof up_s);
     textbuf_puts(&b, "\n</main><footer>Cargo side <code id=\"listen\">");
     textbuf_html(&b, str(doc, "listen"));
+    textbuf_puts(&b, "</code> · peer side <code id=\"peer-listen\">");
+    textbuf_html(&b, str(doc, "peer_listen"));
     textbuf_puts(&b, "</code> · discovery <span id=\"mdns\">");
     textbuf_html(&b, str(doc, "mdns"));
     textbuf_puts(&b, "</span> · key id <code>");

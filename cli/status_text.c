@@ -85,6 +85,11 @@ static void print_state(FILE *f, const json_t *doc, int64_t now)
         fprintf(f, "           last error: %s\n", err);
     fprintf(f, "cargo:     served at http://%s/ (sparse registry at /index/)\n",
             str(doc, "listen", "?"));
+    const char *pl = str(doc, "peer_listen", NULL);
+    if (pl && strcmp(pl, "off") == 0)
+        fprintf(f, "peer side: off (--peer-listen off)\n");
+    else if (pl)
+        fprintf(f, "peer side: %s\n", pl);
     const char *key = str(doc, "key_id", NULL);
     fprintf(f, "peers via: %s%s%s\n", discovery_name(str(doc, "mdns", "?")), key ? "; key id " : "",
             key ? key : "");
