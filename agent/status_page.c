@@ -38,7 +38,7 @@ void status_page_bytes(uint64_t n, char *out, size_t outsz)
         snprintf(out, outsz, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v, unit[u]);
 }
 
-static void ago(int64_t now, int64_t t, char *out, size_t outsz)
+void status_page_ago(int64_t now, int64_t t, char *out, size_t outsz)
 {
     int64_t d = t > 0 && now >= t ? now - t : -1;
     if (d < 0)
@@ -50,7 +50,7 @@ static void ago(int64_t now, int64_t t, char *out, size_t outsz)
     else if (d < 86400)
         snprintf(out, outsz, "%lld h ago", (long long)(d / 3600));
     else
-        snprintf(out, outsz, "%lld days ago", (long long)(d / 86400));
+        snprintf(out, outsz, "%lld day%s ago", (long long)(d / 86400), d < 2 * 86400 ? "" : "s");
 }
 
 static json_int_t num(const json_t *o, const char *key)
@@ -93,7 +93,7 @@ static void peer_row(struct textbuf *b, const json_t *p, int64_t now)
     char rxb[32], txb[32], seen[32], id[16];
     status_page_bytes((uint64_t)num(rx, "bytes"), rxb, sizeof rxb);
     status_page_bytes((uint64_t)num(tx, "bytes"), txb, sizeof txb);
-    ago(now, num(p, "last_seen"), seen, sizeof seen);
+    status_page_ago(now, num(p, "last_seen"), seen, sizeof seen);
     snprintf(id, sizeof id, "%.8s", str(p, "id"));
     textbuf_printf(b, "<tr class=\"peer %s\" data-addr=\"", live ? "live" : "gone");
     textbuf_html(b, str(p, "addr"));
@@ -142,7 +142,7 @@ char *status_page_html(const json_t *doc, int64_t now, size_t *len)
                    STATUS_PAGE_REFRESH_S, online ? "online" : "offline", nlive,
                    nlive == 1 ? "" : "s", style);
     char since[32];
-    ago(now, num(up, "since"), since, sizeof since);
+    status_page_ago(now, num(up, "since"), since, sizeof since);
     textbuf_printf(&b, "<header><h1>cratecast</h1><span id=\"state\" class=\"badge %s\">%s</span>",
                    cls, online ? "online" : "offline");
     textbuf_puts(&b, "<span class=\"dim\">");
@@ -211,7 +211,7 @@ char *status_page_html(const json_t *doc, int64_t now, size_t *len)
             if (++shown > 20)
                 break;
             char when[32];
-            ago(now, num(p, "at"), when, sizeof when);
+            status_page_ago(now, num(p, "at"), when, sizeof when);
             textbuf_puts(&b, "<tr class=\"miss\"><td><code>");
             textbuf_html(&b, str(p, "crate"));
             textbuf_puts(&b, "</code></td><td>");
@@ -226,7 +226,7 @@ char *status_page_html(const json_t *doc, int64_t now, size_t *len)
     }
 
     char up_s[32];
-    ago(now, now - num(doc, "uptime_s"), up_s, sizeof up_s);
+    status_page_ago(now, now - num(doc, "uptime_s"), up_s, sizeof up_s);
     textbuf_puts(&b, "\n</main><footer>Cargo side <code id=\"listen\">");
     textbuf_html(&b, str(doc, "listen"));
     textbuf_puts(&b, "</code> · peer side <code id=\"peer-listen\">");

@@ -328,42 +328,8 @@ static int config_cb(void *ud, const char *key, const char *value, int is_bool, 
 
 static int load_config(struct agent_options *o, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        cli_error("--config %s: %s", path, strerror(errno));
-        return -EINVAL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)PROTO_OPTIONS_MAX) {
-        cli_error("--config %s: not a regular file of at most 1 MiB", path);
-        close(fd);
-        return -EINVAL;
-    }
-    size_t len = (size_t)st.st_size;
-    uint8_t *buf = cc_malloc(len + 1);
-    size_t off = 0;
-    while (buf && off < len) {
-        ssize_t n = read(fd, buf + off, len - off);
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    close(fd);
-    if (buf == NULL || off != len) {
-        cli_error("--config %s: cannot read", path);
-        free(buf);
-        return -EINVAL;
-    }
     struct config_ctx c = {o, path};
-    unsigned err_line = 0;
-    int rc = proto_options_parse(buf, len, config_cb, &c, &err_line);
-    free(buf);
-    if (rc == -EBADMSG || rc == -EMSGSIZE) {
-        cli_error("%s:%u: syntax error (expected key = value)", path, err_line);
-        cli_hint("one setting per line: name = \"value\", name = true, or name = [\"a\", \"b\"]");
-        return -EINVAL;
-    }
-    return rc < 0 ? -EINVAL : 0;
+    return cli_config_parse(path, config_cb, &c);
 }
 
 /* The command line, in two passes: the first reads every argument (a usage

@@ -129,14 +129,8 @@ static int run(int argc, char **argv)
         else if (id == CLI_ARG)
             paths[npaths++] = (char *)v;
     }
-    char probe[CLIENT_URL_MAX];
-    if (client_url("check", agent, "/", probe, sizeof probe) <
-        0) { /* a bad --agent, before any work */
-        free(paths);
-        return 2;
-    }
     struct lock_set s;
-    int rc = lockfiles_load("check", paths, npaths, &s);
+    int rc = lockfiles_load_for_agent("check", agent, paths, npaths, &s);
     free(paths);
     if (rc != 0)
         return rc;

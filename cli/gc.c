@@ -104,40 +104,7 @@ static int config_cb(void *ud, const char *key, const char *value, int is_bool, 
 
 static int load_config(struct config *c)
 {
-    int fd = open(c->path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-        st.st_size > (off_t)PROTO_OPTIONS_MAX) {
-        cli_error("--config %s: %s", c->path,
-                  fd < 0 ? strerror(errno) : "not a regular file of at most 1 MiB");
-        if (fd >= 0)
-            close(fd);
-        return -EINVAL;
-    }
-    size_t len = (size_t)st.st_size, off = 0;
-    uint8_t *buf = cc_malloc(len + 1);
-    while (buf && off < len) {
-        ssize_t n = read(fd, buf + off, len - off);
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    close(fd);
-    if (buf == NULL || off != len) {
-        cli_error("--config %s: cannot read", c->path);
-        free(buf);
-        return -EINVAL;
-    }
-    unsigned err_line = 0;
-    int rc = proto_options_parse(buf, len, config_cb, c, &err_line);
-    free(buf);
-    if (rc == -EBADMSG || rc == -EMSGSIZE) {
-        cli_error("%s:%u: syntax error (expected key = value)", c->path, err_line);
-        cli_hint("one setting per line: name = \"value\", name = true, or name = [\"a\", \"b\"]");
-    } else if (rc == -ENOMEM) {
-        cli_error("out of memory");
-    }
-    return rc < 0 ? -EINVAL : 0;
+    return cli_config_parse(c->path, config_cb, c);
 }
 
 static double mb(uint64_t bytes)

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/client.h"
 #include "proto/cargo_lock.h"
 #include "proto/alloc.h"
 
@@ -157,4 +158,14 @@ void lockfiles_free(struct lock_set *s)
         return;
     free(s->v);
     memset(s, 0, sizeof *s);
+}
+
+int lockfiles_load_for_agent(const char *cmd, const char *agent, char *const *paths, size_t npaths,
+                             struct lock_set *out)
+{
+    char probe[CLIENT_URL_MAX];
+    memset(out, 0, sizeof *out);
+    if (client_url(cmd, agent, "/", probe, sizeof probe) < 0)
+        return 2; /* a bad --agent, before any work */
+    return lockfiles_load(cmd, paths, npaths, out);
 }

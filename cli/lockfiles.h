@@ -30,10 +30,15 @@ struct lock_set {
     size_t skipped; /* packages from another registry or git */
 };
 
-/* Read every PATH. On a problem prints one "cratecast: CMD: ..." line (and a
- * help: line) to stderr and returns 2 (no such path / no Cargo.lock: a usage
- * error) or 1 (unreadable or malformed lockfile); 0 on success. */
+/* Read every PATH. On a problem prints one "error: ..." line (and a help:
+ * line) to stderr and returns 2 (no such path / no Cargo.lock: a usage error)
+ * or 1 (unreadable or malformed lockfile); 0 on success. */
 int lockfiles_load(const char *cmd, char *const *paths, size_t npaths, struct lock_set *out);
+/* The same, for a command that then asks the agent at --agent URL (NULL: the
+ * default) about them: the URL is checked first, before any file is read (2
+ * after printing why when it is bad). */
+int lockfiles_load_for_agent(const char *cmd, const char *agent, char *const *paths, size_t npaths,
+                             struct lock_set *out);
 void lockfiles_free(struct lock_set *s);
 
 #endif

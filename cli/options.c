@@ -17,15 +17,20 @@
  * Text wraps at HELP_COLS; a label wider than LABEL_MAX puts its meaning on
  * the next line.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent/agent.h"
 #include "cli/options.h"
 #include "store/store.h"
 #include "proto/alloc.h"
+#include "proto/options.h"
 
 #define HELP_COLS 100
 #define LABEL_MAX 30
@@ -362,6 +367,19 @@ static void roff_text(FILE *f, const char *s, bool bol)
     }
 }
 
+/* An option's name in bold (an argument's in italics) and its value in italics. */
+static void roff_option(FILE *f, const struct cli_option *o)
+{
+    fputs(is_option(o) ? "\\fB" : "\\fI", f);
+    roff_text(f, o->name, false);
+    fputs("\\fR", f);
+    if (o->value) {
+        fputs(" \\fI", f);
+        roff_text(f, o->value, false);
+        fputs("\\fR", f);
+    }
+}
+
 /* Paragraphs: a blank line starts a new one (.PP); other line breaks are filled. */
 static void roff_paragraphs(FILE *f, const char *s)
 {
@@ -393,14 +411,7 @@ void cli_help_roff(const struct cli_command *cmd, FILE *f)
     for (const struct cli_option *o = cmd->options; o->name; o++) {
         bool req = !is_option(o) && (o->flags & CLI_REQUIRED);
         fputs(req ? " " : " [", f);
-        fputs(is_option(o) ? "\\fB" : "\\fI", f);
-        roff_text(f, o->name, false);
-        fputs("\\fR", f);
-        if (o->value) {
-            fputs(" \\fI", f);
-            roff_text(f, o->value, false);
-            fputs("\\fR", f);
-        }
+        roff_option(f, o);
         fputs(req ? "" : "]", f);
         if (o->flags & CLI_REPEAT)
             fputs("...", f);
@@ -412,14 +423,7 @@ void cli_help_roff(const struct cli_command *cmd, FILE *f)
     }
     for (const struct cli_option *o = cmd->options; o->name; o++) {
         fputs(".TP\n", f);
-        fputs(is_option(o) ? "\\fB" : "\\fI", f);
-        roff_text(f, o->name, false);
-        fputs("\\fR", f);
-        if (o->value) {
-            fputs(" \\fI", f);
-            roff_text(f, o->value, false);
-            fputs("\\fR", f);
-        }
+        roff_option(f, o);
         fputc('\n', f);
         roff_text(f, o->help, true);
         if ((o->flags & CLI_REPEAT) && is_option(o))
@@ -476,4 +480,42 @@ int cli_open_store(const struct cli_command *cmd, int argc, char **argv, char **
         return 1;
     }
     return 0;
+}
+
+int cli_config_parse(const char *path, proto_options_cb cb, void *ud)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        st.st_size > (off_t)PROTO_OPTIONS_MAX) {
+        cli_error("--config %s: %s", path,
+                  fd < 0 ? strerror(errno) : "not a regular file of at most 1 MiB");
+        if (fd >= 0)
+            close(fd);
+        return -EINVAL;
+    }
+    size_t len = (size_t)st.st_size, off = 0;
+    uint8_t *buf = cc_malloc(len + 1);
+    while (buf && off < len) {
+        ssize_t n = read(fd, buf + off, len - off);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    close(fd);
+    if (buf == NULL || off != len) {
+        cli_error("--config %s: cannot read", path);
+        free(buf);
+        return -EINVAL;
+    }
+    unsigned err_line = 0;
+    int rc = proto_options_parse(buf, len, cb, ud, &err_line);
+    free(buf);
+    if (rc == -EBADMSG || rc == -EMSGSIZE) {
+        cli_error("%s:%u: syntax error (expected key = value)", path, err_line);
+        cli_hint("one setting per line: name = \"value\", name = true, or name = [\"a\", \"b\"]");
+    } else if (rc == -ENOMEM) {
+        cli_error("out of memory");
+    }
+    return rc < 0 ? -EINVAL : 0;
 }

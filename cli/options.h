@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "agent/agent.h"
+#include "proto/options.h"
 
 /* cli_option.flags */
 #define CLI_REPEAT 1u   /* may be given more than once (values accumulate) */
@@ -106,5 +107,10 @@ int cli_open_store(const struct cli_command *cmd, int argc, char **argv, char **
     {                                                                                              \
         (id), "--agent", "URL", "the running agent to ask", "http://" AGENT_DEFAULT_LISTEN, 0      \
     }
+
+/* Read and parse the --config file at path (the agent's options, proto/options.h),
+ * calling cb per setting. 0, or -EINVAL after printing why (a file that cannot be
+ * read, a syntax error with its line, or what cb refused). */
+int cli_config_parse(const char *path, proto_options_cb cb, void *ud);
 
 #endif

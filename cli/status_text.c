@@ -35,21 +35,6 @@ static const char *plural(long long n, const char *one, const char *many)
     return n == 1 ? one : many;
 }
 
-void status_text_ago(int64_t now, int64_t t, char *out, size_t outsz)
-{
-    int64_t d = t > 0 && now >= t ? now - t : -1;
-    if (d < 0)
-        snprintf(out, outsz, "never");
-    else if (d < 60)
-        snprintf(out, outsz, "%lld s ago", (long long)d);
-    else if (d < 3600)
-        snprintf(out, outsz, "%lld min ago", (long long)(d / 60));
-    else if (d < 86400)
-        snprintf(out, outsz, "%lld h ago", (long long)(d / 3600));
-    else
-        snprintf(out, outsz, "%lld day%s ago", (long long)(d / 86400), d < 2 * 86400 ? "" : "s");
-}
-
 /* "avahi-daemon" -> what a person calls it. */
 static const char *discovery_name(const char *mdns)
 {
@@ -71,7 +56,7 @@ static void print_state(FILE *f, const json_t *doc, int64_t now)
     char since[48] = "";
     if (num(up, "since", NULL) > 0) {
         char ago[32];
-        status_text_ago(now, num(up, "since", NULL), ago, sizeof ago);
+        status_page_ago(now, num(up, "since", NULL), ago, sizeof ago);
         snprintf(since, sizeof since, " since %s", ago);
     }
     bool online = json_is_true(json_object_get(doc, "online"));
@@ -141,7 +126,7 @@ static void print_peer(FILE *f, const json_t *p, int64_t now)
         snprintf(id, sizeof id, "%.8s", key);
     else
         snprintf(id, sizeof id, "(no key)");
-    status_text_ago(now, num(p, "last_seen", NULL), seen, sizeof seen);
+    status_page_ago(now, num(p, "last_seen", NULL), seen, sizeof seen);
     fprintf(f, "           %s  %s  %s  %s  %lld %s, seen %s\n", str(p, "addr", "?"), id,
             str(p, "via", "?"), str(p, "state", "?"), num(p, "crates", NULL),
             plural(num(p, "crates", NULL), "crate", "crates"), seen);

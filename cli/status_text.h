@@ -25,8 +25,4 @@
 /* Print doc to f, now being the current unix time (for "3 min ago"). */
 void status_text_print(FILE *f, const json_t *doc, int64_t now);
 
-/* "12 s ago", "5 min ago", "3 h ago", "2 days ago"; "never" when t <= 0 or
- * t is after now. */
-void status_text_ago(int64_t now, int64_t t, char *out, size_t outsz);
-
 #endif
