@@ -195,7 +195,8 @@ def test(t):
                     timeout=120, check=False)
     harness.log("cargo cratecast status -> %d" % rc)
     t.check(rc == 0, "cargo cratecast status exited %d:\n%s" % (rc, out))
-    t.check("upstream:" in out and "store:" in out and ag.store in out and "served:" in out,
+    t.check("state:" in out and "store:" in out and ag.store in out and "to Cargo:" in out and
+            "127.0.0.1:%d" % ag.port in out,
             "cargo cratecast status did not print the agent's status:\n%s" % out)
     rc = ag.stop()
     t.check(rc in (0, -15), "the packaged agent exited %s on SIGTERM" % rc)
