@@ -28,6 +28,7 @@
 #include "agent/listen_fds.h"
 #include "agent/log.h"
 #include "agent/manifest.h"
+#include "agent/mesh.h"
 #include "agent/misses.h"
 #include "agent/news.h"
 #include "agent/peerapi.h"
@@ -69,6 +70,7 @@ struct agent {
     struct agent_imports *imports;
     struct agent_evict *evict;
     struct agent_activity *activity;
+    struct agent_mesh *mesh;
 };
 
 /* The agent is one object used on one thread: a part given a const pointer
@@ -153,6 +155,7 @@ PART(agent_peerapi, peerapi)
 PART(agent_imports, imports)
 PART(agent_evict, evict)
 PART(agent_activity, activity)
+PART(agent_mesh, mesh)
 #undef PART
 
 int64_t agent_now(void)
@@ -188,6 +191,7 @@ void agent_options_free(struct agent_options *o)
     free(o->import_home);
     free_list(o->trust_keys, o->ntrust_keys);
     free(o->network_key);
+    sodium_memzero(o->mesh_key, sizeof o->mesh_key);
     memset(o, 0, sizeof *o);
 }
 
@@ -414,8 +418,10 @@ int agent_run(const struct agent_options *opt)
     a->imports = agent_imports_new();
     a->evict = agent_evict_new();
     a->activity = agent_activity_new();
+    a->mesh = agent_mesh_new();
     if (!a->fetches || !a->relays || !a->upstream || !a->manifest || !a->uploads || !a->news ||
-        !a->peers || !a->registry || !a->peerapi || !a->imports || !a->evict || !a->activity) {
+        !a->peers || !a->registry || !a->peerapi || !a->imports || !a->evict || !a->activity ||
+        !a->mesh) {
         fprintf(stderr, "error: out of memory\n");
         running = a; /* what was allocated stays reachable, as at exit */
         return 1;
@@ -440,6 +446,10 @@ int agent_run(const struct agent_options *opt)
     rc = store_agent_lock(a->store, &err);
     if (rc < 0) {
         agent_store_error(AGENT_STORE_LOCK, rc, opt->store_dir, &err);
+        goto out;
+    }
+    if (agent_mesh_init(a) < 0) {
+        fprintf(stderr, "error: out of memory\n");
         goto out;
     }
     proto_key_encode(a->id.pk, a->id.key_text);
@@ -524,6 +534,7 @@ out:
     agent_uploads_close(a);
     agent_evict_close(a);
     agent_activity_close(a);
+    agent_mesh_close(a);
     if (a->store && store_touch_flush(a->store) < 0)
         log_warn("store: cannot record crate use: %s", store_errmsg(a->store));
     store_close(a->store); /* releases the agent lock */

@@ -42,6 +42,7 @@ struct agent_counters {
     uint64_t rejected_checksum; /* crate bytes that did not match the trusted cksum */
     uint64_t rejected_conflict; /* index entries contradicting one already held */
     uint64_t rejected_request;  /* malformed requests (4xx) */
+    uint64_t rejected_mesh;     /* peer requests without this mesh's proof (403) */
     uint64_t upstream_errors;
     uint64_t bytes_from_upstream;
     uint64_t bytes_from_peers;
@@ -117,5 +118,6 @@ struct agent_imports *agent_imports(const struct agent *a);   /* import_job.c */
 struct agent_misses *agent_misses(const struct agent *a);     /* misses.c */
 struct agent_evict *agent_evict(const struct agent *a);       /* evict.c */
 struct agent_activity *agent_activity(const struct agent *a); /* activity.c */
+struct agent_mesh *agent_mesh(const struct agent *a);         /* mesh.c */
 
 #endif

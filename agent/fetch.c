@@ -63,6 +63,7 @@
 #include "agent/fetch.h"
 #include "agent/http_client.h"
 #include "agent/log.h"
+#include "agent/mesh.h"
 #include "agent/news.h"
 #include "agent/peer_select.h"
 #include "agent/peers.h"
@@ -778,6 +779,9 @@ static void index_from_peers(struct agent_fetch *f)
         .low_speed_bytes = MIN_RATE_BYTES,
     };
     transfer_begin(f);
+    struct agent_mesh_ticket mt;
+    agent_mesh_ticket(a, url, &mt);
+    agent_mesh_apply(&mt, &req);
     if (agent_http_get(agent_http(a), &req, peer_index_done, f) < 0) {
         release_peer(f);
         fetch_finish(f, -ENOMEM);
@@ -1309,6 +1313,9 @@ static void crate_from_peer(struct agent_fetch *f, struct agent_peer *p)
     log_debug("crate %s %s: asking peer %s (%llu ms after it was asked for)", f->name, f->vers,
               p->addr, (unsigned long long)(now_ms(a) - f->resolve.created_ms));
     transfer_begin(f);
+    struct agent_mesh_ticket mt;
+    agent_mesh_ticket(a, url, &mt);
+    agent_mesh_apply(&mt, &req);
     if (agent_http_get(agent_http(a), &req, crate_done, f) < 0) {
         release_peer(f);
         fetch_finish(f, -ENOMEM);

@@ -11,6 +11,7 @@
  */
 #include "agent/http_client.h"
 #include "proto/alloc.h"
+#include "proto/mesh.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -31,7 +32,10 @@ struct http_xfer {
     struct curl_slist *headers;
     agent_http_cb cb;
     void *ud;
-    size_t max_body;
+    size_t max_body;   /* the body Cargo or the caller sees (plaintext) */
+    uint64_t max_wire; /* the bytes on the wire: max_body, or its sealed size */
+    uint64_t wire;
+    struct proto_mesh_opener *opener; /* a mesh request: a 200 body is sealed */
     int discard_body;
     int (*sink)(void *sink_ud, const uint8_t *buf, size_t len);
     void *sink_ud;
@@ -128,34 +132,21 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+/* Plaintext body bytes: to the sink, counted only, or buffered. 0 or -errno. */
+static int deliver(struct http_xfer *x, const uint8_t *ptr, size_t n)
 {
-    struct http_xfer *x = ud;
-    size_t n = size * nmemb;
-    if (x->progress_ms)
-        *x->progress_ms = uv_now(x->loop);
-    if (n > x->max_body || x->res.len > x->max_body - n) {
-        x->res.error = -EFBIG;
-        return 0; /* aborts the transfer */
-    }
+    if (n > x->max_body || x->res.len > x->max_body - n)
+        return -EFBIG;
     if (x->sink) {
-        long code = 0;
-        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
-        if (code != 200) { /* an error page: not for the sink */
-            x->res.len += n;
-            return n;
-        }
-        int rc = x->sink(x->sink_ud, (const uint8_t *)ptr, n);
-        if (rc < 0) {
-            x->res.error = rc;
-            return 0; /* aborts the transfer */
-        }
+        int rc = x->sink(x->sink_ud, ptr, n);
+        if (rc < 0)
+            return rc;
         x->res.len += n;
-        return n;
+        return 0;
     }
     if (x->discard_body) {
         x->res.len += n;
-        return n;
+        return 0;
     }
     if (x->res.len + n > x->cap) {
         size_t ncap = x->cap ? x->cap : 16384;
@@ -164,15 +155,47 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
         if (ncap > x->max_body)
             ncap = x->max_body;
         uint8_t *nb = cc_realloc(x->res.body, ncap);
-        if (nb == NULL) {
-            x->res.error = -ENOMEM;
-            return 0;
-        }
+        if (nb == NULL)
+            return -ENOMEM;
         x->res.body = nb;
         x->cap = ncap;
     }
     memcpy(x->res.body + x->res.len, ptr, n);
     x->res.len += n;
+    return 0;
+}
+
+static int opened(void *ud, const uint8_t *buf, size_t len)
+{
+    return deliver(ud, buf, len);
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct http_xfer *x = ud;
+    size_t n = size * nmemb;
+    if (x->progress_ms)
+        *x->progress_ms = uv_now(x->loop);
+    x->wire += n;
+    if (x->wire > x->max_wire) {
+        x->res.error = -EFBIG;
+        return 0; /* aborts the transfer */
+    }
+    long code = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+    int rc;
+    if (code != 200 && x->sink) { /* an error page: not for the sink */
+        x->res.len += n;
+        return n;
+    }
+    if (code == 200 && x->opener)
+        rc = proto_mesh_open_feed(x->opener, (const uint8_t *)ptr, n, opened, x);
+    else
+        rc = deliver(x, (const uint8_t *)ptr, n);
+    if (rc < 0) {
+        x->res.error = rc;
+        return 0; /* aborts the transfer */
+    }
     return n;
 }
 
@@ -241,6 +264,10 @@ static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
         x->next->prev = x->prev;
     if (rc == CURLE_OK) {
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &x->res.status);
+        if (x->res.status == 200 && x->opener && proto_mesh_open_end(x->opener) < 0) {
+            x->res.error = -EBADMSG; /* cut short, or not sealed for us at all */
+            x->res.error_text = "the answer is not sealed with this mesh's key";
+        }
     } else {
         if (x->res.error == 0)
             x->res.error = curl_to_errno(rc);
@@ -250,6 +277,9 @@ static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
     curl_easy_cleanup(easy);
     curl_slist_free_all(x->headers);
     free(x->res.body);
+    if (x->opener)
+        sodium_memzero(x->opener, sizeof *x->opener);
+    free(x->opener);
     free(x);
 }
 
@@ -322,6 +352,17 @@ int agent_http_get(struct agent_http *h, const struct agent_http_request *req, a
     x->cb = cb;
     x->ud = ud;
     x->max_body = req->max_body ? req->max_body : (16u << 20);
+    x->max_wire = x->max_body;
+    if (req->mesh_key != NULL) {
+        x->opener = cc_malloc(sizeof *x->opener);
+        if (x->opener == NULL) {
+            curl_easy_cleanup(x->easy);
+            free(x);
+            return -ENOMEM;
+        }
+        proto_mesh_open_init(x->opener, req->mesh_key);
+        x->max_wire = proto_mesh_sealed_size(x->max_body);
+    }
     x->discard_body = req->discard_body;
     x->sink = req->sink;
     x->sink_ud = req->sink_ud;
@@ -349,11 +390,24 @@ int agent_http_get(struct agent_http *h, const struct agent_http_request *req, a
         snprintf(hdr, sizeof hdr, "If-Modified-Since: %s", req->if_modified_since);
         x->headers = curl_slist_append(x->headers, hdr);
     }
+    if (req->mesh_header && req->mesh_header[0]) {
+        snprintf(hdr, sizeof hdr, "X-Cratecast-Mesh: %s", req->mesh_header);
+        struct curl_slist *l = curl_slist_append(x->headers, hdr);
+        if (l == NULL) { /* never send a mesh request without its proof */
+            curl_easy_cleanup(e);
+            curl_slist_free_all(x->headers);
+            free(x->opener);
+            free(x);
+            return -ENOMEM;
+        }
+        x->headers = l;
+    }
     if (x->headers)
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
         curl_slist_free_all(x->headers);
+        free(x->opener);
         free(x);
         return -ENOMEM;
     }

@@ -56,6 +56,13 @@ struct agent_http_request {
      * and becomes res->error. Only for a 200 answer: other bodies are dropped. */
     int (*sink)(void *sink_ud, const uint8_t *buf, size_t len);
     void *sink_ud;
+    /* A private mesh's request (proto/mesh.h): mesh_header is sent as
+     * X-Cratecast-Mesh, and a 200 body is a stream sealed with mesh_key (32
+     * bytes): it is opened as it arrives, the caller and the sink see only the
+     * plaintext (max_body caps it), and a body that does not open, or ends
+     * before its final chunk, fails the request with -EBADMSG. Both copied. */
+    const char *mesh_header;
+    const uint8_t *mesh_key;
 };
 
 /* The callback may take ownership of res->body by setting it to NULL. */

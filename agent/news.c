@@ -29,6 +29,7 @@
 #include "agent/http_client.h"
 #include "agent/http_server.h"
 #include "agent/log.h"
+#include "agent/mesh.h"
 #include "agent/news.h"
 #include "agent/peers.h"
 #include "agent/uploads.h"
@@ -125,7 +126,7 @@ static void respond(struct agent *a, h2o_req_t *req)
         agent_respond_text(req, 500, "Internal Server Error", "cannot encode news\n");
         return;
     }
-    agent_respond_bytes(req, NEWS_CTYPE, agent_news(a)->wire, agent_news(a)->wire_len);
+    agent_mesh_respond(a, req, NEWS_CTYPE, agent_news(a)->wire, agent_news(a)->wire_len);
 }
 
 static void link_dispose(void *ptr)
@@ -332,6 +333,9 @@ void agent_news_poll(struct agent_peer *p)
         .timeout_ms = (NEWS_WAIT_S + 10) * 1000,
     };
     agent_peer_ref(p);
+    struct agent_mesh_ticket mt;
+    agent_mesh_ticket(a, url, &mt);
+    agent_mesh_apply(&mt, &req);
     if (agent_http_get(agent_http(a), &req, news_done, p) == 0)
         p->news_polling = true;
     else

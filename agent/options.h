@@ -31,7 +31,9 @@ struct agent_options {
     enum agent_trust trust;
     char **trust_keys;
     size_t ntrust_keys;
-    char *network_key;
+    char *network_key;    /* --network-key FILE (the path, for messages) */
+    bool mesh;            /* a network key was given: a private mesh */
+    uint8_t mesh_key[32]; /* its bytes (proto/mesh.h), read and checked by cli/network_key.c */
     bool offline_index_all;
     unsigned index_ttl;    /* seconds an upstream index file is served without revalidation */
     unsigned upload_slots; /* crate uploads to peers at once (the rest queue fairly) */

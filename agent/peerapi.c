@@ -25,6 +25,7 @@
 #include "agent/http_server.h"
 #include "agent/listing.h"
 #include "agent/log.h"
+#include "agent/mesh.h"
 #include "agent/manifest.h"
 #include "agent/news.h"
 #include "agent/peerapi.h"
@@ -93,7 +94,7 @@ static void serve_hello(struct agent *a, h2o_req_t *req, const struct proto_rout
         agent_respond_text(req, 500, "Internal Server Error", "cannot sign\n");
         return;
     }
-    agent_respond_bytes(req, PEER_CTYPE, buf, len);
+    agent_mesh_respond(a, req, PEER_CTYPE, buf, len);
     free(buf);
     if (r->port)
         learn_requester(a, req, r->port);
@@ -109,7 +110,7 @@ static void serve_manifest(struct agent *a, h2o_req_t *req, const struct proto_r
         agent_respond_text(req, 500, "Internal Server Error", "cannot build the manifest\n");
         return;
     }
-    agent_respond_bytes(req, PEER_CTYPE, buf, len);
+    agent_mesh_respond(a, req, PEER_CTYPE, buf, len);
 }
 
 static void serve_index(struct agent *a, h2o_req_t *req, const struct proto_route *r)
@@ -146,7 +147,7 @@ static void serve_index(struct agent *a, h2o_req_t *req, const struct proto_rout
         agent_respond_text(req, 500, "Internal Server Error", "cannot encode\n");
         return;
     }
-    agent_respond_bytes(req, PEER_CTYPE, buf, len);
+    agent_mesh_respond(a, req, PEER_CTYPE, buf, len);
     free(buf);
 }
 
@@ -173,6 +174,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct agent *a = req_agent(req);
     struct proto_route r;
+    if (agent_mesh_admit(a, req) < 0) { /* not this mesh's (or a mesh's, and we are open) */
+        agent_counters(a)->rejected_mesh++;
+        agent_respond_text(req, 403, "Forbidden", "");
+        return 0;
+    }
     if (!agent_server_route(req, &r, &agent_counters(a)->rejected_request))
         return 0;
     switch (r.kind) {

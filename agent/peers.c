@@ -28,6 +28,7 @@
 #include "agent/discovery.h"
 #include "agent/http_client.h"
 #include "agent/log.h"
+#include "agent/mesh.h"
 #include "agent/peer_select.h"
 #include "agent/peers.h"
 #include "agent/waiters.h"
@@ -621,6 +622,9 @@ static void manifest_fetch(struct agent_peer *p)
         .connect_timeout_ms = 2000,
         .timeout_ms = 30000,
     };
+    struct agent_mesh_ticket mt;
+    agent_mesh_ticket(p->a, url, &mt);
+    agent_mesh_apply(&mt, &req);
     if (agent_http_get(agent_http(p->a), &req, manifest_done, p) < 0)
         poll_failed(p, "out of memory", false);
 }
@@ -717,6 +721,9 @@ static void poll_start(struct agent_peer *p)
         .connect_timeout_ms = 2000,
         .timeout_ms = 5000,
     };
+    struct agent_mesh_ticket mt;
+    agent_mesh_ticket(a, url, &mt);
+    agent_mesh_apply(&mt, &req);
     if (agent_http_get(agent_http(a), &req, hello_done, p) == 0)
         p->polling = true;
     else
@@ -759,6 +766,9 @@ static void mdns_found(void *ud, const char *host, uint16_t port, const struct p
         return;
     if (strcmp(txt->id, agent_id(a)->key_id) == 0)
         return; /* our own announcement */
+    const char *net = agent_mesh_id(a);
+    if (strcmp(txt->net, net ? net : "") != 0)
+        return; /* another mesh, or a mesh and we are open (or the other way round) */
     struct agent_peer *p = agent_peers_add(a, addr, PEER_VIA_MDNS);
     if (p == NULL)
         return;
@@ -797,6 +807,7 @@ void agent_peers_announce(struct agent *a, uint64_t seq)
     memset(&t, 0, sizeof t);
     t.version = PROTO_PEER_VERSION;
     snprintf(t.id, sizeof t.id, "%s", agent_id(a)->key_id);
+    snprintf(t.net, sizeof t.net, "%s", agent_mesh_id(a) ? agent_mesh_id(a) : "");
     t.seq = seq;
     agent_discovery_update(agent_peers(a)->discovery, &t);
 }
@@ -1067,6 +1078,7 @@ int agent_peers_init(struct agent *a, uint16_t peer_port, uint64_t seq)
         cfg.txt.version = PROTO_PEER_VERSION;
         snprintf(cfg.txt.id, sizeof cfg.txt.id, "%s", agent_id(a)->key_id);
         cfg.txt.seq = agent_peers(a)->seq;
+        snprintf(cfg.txt.net, sizeof cfg.txt.net, "%s", agent_mesh_id(a) ? agent_mesh_id(a) : "");
         cfg.found = mdns_found;
         cfg.lost = mdns_lost;
         cfg.ud = a;

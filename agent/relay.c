@@ -8,6 +8,7 @@
 #include "agent/core.h"
 #include "agent/fetch.h"
 #include "agent/log.h"
+#include "agent/mesh.h"
 #include "agent/relay.h"
 #include "proto/alloc.h"
 
@@ -36,8 +37,32 @@ struct relay {
     bool failed;    /* the transfer failed: cut the answer off */
     bool sending;   /* a chunk is out, proceed not called yet */
     bool finished;  /* the last h2o_send went out (FINAL or ERROR), or h2o stopped us */
+    bool sealed;    /* a mesh member's request: every chunk sealed (mesh.h) */
+    bool hdr_sent;  /* ... and the stream header went out */
+    struct proto_mesh_sealer sealer;
+    uint8_t hdr[PROTO_MESH_STREAM_HEADER];
     uint8_t buf[RELAY_CHUNK];
+    uint8_t out[PROTO_MESH_STREAM_HEADER + RELAY_CHUNK + PROTO_MESH_CHUNK_OVERHEAD];
 };
+
+/* Send n bytes of buf (the last ones when final), sealed when the request is a
+ * mesh member's. */
+static void send_chunk(struct relay *r, size_t n, bool final)
+{
+    h2o_iovec_t v = h2o_iovec_init(r->buf, n);
+    if (r->sealed) {
+        size_t m = 0;
+        if (!r->hdr_sent) {
+            memcpy(r->out, r->hdr, sizeof r->hdr);
+            m = sizeof r->hdr;
+            r->hdr_sent = true;
+        }
+        m += proto_mesh_seal_chunk(&r->sealer, r->buf, n, final, r->out + m);
+        v = h2o_iovec_init(r->out, m);
+    }
+    h2o_send(r->req, n || r->sealed ? &v : NULL, n || r->sealed ? 1 : 0,
+             final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
 
 static void pump(struct relay *r)
 {
@@ -59,7 +84,6 @@ static void pump(struct relay *r)
         }
         r->off += (uint64_t)got;
         bool last = r->complete && r->off == r->avail;
-        h2o_iovec_t v = h2o_iovec_init(r->buf, (size_t)got);
         if (last) {
             r->finished = true;
             agent_counters(r->a)->relayed++;
@@ -68,7 +92,7 @@ static void pump(struct relay *r)
         } else {
             r->sending = true;
         }
-        h2o_send(r->req, &v, 1, last ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+        send_chunk(r, (size_t)got, last);
         return;
     }
     if (r->complete) {
@@ -76,7 +100,7 @@ static void pump(struct relay *r)
         agent_counters(r->a)->relayed++;
         agent_counters(r->a)->served_to_peers++;
         agent_counters(r->a)->bytes_to_peers += r->off;
-        h2o_send(r->req, NULL, 0, H2O_SEND_STATE_FINAL);
+        send_chunk(r, 0, true);
     }
     /* else: caught up; agent_relay_progress pumps again */
 }
@@ -106,6 +130,7 @@ static void dispose(void *ptr)
         agent_relays(r->a)->n--;
     if (r->fd >= 0)
         close(r->fd);
+    sodium_memzero(&r->sealer, sizeof r->sealer);
 }
 
 int agent_relay_start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256_LEN])
@@ -118,6 +143,12 @@ int agent_relay_start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_S
         return fd;
     struct relay *r = h2o_mem_alloc_shared(&req->pool, sizeof *r, dispose);
     memset(r, 0, offsetof(struct relay, buf));
+    uint8_t key[32];
+    r->sealed = agent_mesh_response_key(a, req, key);
+    if (r->sealed) {
+        proto_mesh_seal_init(&r->sealer, key, r->hdr);
+        sodium_memzero(key, sizeof key);
+    }
     r->gen.proceed = on_proceed;
     r->gen.stop = on_stop;
     r->a = a;
@@ -133,8 +164,12 @@ int agent_relay_start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_S
     agent_relays(a)->n++;
     req->res.status = 200;
     req->res.reason = "OK";
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("application/x-tar"));
+    if (r->sealed)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/octet-stream"));
+    else
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/x-tar"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cratecast-source"), 0, NULL,
                           H2O_STRLIT("relay"));
     h2o_start_response(req, &r->gen);

@@ -15,6 +15,7 @@
 #include "agent/import.h"
 #include "agent/import_job.h"
 #include "agent/manifest.h"
+#include "agent/mesh.h"
 #include "agent/misses.h"
 #include "agent/peers.h"
 #include "agent/relay.h"
@@ -137,8 +138,14 @@ json_t *agent_status_doc(struct agent *a, const char *cargo_host)
         "listen", cargo_host, "id", agent_id(a)->key_text, "key_id", agent_id(a)->key_id, "mdns",
         agent_peers_discovery(a) ? agent_discovery_backend(agent_peers_discovery(a)) : "off", "seq",
         (json_int_t)agent_manifest_seq(a));
-    if (doc != NULL)
+    if (doc != NULL) {
         json_object_set_new(doc, "peer_listen", json_string(agent_opt(a)->peer_listen));
+        /* the private mesh's key id (null: an open room), and peer requests refused for it */
+        json_object_set_new(doc, "mesh",
+                            agent_mesh_id(a) ? json_string(agent_mesh_id(a)) : json_null());
+        json_object_set_new(json_object_get(doc, "rejected"), "mesh",
+                            json_integer((json_int_t)agent_counters(a)->rejected_mesh));
+    }
     if (doc != NULL)
         json_object_set_new(doc, "uploads",
                             json_pack("{s:I,s:I,s:I}", "active",

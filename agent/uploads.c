@@ -28,6 +28,7 @@
 #include "agent/core.h"
 #include "agent/http_server.h"
 #include "agent/log.h"
+#include "agent/mesh.h"
 #include "agent/peers.h"
 #include "agent/uploads.h"
 #include "proto/alloc.h"
@@ -163,8 +164,7 @@ static int start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256
     struct stat st;
     if (store_blob_path(agent_store(a), sha, path, sizeof path) < 0 || stat(path, &st) < 0)
         return -ENOENT;
-    if (h2o_file_send(req, 200, "OK", path, h2o_iovec_init(H2O_STRLIT("application/x-tar")), 0) !=
-        0)
+    if (agent_mesh_send_file(a, req, path, "application/x-tar") != 0)
         return -ENOENT;
     struct upload *u = h2o_mem_alloc_shared(&req->pool, sizeof *u, upload_done);
     memset(u, 0, sizeof *u);

@@ -15,6 +15,7 @@
 #include "agent/agent.h"
 #include "agent/log.h"
 #include "cli/commands.h"
+#include "cli/network_key.h"
 #include "cli/options.h"
 #include "proto/addr.h"
 #include "proto/options.h"
@@ -76,8 +77,10 @@ static const struct cli_option options[] = {
     {OPT_TRUST_KEY, "--trust-key", "KEY",
      "a trusted peer's public key, as `cratecast id` prints it on that machine", NULL, CLI_REPEAT},
     {OPT_NETWORK_KEY, "--network-key", "FILE",
-     "a private mesh's key: not implemented in this version, so refused rather than ignored", NULL,
-     0},
+     "join a private mesh: the key file (mode 0600) made by `cratecast network-key new`; peers "
+     "without the same key get nothing and give nothing, and what members send each other is "
+     "encrypted",
+     "none (an open room)", 0},
     {OPT_OFFLINE_INDEX, "--offline-index", "available|all",
      "offline, list the versions the room can deliver (and every version of a range where none "
      "can be), or every known version",
@@ -262,8 +265,12 @@ static int apply_option(struct agent_options *o, const char *key, const char *v,
         return push(&o->trust_keys, &o->ntrust_keys, v);
     }
     if (strcmp(key, "network-key") == 0) {
-        /* refusing beats silently running an open mesh the user believes private */
-        BAD("--network-key: private meshes are not implemented in this version");
+        /* the file is read and checked now: a bad key is a usage error, before any
+         * port is opened (cli/network_key.c prints why) */
+        if (cli_network_key_load(v, o->mesh_key) < 0)
+            return -EINVAL;
+        o->mesh = true;
+        return set_str(&o->network_key, v);
     }
     if (strcmp(key, "offline-index") == 0) {
         if (strcmp(v, "available") == 0)

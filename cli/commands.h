@@ -18,6 +18,7 @@ extern const struct cli_command cmd_import_cargo; /* import_cargo.c */
 extern const struct cli_command cmd_verify;       /* verify.c */
 extern const struct cli_command cmd_gc;           /* gc.c */
 extern const struct cli_command cmd_id;           /* id.c */
+extern const struct cli_command cmd_network_key;  /* network_key.c */
 
 struct agent_options;
 /* agent.c: `cratecast agent`'s options (a --config file first, then argv, which

@@ -18,8 +18,10 @@
 #endif
 
 static const struct cli_command *const commands[] = {
-    &cmd_agent,        &cmd_status,       &cmd_why,    &cmd_check, &cmd_prefetch, &cmd_setup,
-    &cmd_cargo_config, &cmd_import_cargo, &cmd_verify, &cmd_gc,    &cmd_id,       NULL,
+    &cmd_agent,    &cmd_status, &cmd_why,          &cmd_check,
+    &cmd_prefetch, &cmd_setup,  &cmd_cargo_config, &cmd_import_cargo,
+    &cmd_verify,   &cmd_gc,     &cmd_id,           &cmd_network_key,
+    NULL,
 };
 
 static const char summary[] =

@@ -7,6 +7,7 @@ curl inside the namespace.
 """
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -112,3 +113,30 @@ class Holder:
         self.store = a.store
         a.stop()
         up.stop()
+
+
+def cargo_start(t, hosts, h, tag, project="big"):
+    """`cargo fetch` of project through h's agent, in the background: (popen, project dir,
+    log path)."""
+    proj = t.project(project)
+    registry_url = "sparse+http://127.0.0.1:%d/index/" % AGENT_PORT
+    env = t.cargo_env(t.cargo_home(registry_url), os.path.join(proj, "target"))
+    logpath = t.path("cargo-%s.log" % tag)
+    with open(logpath, "wb") as f:
+        p = hosts.spawn(h, [t.cargo_bin, "fetch"], env=env, cwd=proj, stdout=f,
+                        stderr=subprocess.STDOUT)
+    return p, proj, logpath
+
+
+def cargo_end(hosts, run, must_pass=True):
+    p, proj, logpath = run
+    try:
+        rc = p.wait(timeout=harness.CARGO_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        hosts.stop(p)
+        rc = "timeout"
+    with open(logpath, errors="replace") as f:
+        out = f.read()
+    if must_pass and rc != 0:
+        raise harness.Failure("cargo fetch -> %s:\n%s" % (rc, out[-1500:]))
+    return rc

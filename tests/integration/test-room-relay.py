@@ -15,43 +15,16 @@ link, shaped to 8 Mbit/s (about 4 s for the big crate). Fresh agents with no ups
 Root only (exit 77 otherwise, or without `ip netns` / curl). Usage: test-room-relay.py CRATECAST.
 """
 
-import os
-import subprocess
 import time
 
 import harness
 import netns
-from room import (AGENT_PORT, PEER_PORT, SANITIZER_MARKERS, Holder, log_text, need_room,
-                  start_agent, status_in, wait_sees_a, wait_started)
+from room import (AGENT_PORT, PEER_PORT, SANITIZER_MARKERS, Holder, cargo_end, cargo_start,
+                  log_text, need_room, start_agent, status_in, wait_sees_a, wait_started)
 
 BIG_MB = 4
 RATE = "8mbit"
 LATENCY = "500ms"
-
-
-def cargo_start(t, hosts, h, tag):
-    proj = t.project("big")
-    registry_url = "sparse+http://127.0.0.1:%d/index/" % AGENT_PORT
-    env = t.cargo_env(t.cargo_home(registry_url), os.path.join(proj, "target"))
-    logpath = t.path("cargo-%s.log" % tag)
-    with open(logpath, "wb") as f:
-        p = hosts.spawn(h, [t.cargo_bin, "fetch"], env=env, cwd=proj, stdout=f,
-                        stderr=subprocess.STDOUT)
-    return p, proj, logpath
-
-
-def cargo_end(hosts, run, must_pass=True):
-    p, proj, logpath = run
-    try:
-        rc = p.wait(timeout=harness.CARGO_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        hosts.stop(p)
-        rc = "timeout"
-    with open(logpath, errors="replace") as f:
-        out = f.read()
-    if must_pass and rc != 0:
-        raise harness.Failure("cargo fetch -> %s:\n%s" % (rc, out[-1500:]))
-    return rc
 
 
 def wait_transfer(hosts, h, timeout=20):
