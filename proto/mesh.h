@@ -4,14 +4,20 @@
  *
  * Three things follow from the key, each from its own subkey (BLAKE2b-256
  * keyed with the network key over a fixed label, so no two uses share a key):
+ *   auth = BLAKE2b-256(key = network key, msg = "cratecast-mesh-auth-v1"),
+ *   enc  = BLAKE2b-256(key = network key, msg = "cratecast-mesh-enc-v1"),
+ *   id   = hex of the first 8 bytes of BLAKE2b-256(network key, "cratecast-mesh-id-v1"):
  *   - the key id, 16 hex digits, announced in the mDNS TXT record (`net=`):
  *     members find each other, outsiders learn only that a mesh exists;
  *   - membership: every peer request carries the header
  *       X-Cratecast-Mesh: v1 <unix time> <32 hex: 16-byte random nonce> <64 hex: MAC>
  *     where MAC = BLAKE2b-256 keyed with the auth subkey over
  *       "cratecast-mesh-request-v1\n" METHOD "\n" PATH-WITH-QUERY "\n" TIME "\n" NONCE-HEX
- *     The responder accepts it within PROTO_MESH_SKEW_S of its own clock and
- *     only once (proto_mesh_replay);
+ *     PATH-WITH-QUERY is the request target byte for byte as on the request
+ *     line; TIME is the decimal without sign or leading zeros (the only form
+ *     the parser admits); NONCE-HEX is the nonce in lower-case hex whatever
+ *     case the header used; METHOD contains no '\n'. The responder accepts it
+ *     within PROTO_MESH_SKEW_S of its own clock and only once (proto_mesh_replay);
  *   - confidentiality: every 200 body the responder sends to a member is a
  *     sealed stream (libsodium crypto_secretstream_xchacha20poly1305) under a
  *     per-request key = BLAKE2b-256 keyed with the encryption subkey over
@@ -28,9 +34,11 @@
  * key file holds): "ccnk1-" followed by the base32 (RFC 4648 alphabet,
  * lower-case, no padding) of the 32 key bytes and 4 checksum bytes
  * (BLAKE2b-256 of "cratecast-network-key-v1" || key, first 4 bytes), in groups
- * of 6 characters joined by '-'. Decoding ignores case and the dashes between
- * groups and rejects any other character, a wrong length or a wrong checksum
- * (a one-character typo).
+ * of 6 characters joined by '-' (73 characters in all). The 58th character
+ * carries 2 unused bits, which are 0. Decoding ignores case (prefix included)
+ * and accepts or omits each dash between two groups; it rejects any other
+ * character or dash (two dashes, a dash inside a group, after the last group),
+ * a wrong length, set unused bits or a wrong checksum (a one-character typo).
  *
  * Pure: no I/O, no clock (times are passed in). Fuzzed: proto_mesh_key_decode,
  * proto_mesh_header_parse, the opener.
@@ -45,8 +53,8 @@
 #include <sodium.h>
 
 #define PROTO_MESH_KEY_LEN 32
-#define PROTO_MESH_KEY_TEXT_MAX 96   /* printable form, NUL included */
-#define PROTO_MESH_ID_HEX_LEN 16     /* key id as announced in TXT net= */
+#define PROTO_MESH_KEY_TEXT_MAX 96 /* printable form, NUL included */
+#define PROTO_MESH_ID_HEX_LEN 16   /* key id as announced in TXT net= */
 #define PROTO_MESH_NONCE_LEN 16
 #define PROTO_MESH_HEADER "x-cratecast-mesh"
 #define PROTO_MESH_HEADER_MAX 160    /* the header's value, NUL included */
@@ -71,14 +79,17 @@ void proto_mesh_key_new(uint8_t key[PROTO_MESH_KEY_LEN]);
 size_t proto_mesh_key_encode(const uint8_t key[PROTO_MESH_KEY_LEN],
                              char out[PROTO_MESH_KEY_TEXT_MAX]);
 /* Parse a printable key (s need not be NUL-terminated; surrounding ASCII
- * whitespace is ignored): 0, -EINVAL (not a key: wrong prefix, character or
- * length), -EBADMSG (the checksum does not match: a typo). */
+ * whitespace is ignored): 0, -EINVAL (not a key: wrong prefix, character, dash
+ * or length), -EBADMSG (the checksum does not match, or the last character's
+ * unused bits are set: a typo). key is written only on success. */
 int proto_mesh_key_decode(const char *s, size_t len, uint8_t key[PROTO_MESH_KEY_LEN]);
 
 /* The request header's value for METHOD PATH at unix time now with nonce
- * (16 random bytes the caller draws). Returns its length. */
-size_t proto_mesh_header_make(const struct proto_mesh_key *k, const char *method,
-                              const char *path, size_t path_len, int64_t now,
+ * (16 random bytes the caller draws), NUL-terminated. Returns its length (at
+ * most 120). method is a NUL-terminated token without '\n'; now >= 0 (a
+ * negative now is written as 0). */
+size_t proto_mesh_header_make(const struct proto_mesh_key *k, const char *method, const char *path,
+                              size_t path_len, int64_t now,
                               const uint8_t nonce[PROTO_MESH_NONCE_LEN],
                               char out[PROTO_MESH_HEADER_MAX]);
 /* A parsed request header. */
@@ -92,16 +103,23 @@ struct proto_mesh_request {
  * upper-case hex of exactly the lengths above, nothing else. */
 int proto_mesh_header_parse(const char *s, size_t len, struct proto_mesh_request *out);
 /* Check a parsed header for METHOD PATH at unix time now: 0, -EPERM (the MAC
- * does not verify: another key or a changed request), -ETIME (outside
- * PROTO_MESH_SKEW_S). Constant time in the MAC comparison. Replays are the
- * caller's to refuse (proto_mesh_replay_seen). */
+ * does not verify: another key or a changed request; also a method holding
+ * '\n'), -ETIME (the MAC verifies but |now - time| > PROTO_MESH_SKEW_S). The
+ * MAC is checked first, so -ETIME always means a member whose clock differs.
+ * Constant time in the MAC comparison. Replays are the caller's to refuse
+ * (proto_mesh_replay_add, after this returned 0). */
 int proto_mesh_header_check(const struct proto_mesh_key *k, const struct proto_mesh_request *r,
                             const char *method, const char *path, size_t path_len, int64_t now);
 
-/* Nonces accepted recently, to refuse a request seen before. A fixed table:
- * entries older than 2 * PROTO_MESH_SKEW_S are forgotten (a request that old
- * fails the time check anyway). When every entry is younger, the table is
- * full and new requests are refused (-EBUSY) rather than risk a replay. */
+/* Nonces accepted recently, to refuse a request seen before. A fixed table
+ * (about 200 KiB: allocate it, zero it before first use, one per responder;
+ * not thread-safe): an entry is kept with its request's time and forgotten
+ * once that time is more than 2 * PROTO_MESH_SKEW_S behind now (a request that
+ * old fails the time check anyway, with PROTO_MESH_SKEW_S to spare for a
+ * responder clock stepped back). When every entry is younger, the table is
+ * full and new requests are refused (-EBUSY) rather than risk a replay:
+ * capacity is PROTO_MESH_REPLAY_MAX requests per 4 minutes, about 34 a second
+ * sustained. Each add scans the table (O(n)). */
 #define PROTO_MESH_REPLAY_MAX 8192
 struct proto_mesh_replay {
     struct {
@@ -110,11 +128,13 @@ struct proto_mesh_replay {
     } e[PROTO_MESH_REPLAY_MAX];
     size_t n;
 };
-/* Record r's nonce: 0 (new), -EALREADY (seen: a replay), -EBUSY (table full). */
+/* Record r's nonce (r passed proto_mesh_header_check at now): 0 (new),
+ * -EALREADY (seen: a replay), -EBUSY (table full). */
 int proto_mesh_replay_add(struct proto_mesh_replay *t, const struct proto_mesh_request *r,
                           int64_t now);
 
-/* The response key for the request r (both sides compute it). */
+/* The response key for the request r (both sides compute it): BLAKE2b-256
+ * keyed with k->enc over "cratecast-mesh-response-v1\n" NONCE-HEX "\n" TIME. */
 void proto_mesh_response_key(const struct proto_mesh_key *k, const struct proto_mesh_request *r,
                              uint8_t out[32]);
 
@@ -131,10 +151,12 @@ void proto_mesh_seal_init(struct proto_mesh_sealer *s, const uint8_t key[32],
 size_t proto_mesh_seal_chunk(struct proto_mesh_sealer *s, const uint8_t *in, size_t n, bool final,
                              uint8_t *out);
 /* A whole body at once (header and chunks): *out malloc'd (proto/alloc.h),
- * *out_len set. 0 or -ENOMEM. */
+ * *out_len set. Chunks of PROTO_MESH_CHUNK bytes, the last one shorter (or
+ * full) and FINAL; an empty body is one empty FINAL chunk. 0 or -ENOMEM. */
 int proto_mesh_seal(const uint8_t key[32], const uint8_t *in, size_t n, uint8_t **out,
                     size_t *out_len);
-/* The sealed size of n plaintext bytes. */
+/* The sealed size of n plaintext bytes as proto_mesh_seal cuts them:
+ * 24 + n + 21 * max(1, ceil(n / PROTO_MESH_CHUNK)); UINT64_MAX on overflow. */
 uint64_t proto_mesh_sealed_size(uint64_t n);
 
 /* Opening a sealed stream as its bytes arrive (the requester). */
@@ -142,20 +164,26 @@ struct proto_mesh_opener {
     crypto_secretstream_xchacha20poly1305_state state;
     uint8_t key[32];
     uint8_t buf[PROTO_MESH_CHUNK + PROTO_MESH_CHUNK_OVERHEAD]; /* a partial header or chunk */
+    uint8_t plain[PROTO_MESH_CHUNK]; /* the opened chunk handed to emit (not in place) */
     size_t have;
     bool started, finished, failed;
 };
-/* emit gets each chunk's plaintext as it opens (return < 0 to stop: that
- * value is returned by proto_mesh_open_feed). */
+/* emit gets each chunk's plaintext as it opens, never an empty one (return
+ * < 0 to stop: that value is returned by proto_mesh_open_feed and the opener
+ * is failed). An opener is about 128 KiB: allocate it rather than put it on
+ * a stack. */
 typedef int (*proto_mesh_emit)(void *ud, const uint8_t *buf, size_t len);
 void proto_mesh_open_init(struct proto_mesh_opener *o, const uint8_t key[32]);
 /* Feed the next n bytes of the body: 0, or -EBADMSG (a chunk that does not
- * open, a bad length, bytes after the final chunk; the opener stays failed),
- * or what emit returned. */
+ * open, a bad length, a tag other than MESSAGE or FINAL, bytes after the
+ * final chunk; the opener stays failed and every later feed returns
+ * -EBADMSG), or what emit returned. Plaintext already emitted stays the
+ * caller's to discard: a body is trusted only when open_end returns 0. A
+ * length outside 17..PROTO_MESH_CHUNK+17 fails as soon as its 4 bytes are in. */
 int proto_mesh_open_feed(struct proto_mesh_opener *o, const uint8_t *in, size_t n,
                          proto_mesh_emit emit, void *ud);
-/* The body ended: 0 when the final chunk was opened, -EBADMSG otherwise
- * (truncated). */
+/* The body ended: 0 when the final chunk was opened and nothing failed,
+ * -EBADMSG otherwise (truncated). Wipes the stream state either way. */
 int proto_mesh_open_end(struct proto_mesh_opener *o);
 /* A whole body at once: *out malloc'd plaintext. 0, -EBADMSG, -ENOMEM. */
 int proto_mesh_open(const uint8_t key[32], const uint8_t *in, size_t n, uint8_t **out,
