@@ -448,6 +448,7 @@ int agent_http_get_sync(const char *url, long timeout_ms, struct agent_http_resp
     struct http_xfer x;
     memset(&x, 0, sizeof x);
     x.max_body = 64u << 20;
+    x.max_wire = x.max_body;
     CURL *e = curl_easy_init();
     if (e == NULL)
         return -ENOMEM;

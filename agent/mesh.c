@@ -115,8 +115,11 @@ int agent_mesh_admit(struct agent *a, h2o_req_t *req)
     if (!m->on)
         return present ? -EPERM : 0; /* a mesh member's request: not for us */
     int rc = -EPERM;
-    if (parsed) {
-        rc = proto_mesh_header_check(&m->key, &r, req->method.base, req->path.base, req->path.len,
+    char method[16];
+    if (parsed && req->method.len < sizeof method) {
+        memcpy(method, req->method.base, req->method.len); /* h2o's is not NUL-terminated */
+        method[req->method.len] = '\0';
+        rc = proto_mesh_header_check(&m->key, &r, method, req->path.base, req->path.len,
                                      agent_now());
         if (rc == 0)
             rc = proto_mesh_replay_add(m->replay, &r, agent_now());

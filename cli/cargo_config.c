@@ -43,14 +43,14 @@ int cli_cargo_config_url(const char *listen, char *url, size_t sz)
 
 void cli_cargo_config_path(const char *home, char *path, size_t sz, bool *exists)
 {
+    /* the legacy name first: when it exists, it is the file Cargo reads */
+    static const char *const names[] = {"config", "config.toml"};
     struct stat st;
-    snprintf(path, sz, "%s/config", home);
-    if (lstat(path, &st) == 0) {
-        *exists = true;
-        return;
+    *exists = false;
+    for (size_t i = 0; i < 2 && !*exists; i++) {
+        snprintf(path, sz, "%s/%s", home, names[i]);
+        *exists = lstat(path, &st) == 0;
     }
-    snprintf(path, sz, "%s/config.toml", home);
-    *exists = lstat(path, &st) == 0;
 }
 
 /* The whole file, NUL-terminated (cc_malloc'd), at most PROTO_CARGO_CONFIG_MAX

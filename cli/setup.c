@@ -202,9 +202,14 @@ static int plan_units(struct setup *s)
     bool other = strcmp(s->listen, AGENT_DEFAULT_LISTEN) != 0;
     s->units[0].name = "cratecast.socket";
     s->units[1].name = "cratecast.service";
-    snprintf(s->units[0].text, sizeof s->units[0].text, socket_unit, s->listen);
-    snprintf(s->units[1].text, sizeof s->units[1].text, service_unit, word,
-             other ? " --listen " : "", other ? s->listen : "");
+    int n0 = snprintf(s->units[0].text, sizeof s->units[0].text, socket_unit, s->listen);
+    int n1 = snprintf(s->units[1].text, sizeof s->units[1].text, service_unit, word,
+                      other ? " --listen " : "", other ? s->listen : "");
+    if (n0 < 0 || (size_t)n0 >= sizeof s->units[0].text || n1 < 0 ||
+        (size_t)n1 >= sizeof s->units[1].text) {
+        cli_error("the path of this cratecast binary is too long for a unit file");
+        return 1;
+    }
     for (int i = 0; i < 2; i++) {
         struct unit *u = &s->units[i];
         snprintf(u->path, sizeof u->path, "%s/%s", s->unit_dir, u->name);

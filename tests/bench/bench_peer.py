@@ -130,13 +130,23 @@ def bench_fetch(t, opts, results):
     timed_fetch(t, a.registry_url)
     n_crates = a.status()["store"]["crates"]
     a.stop()
+    # the same crates in a second store, served by a member of a private mesh
+    mesh_key = os.path.join(t.fresh_dir("key"), "mesh.key")
+    subprocess.run([t.cratecast, "network-key", "new", mesh_key], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mesh_store = t.fresh_dir("store-mesh")
+    shutil.rmtree(mesh_store)
+    shutil.copytree(a.store, mesh_store, ignore=shutil.ignore_patterns("agent.lock"))
     a = t.start_agent(store=a.store, upstream=None, peer_listen=True, peer_port=a.peer_port)
     key_a = t.agent_id(a)
+    am = t.start_agent(store=mesh_store, upstream=None, peer_listen=True,
+                       extra=["--network-key", mesh_key])
+    key_am = t.agent_id(am)
     up.stop()
     results["fetch_crates"] = n_crates
     results["fetch_bytes"] = a.status()["store"]["bytes"]
 
-    rows = {"static": [], "peer": [], "agent+static": []}
+    rows = {"static": [], "peer": [], "peer-mesh": [], "agent+static": []}
     ready = []
     for i in range(opts.runs):
         harness.log("fetch run %d/%d" % (i + 1, opts.runs))
@@ -155,12 +165,22 @@ def bench_fetch(t, opts, results):
         n.stop()
         shutil.rmtree(n.store, ignore_errors=True)
 
+        nm = t.start_agent(upstream=None, peers=[am], extra=["--network-key", mesh_key])
+        t.wait_peer(nm, key=key_am, pred=lambda e: live(e) and e.get("crates", 0) >= n_crates,
+                    what="the fresh mesh member lists the mesh peer", timeout=30)
+        rows["peer-mesh"].append(timed_fetch(t, nm.registry_url))
+        if harness.counter(nm.status(), "from_peers") <= 0:
+            raise harness.Failure("the fresh mesh member fetched nothing from its peer")
+        nm.stop()
+        shutil.rmtree(nm.store, ignore_errors=True)
+
         m = t.start_agent(upstream=static_url)
         rows["agent+static"].append(timed_fetch(t, m.registry_url))
         m.stop()
         shutil.rmtree(m.store, ignore_errors=True)
     results["fetch"] = rows
     results["fetch_ready"] = ready
+    am.stop()
     a.stop()
     return a.store
 
@@ -373,8 +393,13 @@ def report(r, opts):
         print("%-46s %24s" % ("static files (%s), Cargo direct" % r["static_kind"],
                               stats(f["static"])))
         print("%-46s %24s" % ("fresh agent <- 1 peer (peer protocol)", stats(f["peer"])))
+        print("%-46s %24s" % ("same, both in a private mesh (--network-key)",
+                              stats(f["peer-mesh"])))
         print("%-46s %24s" % ("fresh agent <- %s as its upstream" % r["static_kind"],
                               stats(f["agent+static"])))
+        if f["peer"] and f["peer-mesh"]:
+            print("mesh / open peer: %.2fx (medians; target <= 1.2x)"
+                  % (statistics.median(f["peer-mesh"]) / statistics.median(f["peer"])))
         if f["static"] and f["peer"]:
             print("peer / static: %.2fx (medians)" % (statistics.median(f["peer"]) /
                                                       statistics.median(f["static"])))
