@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "cli/commands.h"
 #include "cli/network_key.h"
 #include "cli/options.h"
+#include "proto/mesh.h"
 #include "proto/addr.h"
 #include "proto/options.h"
 #include "proto/peer.h"
@@ -320,6 +322,31 @@ struct config_ctx {
     const char *path;
 };
 
+/* network-key = "ccnk1-..." in a config file: the file then holds a secret, so it
+ * must be as private as a key file (mode 0600). */
+static int config_network_key(struct config_ctx *c, const char *value, const char *where)
+{
+    struct stat st;
+    if (stat(c->path, &st) < 0 || (st.st_mode & 077)) {
+        fprintf(stderr,
+                "error: %snetwork-key: this file holds the key itself but is readable by "
+                "others (mode %04o)\n",
+                where, (unsigned)(st.st_mode & 07777));
+        cli_hint("run: chmod 600 %s, or name a key file instead (network-key = \"/path/team.key\")",
+                 c->path);
+        return -EINVAL;
+    }
+    int rc = proto_mesh_key_decode(value, strlen(value), c->o->mesh_key);
+    if (rc < 0) {
+        fprintf(stderr, "error: %snetwork-key: %s\n", where,
+                rc == -EBADMSG ? "the key's checksum does not match (a typo?)"
+                               : "not a network key as `cratecast network-key new` prints it");
+        return -EINVAL;
+    }
+    c->o->mesh = true;
+    return set_str(&c->o->network_key, c->path);
+}
+
 static int config_cb(void *ud, const char *key, const char *value, int is_bool, unsigned line)
 {
     struct config_ctx *c = ud;
@@ -330,6 +357,8 @@ static int config_cb(void *ud, const char *key, const char *value, int is_bool, 
         fprintf(stderr, "error: %sa config file cannot include another\n", where);
         return -EINVAL;
     }
+    if (strcmp(key, "network-key") == 0 && strncasecmp(value, "ccnk1-", 6) == 0)
+        return config_network_key(c, value, where); /* the key itself, not a file's name */
     return apply_option(c->o, key, value, where);
 }
 

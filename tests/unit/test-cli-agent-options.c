@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -84,12 +86,56 @@ static void test_max_size_config(void **state)
     unlink(path);
 }
 
+/* network-key in a --config file: a key file's path, or the key itself (then the
+ * config file must be mode 0600); a typo is refused. */
+static int parse_mesh(const char *config_text, mode_t mode, bool *mesh, uint8_t key[32])
+{
+    char path[] = "/tmp/cratecast-test-meshcfg-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, config_text, strlen(config_text)), (ssize_t)strlen(config_text));
+    close(fd);
+    assert_int_equal(chmod(path, mode), 0);
+    char *argv[] = {"--store", "/tmp/x", "--config", path};
+    struct agent_options o;
+    int status = -1;
+    int rc = cli_agent_parse(4, argv, &o, &status);
+    *mesh = o.mesh;
+    memcpy(key, o.mesh_key, 32);
+    agent_options_free(&o);
+    unlink(path);
+    return rc;
+}
+
+static void test_network_key_config(void **state)
+{
+    (void)state;
+    /* proto/mesh.h's vector: the key 00 01 .. 1f */
+    static const char text[] =
+        "network-key = "
+        "\"ccnk1-aaaqea-yeauda-ocajbi-fqydio-b4ibce-qtcqkr-mfyyde-nbwha5-dyp3jb-xts4\"\n";
+    bool mesh = false;
+    uint8_t key[32];
+    assert_int_equal(parse_mesh(text, 0600, &mesh, key), 0);
+    assert_true(mesh);
+    for (int i = 0; i < 32; i++)
+        assert_int_equal(key[i], i);
+    /* the key itself in a file others can read: refused */
+    assert_int_equal(parse_mesh(text, 0644, &mesh, key), -EINVAL);
+    /* a typo */
+    static const char typo[] =
+        "network-key = "
+        "\"ccnk1-aaaqea-yeauda-ocajbi-fqydio-b4ibce-qtcqkr-mfyyde-nbwha5-dyp3jb-xts5\"\n";
+    assert_int_equal(parse_mesh(typo, 0600, &mesh, key), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_size_argv),
         cmocka_unit_test(test_max_size_refused),
         cmocka_unit_test(test_max_size_config),
+        cmocka_unit_test(test_network_key_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
