@@ -378,6 +378,29 @@ static void crate_next_source(struct agent_fetch *f);
 
 /* Look again at every queued crate fetch whose delay has passed, oldest
  * first; the others stay queued (and some queue up again). */
+static void on_queue_tick(uv_timer_t *t);
+
+/* The queue is looked at every QUEUE_TICK_MS (a slot or a back-off may end
+ * without news), and sooner when a queued fetch's delay ends first: a short
+ * deferral (resolve.h) must not become a tick, nor agents deferring by different
+ * amounts wake at the same tick. */
+static void queue_arm(struct agent *a)
+{
+    struct agent_fetches *fx = agent_fetches(a);
+    if (fx->queue == NULL || agent_stopping(a))
+        return;
+    if (fx->timer.data == NULL) {
+        uv_timer_init(agent_loop(a), &fx->timer);
+        fx->timer.data = a;
+    }
+    uint64_t now = now_ms(a), due = now + QUEUE_TICK_MS;
+    for (struct agent_fetch *f = fx->queue; f; f = f->queue_next)
+        if (f->not_before_ms > now && f->not_before_ms < due)
+            due = f->not_before_ms;
+    if (!uv_is_active((uv_handle_t *)&fx->timer) || uv_timer_get_due_in(&fx->timer) > due - now)
+        uv_timer_start(&fx->timer, on_queue_tick, due - now, QUEUE_TICK_MS);
+}
+
 static void queue_kick(struct agent *a)
 {
     struct agent_fetch *list = agent_fetches(a)->queue, *rev = NULL;
@@ -414,6 +437,7 @@ static void queue_kick(struct agent *a)
     while (*end)
         end = &(*end)->queue_next;
     *end = rl;
+    queue_arm(a);
 }
 
 static void on_queue_tick(uv_timer_t *t)
@@ -434,12 +458,7 @@ static void enqueue(struct agent_fetch *f, uint64_t delay_ms)
     f->phase = FETCH_QUEUED;
     f->queue_next = agent_fetches(a)->queue;
     agent_fetches(a)->queue = f;
-    if (agent_fetches(a)->timer.data == NULL) {
-        uv_timer_init(agent_loop(a), &agent_fetches(a)->timer);
-        agent_fetches(a)->timer.data = a;
-    }
-    if (!uv_is_active((uv_handle_t *)&agent_fetches(a)->timer))
-        uv_timer_start(&agent_fetches(a)->timer, on_queue_tick, QUEUE_TICK_MS, QUEUE_TICK_MS);
+    queue_arm(a);
 }
 
 void agent_fetch_kick(struct agent *a)
@@ -1275,10 +1294,20 @@ static bool before(const uint8_t sha[PROTO_SHA256_LEN], const uint8_t x[PROTO_PK
 
 static bool designated_elsewhere(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN])
 {
+    uint64_t now = now_ms(a);
     for (struct agent_peer *p = agent_peers_first(a); p; p = p->next)
-        if (p->state == PEER_LIVE && !p->removed && (p->caps & PROTO_CAP_NEWS) &&
-            p->nfetching > 0 && agent_peer_crate_size(p, sha) == 0 &&
+        if (agent_peer_active(p, now) && agent_peer_crate_size(p, sha) == 0 &&
             before(sha, p->pk, agent_id(a)->pk))
+            return true;
+    return false;
+}
+
+/* A live neighbour with news is fetching something now (resolve.h, rule 5). */
+static bool neighbour_active(struct agent *a)
+{
+    uint64_t now = now_ms(a);
+    for (struct agent_peer *p = agent_peers_first(a); p; p = p->next)
+        if (agent_peer_active(p, now))
             return true;
     return false;
 }
@@ -1347,6 +1376,7 @@ static void crate_next_source(struct agent_fetch *f)
         .peer_ready = k >= 0,
         .saturated = saturated,
         .upstream = agent_upstream_online(a) && agent_upstream_dl(a) != NULL,
+        .neighbour_active = n <= 1 && neighbour_active(a),
     };
     switch (resolve_crate_next(&f->resolve, &v, now)) {
     case RESOLVE_WAIT_NEIGHBOUR:
@@ -1365,6 +1395,9 @@ static void crate_next_source(struct agent_fetch *f)
         return;
     case RESOLVE_WAIT_SLOT:
         enqueue(f, 0); /* a holder is busy: wait for its slot */
+        return;
+    case RESOLVE_SETTLE:
+        enqueue(f, RESOLVE_SETTLE_MS); /* a neighbour's news may be on its way */
         return;
     case RESOLVE_UPSTREAM:
         log_debug("crate %s %s (%02x%02x%02x%02x): from the upstream", f->name, f->vers, f->sha[0],

@@ -30,8 +30,13 @@ enum resolve_step resolve_crate_next(struct resolve_crate *r, const struct resol
         return RESOLVE_PEER;
     if (v->saturated && now_ms - r->created_ms < RESOLVE_SLOT_WAIT_MS)
         return RESOLVE_WAIT_SLOT;
-    if (v->upstream)
+    if (v->upstream) {
+        if (!r->settled && v->neighbour_active && v->holders <= 1) {
+            r->settled = true;
+            return RESOLVE_SETTLE;
+        }
         return RESOLVE_UPSTREAM;
+    }
     return RESOLVE_FAIL;
 }
 
@@ -48,6 +53,8 @@ const char *resolve_step_name(enum resolve_step s)
         return "relay";
     case RESOLVE_WAIT_SLOT:
         return "wait-slot";
+    case RESOLVE_SETTLE:
+        return "settle";
     case RESOLVE_UPSTREAM:
         return "upstream";
     case RESOLVE_FAIL:

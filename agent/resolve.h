@@ -20,7 +20,13 @@
  *   4. A holder passed over only for now (at its bound, busy, behind an honest
  *      one) is waited for, up to RESOLVE_SLOT_WAIT_MS from the fetch's start:
  *      busy is never a failure while someone can still deliver.
- *   5. Online with the upstream's dl template: the upstream.
+ *   5. Online with the upstream's dl template: the upstream; but first, once,
+ *      RESOLVE_SETTLE_MS when a live neighbour is fetching (anything) now, so
+ *      that its news that it already started on this crate, on its way, lands
+ *      (then rule 1 holds): two agents asked for one crate within a news round
+ *      trip would otherwise both fetch it. The settle is shorter than the
+ *      deferral of rule 2, so a designated neighbour that settles still
+ *      announces within a deferring one's wait.
  *   6. Otherwise nobody can deliver: the fetch ends with its last error.
  *
  * Memory: plain data embedded in the fetch; nothing to free.
@@ -34,7 +40,8 @@
 
 #define RESOLVE_SLOT_WAIT_MS 25000      /* a crate waits this long at most for a busy holder */
 #define RESOLVE_NEIGHBOUR_WAIT_MS 20000 /* ... and this long for a neighbour fetching it */
-#define RESOLVE_DEFER_MS 40 /* a neighbour designated for a crate gets this long to go first */
+#define RESOLVE_DEFER_MS 50  /* a neighbour designated for a crate gets this long to go first */
+#define RESOLVE_SETTLE_MS 20 /* before the upstream, with an active neighbour (rule 5) */
 
 enum resolve_step {
     RESOLVE_WAIT_NEIGHBOUR, /* park until news or a manifest wakes the fetch */
@@ -42,6 +49,7 @@ enum resolve_step {
     RESOLVE_PEER,           /* ask the holder peer_select_take chose */
     RESOLVE_RELAY,          /* ask a neighbour fetching it to pass it on as it arrives */
     RESOLVE_WAIT_SLOT,      /* park until a slot frees or a back-off ends */
+    RESOLVE_SETTLE,         /* park for RESOLVE_SETTLE_MS, then look again (rule 5) */
     RESOLVE_UPSTREAM,       /* the upstream's dl URL */
     RESOLVE_FAIL,           /* nobody can deliver */
 };
@@ -51,6 +59,7 @@ struct resolve_crate {
     uint64_t created_ms;      /* the fetch started */
     uint64_t neighbour_since; /* it began waiting for a neighbour (0: never) */
     bool deferred;            /* it gave a designated neighbour RESOLVE_DEFER_MS already */
+    bool settled;             /* it waited RESOLVE_SETTLE_MS before the upstream already */
 };
 
 /* The room as it is at this look. */
@@ -63,6 +72,7 @@ struct resolve_view {
     bool peer_ready;           /* peer_select_take found a holder to ask now */
     bool saturated;            /* ... or passed one over only for now */
     bool upstream;             /* online, with the upstream's dl template */
+    bool neighbour_active;     /* a live neighbour with news is fetching something now */
 };
 
 void resolve_crate_init(struct resolve_crate *r, uint64_t now_ms);

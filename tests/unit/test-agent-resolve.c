@@ -115,6 +115,35 @@ static void test_manifest_due_alone_does_not_start_a_wait(void **state)
     assert_int_equal(r.neighbour_since, 0);
 }
 
+static void test_settle_once_before_the_upstream(void **state)
+{
+    (void)state;
+    struct resolve_crate r;
+    resolve_crate_init(&r, T0);
+    /* online, nobody holds it, a classmate is busy fetching: its news may be on its way */
+    struct resolve_view v = {.holders = 0, .neighbour_active = true, .upstream = true};
+    assert_int_equal(step(&r, &v, T0), RESOLVE_SETTLE);
+    assert_true(r.settled);
+    /* nothing came: the upstream, without settling again */
+    assert_int_equal(step(&r, &v, T0 + RESOLVE_SETTLE_MS), RESOLVE_UPSTREAM);
+    assert_int_equal(step(&r, &v, T0 + 2 * RESOLVE_SETTLE_MS), RESOLVE_UPSTREAM);
+    /* its news said it fetches this crate: we wait for it */
+    resolve_crate_init(&r, T0);
+    assert_int_equal(step(&r, &v, T0), RESOLVE_SETTLE);
+    v.neighbour_fetching = true;
+    assert_int_equal(step(&r, &v, T0 + RESOLVE_SETTLE_MS), RESOLVE_WAIT_NEIGHBOUR);
+    /* a holder ready, or nobody active: no settling */
+    resolve_crate_init(&r, T0);
+    struct resolve_view w = {
+        .holders = 1, .peer_ready = true, .neighbour_active = true, .upstream = true};
+    assert_int_equal(step(&r, &w, T0), RESOLVE_PEER);
+    struct resolve_view idle = {.holders = 0, .upstream = true};
+    assert_int_equal(step(&r, &idle, T0), RESOLVE_UPSTREAM);
+    /* the settle is shorter than a deferral: a settling designated agent still announces in
+     * time for a deferring one */
+    assert_true(RESOLVE_SETTLE_MS < RESOLVE_DEFER_MS);
+}
+
 static void test_defer_once_to_the_designated_neighbour(void **state)
 {
     (void)state;
@@ -159,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_neighbour_wait_is_bounded),
         cmocka_unit_test(test_manifest_due_alone_does_not_start_a_wait),
         cmocka_unit_test(test_defer_once_to_the_designated_neighbour),
+        cmocka_unit_test(test_settle_once_before_the_upstream),
         cmocka_unit_test(test_many_holders_never_wait_for_neighbours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
