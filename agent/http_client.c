@@ -250,6 +250,18 @@ static int curl_to_errno(CURLcode rc)
     }
 }
 
+/* A transfer's memory, after its callback ran or without it (close). */
+static void xfer_free(struct http_xfer *x)
+{
+    curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->headers);
+    free(x->res.body);
+    if (x->opener)
+        sodium_memzero(x->opener, sizeof *x->opener);
+    free(x->opener);
+    free(x);
+}
+
 static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
 {
     struct http_xfer *x = NULL;
@@ -274,13 +286,7 @@ static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
         x->res.error_text = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
     }
     x->cb(x->ud, &x->res);
-    curl_easy_cleanup(easy);
-    curl_slist_free_all(x->headers);
-    free(x->res.body);
-    if (x->opener)
-        sodium_memzero(x->opener, sizeof *x->opener);
-    free(x->opener);
-    free(x);
+    xfer_free(x);
 }
 
 static void check_done(struct agent_http *h)
@@ -432,10 +438,7 @@ void agent_http_close(struct agent_http *h)
         struct http_xfer *x = h->xfers;
         h->xfers = x->next;
         curl_multi_remove_handle(h->multi, x->easy);
-        curl_easy_cleanup(x->easy);
-        curl_slist_free_all(x->headers);
-        free(x->res.body);
-        free(x);
+        xfer_free(x);
     }
     curl_multi_cleanup(h->multi);
     h->multi = NULL;
