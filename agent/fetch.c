@@ -1292,12 +1292,15 @@ static bool before(const uint8_t sha[PROTO_SHA256_LEN], const uint8_t x[PROTO_PK
     return false;
 }
 
-static bool designated_elsewhere(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN])
+/* A neighbour comes first in the rendezvous order for sha and is at work: fetching
+ * now, or (recent: when the upstream is the only source, where a duplicate costs
+ * the room's uplink) a moment ago, as lockstep Cargos are idle between waves. */
+static bool designated_elsewhere(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], bool recent)
 {
     uint64_t now = now_ms(a);
     for (struct agent_peer *p = agent_peers_first(a); p; p = p->next)
-        if (agent_peer_active(p, now) && agent_peer_crate_size(p, sha) == 0 &&
-            before(sha, p->pk, agent_id(a)->pk))
+        if ((recent ? agent_peer_active(p, now) : agent_peer_active(p, now) && p->nfetching > 0) &&
+            agent_peer_crate_size(p, sha) == 0 && before(sha, p->pk, agent_id(a)->pk))
             return true;
     return false;
 }
@@ -1372,7 +1375,7 @@ static void crate_next_source(struct agent_fetch *f)
         .holders = n,
         .neighbour_fetching = n <= 1 && neighbour_fetching(a, f->sha),
         .manifest_due = n <= 1 && manifest_due(a),
-        .designated_elsewhere = n <= 1 && designated_elsewhere(a, f->sha),
+        .designated_elsewhere = n <= 1 && designated_elsewhere(a, f->sha, n == 0),
         .peer_ready = k >= 0,
         .saturated = saturated,
         .upstream = agent_upstream_online(a) && agent_upstream_dl(a) != NULL,
