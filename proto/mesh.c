@@ -369,27 +369,85 @@ static bool replay_old(int64_t t, int64_t now)
     return t < now && (uint64_t)now - (uint64_t)t > 2 * (uint64_t)PROTO_MESH_SKEW_S;
 }
 
+static size_t replay_slot(const struct proto_mesh_replay *t,
+                          const uint8_t nonce[PROTO_MESH_NONCE_LEN])
+{
+    uint8_t h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, nonce, PROTO_MESH_NONCE_LEN, t->hash_key);
+    uint64_t v = 0;
+    for (size_t i = 0; i < sizeof h; i++)
+        v = v << 8 | h[i];
+    return (size_t)(v & (PROTO_MESH_REPLAY_SLOTS - 1));
+}
+
+/* The slot holding nonce, or the free slot where it would go. */
+static size_t replay_find(const struct proto_mesh_replay *t,
+                          const uint8_t nonce[PROTO_MESH_NONCE_LEN])
+{
+    size_t i = replay_slot(t, nonce);
+    while (t->e[i].time != 0 && memcmp(t->e[i].nonce, nonce, PROTO_MESH_NONCE_LEN) != 0)
+        i = (i + 1) & (PROTO_MESH_REPLAY_SLOTS - 1);
+    return i;
+}
+
+/* Sweep the forgotten entries out: the live ones are put back in a clean table. */
+static int replay_sweep(struct proto_mesh_replay *t, int64_t now)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < PROTO_MESH_REPLAY_SLOTS; i++)
+        if (t->e[i].time != 0 && !replay_old(t->e[i].time, now))
+            live++;
+    struct {
+        uint8_t nonce[PROTO_MESH_NONCE_LEN];
+        int64_t time;
+    } *keep = live ? cc_malloc(live * sizeof *keep) : NULL;
+    if (live && keep == NULL)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < PROTO_MESH_REPLAY_SLOTS; i++) {
+        if (t->e[i].time != 0 && !replay_old(t->e[i].time, now)) {
+            memcpy(keep[k].nonce, t->e[i].nonce, PROTO_MESH_NONCE_LEN);
+            keep[k++].time = t->e[i].time;
+        }
+        t->e[i].time = 0;
+    }
+    t->n = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t s = replay_find(t, keep[i].nonce);
+        memcpy(t->e[s].nonce, keep[i].nonce, PROTO_MESH_NONCE_LEN);
+        t->e[s].time = keep[i].time;
+        t->n++;
+    }
+    free(keep);
+    return 0;
+}
+
 int proto_mesh_replay_add(struct proto_mesh_replay *t, const struct proto_mesh_request *r,
                           int64_t now)
 {
-    if (t->n > PROTO_MESH_REPLAY_MAX)
-        t->n = PROTO_MESH_REPLAY_MAX; /* never trusted beyond its array */
-    for (size_t i = 0; i < t->n; i++)
-        if (memcmp(t->e[i].nonce, r->nonce, PROTO_MESH_NONCE_LEN) == 0 &&
-            !replay_old(t->e[i].time, now))
-            return -EALREADY;
-    if (t->n == PROTO_MESH_REPLAY_MAX) {
-        /* compact: forget what the time check refuses anyway */
-        size_t w = 0;
-        for (size_t i = 0; i < t->n; i++)
-            if (!replay_old(t->e[i].time, now))
-                t->e[w++] = t->e[i];
-        t->n = w;
-        if (t->n == PROTO_MESH_REPLAY_MAX)
-            return -EBUSY;
+    if (r->time <= 0)
+        return -EINVAL; /* never a request that passed the check */
+    if (!t->keyed) {    /* chosen nonces cannot line up in one probe chain */
+        randombytes_buf(t->hash_key, sizeof t->hash_key);
+        t->keyed = true;
     }
-    memcpy(t->e[t->n].nonce, r->nonce, PROTO_MESH_NONCE_LEN);
-    t->e[t->n].time = r->time;
+    size_t i = replay_find(t, r->nonce);
+    if (t->e[i].time != 0) {
+        if (!replay_old(t->e[i].time, now))
+            return -EALREADY;
+        t->e[i].time = r->time; /* forgotten before: seen afresh */
+        return 0;
+    }
+    if (t->n >= PROTO_MESH_REPLAY_MAX) {
+        int rc = replay_sweep(t, now);
+        if (rc < 0)
+            return rc;
+        if (t->n >= PROTO_MESH_REPLAY_MAX)
+            return -EBUSY;
+        i = replay_find(t, r->nonce);
+    }
+    memcpy(t->e[i].nonce, r->nonce, PROTO_MESH_NONCE_LEN);
+    t->e[i].time = r->time;
     t->n++;
     return 0;
 }

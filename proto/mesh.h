@@ -111,25 +111,32 @@ int proto_mesh_header_parse(const char *s, size_t len, struct proto_mesh_request
 int proto_mesh_header_check(const struct proto_mesh_key *k, const struct proto_mesh_request *r,
                             const char *method, const char *path, size_t path_len, int64_t now);
 
-/* Nonces accepted recently, to refuse a request seen before. A fixed table
- * (about 200 KiB: allocate it, zero it before first use, one per responder;
- * not thread-safe): an entry is kept with its request's time and forgotten
- * once that time is more than 2 * PROTO_MESH_SKEW_S behind now (a request that
- * old fails the time check anyway, with PROTO_MESH_SKEW_S to spare for a
- * responder clock stepped back). When every entry is younger, the table is
- * full and new requests are refused (-EBUSY) rather than risk a replay:
- * capacity is PROTO_MESH_REPLAY_MAX requests per 4 minutes, about 34 a second
- * sustained. Each add scans the table (O(n)). */
-#define PROTO_MESH_REPLAY_MAX 8192
+/* Nonces accepted recently, to refuse a request seen before. A hash table
+ * (open addressing, SipHash of the nonce under a key drawn at first use; about
+ * 3 MiB: allocate it, zero it before first use, one per responder; not
+ * thread-safe): an entry is kept with its request's time and forgotten once
+ * that time is more than 2 * PROTO_MESH_SKEW_S behind now (a request that old
+ * fails the time check anyway, with PROTO_MESH_SKEW_S to spare for a responder
+ * clock stepped back). It holds PROTO_MESH_REPLAY_MAX entries (half its
+ * slots); when that many are younger, new requests are refused (-EBUSY)
+ * rather than risk a replay: capacity is PROTO_MESH_REPLAY_MAX requests per 4
+ * minutes, about 270 a second sustained. An add costs a probe of a few slots;
+ * when the table fills, the forgotten entries are swept out (O(n), with a
+ * temporary copy of the live ones). */
+#define PROTO_MESH_REPLAY_MAX 65536
+#define PROTO_MESH_REPLAY_SLOTS (2 * PROTO_MESH_REPLAY_MAX)
 struct proto_mesh_replay {
     struct {
         uint8_t nonce[PROTO_MESH_NONCE_LEN];
-        int64_t time;
-    } e[PROTO_MESH_REPLAY_MAX];
-    size_t n;
+        int64_t time; /* 0: a free slot (no request has time 0) */
+    } e[PROTO_MESH_REPLAY_SLOTS];
+    size_t n; /* slots in use, forgotten entries not yet swept included */
+    uint8_t hash_key[16];
+    bool keyed;
 };
-/* Record r's nonce (r passed proto_mesh_header_check at now): 0 (new),
- * -EALREADY (seen: a replay), -EBUSY (table full). */
+/* Record r's nonce (r passed proto_mesh_header_check at now, so r->time > 0):
+ * 0 (new), -EALREADY (seen: a replay), -EBUSY (table full), -ENOMEM (the sweep
+ * could not allocate). */
 int proto_mesh_replay_add(struct proto_mesh_replay *t, const struct proto_mesh_request *r,
                           int64_t now);
 

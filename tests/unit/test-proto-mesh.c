@@ -484,7 +484,11 @@ static void test_replay(void **state)
         assert_int_equal(proto_mesh_replay_add(t, &r, T + 2 * S + 1), 0);
     }
     assert_int_equal(proto_mesh_replay_add(t, &gone, T + 10 * S), 0);
-    assert_int_equal(t->n, 1);
+    /* a new nonce on the full table sweeps every forgotten entry out */
+    struct proto_mesh_request later = req(0x40000000u, T + 10 * S);
+    assert_int_equal(proto_mesh_replay_add(t, &later, T + 10 * S), 0);
+    assert_int_equal(t->n, 1); /* later: gone's time was forgotten already */
+    assert_int_equal(proto_mesh_replay_add(t, &later, T + 10 * S), -EALREADY);
     free(t);
 }
 
