@@ -32,6 +32,7 @@
 #include <sodium.h>
 
 #include "proto/alloc.h"
+#include "proto/sha256.h"
 
 #define KEY_PREFIX "ccnk1-"
 #define KEY_PREFIX_LEN (sizeof KEY_PREFIX - 1)
@@ -291,28 +292,6 @@ size_t proto_mesh_header_make(const struct proto_mesh_key *k, const char *method
     return o;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int parse_hex(const char *s, uint8_t *out, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -EINVAL;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
-}
-
 int proto_mesh_header_parse(const char *s, size_t len, struct proto_mesh_request *out)
 {
     memset(out, 0, sizeof *out);
@@ -338,8 +317,8 @@ int proto_mesh_header_parse(const char *s, size_t len, struct proto_mesh_request
         return -EINVAL;
     struct proto_mesh_request r;
     r.time = (int64_t)v;
-    if (parse_hex(p + 1, r.nonce, PROTO_MESH_NONCE_LEN) < 0 ||
-        parse_hex(p + 2 + NONCE_HEX_LEN, r.mac, sizeof r.mac) < 0)
+    if (proto_hex_decode(p + 1, NONCE_HEX_LEN, r.nonce, PROTO_MESH_NONCE_LEN) < 0 ||
+        proto_hex_decode(p + 2 + NONCE_HEX_LEN, MAC_HEX_LEN, r.mac, sizeof r.mac) < 0)
         return -EINVAL;
     *out = r;
     return 0;
