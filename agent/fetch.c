@@ -1292,25 +1292,33 @@ static bool before(const uint8_t sha[PROTO_SHA256_LEN], const uint8_t x[PROTO_PK
     return false;
 }
 
-/* A neighbour comes first in the rendezvous order for sha and is at work: fetching
- * now, or (recent: when the upstream is the only source, where a duplicate costs
- * the room's uplink) a moment ago, as lockstep Cargos are idle between waves. */
-static bool designated_elsewhere(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], bool recent)
+/* A neighbour that may be asked for the crates we are asked for now. With a
+ * holder, one fetching now (an idle one does not compete for the holder). With
+ * the upstream as the only source, any live one with news: a class starts at
+ * once, before anyone's news shows it fetching, and a duplicate costs the
+ * room's uplink. */
+static bool competing(const struct agent_peer *p, bool upstream_only)
 {
-    uint64_t now = now_ms(a);
+    return p->state == PEER_LIVE && !p->removed && (p->caps & PROTO_CAP_NEWS) &&
+           (upstream_only || p->nfetching > 0);
+}
+
+/* A competing neighbour comes first in the rendezvous order for sha. */
+static bool designated_elsewhere(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN],
+                                 bool upstream_only)
+{
     for (struct agent_peer *p = agent_peers_first(a); p; p = p->next)
-        if ((recent ? agent_peer_active(p, now) : agent_peer_active(p, now) && p->nfetching > 0) &&
-            agent_peer_crate_size(p, sha) == 0 && before(sha, p->pk, agent_id(a)->pk))
+        if (competing(p, upstream_only) && agent_peer_crate_size(p, sha) == 0 &&
+            before(sha, p->pk, agent_id(a)->pk))
             return true;
     return false;
 }
 
-/* A live neighbour with news is fetching something now (resolve.h, rule 5). */
-static bool neighbour_active(struct agent *a)
+/* A competing neighbour exists (resolve.h, rule 5). */
+static bool neighbour_active(struct agent *a, bool upstream_only)
 {
-    uint64_t now = now_ms(a);
     for (struct agent_peer *p = agent_peers_first(a); p; p = p->next)
-        if (agent_peer_active(p, now))
+        if (competing(p, upstream_only))
             return true;
     return false;
 }
@@ -1379,7 +1387,7 @@ static void crate_next_source(struct agent_fetch *f)
         .peer_ready = k >= 0,
         .saturated = saturated,
         .upstream = agent_upstream_online(a) && agent_upstream_dl(a) != NULL,
-        .neighbour_active = n <= 1 && neighbour_active(a),
+        .neighbour_active = n <= 1 && neighbour_active(a, n == 0),
     };
     switch (resolve_crate_next(&f->resolve, &v, now)) {
     case RESOLVE_WAIT_NEIGHBOUR:

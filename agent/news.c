@@ -60,7 +60,6 @@ struct agent_news *agent_news_new(void)
 
 #define NEWS_PARKED_MAX 256
 #define NEWS_COALESCE_MS 3
-#define NEWS_ACTIVE_MS 3000       /* a peer that was fetching counts as active this long after */
 #define NEWS_WAIT_S 25            /* what we ask a holder to hold our poll for */
 #define NEWS_WIRE_MAX (64u << 10) /* a news message is at most ~40 KiB */
 #define NEWS_CTYPE "application/x-cratecast"
@@ -299,8 +298,6 @@ static void news_done(void *ud, struct agent_http_response *res)
         n.fetching = NULL;
         p->nfetching = n.nfetching;
         qsort(p->fetching, p->nfetching, PROTO_SHA256_LEN, cmp_sha);
-        /* its Cargo is at work: for a while, it is likely to be asked for what we are */
-        p->active_until_ms = uv_now(agent_loop(a)) + NEWS_ACTIVE_MS;
     }
     for (uint32_t i = 0; i < n.npeers; i++) {
         char addr[PROTO_PEER_ADDR_TEXT_MAX];

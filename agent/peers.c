@@ -81,12 +81,6 @@ struct agent_discovery *agent_peers_discovery(const struct agent *a)
     return agent_peers(a)->discovery;
 }
 
-bool agent_peer_active(const struct agent_peer *p, uint64_t now_ms)
-{
-    return p->state == PEER_LIVE && !p->removed && (p->caps & PROTO_CAP_NEWS) &&
-           (p->nfetching > 0 || now_ms < p->active_until_ms);
-}
-
 void agent_peer_slot_take(struct agent_peer *p)
 {
     p->inflight++;

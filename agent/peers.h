@@ -85,8 +85,6 @@ struct agent_peer {
     bool news_polling;
     uint8_t (*fetching)[PROTO_SHA256_LEN]; /* crates it is fetching now, sorted */
     uint32_t nfetching;
-    uint64_t active_until_ms; /* loop time until which it counts as active (its news showed it
-                                 fetching; see agent_peer_active) */
     uint16_t remote_uploads, remote_slots, remote_waiting;
     bool mdns_gone;      /* its mDNS record went away: kept until a poll fails */
     unsigned mismatches; /* manifests in a row that did not follow on from what we held */
@@ -162,8 +160,6 @@ struct peer_cand agent_peer_cand(struct agent_peer *p);
 struct agent_peer *agent_peer_by_ip(struct agent *a, const struct sockaddr *sa);
 const char *agent_peer_via_name(enum peer_via v);
 const char *agent_peer_state_name(enum peer_state s);
-/* A live peer with news that is fetching now or was a moment ago (its Cargo is at work). */
-bool agent_peer_active(const struct agent_peer *p, uint64_t now_ms);
 /* The table's first peer (then p->next), NULL when empty. */
 struct agent_peer *agent_peers_first(const struct agent *a);
 /* The first polls of static peers have ended (or timed out). */

@@ -21,7 +21,8 @@
  *      one) is waited for, up to RESOLVE_SLOT_WAIT_MS from the fetch's start:
  *      busy is never a failure while someone can still deliver.
  *   5. Online with the upstream's dl template: the upstream; but first, once,
- *      RESOLVE_SETTLE_MS when a live neighbour is fetching (anything) now, so
+ *      RESOLVE_SETTLE_MS when a neighbour may be asked for it too (fetch.c:
+ *      with the upstream as the only source, any live neighbour), so
  *      that its news that it already started on this crate, on its way, lands
  *      (then rule 1 holds): two agents asked for one crate within a news round
  *      trip would otherwise both fetch it. The settle is shorter than the

@@ -3,7 +3,7 @@
 
 Two agents A and B are online behind one upstream (upstream.py, which counts downloads and
 answers each after 400 ms, like a slow uplink), and are each other's --peer. Cargo fetches
-projects/app through A, and STAGGER_S later through B. B sees (by A's news) that A is already
+projects/app through A and, at the same moment, through B. B sees (by A's news) that A is already
 fetching each crate, waits for A, and takes it from A (or A from B, when B's Cargo overtook):
 the upstream serves every crate once.
 """
@@ -13,11 +13,10 @@ import time
 
 import harness
 
-# B's Cargo starts this long after A's: long enough that a loaded machine (the ASan run on two
-# cores) does not let B's Cargo overtake A's and ask for the same crate within the news round
-# trip (both would then fetch it: nobody can know the other started), short enough that A's
-# downloads (400 ms each) are still in flight when B asks.
-STAGGER_S = 0.5
+# B's Cargo starts this long after A's: at the same moment, as a class does (the agents then
+# learn of each other's fetches only through the rendezvous order and news, never by luck of
+# timing).
+STAGGER_S = 0.0
 
 
 def test(t):
