@@ -20,7 +20,6 @@ struct agent_mesh {
     bool on;
     struct proto_mesh_key key;
     struct proto_mesh_replay *replay;
-    uint64_t refused; /* requests answered 403 */
 };
 
 struct agent_mesh *agent_mesh_new(void)
@@ -125,7 +124,6 @@ int agent_mesh_admit(struct agent *a, h2o_req_t *req)
             rc = proto_mesh_replay_add(m->replay, &r, agent_now());
     }
     if (rc < 0) {
-        m->refused++;
         log_debug("peer request refused (%s): %.*s",
                   !present          ? "no mesh header"
                   : !parsed         ? "malformed mesh header"
@@ -176,21 +174,14 @@ struct sealed_file {
     h2o_req_t *req;
     int fd;
     uint64_t size, off;
-    bool header_sent, done;
-    struct proto_mesh_sealer sealer;
-    uint8_t hdr[PROTO_MESH_STREAM_HEADER];
+    bool done;
+    struct agent_mesh_stream st;
     uint8_t plain[PROTO_MESH_CHUNK];
     uint8_t out[PROTO_MESH_STREAM_HEADER + PROTO_MESH_CHUNK + PROTO_MESH_CHUNK_OVERHEAD];
 };
 
 static void sealed_file_pump(struct sealed_file *f)
 {
-    size_t n = 0;
-    if (!f->header_sent) {
-        memcpy(f->out, f->hdr, sizeof f->hdr);
-        n = sizeof f->hdr;
-        f->header_sent = true;
-    }
     uint64_t left = f->size - f->off;
     size_t want = left < PROTO_MESH_CHUNK ? (size_t)left : PROTO_MESH_CHUNK;
     ssize_t got = want ? pread(f->fd, f->plain, want, (off_t)f->off) : 0;
@@ -201,7 +192,7 @@ static void sealed_file_pump(struct sealed_file *f)
     }
     f->off += want;
     bool final = f->off == f->size;
-    n += proto_mesh_seal_chunk(&f->sealer, f->plain, want, final, f->out + n);
+    size_t n = agent_mesh_stream_chunk(&f->st, f->plain, want, final, f->out);
     h2o_iovec_t v = h2o_iovec_init(f->out, n);
     f->done = final;
     h2o_send(f->req, &v, 1, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
@@ -221,13 +212,36 @@ static void sealed_file_dispose(void *p)
     if (f->fd >= 0)
         close(f->fd);
     f->fd = -1;
-    sodium_memzero(&f->sealer, sizeof f->sealer);
+    sodium_memzero(&f->st, sizeof f->st);
+}
+
+bool agent_mesh_stream_start(struct agent *a, h2o_req_t *req, struct agent_mesh_stream *st)
+{
+    uint8_t key[32];
+    memset(st, 0, sizeof *st);
+    if (!agent_mesh_response_key(a, req, key))
+        return false;
+    proto_mesh_seal_init(&st->sealer, key, st->hdr);
+    sodium_memzero(key, sizeof key);
+    return true;
+}
+
+size_t agent_mesh_stream_chunk(struct agent_mesh_stream *st, const uint8_t *in, size_t n,
+                               bool final, uint8_t *out)
+{
+    size_t m = 0;
+    if (!st->hdr_sent) {
+        memcpy(out, st->hdr, sizeof st->hdr);
+        m = sizeof st->hdr;
+        st->hdr_sent = true;
+    }
+    return m + proto_mesh_seal_chunk(&st->sealer, in, n, final, out + m);
 }
 
 int agent_mesh_send_file(struct agent *a, h2o_req_t *req, const char *path, const char *ctype)
 {
-    uint8_t key[32];
-    if (!agent_mesh_response_key(a, req, key))
+    struct agent_mesh_stream ms;
+    if (!agent_mesh_stream_start(a, req, &ms))
         return h2o_file_send(req, 200, "OK", path, h2o_iovec_init(ctype, strlen(ctype)), 0) == 0
                    ? 0
                    : -ENOENT;
@@ -237,7 +251,7 @@ int agent_mesh_send_file(struct agent *a, h2o_req_t *req, const char *path, cons
         int err = errno;
         if (fd >= 0)
             close(fd);
-        sodium_memzero(key, sizeof key);
+        sodium_memzero(&ms, sizeof ms);
         return -err;
     }
     struct sealed_file *f = h2o_mem_alloc_shared(&req->pool, sizeof *f, sealed_file_dispose);
@@ -246,8 +260,8 @@ int agent_mesh_send_file(struct agent *a, h2o_req_t *req, const char *path, cons
     f->req = req;
     f->fd = fd;
     f->size = (uint64_t)st.st_size;
-    proto_mesh_seal_init(&f->sealer, key, f->hdr);
-    sodium_memzero(key, sizeof key);
+    f->st = ms;
+    sodium_memzero(&ms, sizeof ms);
     req->res.status = 200;
     req->res.reason = "OK";
     req->res.content_length = proto_mesh_sealed_size(f->size);

@@ -60,6 +60,21 @@ int agent_mesh_admit(struct agent *a, struct st_h2o_req_t *req);
 /* The key req's 200 body must be sealed with: true and key set for a mesh
  * request, false otherwise (send it as it is). */
 bool agent_mesh_response_key(struct agent *a, struct st_h2o_req_t *req, uint8_t key[32]);
+/* A body sent sealed chunk by chunk (crate files, relays): the stream header
+ * goes out before the first chunk. agent_mesh_stream_start: true and st
+ * ready for a mesh request, false otherwise (send the bytes as they are). */
+struct agent_mesh_stream {
+    struct proto_mesh_sealer sealer;
+    uint8_t hdr[PROTO_MESH_STREAM_HEADER];
+    bool hdr_sent;
+};
+bool agent_mesh_stream_start(struct agent *a, struct st_h2o_req_t *req,
+                             struct agent_mesh_stream *st);
+/* Seal n <= PROTO_MESH_CHUNK bytes (final: the last, may be empty) into out,
+ * which holds PROTO_MESH_STREAM_HEADER + n + PROTO_MESH_CHUNK_OVERHEAD bytes;
+ * returns the bytes written. */
+size_t agent_mesh_stream_chunk(struct agent_mesh_stream *st, const uint8_t *in, size_t n,
+                               bool final, uint8_t *out);
 /* Answer 200 with body, sealed when req is a mesh request. */
 void agent_mesh_respond(struct agent *a, struct st_h2o_req_t *req, const char *ctype,
                         const void *body, size_t len);

@@ -38,9 +38,7 @@ struct relay {
     bool sending;   /* a chunk is out, proceed not called yet */
     bool finished;  /* the last h2o_send went out (FINAL or ERROR), or h2o stopped us */
     bool sealed;    /* a mesh member's request: every chunk sealed (mesh.h) */
-    bool hdr_sent;  /* ... and the stream header went out */
-    struct proto_mesh_sealer sealer;
-    uint8_t hdr[PROTO_MESH_STREAM_HEADER];
+    struct agent_mesh_stream st;
     uint8_t buf[RELAY_CHUNK];
     uint8_t out[PROTO_MESH_STREAM_HEADER + RELAY_CHUNK + PROTO_MESH_CHUNK_OVERHEAD];
 };
@@ -50,16 +48,8 @@ struct relay {
 static void send_chunk(struct relay *r, size_t n, bool final)
 {
     h2o_iovec_t v = h2o_iovec_init(r->buf, n);
-    if (r->sealed) {
-        size_t m = 0;
-        if (!r->hdr_sent) {
-            memcpy(r->out, r->hdr, sizeof r->hdr);
-            m = sizeof r->hdr;
-            r->hdr_sent = true;
-        }
-        m += proto_mesh_seal_chunk(&r->sealer, r->buf, n, final, r->out + m);
-        v = h2o_iovec_init(r->out, m);
-    }
+    if (r->sealed)
+        v = h2o_iovec_init(r->out, agent_mesh_stream_chunk(&r->st, r->buf, n, final, r->out));
     h2o_send(r->req, n || r->sealed ? &v : NULL, n || r->sealed ? 1 : 0,
              final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
 }
@@ -130,7 +120,7 @@ static void dispose(void *ptr)
         agent_relays(r->a)->n--;
     if (r->fd >= 0)
         close(r->fd);
-    sodium_memzero(&r->sealer, sizeof r->sealer);
+    sodium_memzero(&r->st, sizeof r->st);
 }
 
 int agent_relay_start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256_LEN])
@@ -143,12 +133,7 @@ int agent_relay_start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_S
         return fd;
     struct relay *r = h2o_mem_alloc_shared(&req->pool, sizeof *r, dispose);
     memset(r, 0, offsetof(struct relay, buf));
-    uint8_t key[32];
-    r->sealed = agent_mesh_response_key(a, req, key);
-    if (r->sealed) {
-        proto_mesh_seal_init(&r->sealer, key, r->hdr);
-        sodium_memzero(key, sizeof key);
-    }
+    r->sealed = agent_mesh_stream_start(a, req, &r->st);
     r->gen.proceed = on_proceed;
     r->gen.stop = on_stop;
     r->a = a;

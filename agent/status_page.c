@@ -23,36 +23,6 @@ static const char style[] =
     "tr.gone td:first-child{border-left:4px solid #aaa}.dim{color:#777}"
     "footer{color:#555;font-size:13px}code{font-size:13px}";
 
-void status_page_bytes(uint64_t n, char *out, size_t outsz)
-{
-    static const char *const unit[] = {"B", "kB", "MB", "GB", "TB"};
-    double v = (double)n;
-    size_t u = 0;
-    while (v >= 1000 && u < 4) {
-        v /= 1000;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, outsz, "%llu B", (unsigned long long)n);
-    else
-        snprintf(out, outsz, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v, unit[u]);
-}
-
-void status_page_ago(int64_t now, int64_t t, char *out, size_t outsz)
-{
-    int64_t d = t > 0 && now >= t ? now - t : -1;
-    if (d < 0)
-        snprintf(out, outsz, "never");
-    else if (d < 60)
-        snprintf(out, outsz, "%lld s ago", (long long)d);
-    else if (d < 3600)
-        snprintf(out, outsz, "%lld min ago", (long long)(d / 60));
-    else if (d < 86400)
-        snprintf(out, outsz, "%lld h ago", (long long)(d / 3600));
-    else
-        snprintf(out, outsz, "%lld day%s ago", (long long)(d / 86400), d < 2 * 86400 ? "" : "s");
-}
-
 static json_int_t num(const json_t *o, const char *key)
 {
     return json_integer_value(json_object_get(o, key));
@@ -76,7 +46,7 @@ static void card(struct textbuf *b, const char *id, const char *value, const cha
 static void bytes_card(struct textbuf *b, const char *id, uint64_t n, const char *label)
 {
     char v[32];
-    status_page_bytes(n, v, sizeof v);
+    text_bytes(n, v, sizeof v);
     textbuf_printf(b, "<div class=\"card\"><div class=\"v\" id=\"%s\" data-bytes=\"%llu\">", id,
                    (unsigned long long)n);
     textbuf_html(b, v);
@@ -91,9 +61,9 @@ static void peer_row(struct textbuf *b, const json_t *p, int64_t now)
     bool live = strcmp(state, "live") == 0;
     const json_t *rx = json_object_get(p, "received"), *tx = json_object_get(p, "sent");
     char rxb[32], txb[32], seen[32], id[16];
-    status_page_bytes((uint64_t)num(rx, "bytes"), rxb, sizeof rxb);
-    status_page_bytes((uint64_t)num(tx, "bytes"), txb, sizeof txb);
-    status_page_ago(now, num(p, "last_seen"), seen, sizeof seen);
+    text_bytes((uint64_t)num(rx, "bytes"), rxb, sizeof rxb);
+    text_bytes((uint64_t)num(tx, "bytes"), txb, sizeof txb);
+    text_ago(now, num(p, "last_seen"), seen, sizeof seen);
     snprintf(id, sizeof id, "%.8s", str(p, "id"));
     textbuf_printf(b, "<tr class=\"peer %s\" data-addr=\"", live ? "live" : "gone");
     textbuf_html(b, str(p, "addr"));
@@ -142,7 +112,7 @@ char *status_page_html(const json_t *doc, int64_t now, size_t *len)
                    STATUS_PAGE_REFRESH_S, online ? "online" : "offline", nlive,
                    nlive == 1 ? "" : "s", style);
     char since[32];
-    status_page_ago(now, num(up, "since"), since, sizeof since);
+    text_ago(now, num(up, "since"), since, sizeof since);
     textbuf_printf(&b, "<header><h1>cratecast</h1><span id=\"state\" class=\"badge %s\">%s</span>",
                    cls, online ? "online" : "offline");
     textbuf_puts(&b, "<span class=\"dim\">");
@@ -211,7 +181,7 @@ char *status_page_html(const json_t *doc, int64_t now, size_t *len)
             if (++shown > 20)
                 break;
             char when[32];
-            status_page_ago(now, num(p, "at"), when, sizeof when);
+            text_ago(now, num(p, "at"), when, sizeof when);
             textbuf_puts(&b, "<tr class=\"miss\"><td><code>");
             textbuf_html(&b, str(p, "crate"));
             textbuf_puts(&b, "</code></td><td>");
@@ -226,7 +196,7 @@ char *status_page_html(const json_t *doc, int64_t now, size_t *len)
     }
 
     char up_s[32];
-    status_page_ago(now, now - num(doc, "uptime_s"), up_s, sizeof up_s);
+    text_ago(now, now - num(doc, "uptime_s"), up_s, sizeof up_s);
     textbuf_puts(&b, "\n</main><footer>Cargo side <code id=\"listen\">");
     textbuf_html(&b, str(doc, "listen"));
     textbuf_puts(&b, "</code> · peer side <code id=\"peer-listen\">");

@@ -25,9 +25,5 @@
 /* The page for a status document at unix time now; malloc'd, NULL on
  * out-of-memory. */
 char *status_page_html(const json_t *status, int64_t now, size_t *len);
-/* "4 s ago", "3 min ago", "2 days ago"; "never" when t is 0 or after now. */
-void status_page_ago(int64_t now, int64_t t, char *out, size_t outsz);
-/* "4.6 MB", "512 B" (decimal units, as a person reads them). */
-void status_page_bytes(uint64_t n, char *out, size_t outsz);
 
 #endif

@@ -11,7 +11,7 @@
 
 #include "agent/agent.h"
 #include "agent/import.h"
-#include "agent/status_page.h"
+#include "proto/textbuf.h"
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -101,9 +101,8 @@ static int run(int argc, char **argv)
         /* one line, whatever happened */
         char bytes[32], rate[32], skipped[700] = "";
         uint64_t nb = w.last.phase == IMPORT_PHASE_CRATES ? w.last.bytes_done : 0;
-        status_page_bytes(nb, bytes, sizeof bytes);
-        status_page_bytes(r.seconds > 0 ? (uint64_t)((double)nb / r.seconds) : 0, rate,
-                          sizeof rate);
+        text_bytes(nb, bytes, sizeof bytes);
+        text_bytes(r.seconds > 0 ? (uint64_t)((double)nb / r.seconds) : 0, rate, sizeof rate);
         if (r.registries_skipped)
             snprintf(skipped, sizeof skipped,
                      "; skipped %llu registr%s that %s not crates.io's (never shared, never "

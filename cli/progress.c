@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/status_page.h"
+#include "proto/textbuf.h"
 #include "cli/progress.h"
 
 double progress_now(void)
@@ -66,14 +66,14 @@ size_t progress_line(char *out, size_t outsz, const struct progress_view *v, dou
     else
         add(out, outsz, &used, "%llu %s", (unsigned long long)v->done, v->items);
     char b[32], bt[32], rate[32];
-    status_page_bytes(v->bytes, b, sizeof b);
+    text_bytes(v->bytes, b, sizeof b);
     if (v->bytes_total > 0) {
-        status_page_bytes(v->bytes_total, bt, sizeof bt);
+        text_bytes(v->bytes_total, bt, sizeof bt);
         add(out, outsz, &used, ", %s of %s", b, bt);
     } else {
         add(out, outsz, &used, ", %s", b);
     }
-    status_page_bytes(elapsed > 0 ? (uint64_t)((double)v->bytes / elapsed) : 0, rate, sizeof rate);
+    text_bytes(elapsed > 0 ? (uint64_t)((double)v->bytes / elapsed) : 0, rate, sizeof rate);
     add(out, outsz, &used, ", %s/s", rate);
     if (v->detail && v->detail[0])
         add(out, outsz, &used, " %s", v->detail);

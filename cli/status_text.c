@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/status_page.h"
+#include "proto/textbuf.h"
 #include "cli/status_text.h"
 
 /* o.a.b as an integer (0 when missing); b may be NULL. */
@@ -26,7 +26,7 @@ static const char *str(const json_t *o, const char *a, const char *dflt)
 /* Bytes, human: "4.61 MB". out holds 32. */
 static const char *bytes(long long n, char out[32])
 {
-    status_page_bytes(n > 0 ? (uint64_t)n : 0, out, 32);
+    text_bytes(n > 0 ? (uint64_t)n : 0, out, 32);
     return out;
 }
 
@@ -56,7 +56,7 @@ static void print_state(FILE *f, const json_t *doc, int64_t now)
     char since[48] = "";
     if (num(up, "since", NULL) > 0) {
         char ago[32];
-        status_page_ago(now, num(up, "since", NULL), ago, sizeof ago);
+        text_ago(now, num(up, "since", NULL), ago, sizeof ago);
         snprintf(since, sizeof since, " since %s", ago);
     }
     bool online = json_is_true(json_object_get(doc, "online"));
@@ -126,7 +126,7 @@ static void print_peer(FILE *f, const json_t *p, int64_t now)
         snprintf(id, sizeof id, "%.8s", key);
     else
         snprintf(id, sizeof id, "(no key)");
-    status_page_ago(now, num(p, "last_seen", NULL), seen, sizeof seen);
+    text_ago(now, num(p, "last_seen", NULL), seen, sizeof seen);
     fprintf(f, "           %s  %s  %s  %s  %lld %s, seen %s\n", str(p, "addr", "?"), id,
             str(p, "via", "?"), str(p, "state", "?"), num(p, "crates", NULL),
             plural(num(p, "crates", NULL), "crate", "crates"), seen);

@@ -2,6 +2,7 @@
 #include "proto/textbuf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,4 +120,34 @@ char *textbuf_take(struct textbuf *b, size_t *len)
     *len = b->len;
     textbuf_init(b);
     return s;
+}
+
+void text_bytes(uint64_t n, char *out, size_t outsz)
+{
+    static const char *const unit[] = {"B", "kB", "MB", "GB", "TB"};
+    double v = (double)n;
+    size_t u = 0;
+    while (v >= 1000 && u < 4) {
+        v /= 1000;
+        u++;
+    }
+    if (u == 0)
+        snprintf(out, outsz, "%llu B", (unsigned long long)n);
+    else
+        snprintf(out, outsz, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v, unit[u]);
+}
+
+void text_ago(int64_t now, int64_t t, char *out, size_t outsz)
+{
+    int64_t d = t > 0 && now >= t ? now - t : -1;
+    if (d < 0)
+        snprintf(out, outsz, "never");
+    else if (d < 60)
+        snprintf(out, outsz, "%lld s ago", (long long)d);
+    else if (d < 3600)
+        snprintf(out, outsz, "%lld min ago", (long long)(d / 60));
+    else if (d < 86400)
+        snprintf(out, outsz, "%lld h ago", (long long)(d / 3600));
+    else
+        snprintf(out, outsz, "%lld day%s ago", (long long)(d / 86400), d < 2 * 86400 ? "" : "s");
 }

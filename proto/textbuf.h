@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct textbuf {
     char *s;
@@ -28,5 +29,11 @@ void textbuf_html(struct textbuf *b, const char *s);
 /* The text (malloc'd, the caller frees it) and its length; NULL when an
  * allocation failed. The buffer is empty afterwards. */
 char *textbuf_take(struct textbuf *b, size_t *len);
+
+/* Quantities as a person reads them (the status page, `cratecast status`):
+ * "4.61 MB", "512 B" (decimal units); "4 s ago", "3 min ago", "2 days ago",
+ * "never" when t is 0 or after now. */
+void text_bytes(uint64_t n, char *out, size_t outsz);
+void text_ago(int64_t now, int64_t t, char *out, size_t outsz);
 
 #endif

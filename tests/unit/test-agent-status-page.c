@@ -14,6 +14,7 @@
 
 #include "agent/metrics.h"
 #include "agent/status_page.h"
+#include "proto/textbuf.h"
 
 static json_t *doc(void)
 {
@@ -73,15 +74,15 @@ static void test_bytes(void **state)
 {
     (void)state;
     char b[32];
-    status_page_bytes(0, b, sizeof b);
+    text_bytes(0, b, sizeof b);
     assert_string_equal(b, "0 B");
-    status_page_bytes(999, b, sizeof b);
+    text_bytes(999, b, sizeof b);
     assert_string_equal(b, "999 B");
-    status_page_bytes(1000, b, sizeof b);
+    text_bytes(1000, b, sizeof b);
     assert_string_equal(b, "1.00 kB");
-    status_page_bytes(20990000, b, sizeof b);
+    text_bytes(20990000, b, sizeof b);
     assert_string_equal(b, "21.0 MB");
-    status_page_bytes(UINT64_MAX, b, sizeof b);
+    text_bytes(UINT64_MAX, b, sizeof b);
     assert_non_null(strstr(b, "TB"));
 }
 

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "agent/status_page.h"
+#include "proto/textbuf.h"
 #include "cli/status_text.h"
 
 static const char DOC[] =
@@ -123,17 +123,17 @@ static void test_ago(void **state)
 {
     (void)state;
     char out[32];
-    status_page_ago(1000, 0, out, sizeof out);
+    text_ago(1000, 0, out, sizeof out);
     assert_string_equal(out, "never");
-    status_page_ago(1000, 2000, out, sizeof out);
+    text_ago(1000, 2000, out, sizeof out);
     assert_string_equal(out, "never");
-    status_page_ago(1000, 1000, out, sizeof out);
+    text_ago(1000, 1000, out, sizeof out);
     assert_string_equal(out, "0 s ago");
-    status_page_ago(10000, 10000 - 7200, out, sizeof out);
+    text_ago(10000, 10000 - 7200, out, sizeof out);
     assert_string_equal(out, "2 h ago");
-    status_page_ago(200000, 200000 - 86400, out, sizeof out);
+    text_ago(200000, 200000 - 86400, out, sizeof out);
     assert_string_equal(out, "1 day ago");
-    status_page_ago(400000, 400000 - 3 * 86400, out, sizeof out);
+    text_ago(400000, 400000 - 3 * 86400, out, sizeof out);
     assert_string_equal(out, "3 days ago");
 }
 
