@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """A synthetic CARGO_HOME for tests/bench/bench-import.sh.
 
-  bench_import.py HOME [N_CRATES] [TOTAL_MB] [EXTRA_VERSIONS]
+  bench_import.py HOME [N_CRATES] [TOTAL_MB] [EXTRA_VERSIONS] [MIN_KB] [MAX_KB]
 
 Writes, under HOME/registry/ in crates.io's sparse-index directory (index.crates.io-1949cf8c6b5b557f,
 as Cargo >= 1.85 names it):
   cache/<dir>/<name>-<vers>.crate     N_CRATES files (default 2000) of incompressible bytes
                                       totalling ~TOTAL_MB MiB (default 1024): sizes drawn from a
-                                      log-normal (median ~1/3 of the mean), clamped to 4 KiB..8 MiB,
+                                      log-normal (median ~1/3 of the mean), clamped to
+                                      MIN_KB..MAX_KB (default 4 KiB..8 MiB),
                                       scaled so that they sum to the total
   index/<dir>/.cache/<sparse path>    one Cargo index cache file (proto/cargo_cache.h, cache
                                       version 3) per crate name, listing its versions that have a
@@ -53,12 +54,12 @@ def cache_bytes(records):
     return bytes(out)
 
 
-def sizes(rnd, n, total):
+def sizes(rnd, n, total, lo=MIN_SIZE, hi=MAX_SIZE):
     raw = [rnd.lognormvariate(0.0, 1.5) for _ in range(n)]
     for _ in range(20):  # scale, clamp, repeat until the clamped sizes sum to ~total
-        k = total / sum(min(max(x, MIN_SIZE), MAX_SIZE) for x in raw)
+        k = total / sum(min(max(x, lo), hi) for x in raw)
         raw = [x * k for x in raw]
-    return [int(min(max(x, MIN_SIZE), MAX_SIZE)) for x in raw]
+    return [int(min(max(x, lo), hi)) for x in raw]
 
 
 def main(argv):
@@ -69,6 +70,8 @@ def main(argv):
     n = int(argv[2]) if len(argv) > 2 else 2000
     total = (int(argv[3]) if len(argv) > 3 else 1024) << 20
     extra = int(argv[4]) if len(argv) > 4 else 2
+    lo = int(argv[5]) << 10 if len(argv) > 5 else MIN_SIZE
+    hi = int(argv[6]) << 10 if len(argv) > 6 else MAX_SIZE
     rnd = random.Random(20261124)
     cache = os.path.join(home, "registry", "cache", CRATES_IO_DIR)
     index = os.path.join(home, "registry", "index", CRATES_IO_DIR)
@@ -79,7 +82,7 @@ def main(argv):
     names = {}  # name -> [(vers, cksum or None)]
     i = 0
     nbytes = 0
-    for size in sizes(rnd, n, total):
+    for size in sizes(rnd, n, total, lo, hi):
         if i == 0 or rnd.random() < 0.5:
             name = "bench-import-%05d" % len(names)
             names[name] = []
