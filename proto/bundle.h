@@ -92,8 +92,8 @@
 #define PROTO_BUNDLE_LINE_MAX (PROTO_BUNDLE_CHUNK_MAX - 4 - 1 - PROTO_BUNDLE_SIG_LEN)
 #define PROTO_BUNDLE_END_LEN (4 * 8 + PROTO_BUNDLE_SIG_LEN)
 #define PROTO_BUNDLE_WINDOW_LOG 23 /* zstd window: 8 MiB at most */
-#define PROTO_BUNDLE_FRAME_BYTES                                                                   \
-    (64u << 20)                   /* the writer starts a new zstd frame after this much */
+/* The writer starts a new zstd frame after this much of the stream. */
+#define PROTO_BUNDLE_FRAME_BYTES (64u << 20)
 #define PROTO_BUNDLE_LEVEL_MAX 19 /* higher zstd levels want windows over 8 MiB */
 
 struct proto_bundle_header {
