@@ -827,9 +827,10 @@ static void drop_unlisted(struct agent *a, struct agent_fetch *f)
         if (store_index_drop(agent_store(a), f->name, l.rows[i].vers, &blob) == 0) {
             agent_counters(a)->rejected_peer_unconfirmed++;
             agent_counters(a)->rejected++;
-            log_warn("index entry %s %s came only from a peer or a bundle and the upstream does not "
-                     "list it: dropped%s",
-                     f->name, l.rows[i].vers, blob ? " (with its crate)" : "");
+            log_warn(
+                "index entry %s %s came only from a peer or a bundle and the upstream does not "
+                "list it: dropped%s",
+                f->name, l.rows[i].vers, blob ? " (with its crate)" : "");
         }
     }
     store_index_list_free(&l);
