@@ -816,7 +816,7 @@ static void drop_unlisted(struct agent *a, struct agent_fetch *f)
     if (store_index_list(agent_store(a), f->name, &l) < 0)
         return;
     for (size_t i = 0; i < l.n; i++) {
-        if (l.rows[i].origin != STORE_ORIGIN_PEER)
+        if (!store_origin_signed(l.rows[i].origin))
             continue;
         bool listed = false;
         for (size_t k = 0; k < f->in.nvers && !listed; k++)
@@ -827,9 +827,10 @@ static void drop_unlisted(struct agent *a, struct agent_fetch *f)
         if (store_index_drop(agent_store(a), f->name, l.rows[i].vers, &blob) == 0) {
             agent_counters(a)->rejected_peer_unconfirmed++;
             agent_counters(a)->rejected++;
-            log_warn("index entry %s %s came only from a peer and the upstream does not list "
-                     "it: dropped%s",
-                     f->name, l.rows[i].vers, blob ? " (with its crate)" : "");
+            log_warn(
+                "index entry %s %s came only from a peer or a bundle and the upstream does not "
+                "list it: dropped%s",
+                f->name, l.rows[i].vers, blob ? " (with its crate)" : "");
         }
     }
     store_index_list_free(&l);
@@ -926,7 +927,7 @@ static bool holds_peer_only(struct agent *a, const char *name)
     if (store_index_list(agent_store(a), name, &l) < 0)
         return false;
     for (size_t i = 0; i < l.n && !any; i++)
-        any = l.rows[i].origin == STORE_ORIGIN_PEER;
+        any = store_origin_signed(l.rows[i].origin);
     store_index_list_free(&l);
     return any;
 }

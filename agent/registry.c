@@ -231,7 +231,7 @@ static bool *offline_listing(struct agent *a, const char *name, const struct sto
     }
     size_t withheld = agent_listing_offline(v, l->n);
     for (size_t i = 0; i < l->n; i++)
-        if (v[i].listed && l->rows[i].origin == STORE_ORIGIN_PEER)
+        if (v[i].listed && store_origin_signed(l->rows[i].origin))
             note_peer_only(a, name, l->rows[i].vers);
     const char *newest = NULL;
     for (size_t i = 0; i < l->n; i++) {

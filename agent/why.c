@@ -74,7 +74,7 @@ char *agent_why_json(struct agent *a, const char *name, size_t *len)
             "{s:s,s:s,s:b,s:b,s:o,s:b,s:b,s:s,s:s,s:b}", "version", r->vers, "cksum", hex, "yanked",
             r->yanked, "here", r->have_blob, "peers", peers ? peers : json_array(), "upstream", up,
             "listed", filter ? v[i].listed : true, "source", source, "origin",
-            origin ? origin : "unknown", "peer_only", r->origin == STORE_ORIGIN_PEER);
+            origin ? origin : "unknown", "peer_only", store_origin_signed(r->origin));
         if (o == NULL || json_array_append_new(versions, o) < 0)
             goto out;
     }

@@ -15,6 +15,7 @@ extern const struct cli_command cmd_prefetch;     /* prefetch.c */
 extern const struct cli_command cmd_setup;        /* setup.c */
 extern const struct cli_command cmd_cargo_config; /* cargo_config.c */
 extern const struct cli_command cmd_import_cargo; /* import_cargo.c */
+extern const struct cli_command cmd_bundle;       /* bundle.c, bundle_export.c, bundle_import.c */
 extern const struct cli_command cmd_verify;       /* verify.c */
 extern const struct cli_command cmd_gc;           /* gc.c */
 extern const struct cli_command cmd_id;           /* id.c */

@@ -18,10 +18,9 @@
 #endif
 
 static const struct cli_command *const commands[] = {
-    &cmd_agent,    &cmd_status, &cmd_why,          &cmd_check,
-    &cmd_prefetch, &cmd_setup,  &cmd_cargo_config, &cmd_import_cargo,
-    &cmd_verify,   &cmd_gc,     &cmd_id,           &cmd_network_key,
-    NULL,
+    &cmd_agent, &cmd_status,       &cmd_why,          &cmd_check,  &cmd_prefetch,
+    &cmd_setup, &cmd_cargo_config, &cmd_import_cargo, &cmd_bundle, &cmd_verify,
+    &cmd_gc,    &cmd_id,           &cmd_network_key,  NULL,
 };
 
 static const char summary[] =

@@ -331,6 +331,40 @@ int store_blob_batch_add_file(struct store_blob_batch *b, const uint8_t sha[PROT
     return 0;
 }
 
+int store_blob_batch_add_writer(struct store_blob_batch *b, struct store_blob_writer *w, void *ud)
+{
+    if (b == NULL || w == NULL) {
+        store_blob_writer_abort(w);
+        return -EINVAL;
+    }
+    struct batch_item *it = cc_calloc(1, sizeof *it);
+    if (it == NULL) {
+        store_blob_writer_abort(w);
+        return -ENOMEM;
+    }
+    pthread_mutex_lock(&b->mu);
+    bool full = b->queued + b->running + b->ndone >= b->cap;
+    pthread_mutex_unlock(&b->mu);
+    if (full) {
+        free(it);
+        return -ENOBUFS; /* the caller keeps w: publish, then hand it over again */
+    }
+    store__blob_writer_expect(w, it->sha);
+    it->ud = ud;
+    it->size = store_blob_writer_size(w);
+    it->rc = store__blob_writer_seal(w);
+    if (it->rc < 0)
+        store__blob_writer_free(w); /* removes the temporary file */
+    else
+        it->w = w;
+    pthread_mutex_lock(&b->mu);
+    list_push(&b->finished, it);
+    b->ndone++;
+    b->done_bytes += it->size;
+    pthread_mutex_unlock(&b->mu);
+    return 0;
+}
+
 size_t store_blob_batch_ready(struct store_blob_batch *b, uint64_t *bytes)
 {
     pthread_mutex_lock(&b->mu);

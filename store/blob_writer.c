@@ -224,6 +224,11 @@ int store__blob_writer_seal(struct store_blob_writer *w)
     return 0;
 }
 
+void store__blob_writer_expect(const struct store_blob_writer *w, uint8_t sha[PROTO_SHA256_LEN])
+{
+    memcpy(sha, w->expect, PROTO_SHA256_LEN);
+}
+
 int store__blob_writer_fd(const struct store_blob_writer *w)
 {
     return w->fd;

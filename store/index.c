@@ -24,6 +24,11 @@
 
 /* ---- origins ------------------------------------------------------------------- */
 
+bool store_origin_signed(int origin)
+{
+    return origin == STORE_ORIGIN_PEER || origin == STORE_ORIGIN_BUNDLE;
+}
+
 const char *store_origin_name(int origin)
 {
     switch (origin) {
@@ -384,7 +389,7 @@ int store_index_ingest(struct store *s, const struct proto_index_entry *e, int o
         return STORE_INGEST_CONFLICT;
     int held = row.origin;
     store_index_row_free(&row);
-    if (held != STORE_ORIGIN_PEER || store_index_drop(s, e->name, e->vers, NULL) < 0)
+    if (!store_origin_signed(held) || store_index_drop(s, e->name, e->vers, NULL) < 0)
         return STORE_INGEST_CONFLICT;
     rc = store_index_put(s, e, origin, detail);
     return rc < 0 ? rc : STORE_INGEST_REPLACED;

@@ -58,6 +58,8 @@ int store__blob_writer_open(const char *dir, const uint8_t sha[PROTO_SHA256_LEN]
 int store__blob_writer_copy_fd(struct store_blob_writer *w, int src, uint8_t *buf, size_t bufsz);
 /* Compare the digest: 0, or -EBADMSG (the writer is then failed). Once. */
 int store__blob_writer_seal(struct store_blob_writer *w);
+/* The digest the writer was opened to expect. */
+void store__blob_writer_expect(const struct store_blob_writer *w, uint8_t sha[PROTO_SHA256_LEN]);
 /* The writer's file descriptor (for fsync/syncfs), -1 after publish. */
 int store__blob_writer_fd(const struct store_blob_writer *w);
 /* After seal and after the data is durable: mkdir blobs/xx (*created tells),

@@ -232,7 +232,7 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_ENTRY_DELETE] = "DELETE FROM index_entries WHERE name_lc = ?1 AND vers = ?2",
     [ST_CKSUM_COUNT] = "SELECT count(*) FROM index_entries WHERE cksum = ?1",
     [ST_ENTRY_CONFIRM] = "UPDATE index_entries SET origin = ?3, origin_detail = ?4"
-                         " WHERE name_lc = ?1 AND vers = ?2 AND origin = 3",
+                         " WHERE name_lc = ?1 AND vers = ?2 AND origin IN (3, 4)",
     [ST_BLOB_PIN] = "UPDATE blobs SET pinned_at = max(pinned_at, ?2) WHERE sha256 = ?1",
     /* eviction order: least recently used first (the index on last_used, whose
      * entries end with the primary key, gives last_used, sha256 without a sort) */

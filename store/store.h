@@ -41,6 +41,10 @@ enum store_origin {
     STORE_ORIGIN_BUNDLE = 4,
 };
 const char *store_origin_name(int origin);
+/* Whether an entry of this origin rests on a signer's word (a peer's, or a
+ * bundle's), not on the registry's or the user's own Cargo cache: online, the
+ * upstream overrides it and drops what it does not list. */
+bool store_origin_signed(int origin);
 
 struct store;
 
@@ -144,13 +148,13 @@ enum store_ingest {
     STORE_INGEST_NEW = 0,  /* a new (name, version) */
     STORE_INGEST_HELD,     /* already held with the same content (the yanked flag follows) */
     STORE_INGEST_REPLACED, /* from the upstream: replaced a contradicting entry that only a
-                              peer vouched for (that entry and its crate are gone) */
+                              peer or a bundle vouched for (that entry and its crate are gone) */
     STORE_INGEST_CONFLICT, /* contradicts the entry already held: rejected, nothing changed */
 };
 /* The one way index entries come in, whatever brought them (a fetch from the
  * upstream or a peer, the CARGO_HOME import, a bundle): store_index_put with
  * the upstream authoritative. From origin STORE_ORIGIN_UPSTREAM, a held entry
- * only a peer vouched for gives way when the upstream contradicts it, and is
+ * only a peer or a bundle vouched for gives way when the upstream contradicts it, and is
  * recorded as the upstream's when the upstream repeats it; any other held
  * entry wins over whatever contradicts it. Returns an enum store_ingest, or a
  * negative errno on a database error (see store_errmsg). Inside the caller's
@@ -164,9 +168,10 @@ int store_index_ingest(struct store *s, const struct proto_index_entry *e, int o
  * 0, -ENOENT, -EIO. Loop thread (it writes the database). */
 int store_index_drop(struct store *s, const char *name, const char *vers, bool *blob_dropped);
 
-/* An entry first described by a peer was confirmed, identical, by a stronger
- * source (the upstream): it is recorded as that source's from now on. No-op for
- * entries of any other origin. 0, -ENOENT, -EIO. */
+/* An entry first described by a peer or a bundle (store_origin_signed) was
+ * confirmed, identical, by a stronger source (the upstream): it is recorded as
+ * that source's from now on. No-op for entries of any other origin. 0,
+ * -ENOENT, -EIO. */
 int store_index_confirm(struct store *s, const char *name, const char *vers, int origin,
                         const char *origin_detail);
 
@@ -293,6 +298,15 @@ int store_blob_batch_open(const struct store *s, int threads, struct store_blob_
  * for a non-regular file, -EFBIG, -EBADMSG, -ENOSPC, ...) reach the callback. */
 int store_blob_batch_add_file(struct store_blob_batch *b, const uint8_t sha[PROTO_SHA256_LEN],
                               const char *src_path, void *ud);
+/* Hand over a writer the caller filled (store_blob_writer_open, _write) as
+ * one more copy: its digest is checked now (a mismatch, or an earlier write
+ * error, reaches the callback at publish, its temporary file already gone),
+ * and publish makes it durable with the others. The batch owns w from this
+ * call on, except after -ENOBUFS: the copies not yet published reach the
+ * batch's limit of open files; the caller keeps w, publishes, and hands it
+ * over again. Otherwise 0, or -ENOMEM/-EINVAL (w aborted). For bytes that
+ * arrive as a stream (a bundle) rather than as files. */
+int store_blob_batch_add_writer(struct store_blob_batch *b, struct store_blob_writer *w, void *ud);
 /* Copies done and not yet published (count), and their bytes (*bytes). */
 size_t store_blob_batch_ready(struct store_blob_batch *b, uint64_t *bytes);
 

@@ -597,6 +597,60 @@ static void test_commit_file_sizes(void **state)
     assert_int_equal(count_tmp(f), 0);
 }
 
+/* Writers filled by the caller and handed to a batch (a bundle import): good
+ * ones become blobs at publish, a mismatch and a failed writer are reported
+ * with their errors, and nothing is left in tmp/. */
+static void test_batch_add_writer(void **state)
+{
+    struct fx *f = *state;
+    struct store_blob_batch *b = NULL;
+    struct results *rs = calloc(1, sizeof *rs);
+    uint8_t shas[4][PROTO_SHA256_LEN];
+    uint8_t *data[4];
+    size_t lens[4] = {0, 4097, (1u << 20) + 1, 5000};
+    assert_int_equal(store_blob_batch_open(f->s, 0, &b), 0);
+    for (int i = 0; i < 4; i++) {
+        data[i] = pattern(lens[i] ? lens[i] : 1, (unsigned)i + 20);
+        proto_sha256(data[i], lens[i], shas[i]);
+    }
+    shas[3][0] ^= 1; /* item 3: its bytes are not its name */
+    for (int i = 0; i < 4; i++) {
+        struct store_blob_writer *w = NULL;
+        assert_int_equal(store_blob_writer_open(f->s, shas[i], STORE_BLOB_MAX, &w), 0);
+        size_t off = 0;
+        while (off < lens[i]) {
+            size_t n = lens[i] - off < 777 ? lens[i] - off : 777;
+            assert_int_equal(store_blob_writer_write(w, data[i] + off, n), 0);
+            off += n;
+        }
+        assert_int_equal(store_blob_batch_add_writer(b, w, (void *)(intptr_t)i), 0);
+    }
+    /* item 4: a writer that failed (over its size cap) */
+    struct store_blob_writer *w = NULL;
+    assert_int_equal(store_blob_writer_open(f->s, shas[0], 10, &w), 0);
+    assert_int_equal(store_blob_writer_write(w, data[1], 11), -EFBIG);
+    assert_int_equal(store_blob_batch_add_writer(b, w, (void *)(intptr_t)4), 0);
+    assert_int_equal(store_blob_batch_ready(b, NULL), 5);
+    assert_int_equal(store_blob_batch_publish(b, true, collect, rs), 5);
+    for (int i = 0; i < 3; i++) {
+        const struct result *r = find_ud(rs, i);
+        assert_int_equal(r->rc, 0);
+        assert_int_equal(r->size, lens[i]);
+        assert_memory_equal(r->sha, shas[i], PROTO_SHA256_LEN);
+        assert_true(blob_exists(f, shas[i]));
+    }
+    assert_int_equal(find_ud(rs, 3)->rc, -EBADMSG);
+    assert_false(blob_exists(f, shas[3]));
+    assert_int_equal(find_ud(rs, 4)->rc, -EFBIG);
+    assert_int_equal(check_blobs(f), 3);
+    assert_int_equal(store_blob_batch_add_writer(b, NULL, NULL), -EINVAL);
+    store_blob_batch_free(b);
+    assert_int_equal(count_tmp(f), 0);
+    for (int i = 0; i < 4; i++)
+        free(data[i]);
+    free(rs);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -606,7 +660,7 @@ int main(void)
         T(test_writer_abort),      T(test_writer_other_thread),    T(test_writer_crash),
         T(test_batch_threads),     T(test_batch_inline),           T(test_batch_one_thread),
         T(test_batch_pipelined),   T(test_batch_free_unpublished), T(test_batch_enobufs),
-        T(test_commit_file_sizes),
+        T(test_commit_file_sizes), T(test_batch_add_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
