@@ -55,6 +55,14 @@ SUMMARY = re.compile(
     r"trusted index entry, (?P<bad>\d+) bad\)")
 
 
+def expect(t, cond, msg):
+    """A check whose failure is recorded and reported at the end, so that one run shows every
+    deviation (the store's invariants stay hard checks: t.check)."""
+    if not cond:
+        harness.log("CHECK FAILED (continuing): " + msg)
+        t.soft.append(msg)
+
+
 # -- the file format (docs/bundle.md), read independently of the C code ----------------------
 def zstd(args, data):
     r = subprocess.run(["zstd", "-q", "--no-progress"] + args, input=data,
@@ -376,6 +384,16 @@ def part_trust(t, f1, b1, key_a, a):
     _, out, _ = do_import(t, f1, e, "--trust-key", key_a)
     s = summary(t, out, "import --trust-key A")
     t.check(s["added"] == len(b1["crates"]), "import --trust-key A: %s" % s)
+    # from standard input
+    e = t.fresh_dir("store-stdin")
+    with open(f1, "rb") as fin:
+        r = subprocess.run([t.cratecast, "bundle", "import", "-", "--store", e], stdin=fin,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    harness.log("bundle import - < app.ccb -> %d: %s%s" % (r.returncode, r.stdout.decode(),
+                                                         r.stderr.decode()))
+    expect(t, r.returncode == 0 and len(t.store_blobs(e)) == len(b1["crates"]) and
+           store_entries(e) == b1["entries"], "bundle import - (standard input) exited %d and "
+           "stored %d crates: %r" % (r.returncode, len(t.store_blobs(e)), r.stderr.decode()))
     # the store's own key is trusted whatever --trust-key says
     _, out, _ = do_import(t, f1, a.store, "--trust-key", key_x)
     s = summary(t, out, "import into A's own store")
@@ -388,38 +406,43 @@ def flip(data, pos):
     return bytes(b)
 
 
-def part_damage(t, b1, locked):
-    """c and d: flipped bytes and truncations."""
+def part_damage(t, b1, ball):
+    """c and d: flipped bytes and truncations; in the decompressed stream of the app's bundle,
+    and in the compressed file of the --all bundle (which holds the 1 MB crate big-blob, so
+    that zstd's blocks before the damage are delivered before it is found)."""
     stream = decompress(b1["raw"])
-    carried = b1["entries"]
     all_sha = [c["sha"] for c in b1["crates"]]
     t.check(len(all_sha) >= 2, "the app bundle has %d crates" % len(all_sha))
     ch, end, c1 = b1["chunks"][0], b1["end"], b1["crates"][1]
 
-    def run_case(name, raw, expect_kept=None, before=(), words=None, rc_ok=(1,)):
+    def run_case(name, raw, expect_kept=None, before=(), words=None, rc_ok=(1,),
+                 carried=b1["entries"]):
         path = t.path("damaged-%s.ccb" % name)
         with open(path, "wb") as f:
             f.write(raw)
         st = t.fresh_dir("store-dmg")
         rc, out, err = bundle(t, "import", path, "--store", st, quiet=True)
-        harness.log("damage %-22s -> %d: %s" % (name, rc, (err.strip().splitlines() or [""])[-1]))
-        t.check(rc in rc_ok, "import of a bundle with %s exited %d, expected %s:\n%s%s"
+        harness.log("damage %-22s -> %d: %s | %s" % (name, rc, " / ".join(err.strip().splitlines()),
+                                                     out.strip()))
+        expect(t, rc in rc_ok, "import of a bundle with %s exited %d, expected %s:\n%s%s"
                 % (name, rc, rc_ok, out, err))
         if rc != 0:
-            t.check(re.search(r"^error: .+", err, re.M) is not None,
-                    "%s: no error line on stderr: %r" % (name, err))
+            expect(t, re.search(r"^(error|warning): .+", err, re.M) is not None,
+                   "%s: exit %d and no error line on stderr naming the problem: stderr %r, "
+                   "stdout %r" % (name, rc, err, out))
         if words:
-            t.check(re.search(words, err, re.I) is not None,
-                    "%s: the error does not say /%s/: %r" % (name, words, err))
+            expect(t, re.search(words, err, re.I) is not None,
+                   "%s: the error does not say /%s/: %r" % (name, words, err))
         entries, blobs = check_store(t, st, carried, name)
         if expect_kept == "nothing":
             t.check(not entries and not blobs, "%s: %d entries and %d crates were stored from "
                     "a bundle damaged before them" % (name, len(entries), len(blobs)))
         elif expect_kept == "entries":
-            t.check(entries == carried, "%s: the index entries before the damage were not kept "
-                    "(%d of %d)" % (name, len(entries), len(carried)))
+            expect(t, entries == carried, "%s: the index entries before the damage were not "
+                   "kept (%d of %d)" % (name, len(entries), len(carried)))
         for sha in before:
-            t.check(sha in blobs, "%s: the crate %s before the damage was not kept" % (name, sha))
+            expect(t, sha in blobs, "%s: the crate %s before the damage was not kept"
+                   % (name, sha))
         return rc, out, err, blobs
 
     # c. one byte of the decompressed stream, recompressed
@@ -444,29 +467,37 @@ def part_damage(t, b1, locked):
                                   before=all_sha[:1] if kept == "entries" else ())
         if name == "crate-bytes":
             t.check(c1["sha"] not in blobs, "a crate with a flipped byte was stored")
-            t.check(all(s in blobs for s in all_sha if s != c1["sha"]),
-                    "a damaged crate's bytes stopped the import of the crates after it")
+            expect(t, all(s in blobs for s in all_sha if s != c1["sha"]),
+                   "a damaged crate's bytes stopped the import of the crates after it")
         if name.startswith("end-"):
-            t.check(blobs == set(all_sha), "%s: the crates before a damaged end record were "
-                    "not kept" % name)
+            expect(t, blobs == set(all_sha), "%s: the crates before a damaged end record were "
+                   "not kept" % name)
     run_case("bytes-after-end", compress(stream + b"E"), "entries", before=all_sha)
     run_case("second-frame-after-end", b1["raw"] + compress(b"junk"), "entries", before=all_sha)
 
     # c. one byte of the compressed file, at 10 spread positions
-    raw = b1["raw"]
+    raw, stream = ball["raw"], decompress(ball["raw"])
+    carried = ball["entries"]
+    harness.log("the --all bundle: %d bytes compressed, %d of stream, crates of %s bytes"
+                % (len(raw), len(stream), [c["size"] for c in ball["crates"]]))
     for i in range(10):
         pos = (len(raw) - 1) * i // 9
         damaged = flip(raw, pos)
         rc_z, same = zstd(["-d", "-c"], damaged)
         # a flip zstd does not notice (e.g. a window size that still fits) changes nothing
         ok = (0, 1) if rc_z == 0 and same == stream else (1,)
-        run_case("zstd-%d-of-%d" % (pos, len(raw)), damaged, rc_ok=ok)
+        run_case("zstd-%d-of-%d" % (pos, len(raw)), damaged, rc_ok=ok, carried=carried)
 
     # d. truncated
     for n in sorted({4, 13, len(raw) // 3, len(raw) // 2, 2 * len(raw) // 3, len(raw) - 4,
                      len(raw) - 1}):
-        run_case("cut-%d-of-%d" % (n, len(raw)), raw[:n], words=r"truncat|damag")
+        _, _, _, blobs = run_case("cut-%d-of-%d" % (n, len(raw)), raw[:n],
+                                  words=r"truncat|damag", carried=carried)
+        if n == len(raw) - 4:  # only the zstd checksum is missing: every crate was whole
+            expect(t, len(blobs) == len(ball["crates"]), "a bundle without its last 4 bytes "
+                   "(the zstd checksum) kept %d of %d crates" % (len(blobs), len(ball["crates"])))
     # whole zstd frames whose stream stops at a record boundary: zstd itself sees no damage
+    stream, end, ch, c1 = decompress(b1["raw"]), b1["end"], b1["chunks"][0], b1["crates"][1]
     run_case("stream-cut-before-end", compress(stream[:end["off"]]), "entries",
              before=all_sha, words=r"truncat|damag")
     run_case("stream-cut-after-chunk", compress(stream[:ch["off"] + ch["len"]]), "entries",
@@ -530,7 +561,9 @@ def part_live(t, f1, b1, locked, ref):
     t3 = time.time()
     harness.log("import %.2fs; D counted them %.2fs after it, C listed them %.2fs after it"
                 % (t1 - t0, t2 - t1, t3 - t1))
-    t.check(t3 - t1 < 5, "C learnt of D's imported crates only %.1fs after the import" % (t3 - t1))
+    expect(t, t3 - t1 < 3, "C (D's static peer) learnt of the crates imported into D's store "
+           "only %.1fs after the import (the contract: the agent notices within ~1-2 s and "
+           "announces to peers)" % (t3 - t1))
     home = t.cargo_home(c.registry_url)
     proj = t.project("app")
     t.cargo(["generate-lockfile"], proj, home)
@@ -617,7 +650,15 @@ def part_tty(t, a, fall, ball):
 
 
 def test(t):
+    t.soft = []
+    t.big_mb = 1  # big-blob 1.0.0 (1 MB, incompressible) joins the registry
     up, a, ref = t.warm_up("app")
+    big = t.manifest["big"]
+    for path in ("/index/" + registry.index_path(big["name"]),
+                 "/crates/%s/%s/%s" % (big["name"], big["vers"], big["cksum"])):
+        st, _, body = harness.http_get(a.port, path, timeout=30)
+        t.check(st == 200, "A answered %s with %d" % (path, st))
+    t.check(hashlib.sha256(body).hexdigest() == big["cksum"], "A served a damaged big-blob")
     t.check_app_lock(ref)
     up.stop()  # nothing below may need it
     key_a = t.agent_id(a)
@@ -627,13 +668,14 @@ def test(t):
     b = part_import_build(t, f1, b1, locked, key_a, ref)
     part_missing(t, ref, b1)
     part_trust(t, f1, b1, key_a, a)
-    part_damage(t, b1, locked)
+    part_damage(t, b1, ball)
     part_conflict(t, f1, b, ref)
     part_live(t, f1, b1, locked, ref)
     part_local_registry(t, a, ref, locked)
     part_tty(t, a, fall, ball)
     t.check_store_invariant(a.store)
     harness.log("bundle checks took %.1fs after the warm-up" % (time.time() - t0))
+    t.check(not t.soft, "%d checks failed:\n- %s" % (len(t.soft), "\n- ".join(t.soft)))
 
 
 if __name__ == "__main__":
