@@ -68,12 +68,14 @@ echo "$GEN"
 rm -rf "${TMP:?}/home"
 sync
 
-# /usr/bin/time -v output -> "seconds maxrss_kb"
+# /usr/bin/time -v output -> "seconds maxrss_kb user_s sys_s"
 tv() {
   awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0
                                          for (i = 1; i <= n; i++) s = s * 60 + p[i] }
               /Maximum resident set size/ { r = $2 }
-              END { printf "%.3f %d\n", s, r }' "$1"
+              /User time/ { u = $2 }
+              /System time/ { y = $2 }
+              END { printf "%.3f %d %.2f %.2f\n", s, r, u, y }' "$1"
 }
 secs() { # command... -> wall seconds
   local t0 t1
@@ -87,7 +89,8 @@ FILE="$TMP/all.ccb"
 echo "bundle export --all ..."
 $TIME -v -o "$TMP/export.time" "$CRATECAST" bundle export "$FILE" --all --store "$TMP/src" >"$TMP/export.out"
 cat "$TMP/export.out"
-read -r EXP_S EXP_RSS < <(tv "$TMP/export.time")
+read -r EXP_S EXP_RSS u y < <(tv "$TMP/export.time")
+echo "export: ${EXP_S}s wall, ${u}s user, ${y}s sys"
 FBYTES=$(stat -c %s "$FILE")
 cat "$FILE" >/dev/null # warm the page cache
 SBYTES=$(zstd -dc "$FILE" | wc -c)
@@ -100,13 +103,13 @@ for i in $(seq 1 "$RUNS"); do
   sync; T_PIPE="$T_PIPE $(secs pipeline)"
   sync
   $TIME -v -o "$TMP/import-$i.time" "$CRATECAST" bundle import "$FILE" --store "$TMP/store-$i" >"$TMP/import-$i.out"
-  read -r s r < <(tv "$TMP/import-$i.time")
+  read -r s r u y < <(tv "$TMP/import-$i.time")
   T_IMP="$T_IMP $s"; RSS_IMP="$RSS_IMP $r"
-  tail -1 "$TMP/import-$i.out"
+  echo "import $i: ${s}s wall, ${u}s user, ${y}s sys: $(tail -1 "$TMP/import-$i.out")"
 done
 sync
 $TIME -v -o "$TMP/reimport.time" "$CRATECAST" bundle import "$FILE" --store "$TMP/store-1" >"$TMP/reimport.out"
-read -r RE_S RE_RSS < <(tv "$TMP/reimport.time")
+read -r RE_S RE_RSS _ _ < <(tv "$TMP/reimport.time")
 echo "re-import (all held): ${RE_S}s, $(( RE_RSS / 1024 )) MB peak RSS: $(tail -1 "$TMP/reimport.out")"
 
 # shellcheck disable=SC2086
