@@ -70,6 +70,8 @@ struct importer {
     uint8_t sha[PROTO_SHA256_LEN];
     struct published *pub;
     size_t npub, pub_cap;
+    uint8_t (*pending)[PROTO_SHA256_LEN]; /* handed to the batch, not yet published */
+    size_t npending;
     size_t reported;
     /* counts */
     uint64_t lines, lines_new, lines_held, conflicts, lines_bad;
@@ -208,6 +210,7 @@ static void report_bad(struct importer *im, const struct published *p)
 static void publish(struct importer *im)
 {
     im->npub = 0;
+    im->npending = 0;
     store_blob_batch_publish(im->batch, true, on_published, im);
     if (im->npub == 0)
         return;
@@ -246,7 +249,10 @@ static int on_crate_begin(void *ud, const uint8_t sha[PROTO_SHA256_LEN], uint64_
         im->untrusted++;
         return 0;
     }
-    if (store_blob_has(im->st, sha)) {
+    bool pending = false; /* the same crate twice in one bundle */
+    for (size_t i = 0; i < im->npending && !pending; i++)
+        pending = memcmp(im->pending[i], sha, PROTO_SHA256_LEN) == 0;
+    if (pending || store_blob_has(im->st, sha)) {
         im->present++;
         return 0;
     }
@@ -290,6 +296,8 @@ static int on_crate_end(void *ud)
         im->bad++;
         return 0;
     }
+    if (im->npending < IMPORT_BATCH_CRATES)
+        memcpy(im->pending[im->npending++], im->sha, PROTO_SHA256_LEN);
     uint64_t bytes = 0;
     if (store_blob_batch_ready(im->batch, &bytes) >= IMPORT_BATCH_CRATES ||
         bytes >= IMPORT_BATCH_BYTES)
@@ -353,7 +361,8 @@ int bundle_import(const struct bundle_import_opts *o)
         .crate_end = on_crate_end,
     };
     buf = cc_malloc(IMPORT_READ);
-    if (buf == NULL || proto_bundle_reader_new(&ev, &im, &r) < 0 ||
+    im.pending = cc_malloc(IMPORT_BATCH_CRATES * sizeof *im.pending);
+    if (buf == NULL || im.pending == NULL || proto_bundle_reader_new(&ev, &im, &r) < 0 ||
         store_blob_batch_open(im.st, 0, &im.batch) < 0) {
         cli_error("out of memory");
         goto out;
@@ -424,6 +433,7 @@ out:
     store_blob_batch_free(im.batch);
     store_close(im.st);
     free(im.pub);
+    free(im.pending);
     free(buf);
     if (fd > STDIN_FILENO)
         close(fd);
