@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,17 @@ int store_blob_writer_open(const struct store *s, const uint8_t expect_sha[PROTO
     return store__blob_writer_open(store_dir(s), expect_sha, max_size, false, out);
 }
 
+int store_blob_writer_open_direct(const struct store *s, const uint8_t expect_sha[PROTO_SHA256_LEN],
+                                  uint64_t max_size, struct store_blob_writer **out)
+{
+    if (out == NULL)
+        return -EINVAL;
+    *out = NULL;
+    if (s == NULL || expect_sha == NULL)
+        return -EINVAL;
+    return store__blob_writer_open(store_dir(s), expect_sha, max_size, true, out);
+}
+
 static void drop_direct(struct store_blob_writer *w)
 {
     int fl = fcntl(w->fd, F_GETFL);
@@ -163,8 +175,8 @@ int store_blob_writer_write(struct store_blob_writer *w, const void *buf, size_t
         return 0;
     if (buf == NULL)
         return w->failed = -EINVAL;
-    if (w->direct)
-        drop_direct(w); /* the caller's buffers are not aligned */
+    if (w->direct && (uintptr_t)buf % STORE__DIRECT_ALIGN != 0)
+        drop_direct(w); /* O_DIRECT needs an aligned buffer */
     return append(w, buf, len);
 }
 

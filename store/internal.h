@@ -27,7 +27,7 @@
 
 /* Alignment of O_DIRECT buffers, offsets and lengths: a page, which every
  * block device's logical block size divides. */
-#define STORE__DIRECT_ALIGN 4096u
+#define STORE__DIRECT_ALIGN ((unsigned)STORE_DIRECT_ALIGN)
 
 /* snprintf into out; -ENAMETOOLONG when it does not fit. */
 int store__path_fmt(char *out, size_t outsz, const char *fmt, ...)

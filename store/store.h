@@ -229,6 +229,14 @@ struct store_blob_writer;
  * -errno from creating the temporary file, -ENOMEM. */
 int store_blob_writer_open(const struct store *s, const uint8_t expect_sha[PROTO_SHA256_LEN],
                            uint64_t max_size, struct store_blob_writer **out);
+/* The same, for bytes the caller stages in page-aligned buffers (a bundle
+ * import): a write whose buffer address and length are multiples of
+ * STORE_DIRECT_ALIGN goes straight to the device (O_DIRECT, where the file
+ * system takes it: no page cache to fill and write back); the first write
+ * that is not (the tail of the blob) ends that for the rest of the file. */
+#define STORE_DIRECT_ALIGN 4096
+int store_blob_writer_open_direct(const struct store *s, const uint8_t expect_sha[PROTO_SHA256_LEN],
+                                  uint64_t max_size, struct store_blob_writer **out);
 int store_blob_writer_write(struct store_blob_writer *w, const void *buf, size_t len);
 /* Bytes written so far. */
 uint64_t store_blob_writer_size(const struct store_blob_writer *w);

@@ -651,6 +651,32 @@ static void test_batch_add_writer(void **state)
     free(rs);
 }
 
+/* A direct writer: aligned pieces (O_DIRECT where the file system takes it),
+ * then an unaligned tail, then an unaligned buffer: the blob is the bytes. */
+static void test_writer_direct(void **state)
+{
+    struct fx *f = *state;
+    size_t len = 3 * STORE_DIRECT_ALIGN + 100 + 5000;
+    uint8_t *data = aligned_alloc(STORE_DIRECT_ALIGN, 4 * STORE_DIRECT_ALIGN + 8192);
+    uint8_t *src = pattern(len, 33);
+    memcpy(data, src, len);
+    uint8_t sha[PROTO_SHA256_LEN];
+    proto_sha256(data, len, sha);
+    struct store_blob_writer *w = NULL;
+    assert_int_equal(store_blob_writer_open_direct(f->s, sha, STORE_BLOB_MAX, &w), 0);
+    assert_int_equal(store_blob_writer_write(w, data, 2 * STORE_DIRECT_ALIGN), 0);
+    assert_int_equal(
+        store_blob_writer_write(w, data + 2 * STORE_DIRECT_ALIGN, STORE_DIRECT_ALIGN + 100), 0);
+    assert_int_equal(store_blob_writer_write(w, data + 3 * STORE_DIRECT_ALIGN + 100, 5000), 0);
+    assert_int_equal(store_blob_writer_size(w), len);
+    assert_int_equal(store_blob_writer_finish(w), 0);
+    assert_true(blob_exists(f, sha));
+    assert_int_equal(check_blobs(f), 1);
+    assert_int_equal(count_tmp(f), 0);
+    free(data);
+    free(src);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -660,7 +686,7 @@ int main(void)
         T(test_writer_abort),      T(test_writer_other_thread),    T(test_writer_crash),
         T(test_batch_threads),     T(test_batch_inline),           T(test_batch_one_thread),
         T(test_batch_pipelined),   T(test_batch_free_unpublished), T(test_batch_enobufs),
-        T(test_commit_file_sizes), T(test_batch_add_writer),
+        T(test_commit_file_sizes), T(test_batch_add_writer),       T(test_writer_direct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
