@@ -20,6 +20,7 @@
 #include "agent/listing.h"
 #include "agent/log.h"
 #include "agent/manifest.h"
+#include "agent/news.h"
 #include "agent/peers.h"
 #include "proto/alloc.h"
 #include "proto/peer.h"
@@ -171,6 +172,12 @@ void agent_manifest_tick(struct agent *a)
     agent_manifest(a)->announced = seq;
     log_debug("store sequence %llu: re-announcing", (unsigned long long)seq);
     agent_peers_announce(a, seq);
+    /* A change another process made (`cratecast bundle import`, `import-cargo`
+     * beside the agent): the peers polling our news hear of it now, not at
+     * their next manifest poll. After this agent's own fetch (which told
+     * them already) it costs one more news message per poller, at most one
+     * a second: the tick's period, coalesced with the rest. */
+    agent_news_changed(a);
 }
 
 void agent_manifest_init(struct agent *a)

@@ -259,6 +259,15 @@ static int on_crate_begin(void *ud, const uint8_t sha[PROTO_SHA256_LEN], uint64_
     memcpy(im->sha, sha, PROTO_SHA256_LEN);
     if (!store_cksum_trusted(im->st, sha)) {
         im->untrusted++;
+        if (im->reported++ < IMPORT_REPORT_MAX) {
+            char hex[PROTO_SHA256_HEX_LEN + 1];
+            proto_hex_encode(sha, PROTO_SHA256_LEN, hex);
+            note(im);
+            fprintf(stderr,
+                    "error: crate %s in the bundle: no trusted index entry has this checksum "
+                    "(the record is damaged, or its entry was rejected): not stored\n",
+                    hex);
+        }
         return 0;
     }
     bool pending = false; /* the same crate twice in one bundle */
