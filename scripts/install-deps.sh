@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config meson ninja-build \
 libuv1-dev libh2o-dev libssl-dev libcurl4-openssl-dev libsodium-dev \
 libsqlite3-dev libzstd-dev libjansson-dev libcmocka-dev \
 libavahi-client-dev libavahi-core-dev avahi-daemon avahi-utils dbus \
-iproute2 curl python3 clang libclang-rt-14-dev systemd chromium tcpdump \
+iproute2 curl python3 python3-cryptography zstd openssl clang libclang-rt-14-dev systemd chromium tcpdump \
 debhelper dpkg-dev fakeroot"
 missing=""
 for p in $PKGS; do
