@@ -96,12 +96,12 @@ static int cmp_sha(const void *a, const void *b)
                   PROTO_SHA256_LEN);
 }
 
+/* Whether the crate with this digest is carried (by_sha: s->crates sorted by digest). */
 static bool selected(const struct selection *s, const uint8_t sha[PROTO_SHA256_LEN],
                      const struct sel_crate *by_sha)
 {
     struct sel_crate key;
     memcpy(key.sha, sha, PROTO_SHA256_LEN);
-    (void)s;
     return bsearch(&key, by_sha, s->ncrates, sizeof key, cmp_sha) != NULL;
 }
 
@@ -625,14 +625,18 @@ int bundle_export(const struct bundle_export_opts *o)
         status = write_bundle(st, o, &sel, sk, &lines, &file_bytes);
     if (status == 0) {
         double secs = progress_now() - t0;
-        char b[32], f[32], rate[32], key[PROTO_KEY_TEXT_LEN + 1], miss[96] = "";
+        char b[32], f[32], rate[32], key[PROTO_KEY_TEXT_LEN + 1], miss[192] = "";
         text_bytes(sel.bytes, b, sizeof b);
         text_bytes(file_bytes, f, sizeof f);
         text_bytes(secs > 0 ? (uint64_t)((double)sel.bytes / secs) : 0, rate, sizeof rate);
         proto_key_encode(pk, key);
+        int m = 0;
         if (sel.missing)
-            snprintf(miss, sizeof miss, "; %zu locked package%s missing (listed above)",
-                     sel.missing, sel.missing == 1 ? "" : "s");
+            m = snprintf(miss, sizeof miss, "; %zu locked package%s missing (listed above)",
+                         sel.missing, sel.missing == 1 ? "" : "s");
+        if (ls.skipped && m >= 0 && (size_t)m < sizeof miss)
+            snprintf(miss + m, sizeof miss - (size_t)m,
+                     "; %zu from git or other registries not carried", ls.skipped);
         /* the summary goes to stderr when the bundle itself goes to stdout */
         FILE *f_out = strcmp(o->out, "-") == 0 ? stderr : stdout;
         if (o->format == BUNDLE_FORMAT_LOCAL_REGISTRY)
