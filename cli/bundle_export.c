@@ -144,6 +144,8 @@ static void line_name(const struct store_index_row *r, char *out, size_t outsz)
 /* Sorted, deduplicated by digest (the first of equal digests kept). */
 static void crates_finish(struct selection *s)
 {
+    if (s->ncrates == 0)
+        return;
     qsort(s->crates, s->ncrates, sizeof *s->crates, cmp_sha);
     size_t w = 0;
     for (size_t i = 0; i < s->ncrates; i++)
@@ -161,7 +163,8 @@ static int select_all(struct store *st, struct selection *s)
     int rc = store_index_names_since(st, 0, &s->names, &s->nnames);
     if (rc < 0)
         return rc;
-    qsort(s->names, s->nnames, sizeof *s->names, cmp_str);
+    if (s->nnames)
+        qsort(s->names, s->nnames, sizeof *s->names, cmp_str);
     for (size_t i = 0; i < s->nnames && rc == 0; i++) {
         struct store_index_list l;
         if ((rc = store_index_list(st, s->names[i], &l)) < 0)
@@ -512,8 +515,10 @@ static int write_local_registry(struct store *st, const struct bundle_export_opt
         (by_sha = cc_malloc((s->ncrates ? s->ncrates : 1) * sizeof *by_sha)) == NULL)
         rc = -ENOMEM;
     if (rc == 0) {
-        memcpy(by_sha, s->crates, s->ncrates * sizeof *by_sha);
-        qsort(by_sha, s->ncrates, sizeof *by_sha, cmp_sha);
+        if (s->ncrates) {
+            memcpy(by_sha, s->crates, s->ncrates * sizeof *by_sha);
+            qsort(by_sha, s->ncrates, sizeof *by_sha, cmp_sha);
+        }
         snprintf(path, sizeof path, "%s/index", o->out);
         rc = mkdirs(path);
         if (rc < 0)
