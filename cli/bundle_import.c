@@ -550,6 +550,7 @@ static int pipe_run(struct importer *im, int fd, struct proto_bundle_reader **r)
             break;
         case EV_DATA:
             rc = on_crate_data(im, e->data, e->len);
+            draw(im, false); /* at most ~10 redraws a second (progress.h) */
             break;
         case EV_END:
             rc = on_crate_end(im);
