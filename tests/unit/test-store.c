@@ -551,6 +551,28 @@ static void test_ingest_rule(void **state)
     assert_int_equal(store_index_get(f->s, "bytes", "1.5.0", &row), 0);
     assert_int_equal(row.origin, STORE_ORIGIN_UPSTREAM);
     store_index_row_free(&row);
+    /* a bundle's entry rests on its signer's word as a peer's does: the upstream
+     * replaces it when contradicting, and confirms it when repeating */
+    assert_true(store_origin_signed(STORE_ORIGIN_BUNDLE));
+    assert_true(store_origin_signed(STORE_ORIGIN_PEER));
+    assert_false(store_origin_signed(STORE_ORIGIN_UPSTREAM));
+    assert_false(store_origin_signed(STORE_ORIGIN_CARGO_HOME));
+    make_entry(&x, "rand", "0.8.5", a, false, 6);
+    assert_int_equal(store_index_ingest(f->s, &x.e, STORE_ORIGIN_BUNDLE, "signer"),
+                     STORE_INGEST_NEW);
+    make_entry(&x, "rand", "0.8.5", b, false, 7);
+    assert_int_equal(store_index_ingest(f->s, &x.e, STORE_ORIGIN_BUNDLE, "signer"),
+                     STORE_INGEST_CONFLICT);
+    assert_int_equal(store_index_ingest(f->s, &x.e, STORE_ORIGIN_UPSTREAM, "up"),
+                     STORE_INGEST_REPLACED);
+    make_entry(&x, "log", "0.4.0", a, false, 8);
+    assert_int_equal(store_index_ingest(f->s, &x.e, STORE_ORIGIN_BUNDLE, "signer"),
+                     STORE_INGEST_NEW);
+    assert_int_equal(store_index_ingest(f->s, &x.e, STORE_ORIGIN_UPSTREAM, "up"),
+                     STORE_INGEST_HELD);
+    assert_int_equal(store_index_get(f->s, "log", "0.4.0", &row), 0);
+    assert_int_equal(row.origin, STORE_ORIGIN_UPSTREAM);
+    store_index_row_free(&row);
 }
 
 static void test_cksum_trusted(void **state)
