@@ -37,6 +37,16 @@ per-peer byte fields when the agent reports them); for the static server its acc
 inside its namespace) before/after, which counts everything the teacher put on the wire (crates,
 index data, manifests, hellos, HTTP and TCP/IP headers, mDNS).
 
+CPU (user + sys seconds, from the release until the last cargo exited): each student's Cargo
+(the release's process is reaped with wait4, whose usage covers `cargo generate-lockfile`, the
+exec'd `cargo fetch` and every child they waited for; less what it had used before the release),
+each agent (/proc/PID/stat utime + stime + cutime + cstime before and after; for static, the
+server and its children), and the whole machine (/proc/stat's cpu line: busy = total - idle -
+iowait, which also counts the kernel's softirqs for veth, bridge and tbf, avahi and this script).
+The CPU floor is the machine's busy CPU seconds over the online CPUs: the least wall time that
+much work can take here; its ratio to one student alone is the least ratio that work allows.
+A cargo's end is seen at its exit (a pidfd), no longer within Popen.wait's 50 ms polling.
+
 Cargo configuration: crates-io replaced by the student's agent (static: by the teacher's server);
 `[net] retry` unset (Cargo's default, 3) or 0; `[http] multiplexing` unset (Cargo's default,
 true: over plain http:// Cargo then asks for an h2c upgrade, which the agent's h2o accepts, so
@@ -53,6 +63,7 @@ import argparse
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import statistics
@@ -87,6 +98,10 @@ def median(v):
 
 def fmt_s(v):
     return "n/a" if v is None else "%.1f" % v
+
+
+def fmt_cpu(v):
+    return "n/a" if v is None else "%.2f" % v
 
 
 def fmt_runs(v):
@@ -139,6 +154,89 @@ def peer_bytes_from(entry):
         if entry and isinstance(entry.get(k), (int, float)):
             return entry[k]
     return None
+
+
+# ---- CPU accounting ------------------------------------------------------------------------
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def online_cpus():
+    return os.sysconf("SC_NPROCESSORS_ONLN")
+
+
+def machine_busy():
+    """CPU seconds every CPU has been busy since boot, from /proc/stat's cpu line: total = user
+    + nice + system + idle + iowait + irq + softirq + steal (guest time is already counted in
+    user and nice), busy = total - idle - iowait."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu "):
+                v = [int(x) for x in line.split()[1:9]]
+                return (sum(v) - v[3] - v[4]) / CLK_TCK
+    raise harness.Failure("/proc/stat has no cpu line")
+
+
+def proc_cpu(pid):
+    """utime + stime + cutime + cstime of pid in seconds (all its threads, and the children it
+    has waited for), from /proc/PID/stat; None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    v = s[s.rindex(")") + 2:].split()  # from field 3 (state) on: field n is v[n - 3]
+    return sum(int(x) for x in v[11:15]) / CLK_TCK
+
+
+def tree_cpu(pid):
+    """proc_cpu summed over pid and its live descendants (/proc/PID/task/TID/children), or None
+    when pid is gone. A descendant that exits in between is counted in its parent's cutime and
+    cstime once the parent has waited for it."""
+    if proc_cpu(pid) is None:
+        return None
+    total, todo, seen = 0.0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        c = proc_cpu(p)
+        if c is None:
+            continue
+        total += c
+        try:
+            for tid in os.listdir("/proc/%d/task" % p):
+                with open("/proc/%d/task/%s/children" % (p, tid)) as f:
+                    todo += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return total
+
+
+def reap(p, timeout):
+    """Wait up to timeout s for the Popen p to exit, then reap it with wait4: its CPU seconds
+    (user + sys of the process, and of every child it waited for: exact, whatever ran in it and
+    exited before it), and p.returncode set as p.wait() sets it. None on a timeout (p runs on).
+    Wakes at the exit (a pidfd), where p.wait(timeout) polls every 50 ms."""
+    fd = os.pidfd_open(p.pid)
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+    if not ready:
+        return None
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return ru.ru_utime + ru.ru_stime
+
+
+def diff(a, b):
+    return None if a is None or b is None else b - a
+
+
+def sum_known(v):
+    """sum of a list of seconds, None if any is unknown (or the list is empty)"""
+    return None if not v or any(x is None for x in v) else sum(v)
 
 
 # ---- the registries and the warm teacher store ----------------------------------------------
@@ -527,14 +625,19 @@ http {
             link0 = {h: hosts.link_stats(h) for h in range(hosts.n)}
             off0 = self.log_offset() if self.static else 0
             ends = {}
+            cargo_cpu = {}
 
             def waiter(h, p):
-                try:
-                    p.wait(self.opts.cargo_timeout)
-                except subprocess.TimeoutExpired:
-                    pass
+                cargo_cpu[h] = reap(p, self.opts.cargo_timeout)
                 ends[h] = time.monotonic()
 
+            # CPU before the release: agents (the teacher's static server), the waiting cargo
+            # wrappers (what `ip netns exec` and sh used so far), the machine
+            teacher_pid = self.server.pid if self.static else procs[TEACHER].pid
+            cpu0 = {h: tree_cpu(p.pid) for h, p in procs.items() if h != TEACHER}
+            cpu0[TEACHER] = tree_cpu(teacher_pid)
+            wrap0 = {h: proc_cpu(p.pid) for h, p in cargos.items()}
+            busy0 = machine_busy()
             t0 = time.monotonic()
             for h in students:
                 os.write(fds[h], b"go\n")
@@ -547,6 +650,9 @@ http {
             for th in threads:
                 th.join()
             t_end = time.monotonic()
+            busy1 = machine_busy()
+            cpu1 = {h: tree_cpu(p.pid) for h, p in procs.items() if h != TEACHER}
+            cpu1[TEACHER] = tree_cpu(teacher_pid)
             # what each student did
             per = {}
             for h, p in cargos.items():
@@ -570,6 +676,22 @@ http {
             res["per_student"] = per
             res["seconds"] = max(v["seconds"] for v in per.values())
             res["failed"] = sum(1 for v in per.values() if not v["ok"])
+            # CPU seconds (user + sys) from the release until the last cargo exited
+            for h in students:
+                per[h]["cpu_cargo_s"] = diff(wrap0[h], cargo_cpu.get(h))
+                per[h]["cpu_agent_s"] = None if self.static else diff(cpu0[h], cpu1[h])
+            res["cpu_cargo_s"] = sum_known([per[h]["cpu_cargo_s"] for h in students])
+            res["cpu_student_agents_s"] = (0.0 if self.static else
+                                           sum_known([per[h]["cpu_agent_s"] for h in students]))
+            res["cpu_teacher_s"] = diff(cpu0[TEACHER], cpu1[TEACHER])
+            res["cpu_room_s"] = sum_known([res["cpu_cargo_s"], res["cpu_student_agents_s"],
+                                           res["cpu_teacher_s"]])
+            res["cpu_busy_s"] = busy1 - busy0
+            res["cpus"] = online_cpus()
+            res["cpu_floor_s"] = res["cpu_busy_s"] / res["cpus"]
+            res["cpu_busy_share"] = res["cpu_busy_s"] / (res["cpus"] * (t_end - t0))
+            res["cpu_other_s"] = (res["cpu_busy_s"] - res["cpu_room_s"]
+                                  if res["cpu_room_s"] is not None else None)
             link1 = {h: hosts.link_stats(h) for h in range(hosts.n)}
             res["tx"] = {h: link1[h]["tx_bytes"] - link0[h]["tx_bytes"] for h in link0}
             res["rx"] = {h: link1[h]["rx_bytes"] - link0[h]["rx_bytes"] for h in link0}
@@ -627,6 +749,11 @@ http {
                    ", refused %d uploads as busy" % res["teacher_busy"]
                    if res.get("teacher_busy") else "", res["teacher_tx"] / 1e6,
                    res["teacher_tx_multiple"]))
+            log("%s %s: CPU: machine busy %.2f CPU-s (%.0f%% of %d cores; floor %.2fs); room %s "
+                "CPU-s: Cargo %s, student agents %s, teacher %s" % (
+                    self.setup, tag, res["cpu_busy_s"], 100 * res["cpu_busy_share"], res["cpus"],
+                    res["cpu_floor_s"], fmt_cpu(res["cpu_room_s"]), fmt_cpu(res["cpu_cargo_s"]),
+                    fmt_cpu(res["cpu_student_agents_s"]), fmt_cpu(res["cpu_teacher_s"])))
             for h, v in sorted(per.items()):
                 log("  h%d %s after %.2fs%s" % (
                     h, "ok" if v["ok"] else "FAILED (%s)" % v["rc"], v["seconds"],
@@ -708,6 +835,12 @@ def run_setup(opts, setup, projects, wd, shm, results):
                          "seconds": None, "failed": k, "per_student": {}}
                 if not opts.keep_status:
                     r.pop("status", None)
+                # the CPU floor against this run's time alone (alone: against its own time)
+                alone = r if k == 1 else out["alone"][-1]
+                r["cpu_floor_ratio"] = (r["cpu_floor_s"] / alone["seconds"]
+                                        if r.get("cpu_floor_s") is not None and
+                                        not alone.get("failed") and alone.get("seconds")
+                                        else None)
                 out["alone" if k == 1 else "all"].append(r)
         if room.server is not None:
             hosts.stop(room.server)
@@ -733,6 +866,17 @@ def summarize(s, students):
     def med(key, rows):
         v = [r[key] for r in rows if r.get(key) is not None]
         return median(v)
+
+    def cpu_med(key, rows):
+        """median over the runs where every build succeeded"""
+        return median([r[key] for r in rows if not r.get("failed") and r.get("seconds")
+                       and r.get(key) is not None])
+
+    def split(rows):
+        v = [cpu_med(k, rows) for k in ("cpu_cargo_s", "cpu_student_agents_s", "cpu_teacher_s")]
+        return "n/a" if None in v else "%.2f / %.2f / %.2f" % tuple(v)
+    busy_a, busy_b = cpu_med("cpu_busy_s", s["alone"]), cpu_med("cpu_busy_s", s["all"])
+    floor_b = cpu_med("cpu_floor_s", s["all"])
     return {
         "setup": s["setup"] + (" (%s)" % s["server"] if s.get("server") else ""),
         "alone": ta, "all": tb,
@@ -745,6 +889,11 @@ def summarize(s, students):
         "tx": "%.2fx (%s)" % (med("teacher_tx_multiple", s["all"]),
                               pct(med("teacher_tx_share", s["all"])))
         if med("teacher_tx_multiple", s["all"]) is not None else "n/a",
+        "busy": "%s / %s" % (fmt_cpu(busy_a), fmt_cpu(busy_b)),
+        "floor": fmt_cpu(floor_b),
+        "floor_ratio": "%.1fx" % (floor_b / ma) if ma and floor_b is not None else "n/a",
+        "room_alone": split(s["alone"]),
+        "room_all": split(s["all"]),
     }
 
 
@@ -753,7 +902,11 @@ COLS = [("setup", "setup"), ("alone", "one student alone, s"),
         ("failed", "builds failed / total"),
         ("share", "teacher's share of crate bytes students got"),
         ("multiple", "teacher sent / project (crates)"),
-        ("tx", "teacher eth0 TX / project (share of all TX)")]
+        ("tx", "teacher eth0 TX / project (share of all TX)"),
+        ("busy", "machine busy CPU-s alone / all"),
+        ("floor", "CPU floor of all, s"), ("floor_ratio", "CPU floor ratio"),
+        ("room_alone", "room CPU-s alone: Cargo / student agents / teacher"),
+        ("room_all", "room CPU-s all: Cargo / student agents / teacher")]
 
 
 LEGEND = [
@@ -767,6 +920,16 @@ LEGEND = [
     "- teacher eth0 TX: bytes the teacher's interface sent during the run (ip -s link: crates, "
     "index data, manifests, HTTP, TCP/IP, mDNS) over the project's .crate bytes; in brackets, "
     "its share of what all hosts' interfaces sent",
+    "- CPU (medians over the runs in which every build succeeded), counted from the release of "
+    "the students' cargo processes until the last exited: machine busy: /proc/stat's cpu line, "
+    "total - idle - iowait (every process, the kernel's interrupts and softirqs: veth, bridge, "
+    "tbf; avahi, this script); CPU floor: machine busy of the all-at-once run / online CPUs, the "
+    "least wall time that much CPU work takes on this machine; CPU floor ratio: that floor / one "
+    "student alone (the ratio can not be below it unless the room does less CPU work); room: "
+    "user + sys of the students' Cargo processes (wait4 of each `sh -c 'cargo generate-lockfile "
+    "&& exec cargo fetch'`, so with every child they waited for), of the student agents and of "
+    "the teacher's agent (static: its server and the server's children; /proc/PID/stat utime + "
+    "stime + cutime + cstime, before and after)",
 ]
 
 

@@ -21,7 +21,9 @@
 # and run: one student alone (the other hosts idle), then all students, each running
 # `cargo generate-lockfile && cargo fetch` (fresh CARGO_HOME on /dev/shm) at the same moment.
 # The table: median time until the LAST student's cargo finished, the ratio to one student
-# alone, failed builds, and the teacher's bytes (agent counters / server log, and its eth0 TX).
+# alone, failed builds, the teacher's bytes (agent counters / server log, and its eth0 TX), and
+# the CPU seconds spent meanwhile (machine busy, the floor busy / cores and its ratio to alone,
+# and the room's split: students' Cargo, student agents, teacher agent).
 # The work is done by swarm.py (same directory).
 set -euo pipefail
 
