@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 import harness
 
@@ -203,11 +204,19 @@ def test(t):
     st, _, _ = harness.http_get(a.peer_port, "/")
     t.check(st == 404, "the peer side serves the status page (%d)" % st)
 
-    # one activity line per build's worth of crates (agent/activity.h)
-    t.check(re.search(r"sent \d+ crates \([\d.]+ MB\) to 127\.0\.0\.1: \d+ from 1 peer\b",
-                      b.tail(200)), "B logged no activity line for the build:\n%s" % b.tail())
-    t.check(re.search(r"sent \d+ crates \([\d.]+ MB\) to 127\.0\.0\.1: .*from the upstream",
-                      a.tail(200)), "A logged no activity line for the build:\n%s" % a.tail())
+    # one activity line per build's worth of crates (agent/activity.h): written once the
+    # client has asked for nothing for ACTIVITY_QUIET_MS (2 s), at the agent's next timer
+    # tick; B's burst ends a little after A's (B serves Cargo what it got from A)
+    b_line = r"sent \d+ crates \([\d.]+ MB\) to 127\.0\.0\.1: \d+ from 1 peer\b"
+    a_line = r"sent \d+ crates \([\d.]+ MB\) to 127\.0\.0\.1: .*from the upstream"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (re.search(b_line, b.tail(200)) and
+                                               re.search(a_line, a.tail(200))):
+        time.sleep(0.2)
+    t.check(re.search(b_line, b.tail(200)),
+            "B logged no activity line for the build:\n%s" % b.tail())
+    t.check(re.search(a_line, a.tail(200)),
+            "A logged no activity line for the build:\n%s" % a.tail())
 
 
 if __name__ == "__main__":
