@@ -690,7 +690,7 @@ static void ingest_step(struct agent_fetch *f)
     log_debug("index %s from %s: %zu lines, %zu new, %zu conflicts, %zu unparsable", f->name,
               in->detail, in->c.lines, in->nnew, in->c.conflicts, in->nbad);
     if (in->nnew)
-        agent_news_changed(a); /* the store's sequence moved */
+        agent_news_store_moved(a, store_seq(agent_store(a)));
     f->phase = FETCH_SOURCE;
     in->then(f);
 }
@@ -1108,7 +1108,7 @@ static void commit_after(uv_work_t *w, int status)
         fetch_finish(f, -EIO);
         return;
     }
-    agent_news_changed(a); /* the store's sequence moved */
+    agent_news_store_moved(a, store_seq(agent_store(a)));
     log_debug("crate %s %s: stored from %s (%zu bytes, %llu ms after it was asked for)", f->name,
               f->vers, p ? p->addr : "the upstream", len,
               (unsigned long long)(now_ms(a) - f->resolve.created_ms));

@@ -129,13 +129,6 @@ struct cache_file {
     uint64_t index_new, conflicts;
 };
 
-/* A copy reported by the blob batch, waiting for its record. */
-struct published {
-    uint8_t sha[PROTO_SHA256_LEN];
-    uint64_t size;
-    int rc; /* the copy's result, then the record's */
-};
-
 /* A .crate whose blob was already being copied (the same crate in two registry
  * directories): decided after that copy is recorded, as if one after the other. */
 struct deferred {
@@ -160,7 +153,7 @@ struct importer {
     struct store_blob_batch *batch;
     struct flying *fly;
     size_t nfly, fly_cap;
-    struct published *pub;
+    struct store_blob_result *pub; /* copies reported by the blob batch, waiting for their record */
     size_t npub, pub_cap;
     struct deferred *dup;
     size_t ndup, dup_cap;
@@ -186,19 +179,6 @@ static void file_done(struct importer *im, uint64_t size)
 }
 
 /* Room for one more element in a growing array: 0 or -ENOMEM. */
-static int grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : 64;
-    void *p = cc_realloc(*arr, ncap * elem);
-    if (p == NULL)
-        return -ENOMEM;
-    *arr = p;
-    *cap = ncap;
-    return 0;
-}
-
 /* ---- pass 1: index cache files, one transaction per batch ------------------ */
 
 /* Parse every record of f (outside any transaction); the dependency lists
@@ -215,7 +195,7 @@ static int parse_cache_file(struct cache_file *f)
         return 0;
     }
     while ((rc = proto_cargo_cache_next(&it, &vers, &vl, &line, &ll)) == 1) {
-        if (grow((void **)&f->entries, &cap, f->n, sizeof *f->entries) < 0)
+        if (cc_grow((void **)&f->entries, &cap, f->n, sizeof *f->entries, 64) < 0)
             return -ENOMEM;
         struct proto_index_entry *e = &f->entries[f->n];
         if (proto_index_line_parse(line, ll, e) < 0) {
@@ -314,7 +294,7 @@ static void read_cache_file(struct importer *im, const char *path, const char *r
     r->files++;
     char *reg = cc_strdup(registry);
     if (reg == NULL ||
-        grow((void **)&im->files, &im->files_cap, im->nfiles, sizeof *im->files) < 0) {
+        cc_grow((void **)&im->files, &im->files_cap, im->nfiles, sizeof *im->files, 64) < 0) {
         r->bad_lines++; /* out of memory: counted, as a file that cannot be read */
         free(reg);
         free(buf);
@@ -370,13 +350,13 @@ static void on_published(void *ctx, void *ud, const uint8_t sha[PROTO_SHA256_LEN
 {
     struct importer *im = ctx;
     (void)ud;
-    if (grow((void **)&im->pub, &im->pub_cap, im->npub, sizeof *im->pub) < 0) {
+    if (cc_grow((void **)&im->pub, &im->pub_cap, im->npub, sizeof *im->pub, 64) < 0) {
         /* out of memory: the blob stays on disk unrecorded (harmless), counted bad */
         im->r->crates_bad++;
         fly_remove(im, sha);
         return;
     }
-    struct published *p = &im->pub[im->npub++];
+    struct store_blob_result *p = &im->pub[im->npub++];
     memcpy(p->sha, sha, PROTO_SHA256_LEN);
     p->size = size;
     p->rc = result;
@@ -399,25 +379,9 @@ static void crates_publish(struct importer *im, bool all)
     for (size_t i = 0; i < im->npub; i++)
         if (im->pub[i].rc == -ENOSPC || im->pub[i].rc == -EDQUOT)
             im->full = true;
-    int rc = store_begin(im->s);
-    for (size_t i = 0; i < im->npub && rc == 0; i++) {
-        struct published *p = &im->pub[i];
-        if (p->rc < 0)
-            continue;
-        int prc = store_blob_record(im->s, p->sha, p->size, STORE_ORIGIN_CARGO_HOME);
-        if (prc == -EIO || prc == -ECANCELED)
-            rc = prc; /* a database error: the transaction is lost */
-        else if (prc < 0)
-            p->rc = prc; /* this blob only (-EPERM, -ENOENT, ...) */
-    }
-    if (rc == 0)
-        rc = store_commit(im->s);
-    else
-        store_rollback(im->s);
+    store_blob_record_all(im->s, im->pub, im->npub, STORE_ORIGIN_CARGO_HOME);
     for (size_t i = 0; i < im->npub; i++) {
-        struct published *p = &im->pub[i];
-        if (rc < 0 && p->rc == 0)
-            p->rc = store_blob_record(im->s, p->sha, p->size, STORE_ORIGIN_CARGO_HOME);
+        struct store_blob_result *p = &im->pub[i];
         if (p->rc == 0)
             im->r->crates_added++;
         else
@@ -430,7 +394,7 @@ static void crates_publish(struct importer *im, bool all)
 static void crate_add(struct importer *im, const uint8_t sha[PROTO_SHA256_LEN], const char *path,
                       uint64_t size)
 {
-    int rc = grow((void **)&im->fly, &im->fly_cap, im->nfly, sizeof *im->fly);
+    int rc = cc_grow((void **)&im->fly, &im->fly_cap, im->nfly, sizeof *im->fly, 64);
     while (rc == 0 && (rc = store_blob_batch_add_file(im->batch, sha, path, NULL)) == -ENOBUFS)
         crates_publish(im, store_blob_batch_ready(im->batch, NULL) == 0);
     if (rc < 0) {
@@ -460,7 +424,8 @@ static void crate_decide(struct importer *im, const uint8_t sha[PROTO_SHA256_LEN
     }
     if (in_flight(im, sha)) {
         char *copy = cc_strdup(path);
-        if (copy == NULL || grow((void **)&im->dup, &im->dup_cap, im->ndup, sizeof *im->dup) < 0) {
+        if (copy == NULL ||
+            cc_grow((void **)&im->dup, &im->dup_cap, im->ndup, sizeof *im->dup, 64) < 0) {
             free(copy);
             im->r->crates_bad++;
             file_done(im, size);

@@ -172,12 +172,10 @@ void agent_manifest_tick(struct agent *a)
     agent_manifest(a)->announced = seq;
     log_debug("store sequence %llu: re-announcing", (unsigned long long)seq);
     agent_peers_announce(a, seq);
-    /* A change another process made (`cratecast bundle import`, `import-cargo`
-     * beside the agent): the peers polling our news hear of it now, not at
-     * their next manifest poll. After this agent's own fetch (which told
-     * them already) it costs one more news message per poller, at most one
-     * a second: the tick's period, coalesced with the rest. */
-    agent_news_changed(a);
+    /* peers polling our news hear of it now, also of a change another process
+     * made (`cratecast bundle import` beside the agent), not at their next
+     * manifest poll */
+    agent_news_store_moved(a, seq);
 }
 
 void agent_manifest_init(struct agent *a)

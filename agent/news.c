@@ -42,7 +42,8 @@
 struct news_waiter;
 struct agent_news {
     bool started;
-    uint64_t gen; /* moves with anything peers act on */
+    uint64_t gen;      /* moves with anything peers act on */
+    uint64_t told_seq; /* the store sequence the news moved for last */
     uv_timer_t coalesce, deadlines;
     struct news_waiter *parked; /* oldest first */
     size_t nparked;
@@ -178,6 +179,15 @@ void agent_news_changed(struct agent *a)
         return;
     uv_update_time(agent_loop(a));
     uv_timer_start(&ns->coalesce, on_coalesced, NEWS_COALESCE_MS, 0);
+}
+
+void agent_news_store_moved(struct agent *a, uint64_t seq)
+{
+    struct agent_news *ns = agent_news(a);
+    if (seq == ns->told_seq)
+        return;
+    ns->told_seq = seq;
+    agent_news_changed(a);
 }
 
 void agent_news_serve(struct agent *a, h2o_req_t *req, const struct proto_route *r)
@@ -352,6 +362,7 @@ void agent_news_init(struct agent *a)
     ns->coalesce.data = ns->deadlines.data = a;
     uv_timer_start(&ns->deadlines, on_deadlines, 1000, 1000);
     ns->gen = 1; /* a requester that knows nothing asks since=0: answered at once */
+    ns->told_seq = store_seq(agent_store(a));
     ns->started = true;
 }
 

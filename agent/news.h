@@ -27,6 +27,11 @@ void agent_news_init(struct agent *a);
 void agent_news_close(struct agent *a);
 /* Something peers act on changed: parked polls are answered (coalesced). */
 void agent_news_changed(struct agent *a);
+/* The store's sequence is seq now: when peers have not been told of it (by
+ * this agent's own change, or an earlier call), the news moves. For changes
+ * this agent made and for those another process made (`bundle import`,
+ * `import-cargo` beside it), which the 1-second tick notices. */
+void agent_news_store_moved(struct agent *a, uint64_t seq);
 /* GET /peer/1/news on the peer side. */
 void agent_news_serve(struct agent *a, struct st_h2o_req_t *req, const struct proto_route *r);
 /* A crate transfer to this store started (on) or ended (off). */

@@ -40,6 +40,7 @@
 #include "agent/agent.h"
 #include "agent/options.h"
 #include "cli/bundle.h"
+#include "cli/files.h"
 #include "cli/lockfiles.h"
 #include "cli/options.h"
 #include "cli/progress.h"
@@ -108,14 +109,8 @@ static bool selected(const struct selection *s, const uint8_t sha[PROTO_SHA256_L
 static int crate_add(struct store *st, struct selection *s, const char *name, const char *vers,
                      const uint8_t sha[PROTO_SHA256_LEN])
 {
-    if (s->ncrates == s->crates_cap) {
-        size_t ncap = s->crates_cap ? s->crates_cap * 2 : 64;
-        struct sel_crate *n = cc_realloc(s->crates, ncap * sizeof *n);
-        if (n == NULL)
-            return -ENOMEM;
-        s->crates = n;
-        s->crates_cap = ncap;
-    }
+    if (cc_grow((void **)&s->crates, &s->crates_cap, s->ncrates, sizeof *s->crates, 64) < 0)
+        return -ENOMEM;
     struct sel_crate *c = &s->crates[s->ncrates];
     memset(c, 0, sizeof *c);
     memcpy(c->sha, sha, PROTO_SHA256_LEN);
@@ -224,98 +219,46 @@ static int select_locks(struct store *st, const struct lock_set *ls, struct sele
     return 0;
 }
 
-/* ---- writing a bundle ------------------------------------------------------- */
+/* ---- writing ------------------------------------------------------------------- */
 
-struct out {
-    int fd;
-    uint64_t written;
+/* What the writers share: the store, the selection, the progress. */
+struct exporter {
+    struct store *st;
+    const struct bundle_export_opts *o;
+    const struct selection *s;
+    const uint8_t *sk;
+    uint8_t *chunk; /* EXPORT_CHUNK bytes */
+    struct progress bar;
+    uint64_t done, bytes;          /* crates and their bytes written so far */
+    uint64_t lines;                /* index lines written */
+    uint64_t file_bytes;           /* the bundle's size */
+    bool reported;                 /* an error was printed already */
+    const struct sel_crate *crate; /* fill_crate's crate */
+    int fd;                        /* the bundle's file (sink) */
 };
+
+static void draw(struct exporter *x, bool final)
+{
+    struct progress_view v = {
+        .done = x->done,
+        .total = x->s->ncrates,
+        .items = "crates",
+        .bytes = x->bytes,
+        .bytes_total = x->s->bytes,
+    };
+    progress_draw(&x->bar, &v, final);
+}
 
 static int sink(void *ud, const uint8_t *p, size_t n)
 {
-    struct out *o = ud;
-    while (n > 0) {
-        ssize_t w = write(o->fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-        o->written += (uint64_t)w;
-    }
-    return 0;
-}
-
-static void draw(struct progress *bar, const struct selection *s, uint64_t done, uint64_t bytes,
-                 bool final)
-{
-    struct progress_view v = {
-        .done = done,
-        .total = s->ncrates,
-        .items = "crates",
-        .bytes = bytes,
-        .bytes_total = s->bytes,
-    };
-    progress_draw(bar, &v, final);
-}
-
-/* Stream one blob into w (or, w NULL, to the file fd): read once, hashed on
- * the way. -EBADMSG when its bytes are not its name. */
-static int copy_blob(struct store *st, const struct sel_crate *c, struct proto_bundle_writer *w,
-                     int fd, uint8_t *buf, struct progress *bar, const struct selection *s,
-                     uint64_t done, uint64_t *bytes)
-{
-    char path[PATH_MAX];
-    int rc = store_blob_path(st, c->sha, path, sizeof path);
-    if (rc < 0)
-        return rc;
-    int in = open(path, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return -errno;
-    struct stat sb;
-    if (fstat(in, &sb) < 0 || (uint64_t)sb.st_size > PROTO_BUNDLE_CRATE_MAX) {
-        rc = errno ? -errno : -EFBIG;
-        close(in);
-        return rc;
-    }
-    uint64_t size = (uint64_t)sb.st_size, left = size;
-    struct proto_sha256 h;
-    if ((rc = proto_sha256_init(&h)) < 0) {
-        close(in);
-        return rc;
-    }
-    if (w)
-        rc = proto_bundle_writer_crate_begin(w, c->sha, size);
-    while (rc == 0 && left > 0) {
-        ssize_t n = read(in, buf, left < EXPORT_CHUNK ? (size_t)left : EXPORT_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : -EIO; /* shrank under us */
-            break;
-        }
-        proto_sha256_update(&h, buf, (size_t)n);
-        if (w) {
-            rc = proto_bundle_writer_crate_data(w, buf, (size_t)n);
-        } else {
-            struct out o = {fd, 0};
-            rc = sink(&o, buf, (size_t)n);
-        }
-        left -= (uint64_t)n;
-        *bytes += (uint64_t)n;
-        draw(bar, s, done, *bytes, false);
-    }
-    close(in);
-    uint8_t got[PROTO_SHA256_LEN];
-    proto_sha256_final(&h, got);
-    if (rc == 0 && memcmp(got, c->sha, PROTO_SHA256_LEN) != 0)
-        rc = -EBADMSG;
+    struct exporter *x = ud;
+    int rc = cli_write_all(x->fd, p, n);
+    if (rc == 0)
+        x->file_bytes += n;
     return rc;
 }
 
-static void report_blob_error(const struct sel_crate *c, int rc)
+static void report_blob_error(struct exporter *x, const struct sel_crate *c, int rc)
 {
     char hex[PROTO_SHA256_HEX_LEN + 1];
     proto_hex_encode(c->sha, PROTO_SHA256_LEN, hex);
@@ -328,71 +271,80 @@ static void report_blob_error(const struct sel_crate *c, int rc)
     } else {
         cli_error("%s %s: reading blob %s: %s", c->name, c->vers, hex, strerror(-rc));
     }
+    x->reported = true;
 }
 
-/* A temporary name beside path (same directory, so rename is atomic). */
-static int tmp_beside(const char *path, char *out, size_t outsz)
+/* Stream one blob into w (or, w NULL, to fd): read once, hashed on the way.
+ * -EBADMSG when its bytes are not its name (reported, like a read error). */
+static int copy_blob(struct exporter *x, const struct sel_crate *c, struct proto_bundle_writer *w,
+                     int fd)
 {
-    int n = snprintf(out, outsz, "%s.part-%ld", path, (long)getpid());
-    return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
-}
-
-static int fsync_parent(const char *path)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) < 0 && errno != EINVAL ? -errno : 0;
-    close(fd);
+    char path[PATH_MAX];
+    int rc = store_blob_path(x->st, c->sha, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        report_blob_error(x, c, -errno);
+        return -ENOENT;
+    }
+    struct stat sb;
+    if (fstat(in, &sb) < 0 || (uint64_t)sb.st_size > PROTO_BUNDLE_CRATE_MAX) {
+        rc = errno ? -errno : -EFBIG;
+        close(in);
+        report_blob_error(x, c, rc);
+        return rc;
+    }
+    uint64_t left = (uint64_t)sb.st_size;
+    struct proto_sha256 h;
+    if ((rc = proto_sha256_init(&h)) < 0) {
+        close(in);
+        return rc;
+    }
+    if (w)
+        rc = proto_bundle_writer_crate_begin(w, c->sha, left);
+    bool read_failed = false;
+    while (rc == 0 && left > 0) {
+        ssize_t n = read(in, x->chunk, left < EXPORT_CHUNK ? (size_t)left : EXPORT_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : -EIO; /* shrank under us */
+            read_failed = true;
+            break;
+        }
+        proto_sha256_update(&h, x->chunk, (size_t)n);
+        rc = w ? proto_bundle_writer_crate_data(w, x->chunk, (size_t)n)
+               : cli_write_all(fd, x->chunk, (size_t)n);
+        left -= (uint64_t)n;
+        x->bytes += (uint64_t)n;
+        draw(x, false);
+    }
+    close(in);
+    uint8_t got[PROTO_SHA256_LEN];
+    proto_sha256_final(&h, got);
+    if (rc == 0 && memcmp(got, c->sha, PROTO_SHA256_LEN) != 0)
+        rc = -EBADMSG;
+    if (rc == -EBADMSG || read_failed)
+        report_blob_error(x, c, rc);
     return rc;
 }
 
-static int write_bundle(struct store *st, const struct bundle_export_opts *o,
-                        const struct selection *s, const uint8_t sk[PROTO_SK_LEN],
-                        uint64_t *lines_out, uint64_t *file_bytes)
+/* The whole bundle, into fd. */
+static int fill_bundle(void *ud, int fd)
 {
-    bool to_stdout = strcmp(o->out, "-") == 0;
-    char tmp[PATH_MAX] = "";
-    struct out out = {STDOUT_FILENO, 0};
+    struct exporter *x = ud;
+    const struct selection *s = x->s;
     struct proto_bundle_writer *w = NULL;
-    uint8_t *buf = NULL;
-    struct progress bar;
-    uint64_t bytes = 0;
-    int rc;
-
-    if (!to_stdout) {
-        if ((rc = tmp_beside(o->out, tmp, sizeof tmp)) < 0) {
-            cli_error("%s: %s", o->out, strerror(-rc));
-            return 1;
-        }
-        out.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (out.fd < 0) {
-            cli_error("%s: cannot create %s: %s", o->out, tmp, strerror(errno));
-            return 1;
-        }
-    }
     uint8_t id[PROTO_BUNDLE_ID_LEN];
     randombytes_buf(id, sizeof id);
-    rc = proto_bundle_writer_new(sk, id, (int64_t)time(NULL), AGENT_DEFAULT_UPSTREAM, 0, sink, &out,
-                                 &w);
-    buf = cc_malloc(EXPORT_CHUNK);
-    if (rc == 0 && buf == NULL)
-        rc = -ENOMEM;
-    progress_start(&bar, stderr);
-
+    x->fd = fd;
+    int rc = proto_bundle_writer_new(x->sk, id, (int64_t)time(NULL), AGENT_DEFAULT_UPSTREAM, 0,
+                                     sink, x, &w);
     /* the index: every entry held for the chosen names */
     for (size_t i = 0; i < s->nnames && rc == 0; i++) {
         struct store_index_list l;
-        if ((rc = store_index_list(st, s->names[i], &l)) < 0)
+        if ((rc = store_index_list(x->st, s->names[i], &l)) < 0)
             break;
         for (size_t j = 0; j < l.n && rc == 0; j++) {
             if (l.rows[j].line_len > PROTO_BUNDLE_LINE_MAX) {
@@ -405,182 +357,102 @@ static int write_bundle(struct store *st, const struct bundle_export_opts *o,
             }
             rc = proto_bundle_writer_index(w, (const uint8_t *)l.rows[j].line, l.rows[j].line_len);
             if (rc == 0)
-                (*lines_out)++;
+                x->lines++;
         }
         store_index_list_free(&l);
     }
-    if (rc < 0 && rc != -EIO && rc != -ENOSPC && rc != -EDQUOT && rc != -EPIPE) {
-        cli_error("%s: writing the index entries: %s", o->out, strerror(-rc));
-        rc = 1;
-    }
     /* the crates */
-    for (size_t i = 0; i < s->ncrates && rc == 0; i++) {
-        draw(&bar, s, i, bytes, false);
-        rc = copy_blob(st, &s->crates[i], w, -1, buf, &bar, s, i, &bytes);
-        if (rc == -EBADMSG || rc == -ENOENT) {
-            report_blob_error(&s->crates[i], rc);
-            rc = 1;
-        }
+    for (size_t i = 0; i < s->ncrates && rc == 0; i++, x->done++) {
+        draw(x, false);
+        rc = copy_blob(x, &s->crates[i], w, -1);
     }
     if (rc == 0)
         rc = proto_bundle_writer_finish(w);
-    draw(&bar, s, s->ncrates, bytes, true);
-    progress_end(&bar);
-    if (rc < 0)
-        cli_error("%s: %s", o->out, strerror(-rc));
-    if (rc == 0 && !to_stdout && fsync(out.fd) < 0) {
-        cli_error("%s: %s", o->out, strerror(errno));
-        rc = 1;
-    }
-    if (!to_stdout && close(out.fd) < 0 && rc == 0) {
-        cli_error("%s: %s", o->out, strerror(errno));
-        rc = 1;
-    }
-    if (rc == 0 && !to_stdout) {
-        if (rename(tmp, o->out) < 0) {
-            cli_error("%s: %s", o->out, strerror(errno));
-            rc = 1;
-        } else {
-            tmp[0] = '\0';
-            fsync_parent(o->out);
-        }
-    }
-    if (tmp[0])
-        unlink(tmp);
     proto_bundle_writer_free(w);
-    free(buf);
-    *file_bytes = out.written;
-    return rc == 0 ? 0 : 1;
-}
-
-/* ---- writing a local registry ------------------------------------------------ */
-
-static int mkdirs(char *path)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        int rc = mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
-        *p = '/';
-        if (rc < 0)
-            return rc;
-    }
-    return mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
-
-/* Write buf (or, buf NULL, the blob c) to path through a temporary name. */
-static int write_file(struct store *st, const char *path, const uint8_t *buf, size_t len,
-                      const struct sel_crate *c, uint8_t *chunk, struct progress *bar,
-                      const struct selection *s, uint64_t done, uint64_t *bytes)
-{
-    char tmp[PATH_MAX];
-    int rc = tmp_beside(path, tmp, sizeof tmp);
-    if (rc < 0)
-        return rc;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    if (buf) {
-        struct out o = {fd, 0};
-        rc = sink(&o, buf, len);
-    } else {
-        rc = copy_blob(st, c, NULL, fd, chunk, bar, s, done, bytes);
-    }
-    if (rc == 0 && fsync(fd) < 0)
-        rc = -errno;
-    if (close(fd) < 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = -errno;
-    if (rc < 0)
-        unlink(tmp);
     return rc;
 }
 
-static int write_local_registry(struct store *st, const struct bundle_export_opts *o,
-                                const struct selection *s, uint64_t *lines_out)
+static int write_bundle(struct exporter *x)
 {
-    char path[PATH_MAX];
-    struct sel_crate *by_sha = NULL;
-    uint8_t *chunk = cc_malloc(EXPORT_CHUNK);
-    char *text = NULL;
-    size_t cap = 0;
-    struct progress bar;
-    uint64_t bytes = 0;
-    int rc = 0;
+    const char *out = x->o->out;
+    int rc = strcmp(out, "-") == 0 ? fill_bundle(x, STDOUT_FILENO)
+                                   : cli_write_file_atomic_with(out, 0644, fill_bundle, x);
+    draw(x, true);
+    progress_end(&x->bar);
+    if (rc < 0 && !x->reported)
+        cli_error("%s: %s", out, strerror(-rc));
+    return rc < 0 ? 1 : 0;
+}
 
-    progress_start(&bar, stderr);
-    if (chunk == NULL ||
-        (by_sha = cc_malloc((s->ncrates ? s->ncrates : 1) * sizeof *by_sha)) == NULL)
-        rc = -ENOMEM;
+/* One crate's file of the local registry. */
+static int fill_crate(void *ud, int fd)
+{
+    struct exporter *x = ud;
+    return copy_blob(x, x->crate, NULL, fd);
+}
+
+static int write_local_registry(struct exporter *x)
+{
+    const struct selection *s = x->s;
+    char path[PATH_MAX];
+    struct sel_crate *by_sha = cc_malloc((s->ncrates ? s->ncrates : 1) * sizeof *by_sha);
+    struct textbuf text;
+    int rc = by_sha ? 0 : -ENOMEM;
+
+    textbuf_init(&text);
     if (rc == 0) {
         if (s->ncrates) {
             memcpy(by_sha, s->crates, s->ncrates * sizeof *by_sha);
             qsort(by_sha, s->ncrates, sizeof *by_sha, cmp_sha);
         }
-        snprintf(path, sizeof path, "%s/index", o->out);
-        rc = mkdirs(path);
-        if (rc < 0)
+        snprintf(path, sizeof path, "%s/index", x->o->out);
+        if ((rc = cli_mkdir_p(path)) < 0)
             cli_error("%s: %s", path, strerror(-rc));
     }
     /* the index: one file per name, the lines of the crates carried */
     for (size_t i = 0; i < s->nnames && rc == 0; i++) {
         struct store_index_list l;
-        if ((rc = store_index_list(st, s->names[i], &l)) < 0)
+        if ((rc = store_index_list(x->st, s->names[i], &l)) < 0)
             break;
-        size_t len = 0;
-        for (size_t j = 0; j < l.n && rc == 0; j++) {
+        text.len = 0;
+        for (size_t j = 0; j < l.n; j++) {
             if (!selected(s, l.rows[j].cksum, by_sha))
                 continue;
-            if (len + l.rows[j].line_len + 1 > cap) {
-                size_t ncap = (len + l.rows[j].line_len + 1) * 2;
-                char *n = cc_realloc(text, ncap);
-                if (n == NULL) {
-                    rc = -ENOMEM;
-                    break;
-                }
-                text = n;
-                cap = ncap;
-            }
-            memcpy(text + len, l.rows[j].line, l.rows[j].line_len);
-            len += l.rows[j].line_len;
-            text[len++] = '\n';
-            (*lines_out)++;
+            textbuf_add(&text, l.rows[j].line, l.rows[j].line_len);
+            textbuf_add(&text, "\n", 1);
+            x->lines++;
         }
         store_index_list_free(&l);
-        if (rc < 0 || len == 0)
-            continue;
+        if (text.failed) {
+            rc = -ENOMEM;
+            break;
+        }
         char rel[PROTO_INDEX_PATH_MAX];
-        if (proto_index_path(s->names[i], strlen(s->names[i]), rel, sizeof rel) < 0)
+        if (text.len == 0 ||
+            proto_index_path(s->names[i], strlen(s->names[i]), rel, sizeof rel) < 0)
             continue;
-        snprintf(path, sizeof path, "%s/index/%s", o->out, rel);
+        snprintf(path, sizeof path, "%s/index/%s", x->o->out, rel);
         char *slash = strrchr(path, '/');
         *slash = '\0';
-        rc = mkdirs(path);
+        rc = cli_mkdir_p(path);
         *slash = '/';
         if (rc == 0)
-            rc = write_file(st, path, (const uint8_t *)text, len, NULL, NULL, NULL, s, 0, NULL);
+            rc = cli_write_file_atomic(path, text.s, text.len, 0644);
         if (rc < 0)
             cli_error("%s: %s", path, strerror(-rc));
     }
     /* the crates, named as Cargo's local registry looks them up */
-    for (size_t i = 0; i < s->ncrates && rc == 0; i++) {
-        const struct sel_crate *c = &s->crates[i];
-        snprintf(path, sizeof path, "%s/%s-%s.crate", o->out, c->name, c->vers);
-        rc = write_file(st, path, NULL, 0, c, chunk, &bar, s, i, &bytes);
-        if (rc == -EBADMSG || rc == -ENOENT)
-            report_blob_error(c, rc);
-        else if (rc < 0)
+    for (size_t i = 0; i < s->ncrates && rc == 0; i++, x->done++) {
+        x->crate = &s->crates[i];
+        snprintf(path, sizeof path, "%s/%s-%s.crate", x->o->out, x->crate->name, x->crate->vers);
+        rc = cli_write_file_atomic_with(path, 0644, fill_crate, x);
+        if (rc < 0 && !x->reported)
             cli_error("%s: %s", path, strerror(-rc));
     }
-    if (rc == 0 && fsync_parent(path) < 0)
-        rc = -EIO;
-    draw(&bar, s, s->ncrates, bytes, true);
-    progress_end(&bar);
+    draw(x, true);
+    progress_end(&x->bar);
     free(by_sha);
-    free(chunk);
-    free(text);
+    textbuf_free(&text);
     return rc == 0 ? 0 : 1;
 }
 
@@ -623,11 +495,16 @@ int bundle_export(const struct bundle_export_opts *o)
                  "write what is here");
         goto out;
     }
-    uint64_t lines = 0, file_bytes = 0;
-    if (o->format == BUNDLE_FORMAT_LOCAL_REGISTRY)
-        status = write_local_registry(st, o, &sel, &lines);
-    else
-        status = write_bundle(st, o, &sel, sk, &lines, &file_bytes);
+    struct exporter x = {.st = st, .o = o, .s = &sel, .sk = sk, .chunk = cc_malloc(EXPORT_CHUNK)};
+    if (x.chunk == NULL) {
+        cli_error("out of memory");
+        goto out;
+    }
+    progress_start(&x.bar, stderr);
+    status =
+        o->format == BUNDLE_FORMAT_LOCAL_REGISTRY ? write_local_registry(&x) : write_bundle(&x);
+    free(x.chunk);
+    uint64_t lines = x.lines, file_bytes = x.file_bytes;
     if (status == 0) {
         double secs = progress_now() - t0;
         char b[32], f[32], rate[32], key[PROTO_KEY_TEXT_LEN + 1], miss[192] = "";

@@ -61,12 +61,6 @@
 #define IMPORT_BATCH_BYTES (256u << 20)
 #define IMPORT_REPORT_MAX 20 /* conflicts and bad crates named one by one, then counted */
 
-struct published {
-    uint8_t sha[PROTO_SHA256_LEN];
-    uint64_t size;
-    int rc;
-};
-
 struct importer {
     const struct bundle_import_opts *o;
     struct store *st;
@@ -80,7 +74,7 @@ struct importer {
     uint8_t *stage;              /* its next bytes, page-aligned (IMPORT_STAGE) */
     size_t staged;
     uint8_t sha[PROTO_SHA256_LEN];
-    struct published *pub;
+    struct store_blob_result *pub; /* published, waiting for their record */
     size_t npub, pub_cap;
     uint8_t (*pending)[PROTO_SHA256_LEN]; /* handed to the batch, not yet published */
     size_t npending;
@@ -186,23 +180,17 @@ static void on_published(void *ctx, void *ud, const uint8_t sha[PROTO_SHA256_LEN
 {
     struct importer *im = ctx;
     (void)ud;
-    if (im->npub == im->pub_cap) {
-        size_t ncap = im->pub_cap ? im->pub_cap * 2 : 256;
-        struct published *n = cc_realloc(im->pub, ncap * sizeof *n);
-        if (n == NULL) {
-            im->bad++; /* the blob stays unrecorded: harmless, recorded when it comes again */
-            return;
-        }
-        im->pub = n;
-        im->pub_cap = ncap;
+    if (cc_grow((void **)&im->pub, &im->pub_cap, im->npub, sizeof *im->pub, 256) < 0) {
+        im->bad++; /* the blob stays unrecorded: harmless, recorded when it comes again */
+        return;
     }
-    struct published *p = &im->pub[im->npub++];
+    struct store_blob_result *p = &im->pub[im->npub++];
     memcpy(p->sha, sha, PROTO_SHA256_LEN);
     p->size = size;
     p->rc = result;
 }
 
-static void report_bad(struct importer *im, const struct published *p)
+static void report_bad(struct importer *im, const struct store_blob_result *p)
 {
     char hex[PROTO_SHA256_HEX_LEN + 1];
     im->bad++;
@@ -226,25 +214,9 @@ static void publish(struct importer *im)
     store_blob_batch_publish(im->batch, true, on_published, im);
     if (im->npub == 0)
         return;
-    int rc = store_begin(im->st);
-    for (size_t i = 0; i < im->npub && rc == 0; i++) {
-        struct published *p = &im->pub[i];
-        if (p->rc < 0)
-            continue;
-        int prc = store_blob_record(im->st, p->sha, p->size, STORE_ORIGIN_BUNDLE);
-        if (prc == -EIO || prc == -ECANCELED)
-            rc = prc;
-        else if (prc < 0)
-            p->rc = prc;
-    }
-    if (rc == 0)
-        rc = store_commit(im->st);
-    else
-        store_rollback(im->st);
+    store_blob_record_all(im->st, im->pub, im->npub, STORE_ORIGIN_BUNDLE);
     for (size_t i = 0; i < im->npub; i++) {
-        struct published *p = &im->pub[i];
-        if (rc < 0 && p->rc == 0)
-            p->rc = store_blob_record(im->st, p->sha, p->size, STORE_ORIGIN_BUNDLE);
+        struct store_blob_result *p = &im->pub[i];
         if (p->rc == 0)
             im->added++;
         else

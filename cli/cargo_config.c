@@ -19,6 +19,7 @@
 
 #include "agent/agent.h"
 #include "cli/commands.h"
+#include "cli/files.h"
 #include "cli/options.h"
 #include "proto/alloc.h"
 #include "proto/cargo_config_edit.h"
@@ -99,67 +100,6 @@ out:
     free(buf);
     close(fd);
     return rc;
-}
-
-static int sync_dir_of(const char *path)
-{
-    char *copy = cc_strdup(path);
-    if (copy == NULL)
-        return -ENOMEM;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-    free(copy);
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) < 0 && errno != EINVAL)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
-int cli_write_file_atomic(const char *path, const void *buf, size_t len, unsigned mode)
-{
-    char tmp[PATH_MAX + 64];
-    char *copy = cc_strdup(path);
-    if (copy == NULL)
-        return -ENOMEM;
-    char *base = basename(copy);
-    char *dir_copy = cc_strdup(path);
-    if (dir_copy == NULL) {
-        free(copy);
-        return -ENOMEM;
-    }
-    int n =
-        snprintf(tmp, sizeof tmp, "%s/.%s.cratecast-%ld", dirname(dir_copy), base, (long)getpid());
-    free(copy);
-    free(dir_copy);
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return -ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
-    if (fd < 0)
-        return -errno;
-    int rc = 0;
-    if (fchmod(fd, mode & 07777) < 0) /* exactly the old bits, whatever the umask */
-        rc = -errno;
-    for (size_t off = 0; rc == 0 && off < len;) {
-        ssize_t w = write(fd, (const uint8_t *)buf + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            rc = -errno;
-        else
-            off += (size_t)w;
-    }
-    if (rc == 0 && fsync(fd) < 0)
-        rc = -errno;
-    if (close(fd) < 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = -errno;
-    if (rc < 0) {
-        unlink(tmp);
-        return rc;
-    }
-    return sync_dir_of(path);
 }
 
 /* The refusal: one error line, then help: what to put in the file by hand. */
@@ -256,7 +196,7 @@ enum cli_cargo_config_result cli_cargo_config_apply(const char *home, const char
         goto out;
     }
     if (e.remove_file) {
-        rc = unlink(real) < 0 ? -errno : sync_dir_of(real);
+        rc = unlink(real) < 0 ? -errno : cli_sync_dir_of(real);
     } else {
         rc = cli_write_file_atomic(real, e.text, e.len, mode);
     }

@@ -35,9 +35,4 @@ enum cli_cargo_config_result {
 enum cli_cargo_config_result cli_cargo_config_apply(const char *home, const char *url, bool remove,
                                                     bool dry_run, const char *indent);
 
-/* Writes len bytes to path atomically: a temporary file in the same
- * directory created with mode, fsync, rename over path, fsync of the
- * directory. 0 or a negative errno (the temporary file is gone either way). */
-int cli_write_file_atomic(const char *path, const void *buf, size_t len, unsigned mode);
-
 #endif

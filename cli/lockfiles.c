@@ -58,14 +58,8 @@ static int add(struct lock_set *s, const struct lock_pkg *p)
             (!p->has_sha || memcmp(q->sha, p->sha, PROTO_SHA256_LEN) == 0))
             return 0;
     }
-    if (s->n == s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 64;
-        struct lock_pkg *nv = cc_realloc(s->v, ncap * sizeof *nv);
-        if (nv == NULL)
-            return -ENOMEM;
-        s->v = nv;
-        s->cap = ncap;
-    }
+    if (cc_grow((void **)&s->v, &s->cap, s->n, sizeof *s->v, 64) < 0)
+        return -ENOMEM;
     s->v[s->n++] = *p;
     return 0;
 }

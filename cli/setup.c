@@ -32,6 +32,7 @@
 
 #include "agent/agent.h"
 #include "cli/cargo_config.h"
+#include "cli/files.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "proto/alloc.h"
@@ -226,21 +227,6 @@ static int plan_units(struct setup *s)
     return 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *q = p + 1; *q; q++) {
-        if (*q != '/')
-            continue;
-        *q = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *q = '/';
-    }
-    return mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 static int install_units(struct setup *s, bool *changed)
 {
     *changed = false;
@@ -256,7 +242,7 @@ static int install_units(struct setup *s, bool *changed)
             printf("  would write %s (%s)\n", u->path, u->exists ? "update" : "install");
             continue;
         }
-        int rc = mkdir_p(s->unit_dir);
+        int rc = cli_mkdir_p(s->unit_dir);
         if (rc == 0)
             rc = cli_write_file_atomic(u->path, u->text, strlen(u->text), 0644);
         if (rc < 0) {

@@ -1,5 +1,6 @@
 /* proto/alloc.c — see alloc.h. */
 #include <errno.h>
+#include <stdint.h>
 #include <execinfo.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -92,4 +93,19 @@ void cc_alloc_fail_nth(long n)
 long cc_alloc_count(void)
 {
     return atomic_load(&count);
+}
+
+int cc_grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : first;
+    if (ncap < *cap || elem == 0 || ncap > SIZE_MAX / elem)
+        return -ENOMEM;
+    void *p = cc_realloc(*arr, ncap * elem);
+    if (p == NULL)
+        return -ENOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
 }

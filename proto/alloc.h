@@ -21,6 +21,10 @@ void *cc_calloc(size_t n, size_t size);
 void *cc_realloc(void *p, size_t n);
 char *cc_strdup(const char *s);
 char *cc_strndup(const char *s, size_t n);
+/* Room for one more element in a growable array: when n == *cap, *arr is
+ * reallocated to twice *cap elements of elem bytes (first when *cap is 0).
+ * 0, or -ENOMEM (also on size overflow) with *arr and *cap unchanged. */
+int cc_grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first);
 
 /* For tests in one process: fail the n-th allocation from now (0: none). */
 void cc_alloc_fail_nth(long n);

@@ -135,6 +135,27 @@ int store_blob_record(struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint
     return store_commit(s);
 }
 
+void store_blob_record_all(struct store *s, struct store_blob_result *v, size_t n, int origin)
+{
+    int rc = store_begin(s);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (v[i].rc < 0)
+            continue;
+        int prc = store_blob_record(s, v[i].sha, v[i].size, origin);
+        if (prc == -EIO || prc == -ECANCELED)
+            rc = prc; /* a database error: the transaction is lost */
+        else if (prc < 0)
+            v[i].rc = prc; /* this blob only (-EPERM, -ENOENT, ...) */
+    }
+    if (rc == 0)
+        rc = store_commit(s);
+    else
+        store_rollback(s);
+    for (size_t i = 0; i < n && rc < 0; i++)
+        if (v[i].rc == 0)
+            v[i].rc = store_blob_record(s, v[i].sha, v[i].size, origin);
+}
+
 /* ---- touches ------------------------------------------------------------------ */
 
 size_t store_touch_pending(const struct store *s)
@@ -324,7 +345,7 @@ int store_verify(struct store *s, store_verify_cb cb, void *ud, struct store_ver
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (sqlite3_column_bytes(st, 0) != PROTO_SHA256_LEN)
             continue;
-        if ((rc = store__grow((void **)&shas, &cap, n, sizeof *shas, 256)) < 0)
+        if ((rc = cc_grow((void **)&shas, &cap, n, sizeof *shas, 256)) < 0)
             goto fail;
         memcpy(shas[n++], sqlite3_column_blob(st, 0), PROTO_SHA256_LEN);
     }

@@ -197,7 +197,7 @@ int store_index_list(struct store *s, const char *name, struct store_index_list 
     sqlite3_stmt *st = store__stmt(s, ST_ENTRY_LIST);
     sqlite3_bind_text(st, 1, name_lc, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((rc = store__grow((void **)&out->rows, &cap, out->n, sizeof *out->rows, 16)) < 0)
+        if ((rc = cc_grow((void **)&out->rows, &cap, out->n, sizeof *out->rows, 16)) < 0)
             goto fail;
         rc = row_fill(st, &out->rows[out->n]);
         if (rc < 0)

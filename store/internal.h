@@ -145,9 +145,6 @@ int64_t store__now_s(void);
 /* Fill err (NULL: nothing) with one sentence for the user. */
 void store__explain(struct store_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Make room for one more element in a growing array (doubling from `first`).
- * 0 or -ENOMEM (the array is left as it was). */
-int store__grow(void **arr, size_t *cap, size_t cnt, size_t elem, size_t first);
 /* The next change number, for a row written in the same (open) transaction. */
 int store__seq_next(struct store *s, int64_t *out);
 

@@ -1093,19 +1093,6 @@ uint64_t store_seq(struct store *s)
     return (uint64_t)v;
 }
 
-int store__grow(void **arr, size_t *cap, size_t cnt, size_t elem, size_t first)
-{
-    if (cnt < *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : first;
-    void *n = cc_realloc(*arr, ncap * elem);
-    if (n == NULL)
-        return -ENOMEM;
-    *arr = n;
-    *cap = ncap;
-    return 0;
-}
-
 int store_blobs_since(struct store *s, uint64_t since, struct store_blob_item **out, size_t *n)
 {
     struct store_blob_item *items = NULL;
@@ -1121,7 +1108,7 @@ int store_blobs_since(struct store *s, uint64_t since, struct store_blob_item **
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (sqlite3_column_bytes(st, 0) != PROTO_SHA256_LEN)
             continue; /* the CHECK constraint makes this impossible */
-        if ((rc = store__grow((void **)&items, &cap, cnt, sizeof *items, 64)) < 0)
+        if ((rc = cc_grow((void **)&items, &cap, cnt, sizeof *items, 64)) < 0)
             goto fail;
         memcpy(items[cnt].sha256, sqlite3_column_blob(st, 0), PROTO_SHA256_LEN);
         items[cnt].size = (uint64_t)sqlite3_column_int64(st, 1);
@@ -1155,7 +1142,7 @@ int store_index_names_since(struct store *s, uint64_t since, char ***out, size_t
     sqlite3_stmt *st = store__stmt(s, ST_NAMES_SINCE);
     sqlite3_bind_int64(st, 1, (int64_t)since);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((rc = store__grow((void **)&names, &cap, cnt, sizeof *names, 64)) < 0)
+        if ((rc = cc_grow((void **)&names, &cap, cnt, sizeof *names, 64)) < 0)
             goto fail;
         const char *name = (const char *)sqlite3_column_text(st, 0);
         names[cnt] = cc_strdup(name ? name : "");

@@ -338,6 +338,18 @@ void store_blob_batch_free(struct store_blob_batch *b); /* NULL-safe */
 int store_blob_record(struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint64_t size,
                       int origin);
 
+/* A blob a batch published (store_blob_batch_cb's values), to be recorded. */
+struct store_blob_result {
+    uint8_t sha[PROTO_SHA256_LEN];
+    uint64_t size;
+    int rc; /* the copy's result; store_blob_record_all sets the record's */
+};
+/* Record the published blobs of v (those whose rc is 0) in one transaction;
+ * after a database error, each on its own. Each rc becomes the result of its
+ * record (an rc < 0 on entry is left as it is). Call it after publish, so
+ * the write lock is never held across the batch's fsyncs. */
+void store_blob_record_all(struct store *s, struct store_blob_result *v, size_t n, int origin);
+
 /* Mark a blob used now (for LRU eviction) without writing the database: the
  * digest joins an in-memory set (deduplicated, at most STORE_TOUCH_MAX
  * distinct digests; when full it is flushed first). 0, or the error of that
