@@ -11,6 +11,10 @@ Agent A (online, upstream.py) fetches projects/app with Cargo; its store is the 
      A store whose blobs were all evicted (gc --max-size 0) cannot export the lock: one
      "missing: NAME VERS: why" line per package, exit 1, no file; --partial writes it.
      --all carries A's whole store.
+  a'. A user's own store, imported from a ~/.cargo that `cargo build` filled on Linux (host
+     crates only): export lists exactly the other targets' locked crates as missing and writes
+     nothing; --partial writes the rest; another store with only that bundle builds the
+     project offline from its unchanged lockfile.
   b. --trust-key with another store's key: exit 1, "is not a trusted key: nothing imported",
      nothing stored; with A's key: imported. A store's own key is always trusted.
   c. One byte flipped in the app bundle's decompressed stream (header, index chunk, its
@@ -348,6 +352,46 @@ def part_import_build(t, f1, b1, locked, key_a, ref):
     return b
 
 
+def part_traveller(t):
+    """A user's own store, as it really is: imported from a ~/.cargo that `cargo build` filled
+    on Linux (host crates only; the lockfile also names winapi, windows-targets, js-sys...).
+    Export lists exactly the other targets' crates as missing and writes nothing; --partial
+    writes the rest; on a second machine, from that bundle alone, the project builds offline
+    from its unchanged lockfile (the agent's offline listing copes with the absent crates)."""
+    travel_proj = t.manifest["projects"]["travel"]
+    home, travel = t.user_cargo_home("travel")
+    t.user_upstream.stop()
+    with open(os.path.join(travel, "Cargo.lock")) as f:
+        travel_lock = f.read()
+    u = t.fresh_dir("store-user")
+    t.run([t.cratecast, "import-cargo", "--store", u, home], timeout=120)
+    host = {(n, v) for n, vs in travel_proj["host_crates"].items() for v in vs}
+    locked = {(n, v) for n, vs in t.lock(travel).items() for v in vs}
+    t.check(host < locked, "the travel fixture has no target-only crates (host %d, locked %d)"
+            % (len(host), len(locked)))
+    fu = t.path("travel.ccb")
+    rc, out, err = bundle(t, "export", fu, "--lock", travel, "--store", u)
+    miss = set(re.findall(r"^missing: (\S+) (\S+): .+$", err, re.M))
+    t.check(rc == 1 and miss == locked - host and not os.path.exists(fu),
+            "export of a Linux user's store: exit %d, missing %s (expected the other targets' "
+            "%s), file written: %s" % (rc, sorted(miss), sorted(locked - host),
+                                       os.path.exists(fu)))
+    rc, out, err = bundle(t, "export", fu, "--lock", travel, "--store", u, "--partial")
+    t.check(rc == 0 and os.path.exists(fu), "export --partial of a user's store exited %d:\n%s"
+            % (rc, err))
+    c = t.fresh_dir("store-c")
+    do_import(t, fu, c)
+    ag = t.start_agent(store=c, upstream=None)
+    proj = t.fresh_dir("proj-travel")
+    shutil.rmtree(proj)
+    shutil.copytree(travel, proj, ignore=shutil.ignore_patterns("target"))
+    chome = t.cargo_home(ag.registry_url)
+    t.build_and_run(proj, chome, expect=travel_proj["output"])
+    with open(os.path.join(proj, "Cargo.lock")) as f:
+        t.check(f.read() == travel_lock, "travel's Cargo.lock changed building from the bundle")
+    t.check(ag.stop() == 0, "C's agent did not stop cleanly")
+
+
 def part_missing(t, ref, b1):
     """A store that lost every blob (gc) cannot export the lock, unless --partial."""
     y = t.fresh_dir("store-evicted")
@@ -669,6 +713,7 @@ def test(t):
     f1, b1, locked, fall, ball = part_export(t, a, ref, key_a)
     b = part_import_build(t, f1, b1, locked, key_a, ref)
     part_missing(t, ref, b1)
+    part_traveller(t)
     part_trust(t, f1, b1, key_a, a)
     part_damage(t, b1, ball)
     part_conflict(t, f1, b, ref)
