@@ -55,8 +55,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <sodium.h>
-
 #include <uv.h>
 
 #include "agent/core.h"
@@ -177,6 +175,7 @@ struct agent_fetch {
     size_t in_wire_len;
     char in_etag[256], in_last_modified[64]; /* upstream index: validators to keep */
     bool announced;                          /* peers were told it is being fetched */
+    bool relayed;                            /* this transfer is a relay (relay.h) */
     /* COMMIT */
     uv_work_t work;
     struct store_blob_writer *writer; /* TRANSFER: the crate's bytes go here as they arrive */
@@ -197,6 +196,11 @@ int agent_fetch_relay_reader(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN
             return -EAGAIN;
         if (f->phase != FETCH_TRANSFER || f->writer == NULL)
             continue;
+        /* A relay's bytes may come from one who relays from us: until its
+         * first byte shows they do not, nobody relays from it (else a ring of
+         * classmates waits on itself until the low-speed timeout). */
+        if (f->relayed && store_blob_writer_size(f->writer) == 0)
+            return -EAGAIN;
         int fd = store_blob_writer_reader(f->writer);
         if (fd >= 0)
             *size = store_blob_writer_size(f->writer);
@@ -216,6 +220,7 @@ static uint64_t now_ms(struct agent *a);
 static void transfer_begin(struct agent_fetch *f)
 {
     f->phase = FETCH_TRANSFER;
+    f->relayed = false;
     f->transfer_ms = now_ms(f->a);
     f->progress_ms = 0;
 }
@@ -1167,7 +1172,7 @@ static void crate_done(void *ud, struct agent_http_response *res)
             agent_peer_busy(p, now_ms(a) + BUSY_BACKOFF_MS);
             untry(f, p);
             release_peer(f);
-            enqueue(f, BUSY_BACKOFF_MS / 2 + (uint64_t)(randombytes_uniform(BUSY_BACKOFF_MS)));
+            enqueue(f, BUSY_BACKOFF_MS / 2 + (uint64_t)(agent_peers_noise(BUSY_BACKOFF_MS)));
             return;
         }
         if (p) {
@@ -1324,7 +1329,8 @@ static bool neighbour_active(struct agent *a, bool upstream_only)
     return false;
 }
 
-static void crate_from_peer(struct agent_fetch *f, struct agent_peer *p)
+/* From p: a holder, or (relay) a neighbour passing it on as it arrives. */
+static void crate_from_peer(struct agent_fetch *f, struct agent_peer *p, bool relay)
 {
     struct agent *a = f->a;
     char url[PROTO_URL_MAX];
@@ -1354,6 +1360,7 @@ static void crate_from_peer(struct agent_fetch *f, struct agent_peer *p)
     log_debug("crate %s %s: asking peer %s (%llu ms after it was asked for)", f->name, f->vers,
               p->addr, (unsigned long long)(now_ms(a) - f->resolve.created_ms));
     transfer_begin(f);
+    f->relayed = relay;
     struct agent_mesh_ticket mt;
     agent_mesh_ticket(a, url, &mt);
     agent_mesh_apply(&mt, &req);
@@ -1399,11 +1406,11 @@ static void crate_next_source(struct agent_fetch *f)
         enqueue(f, RESOLVE_DEFER_MS); /* then it is announced (we wait) or we go */
         return;
     case RESOLVE_PEER:
-        crate_from_peer(f, take(f, cand[k]));
+        crate_from_peer(f, take(f, cand[k]), false);
         return;
     case RESOLVE_RELAY:
         log_debug("crate %s %s: from %s as it arrives there", f->name, f->vers, rel[kr]->addr);
-        crate_from_peer(f, take(f, rel[kr]));
+        crate_from_peer(f, take(f, rel[kr]), true);
         return;
     case RESOLVE_WAIT_SLOT:
         enqueue(f, 0); /* a holder is busy: wait for its slot */

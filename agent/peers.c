@@ -884,6 +884,21 @@ struct peer_cand agent_peer_cand(struct agent_peer *p)
     return c;
 }
 
+/* xorshift64*, seeded once from the system's generator: the noise only
+ * spreads equals (no secret rests on it), and randombytes_uniform is a
+ * getrandom system call each time (thousands per fetch in a busy room). */
+uint32_t agent_peers_noise(uint32_t bound)
+{
+    static uint64_t state;
+    while (state == 0)
+        randombytes_buf(&state, sizeof state);
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    uint64_t r = state * UINT64_C(2685821657736338717);
+    return bound ? (uint32_t)((r >> 32) % bound) : 0;
+}
+
 size_t agent_peers_order(struct agent_peer **v, size_t n)
 {
     struct peer_cand c[PEER_SELECT_MAX];
@@ -891,7 +906,7 @@ size_t agent_peers_order(struct agent_peer **v, size_t n)
         n = PEER_SELECT_MAX;
     for (size_t i = 0; i < n; i++) {
         c[i] = agent_peer_cand(v[i]);
-        c[i].noise = randombytes_uniform(100);
+        c[i].noise = agent_peers_noise(100);
     }
     n = peer_select_order(c, n);
     for (size_t i = 0; i < n; i++)

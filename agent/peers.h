@@ -154,6 +154,9 @@ void agent_peer_manifest_now(struct agent_peer *p);
 /* v ordered best first (peer_select_order, a little noise for equals), one per
  * key; returns how many are left. */
 size_t agent_peers_order(struct agent_peer **v, size_t n);
+/* A number in [0, bound) from a cheap generator seeded once (spreading only:
+ * not for keys or nonces). */
+uint32_t agent_peers_noise(uint32_t bound);
 /* A peer as peer_select.h sees it (ref = p; tried, busy and noise left 0). */
 struct peer_cand agent_peer_cand(struct agent_peer *p);
 /* The live peer whose address has this IP (any port), for upload accounting. */

@@ -10,6 +10,12 @@
  * source, before anything is stored. Big crates then travel down a chain of
  * classmates at once instead of one whole hop after another (issue 7).
  *
+ * A transfer that is itself a relay passes bytes on only from its first byte
+ * (before that it answers "busy: try again"): its source might be relaying
+ * from us, and a ring of classmates relaying from each other would wait on
+ * itself until the low-speed timeout. Every member of such a ring would have
+ * no byte, so no ring forms.
+ *
  * Ownership: a relay lives in its request's memory pool and is unlinked and
  * its descriptor closed when h2o disposes of the request; nothing is sent
  * after that. At most RELAY_MAX relays run at once. Loop thread only.

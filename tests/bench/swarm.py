@@ -53,10 +53,21 @@ true: over plain http:// Cargo then asks for an h2c upgrade, which the agent's h
 Cargo talks HTTP/2 to its agent, and HTTP/1.1 to nginx, which ignores the upgrade) or false
 (what tests/integration/harness.py uses). Nothing else is set: Cargo's defaults otherwise.
 
+Stores: the agents' stores live on an ext4 file system made for this bench (a sparse image
+file in /var/tmp, loop-mounted; --store-fs image, the default when mkfs.ext4 and losetup work),
+and every run's stores are kept until the bench ends. On a file system that has just had
+thousands of files deleted, ext4 scans the recently freed inodes each time it creates a file
+(`recently_deleted` in its inode allocator, for the next 60-300 s): in a profile of a student
+agent on the root file system after earlier runs' stores were removed, that scan was 45-50% of
+the agent's CPU time. That measures the bench's own cleanup, not the agent. --store-fs tmp puts
+the stores in the work directory instead (on whatever file system holds it), still kept until
+the end.
+
 Cleanup: namespaces and every process started in them go at the end, on an error, on Ctrl-C
 and on SIGTERM (netns.Hosts); the warm-up's processes are stopped by PID (harness.Test); the
-work directories (the temporary one, and the one on /dev/shm) are removed unless
-CRATECAST_KEEP=1.
+store file system is unmounted and its image removed; the work directories (the temporary one,
+and the one on /dev/shm) are removed unless CRATECAST_KEEP=1 (which also keeps the image
+mounted, and says where).
 """
 
 import argparse
@@ -297,13 +308,14 @@ def prepare(t, kind, n, kb, incompressible):
 class Room:
     """The namespaces of one setup and what runs in them."""
 
-    def __init__(self, opts, setup, project, hosts, wd, shm):
+    def __init__(self, opts, setup, project, hosts, wd, shm, sd):
         self.opts = opts
         self.setup = setup
         self.project = project
         self.hosts = hosts
         self.wd = wd                # on disk: stores, logs
         self.shm = shm              # on /dev/shm: Cargo's side
+        self.sd = sd                # the stores (the bench's own ext4, see the docstring)
         self.mdns = setup in ("mdns", "big")
         self.static = setup == "static"
         self.teacher_store = None
@@ -314,7 +326,9 @@ class Room:
 
     # -- agents -----------------------------------------------------------------------------
     def agent_argv(self, h, store, peers):
-        argv = [self.opts.cratecast, "agent", "--store", store,
+        # AGENT_WRAP="strace -f -c -o /tmp/st" prefixes every student agent (%h: its host)
+        wrap = [w.replace("%h", str(h)) for w in os.environ.get("AGENT_WRAP", "").split()]
+        argv = (wrap if h != 0 else []) + [self.opts.cratecast, "agent", "--store", store,
                 "--listen", "127.0.0.1:%d" % AGENT_PORT,
                 "--peer-listen", "0.0.0.0:%d" % PEER_PORT,
                 "--upstream", "none", "--no-import"]
@@ -571,7 +585,7 @@ http {
                 if self.mdns:
                     self.mdns_wait_teacher()
                 for h in students:
-                    store = os.path.join(self.wd, "store-%s-h%d" % (tag, h))
+                    store = os.path.join(self.sd, "store-%d-%s-h%d" % (self.seq, tag, h))
                     if self.setup == "peer":
                         peers = [TEACHER]
                     elif self.setup == "mesh":
@@ -762,14 +776,56 @@ http {
             return res
         finally:
             for h, p in procs.items():
-                hosts.stop(p)
-                if h != TEACHER:
-                    shutil.rmtree(os.path.join(self.wd, "store-%s-h%d" % (tag, h)),
-                                  ignore_errors=True)
+                hosts.stop(p)  # the stores stay until the bench ends (see the docstring)
             for h in students:
                 shutil.rmtree(os.path.join(self.shm, "%s-h%d" % (tag, h)), ignore_errors=True)
             if self.mdns and procs:
                 self.mdns_wait_clear()
+
+
+class StoreFs:
+    """A fresh ext4 file system for the stores: a sparse image in /var/tmp, mkfs.ext4 with
+    its defaults (journal included), loop-mounted on a temporary directory."""
+
+    def __init__(self, gb):
+        self.img = None
+        self.mnt = None
+        fd, self.img = tempfile.mkstemp(prefix="cratecast-swarm-", suffix=".ext4",
+                                        dir="/var/tmp")
+        os.ftruncate(fd, gb << 30)
+        os.close(fd)
+        try:
+            run_quiet(["mkfs.ext4", "-q", "-F", self.img])
+            self.mnt = tempfile.mkdtemp(prefix="cratecast-swarm-stores-")
+            run_quiet(["mount", "-o", "loop", self.img, self.mnt])
+        except Exception:
+            self.close()
+            raise
+        log("stores on a fresh ext4 (%d GiB sparse image %s) at %s" % (gb, self.img, self.mnt))
+
+    def describe(self):
+        return "fresh ext4, loop-mounted image"
+
+    def close(self, keep=False):
+        if keep and self.mnt:
+            log("kept the stores' file system mounted at %s (image %s): umount it and remove "
+                "the image when done" % (self.mnt, self.img))
+            return
+        if self.mnt:
+            if subprocess.run(["umount", self.mnt]).returncode == 0:
+                os.rmdir(self.mnt)
+            else:
+                log("could not unmount %s; image %s kept" % (self.mnt, self.img))
+                return
+        if self.img:
+            os.unlink(self.img)
+
+
+def run_quiet(argv):
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        raise harness.Failure("%s failed (%d): %s" % (" ".join(argv), r.returncode,
+                                                      r.stdout.strip()))
 
 
 def tail(path, n=40):
@@ -802,13 +858,15 @@ def pct(v):
     return "n/a" if v is None else "%.0f%%" % (100 * v)
 
 
-def run_setup(opts, setup, projects, wd, shm, results):
+def run_setup(opts, setup, projects, wd, shm, store_root, results):
     project = projects["big" if setup == "big" else "normal"]
     avahi = setup in ("mdns", "big")
     swd = os.path.join(wd, setup)
     os.makedirs(swd)
     sshm = os.path.join(shm, setup)
     os.makedirs(sshm)
+    ssd = os.path.join(store_root, setup)
+    os.makedirs(ssd)
     out = {"setup": setup, "project": project.kind, "packages": project.packages,
            "project_bytes": project.size, "alone": [], "all": []}
     results["setups"].append(out)
@@ -816,12 +874,12 @@ def run_setup(opts, setup, projects, wd, shm, results):
                      log=log) as hosts:
         for h in range(hosts.n):
             hosts.shape(h, opts.rate)
-        room = Room(opts, setup, project, hosts, swd, sshm)
+        room = Room(opts, setup, project, hosts, swd, sshm, ssd)
         if room.static:
             room.start_static()
             out["server"] = room.server_kind
         else:
-            room.teacher_store = os.path.join(swd, "teacher-store")
+            room.teacher_store = os.path.join(ssd, "teacher-store")
             shutil.copytree(project.store, room.teacher_store)
         for run in range(opts.runs):
             for k in (1, opts.students):
@@ -1069,6 +1127,10 @@ def main(argv=None):
     ap.add_argument("--out")
     ap.add_argument("--json")
     ap.add_argument("--keep-status", action="store_true")
+    ap.add_argument("--store-fs", choices=("image", "tmp"), default="image",
+                    help="where the agents' stores live (see the module docstring)")
+    ap.add_argument("--store-fs-gb", type=int, default=16,
+                    help="size of the sparse ext4 image for --store-fs image")
     opts = ap.parse_args(argv)
     opts.cratecast = os.path.abspath(opts.cratecast)
     setups = [s.strip() for s in opts.setups.split(",") if s.strip()]
@@ -1111,8 +1173,16 @@ def main(argv=None):
     shm = tempfile.mkdtemp(prefix="cratecast-swarm-", dir=shm_root)
     results = {"opts": vars(opts), "setups": [], "projects": {}}
     rc = 1
+    storefs = None
     try:
         t.need_agent()
+        if opts.store_fs == "image":
+            storefs = StoreFs(opts.store_fs_gb)
+            store_root = storefs.mnt
+        else:
+            store_root = os.path.join(t.tmp, "stores")
+            os.makedirs(store_root)
+        results["store_fs"] = storefs.describe() if storefs else "work directory: " + store_root
         r = subprocess.run([opts.cargo, "-V"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                            text=True, env=dict(os.environ, RUSTUP_HOME=os.environ.get(
                                "RUSTUP_HOME", os.path.expanduser("~/.rustup"))))
@@ -1130,7 +1200,7 @@ def main(argv=None):
                 % (projects["normal"].packages, opts.packages))
         for setup in setups:
             log("==== setup %s ====" % setup)
-            run_setup(opts, setup, projects, t.tmp, shm, results)
+            run_setup(opts, setup, projects, t.tmp, shm, store_root, results)
         report(opts, results)
         rc = 0
     except harness.Failure as e:
@@ -1145,6 +1215,8 @@ def main(argv=None):
             with open(opts.json, "w") as f:
                 json.dump(results, f, indent=1, default=str)
         t.cleanup()
+        if storefs is not None:
+            storefs.close(keep=bool(os.environ.get("CRATECAST_KEEP")))
         if os.environ.get("CRATECAST_KEEP"):
             log("kept %s" % shm)
         else:

@@ -12,6 +12,8 @@
 #        crate: ~52 KB .crate files)  SETTLE=5 (s to wait for the room to know itself)
 #        STATIC=nginx|python  OUT=FILE (the table as markdown)  JSON=FILE (every measurement)
 #        KEEP=1 (keep the temporary directories: logs, stores)
+#        STORE_FS=image|tmp (image: the stores on a fresh loop-mounted ext4, the default; see
+#        swarm.py)
 #
 # Hosts: h0 = the teacher (a warm agent, --upstream none), h1..hN = students (fresh agents,
 # --upstream none), each in a network namespace on one bridge (tests/integration/netns.py),
@@ -49,6 +51,7 @@ args=(--cratecast "$CRATECAST" --cargo "$(command -v cargo)" --rate "${RATE:-20m
   --retry "${RETRY:-default}" --multiplexing "${MULTIPLEXING:-default}"
   --packages "${PACKAGES:-97}" --kb "${KB:-96}" --settle "${SETTLE:-5}")
 [ -n "${STATIC:-}" ] && args+=(--static-server "$STATIC")
+[ -n "${STORE_FS:-}" ] && args+=(--store-fs "$STORE_FS")
 [ -n "${OUT:-}" ] && args+=(--out "$OUT")
 [ -n "${JSON:-}" ] && args+=(--json "$JSON")
 exec /usr/bin/python3 "$HERE/swarm.py" "${args[@]}"
