@@ -527,6 +527,7 @@ out:
         uv_timer_stop(&a->tick);
     agent_fetch_abort_all(a);
     agent_fetch_close(a);
+    agent_relay_close(a);
     agent_http_close(&a->http);
     agent_upstream_close(a);
     agent_peers_close(a);

@@ -185,7 +185,8 @@ struct agent_fetch {
     char source[PROTO_PEER_ADDR_MAX + 8]; /* DONE: where the crate came from, "" = nowhere */
 };
 
-int agent_fetch_relay_reader(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], uint64_t *size)
+int agent_fetch_relay_reader(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], uint64_t *size,
+                             bool *relayed)
 {
     char key[80] = "c:";
     proto_hex_encode(sha, PROTO_SHA256_LEN, key + 2);
@@ -196,14 +197,11 @@ int agent_fetch_relay_reader(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN
             return -EAGAIN;
         if (f->phase != FETCH_TRANSFER || f->writer == NULL)
             continue;
-        /* A relay's bytes may come from one who relays from us: until its
-         * first byte shows they do not, nobody relays from it (else a ring of
-         * classmates waits on itself until the low-speed timeout). */
-        if (f->relayed && store_blob_writer_size(f->writer) == 0)
-            return -EAGAIN;
         int fd = store_blob_writer_reader(f->writer);
-        if (fd >= 0)
+        if (fd >= 0) {
             *size = store_blob_writer_size(f->writer);
+            *relayed = f->relayed;
+        }
         return fd;
     }
     return -ENOENT;

@@ -41,10 +41,11 @@ void agent_fetch_crate(struct agent *a, const char *name, const char *vers,
                        const uint8_t sha[PROTO_SHA256_LEN], agent_fetch_cb cb, void *ud);
 size_t agent_fetch_in_flight(const struct agent *a);
 /* For relay.c: a reader of the crate transfer of sha in flight now (a new
- * descriptor the caller closes) and the bytes it has written (*size);
- * -ENOENT when none, -EAGAIN while its bytes are being committed (held in a
- * moment) or while it is a relay that has no byte yet (relay.h), -errno. */
-int agent_fetch_relay_reader(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], uint64_t *size);
+ * descriptor the caller closes), the bytes it has written (*size) and whether
+ * it is itself a relay (*relayed); -ENOENT when none, -EAGAIN while its bytes
+ * are being committed (held in a moment), -errno. */
+int agent_fetch_relay_reader(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], uint64_t *size,
+                             bool *relayed);
 /* Fetches waiting for a slot or a neighbour look for a source again. */
 void agent_fetch_kick(struct agent *a);
 /* At shutdown (see above). */

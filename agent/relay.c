@@ -7,6 +7,7 @@
 
 #include "agent/core.h"
 #include "agent/fetch.h"
+#include "agent/http_server.h"
 #include "agent/log.h"
 #include "agent/mesh.h"
 #include "agent/relay.h"
@@ -15,6 +16,8 @@
 struct agent_relays {
     struct relay *list;
     unsigned n;
+    unsigned held;   /* requests waiting for a relay's first byte */
+    uv_timer_t hold; /* while held > 0: answers those held too long */
 };
 
 struct agent_relays *agent_relays_new(void)
@@ -38,6 +41,8 @@ struct relay {
     bool sending;   /* a chunk is out, proceed not called yet */
     bool finished;  /* the last h2o_send went out (FINAL or ERROR), or h2o stopped us */
     bool sealed;    /* a mesh member's request: every chunk sealed (mesh.h) */
+    bool held;      /* not answered yet: the transfer, itself a relay, has no byte */
+    uint64_t held_until; /* loop time (ms) by which a held request is answered 404 */
     struct agent_mesh_stream st;
     uint8_t buf[RELAY_CHUNK];
     uint8_t out[PROTO_MESH_STREAM_HEADER + RELAY_CHUNK + PROTO_MESH_CHUNK_OVERHEAD];
@@ -110,9 +115,18 @@ static void on_stop(h2o_generator_t *g, h2o_req_t *req)
     r->finished = true; /* the requester went away: send nothing more */
 }
 
+static void unhold(struct relay *r)
+{
+    if (r->held) {
+        r->held = false;
+        agent_relays(r->a)->held--;
+    }
+}
+
 static void dispose(void *ptr)
 {
     struct relay *r = ptr;
+    unhold(r);
     *r->prev = r->next;
     if (r->next)
         r->next->prev = r->prev;
@@ -123,14 +137,72 @@ static void dispose(void *ptr)
     sodium_memzero(&r->st, sizeof r->st);
 }
 
+/* The 200 answer starts (the relay was held until now, or never). */
+static void begin(struct relay *r)
+{
+    h2o_req_t *req = r->req;
+    unhold(r);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    if (r->sealed)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/octet-stream"));
+    else
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/x-tar"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cratecast-source"), 0, NULL,
+                          H2O_STRLIT("relay"));
+    h2o_start_response(req, &r->gen);
+    pump(r);
+}
+
+/* A held request whose relay will not start: "not held" (the requester asks
+ * someone else). */
+static void refuse(struct relay *r, const char *why)
+{
+    unhold(r);
+    r->finished = true;
+    agent_respond_text(r->req, 404, "Not Found", why);
+}
+
+static void on_hold_tick(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+    uint64_t now = uv_now(agent_loop(a));
+    struct relay *r = agent_relays(a)->list, *next;
+    for (; r; r = next) {
+        next = r->next;
+        if (r->held && now >= r->held_until)
+            refuse(r, "not held: no byte of it here yet\n");
+    }
+    if (agent_relays(a)->held == 0)
+        uv_timer_stop(t);
+}
+
+void agent_relay_close(struct agent *a)
+{
+    struct agent_relays *x = agent_relays(a);
+    if (x != NULL && x->hold.data != NULL && !uv_is_closing((uv_handle_t *)&x->hold)) {
+        uv_timer_stop(&x->hold);
+        uv_close((uv_handle_t *)&x->hold, NULL);
+    }
+}
+
 int agent_relay_start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256_LEN])
 {
-    if (agent_relays(a)->n >= RELAY_MAX)
+    struct agent_relays *x = agent_relays(a);
+    if (x->n >= RELAY_MAX)
         return -EBUSY;
     uint64_t size;
-    int fd = agent_fetch_relay_reader(a, sha, &size);
+    bool relayed;
+    int fd = agent_fetch_relay_reader(a, sha, &size, &relayed);
     if (fd < 0)
         return fd;
+    bool hold = relayed && size == 0;
+    if (hold && x->hold.data == NULL) {
+        uv_timer_init(agent_loop(a), &x->hold);
+        x->hold.data = a;
+    }
     struct relay *r = h2o_mem_alloc_shared(&req->pool, sizeof *r, dispose);
     memset(r, 0, offsetof(struct relay, buf));
     r->sealed = agent_mesh_stream_start(a, req, &r->st);
@@ -145,20 +217,16 @@ int agent_relay_start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_S
     r->prev = &agent_relays(a)->list;
     if (r->next)
         r->next->prev = &r->next;
-    agent_relays(a)->list = r;
-    agent_relays(a)->n++;
-    req->res.status = 200;
-    req->res.reason = "OK";
-    if (r->sealed)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                       H2O_STRLIT("application/octet-stream"));
-    else
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                       H2O_STRLIT("application/x-tar"));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cratecast-source"), 0, NULL,
-                          H2O_STRLIT("relay"));
-    h2o_start_response(req, &r->gen);
-    pump(r);
+    x->list = r;
+    x->n++;
+    if (hold) {
+        r->held = true;
+        r->held_until = uv_now(agent_loop(a)) + RELAY_HOLD_MS;
+        if (x->held++ == 0)
+            uv_timer_start(&x->hold, on_hold_tick, RELAY_HOLD_MS / 4, RELAY_HOLD_MS / 4);
+        return 0;
+    }
+    begin(r);
     return 0;
 }
 
@@ -177,6 +245,13 @@ static void each(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN], uint64_t 
             r->complete = true;
         else if (how == 2)
             r->failed = true;
+        if (r->held) {
+            if (r->failed)
+                refuse(r, "not held\n");
+            else if (r->avail > 0 || r->complete)
+                begin(r);
+            continue;
+        }
         pump(r);
     }
 }

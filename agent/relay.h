@@ -10,11 +10,12 @@
  * source, before anything is stored. Big crates then travel down a chain of
  * classmates at once instead of one whole hop after another (issue 7).
  *
- * A transfer that is itself a relay passes bytes on only from its first byte
- * (before that it answers "busy: try again"): its source might be relaying
- * from us, and a ring of classmates relaying from each other would wait on
- * itself until the low-speed timeout. Every member of such a ring would have
- * no byte, so no ring forms.
+ * A transfer that is itself a relay answers only once its first byte has
+ * arrived: its source might be relaying from us, and a ring of classmates
+ * relaying from each other would wait on itself until the low-speed timeout.
+ * Every member of a ring has no byte, so a request held longer than
+ * RELAY_HOLD_MS without one is answered 404 ("not held": the requester asks
+ * elsewhere), and the ring comes apart within that time.
  *
  * Ownership: a relay lives in its request's memory pool and is unlinked and
  * its descriptor closed when h2o disposes of the request; nothing is sent
@@ -27,6 +28,7 @@
 #include <stdint.h>
 
 #define RELAY_MAX 16
+#define RELAY_HOLD_MS 300 /* a relay of a relay waits this long for its first byte */
 
 struct agent;
 struct st_h2o_req_t;
@@ -42,6 +44,8 @@ void agent_relay_progress(struct agent *a, const uint8_t sha[32], uint64_t size)
 /* The transfer of sha ended: complete (every byte written: relays finish) or
  * not (relays are cut off). */
 void agent_relay_end(struct agent *a, const uint8_t sha[32], bool complete);
+/* At shutdown: the timer of held requests is closed. */
+void agent_relay_close(struct agent *a);
 /* Relays running now. */
 unsigned agent_relay_count(const struct agent *a);
 
