@@ -404,6 +404,19 @@ static void queue_arm(struct agent *a)
         uv_timer_start(&fx->timer, on_queue_tick, due - now, QUEUE_TICK_MS);
 }
 
+static bool designated_elsewhere(struct agent *a, const uint8_t sha[PROTO_SHA256_LEN],
+                                 bool upstream_only);
+
+/* A queued crate this agent should take before the others: it comes first in
+ * the rendezvous order among the neighbours fetching now, so classmates wait
+ * for it (resolve.h, rule 2) and it goes to the single holder's slots first.
+ * Each agent then works on its own share first, and the holder sends each
+ * crate about once instead of every agent taking the crates in Cargo's order. */
+static bool first_for_us(struct agent *a, const struct agent_fetch *f)
+{
+    return f->key[0] == 'c' && !designated_elsewhere(a, f->sha, false);
+}
+
 static void queue_kick(struct agent *a)
 {
     struct agent_fetch *list = agent_fetches(a)->queue, *rev = NULL;
@@ -416,17 +429,25 @@ static void queue_kick(struct agent *a)
     }
     uint64_t now = now_ms(a);
     struct agent_fetch *later = NULL, **tail = &later;
-    while (rev) {
-        struct agent_fetch *next = rev->queue_next;
-        rev->queue_next = NULL;
-        if (rev->not_before_ms > now) {
-            *tail = rev; /* still waiting: keep it, in order */
-            tail = &rev->queue_next;
-        } else {
-            rev->phase = FETCH_SOURCE;
-            crate_next_source(rev);
+    /* two passes over the due ones: ours first (first_for_us), then the rest */
+    struct agent_fetch *rest = NULL, **rtail = &rest;
+    for (int pass = 0; pass < 2; pass++) {
+        while (rev) {
+            struct agent_fetch *next = rev->queue_next;
+            rev->queue_next = NULL;
+            if (rev->not_before_ms > now) {
+                *tail = rev; /* still waiting: keep it, in order */
+                tail = &rev->queue_next;
+            } else if (pass == 0 && !first_for_us(a, rev)) {
+                *rtail = rev;
+                rtail = &rev->queue_next;
+            } else {
+                rev->phase = FETCH_SOURCE;
+                crate_next_source(rev);
+            }
+            rev = next;
         }
-        rev = next;
+        rev = rest;
     }
     /* the still-waiting ones go back behind the newly queued, newest first */
     struct agent_fetch *rl = NULL;
