@@ -34,14 +34,14 @@ struct relay {
     h2o_req_t *req;
     uint8_t sha[PROTO_SHA256_LEN];
     int fd;
-    uint64_t off;   /* bytes sent */
-    uint64_t avail; /* bytes the transfer has written */
-    bool complete;  /* the transfer brought every byte: avail is the size */
-    bool failed;    /* the transfer failed: cut the answer off */
-    bool sending;   /* a chunk is out, proceed not called yet */
-    bool finished;  /* the last h2o_send went out (FINAL or ERROR), or h2o stopped us */
-    bool sealed;    /* a mesh member's request: every chunk sealed (mesh.h) */
-    bool held;      /* not answered yet: the transfer, itself a relay, has no byte */
+    uint64_t off;        /* bytes sent */
+    uint64_t avail;      /* bytes the transfer has written */
+    bool complete;       /* the transfer brought every byte: avail is the size */
+    bool failed;         /* the transfer failed: cut the answer off */
+    bool sending;        /* a chunk is out, proceed not called yet */
+    bool finished;       /* the last h2o_send went out (FINAL or ERROR), or h2o stopped us */
+    bool sealed;         /* a mesh member's request: every chunk sealed (mesh.h) */
+    bool held;           /* not answered yet: the transfer, itself a relay, has no byte */
     uint64_t held_until; /* loop time (ms) by which a held request is answered 404 */
     struct agent_mesh_stream st;
     uint8_t buf[RELAY_CHUNK];
