@@ -1421,8 +1421,8 @@ static void crate_next_source(struct agent_fetch *f)
         log_debug("crate %s %s: waiting for a neighbour fetching it", f->name, f->vers);
         enqueue(f, 0); /* news or its manifest wakes us */
         return;
-    case RESOLVE_DEFER:
-        enqueue(f, RESOLVE_DEFER_MS); /* then it is announced (we wait) or we go */
+    case RESOLVE_DEFER: /* then it is announced (we wait) or we go */
+        enqueue(f, n ? RESOLVE_DEFER_HOLDER_MS : RESOLVE_DEFER_MS);
         return;
     case RESOLVE_PEER:
         crate_from_peer(f, take(f, cand[k]), false);

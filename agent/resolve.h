@@ -15,7 +15,12 @@
  *      crate about once to the room.
  *   2. Still with at most one holder, when a neighbour comes first in the
  *      rendezvous order for this crate (it is asked for the same crates now),
- *      it gets RESOLVE_DEFER_MS once to announce the crate; then rule 1 holds.
+ *      it gets a deferral once to announce the crate; then rule 1 holds. The
+ *      caller parks for RESOLVE_DEFER_HOLDER_MS when the one holder is a peer
+ *      (a teacher: the designated classmate takes its share of the crates
+ *      first, one or two at a time, and announces each as it starts), for
+ *      RESOLVE_DEFER_MS when it is the upstream (colleagues asked at the same
+ *      moment announce at once; an idle one costs every fetch the wait).
  *   3. A holder that may be asked now (peer_select_take) is asked.
  *   4. A holder passed over only for now (at its bound, busy, behind an honest
  *      one) is waited for, up to RESOLVE_SLOT_WAIT_MS from the fetch's start:
@@ -42,6 +47,7 @@
 #define RESOLVE_SLOT_WAIT_MS 25000      /* a crate waits this long at most for a busy holder */
 #define RESOLVE_NEIGHBOUR_WAIT_MS 20000 /* ... and this long for a neighbour fetching it */
 #define RESOLVE_DEFER_MS 50  /* a neighbour designated for a crate gets this long to go first */
+#define RESOLVE_DEFER_HOLDER_MS 200 /* ... when a peer is the single holder (rule 2) */
 #define RESOLVE_SETTLE_MS 20 /* before the upstream, with an active neighbour (rule 5) */
 
 enum resolve_step {
