@@ -172,8 +172,11 @@ static void on_hold_tick(uv_timer_t *t)
     struct relay *r = agent_relays(a)->list, *next;
     for (; r; r = next) {
         next = r->next;
-        if (r->held && now >= r->held_until)
+        if (r->held && now >= r->held_until) {
+            log_debug("relay %02x%02x%02x%02x: no byte after %u ms: refused", r->sha[0], r->sha[1],
+                      r->sha[2], r->sha[3], RELAY_HOLD_MS);
             refuse(r, "not held: no byte of it here yet\n");
+        }
     }
     if (agent_relays(a)->held == 0)
         uv_timer_stop(t);
@@ -199,6 +202,9 @@ int agent_relay_start(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_S
     if (fd < 0)
         return fd;
     bool hold = relayed && size == 0;
+    log_debug("relay %02x%02x%02x%02x: %llu bytes so far%s%s", sha[0], sha[1], sha[2], sha[3],
+              (unsigned long long)size, relayed ? ", itself a relay" : "",
+              hold ? ": held until its first byte" : "");
     if (hold && x->hold.data == NULL) {
         uv_timer_init(agent_loop(a), &x->hold);
         x->hold.data = a;

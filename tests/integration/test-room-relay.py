@@ -11,14 +11,24 @@ link, shaped to 8 Mbit/s (about 4 s for the big crate). Fresh agents with no ups
   2. B and C leave. D (h3, --peer A) fetches; E (h4, --peer A --peer D) starts while D's transfer
      runs and takes the crate from D as it arrives; D is killed (SIGKILL) mid-transfer. E's build still succeeds
      (the cut-off relay fails and E asks A) and E's store holds only verified crates.
+  3. A relay of a relay answers only from its first byte (a ring of classmates relaying from
+     each other would wait on itself). A restarts with one upload slot. Each agent is asked for
+     the big crate alone, as Cargo asks (index file, then crate): F (h1, no peer side of its
+     own) takes it from A, so G (h2) waits in A's upload queue with no byte yet; H (h4, --peer A --peer G) relays from G,
+     with no byte either. A request for the crate to H is held, then answered 404 after
+     RELAY_HOLD_MS (300 ms). Once F is done, all three get the crate whole (sha256 checked),
+     H took it from G, and the three stores hold it verified.
 
 Root only (exit 77 otherwise, or without `ip netns` / curl). Usage: test-room-relay.py CRATECAST.
 """
 
+import hashlib
+import subprocess
 import time
 
 import harness
 import netns
+import registry
 from room import (AGENT_PORT, PEER_PORT, SANITIZER_MARKERS, Holder, cargo_end, cargo_start,
                   log_text, need_room, start_agent, status_in, wait_sees_a, wait_started)
 
@@ -36,6 +46,29 @@ def wait_transfer(hosts, h, timeout=20):
             return
         time.sleep(0.05)
     raise harness.Failure("h%d never had a transfer in flight" % h)
+
+
+def get_big_start(t, hosts, h, big):
+    """h's agent asked for big-blob as Cargo asks: its index file, then (in the background)
+    the crate. Returns the curl process and the path its body goes to."""
+    base = "http://127.0.0.1:%d" % AGENT_PORT
+    r = hosts.run(h, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                      base + "/index/" + registry.index_path(big["name"])], timeout=30)
+    t.check(r.stdout == "200", "h%d: index of %s -> %s" % (h, big["name"], r.stdout))
+    out = t.path("big-h%d.crate" % h)
+    p = hosts.spawn(h, ["curl", "-s", "--max-time", "60", "-o", out, "-w", "%{http_code}",
+                        "%s/crates/%s/%s/%s" % (base, big["name"], big["vers"], big["cksum"])],
+                    stdout=subprocess.PIPE)
+    return p, out
+
+
+def get_big_end(t, hosts, h, get, big):
+    p, out = get
+    code = p.communicate(timeout=60)[0].decode()
+    with open(out, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    t.check(code == "200" and digest == big["cksum"],
+            "h%d: the big crate -> %s, sha256 %s" % (h, code, digest))
 
 
 def test(t):
@@ -120,10 +153,55 @@ def test(t):
             t.check(all(ck in blobs for ck in locked), "E's store lacks crates")
             t.check_store_invariant(stores[3])
 
+            procs.pop(3)  # killed above
             for h in sorted(procs):
-                if h == 3:
-                    continue
-                rc = hosts.stop(procs[h], timeout=30)
+                rc = hosts.stop(procs.pop(h), timeout=30)
+                if rc not in (0, -15):
+                    problems.append("agent on h%d exited %r on SIGTERM" % (h, rc))
+
+            # 3. a relay of a relay is held until its first byte, and refused without one.
+            # Each agent is asked for the big crate alone (its index file, then the crate, as
+            # Cargo would), so that each has exactly one transfer in flight.
+            procs[0] = start_agent(t, hosts, 0, store_a, ["--upload-slots", "1"])
+            wait_started(t, hosts, 0, procs[0])
+            stores3 = {h: t.fresh_dir("store3-h%d" % h) for h in (1, 2, 4)}
+            # F has no peer side: nobody can relay from it (G must wait for A with no byte)
+            extra3 = {1: ["--peer", a_addr, "--peer-listen", "off"], 2: ["--peer", a_addr],
+                      4: ["--peer", a_addr, "--peer", peer[2]]}
+            for h in (1, 2, 4):
+                procs[h] = start_agent(t, hosts, h, stores3[h], extra3[h])
+            for h in (1, 2, 4):
+                wait_started(t, hosts, h, procs[h])
+                wait_sees_a(hosts, h, key_a, n_a)
+            gets = {}
+            for h in (1, 2, 4):  # F takes A's only slot (about 4 s), G waits for it, H relays
+                gets[h] = get_big_start(t, hosts, h, big)
+                wait_transfer(hosts, h)
+                time.sleep(0.3)  # its news (it is fetching the big crate) reaches the others
+            t0 = time.time()
+            r = hosts.run(4, ["curl", "-s", "--max-time", "5", "-o", "/dev/null", "-D", "-",
+                              "-w", "\n%{http_code}",
+                              "http://%s/peer/1/crate/%s" % (peer[4], big["cksum"])], timeout=15)
+            waited = time.time() - t0
+            code = r.stdout.rpartition("\n")[2]
+            harness.log("a request to H, which relays the big crate from G: %s after %.2f s"
+                        % (code, waited))
+            t.check(code == "404" and waited >= 0.25,
+                    "H did not hold a relay request while its own relay had no byte, then "
+                    "answer 404: %s after %.2f s" % (code, waited))
+            for h in (1, 2, 4):
+                get_big_end(t, hosts, h, gets[h], big)
+            sh = status_in(hosts, 4) or {}
+            from_g = next((p.get("received", {}) for p in sh.get("peers", [])
+                           if p.get("addr") == peer[2]), {})
+            harness.log("H got from G %s" % from_g)
+            t.check(from_g.get("bytes", 0) >= big["size"],
+                    "H did not take the big crate from G (%s)" % from_g)
+            for h in (1, 2, 4):
+                blobs = t.check_store_invariant(stores3[h])
+                t.check(big["cksum"] in blobs, "h%d's store lacks the big crate" % h)
+            for h in sorted(procs):
+                rc = hosts.stop(procs.pop(h), timeout=30)
                 if rc not in (0, -15):
                     problems.append("agent on h%d exited %r on SIGTERM" % (h, rc))
             for h in range(5):
