@@ -46,9 +46,9 @@
 
 #define RESOLVE_SLOT_WAIT_MS 25000      /* a crate waits this long at most for a busy holder */
 #define RESOLVE_NEIGHBOUR_WAIT_MS 20000 /* ... and this long for a neighbour fetching it */
-#define RESOLVE_DEFER_MS 50  /* a neighbour designated for a crate gets this long to go first */
+#define RESOLVE_DEFER_MS 50 /* a neighbour designated for a crate gets this long to go first */
 #define RESOLVE_DEFER_HOLDER_MS 200 /* ... when a peer is the single holder (rule 2) */
-#define RESOLVE_SETTLE_MS 20 /* before the upstream, with an active neighbour (rule 5) */
+#define RESOLVE_SETTLE_MS 20        /* before the upstream, with an active neighbour (rule 5) */
 
 enum resolve_step {
     RESOLVE_WAIT_NEIGHBOUR, /* park until news or a manifest wakes the fetch */
