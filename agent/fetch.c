@@ -349,7 +349,7 @@ static void untry(struct agent_fetch *f, const struct agent_peer *p)
  * its index, or -1. *saturated tells whether an untried holder was skipped
  * only for now (peer_select_take). Index files are small and not bounded. */
 static int choose_peer(struct agent_fetch *f, struct agent_peer **cand, size_t n, bool bounded,
-                       bool *saturated)
+                       bool relays, bool *saturated)
 {
     *saturated = false;
     if (f->ntried >= SOURCES_MAX)
@@ -362,6 +362,8 @@ static int choose_peer(struct agent_fetch *f, struct agent_peer **cand, size_t n
         c[i] = agent_peer_cand(cand[i]);
         c[i].tried = was_tried(f, cand[i]);
         c[i].busy = bounded && cand[i]->busy_until_ms > now;
+        if (relays)
+            c[i].ncrates = 0; /* what a relayer holds says nothing of this crate's sources */
     }
     return peer_select_take(c, n, bounded ? PEER_INFLIGHT_MAX : UINT_MAX, saturated);
 }
@@ -801,7 +803,7 @@ static void index_from_peers(struct agent_fetch *f)
     struct agent_peer *cand[SOURCES_MAX];
     size_t n = agent_peers_index_news(a, f->name, cand, SOURCES_MAX);
     bool busy;
-    int k = choose_peer(f, cand, n, false, &busy);
+    int k = choose_peer(f, cand, n, false, false, &busy);
     struct agent_peer *p = k < 0 ? NULL : take(f, cand[k]);
     if (p == NULL) {
         /* the store has whatever could be had */
@@ -1401,10 +1403,10 @@ static void crate_next_source(struct agent_fetch *f)
     struct agent_peer *cand[SOURCES_MAX];
     size_t n = agent_peers_holding_crate(a, f->sha, cand, SOURCES_MAX);
     bool saturated, relay_saturated;
-    int k = choose_peer(f, cand, n, true, &saturated);
+    int k = choose_peer(f, cand, n, true, false, &saturated);
     struct agent_peer *rel[SOURCES_MAX];
     size_t nr = n <= 1 ? relays_of(a, f->sha, rel, SOURCES_MAX) : 0;
-    int kr = choose_peer(f, rel, nr, true, &relay_saturated);
+    int kr = choose_peer(f, rel, nr, true, true, &relay_saturated);
     struct resolve_view v = {
         .relay_ready = kr >= 0,
         .holders = n,

@@ -1,4 +1,5 @@
 /* agent/peer_select.c — see peer_select.h. */
+#include <stdint.h>
 #include <string.h>
 
 #include "agent/peer_select.h"
@@ -51,14 +52,30 @@ int peer_select_take(const struct peer_cand *v, size_t n, unsigned inflight_max,
 {
     *saturated = false;
     bool honest_waiting = false;
-    for (size_t i = 0; i < n; i++)
+    size_t max_crates = 0, min_crates = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
         if (v[i].penalty == 0 && !v[i].tried)
             honest_waiting = true;
+        if (v[i].ncrates > max_crates)
+            max_crates = v[i].ncrates;
+        if (v[i].ncrates < min_crates)
+            min_crates = v[i].ncrates;
+    }
+    /* the room's sole source: holds the most, and another holder holds fewer */
+    bool has_sole = n > 1 && min_crates < max_crates;
+    bool classmate_waiting = false; /* a holder other than the sole source passed over for now */
     for (size_t i = 0; i < n; i++) {
         if (v[i].tried)
             continue;
+        bool sole = has_sole && v[i].ncrates == max_crates;
         if ((v[i].penalty > 0 && honest_waiting) || v[i].inflight >= inflight_max || v[i].busy) {
             *saturated = true;
+            if (!sole && v[i].penalty == 0)
+                classmate_waiting = true;
+            continue;
+        }
+        if (sole && classmate_waiting) {
+            *saturated = true; /* a classmate's slot frees soon: the teacher's link is the room's */
             continue;
         }
         return (int)i;

@@ -40,9 +40,13 @@ size_t peer_select_order(struct peer_cand *v, size_t n);
 /* The index of the first candidate (in v's order) this fetch may ask now:
  * not tried yet, not busy, fewer than inflight_max transfers from it, and no
  * penalised candidate while an honest one is untried (even a busy one: a peer
- * that lied waits behind every honest holder). -1 when none; *saturated tells
- * whether one was passed over only for now (at its bound, busy, or behind an
- * honest one), so waiting can help. */
+ * that lied waits behind every honest holder). The room's sole source (it
+ * holds the most crates, another holder fewer: a teacher) is not asked while
+ * an honest classmate holding the crate was passed over only for now: its
+ * slot frees within a transfer, and the teacher's link is what every student
+ * still needs. -1 when none; *saturated tells whether one was passed over only
+ * for now (at its bound, busy, behind an honest one, or the sole source behind
+ * a classmate), so waiting can help. */
 int peer_select_take(const struct peer_cand *v, size_t n, unsigned inflight_max, bool *saturated);
 
 #endif

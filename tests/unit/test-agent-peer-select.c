@@ -124,6 +124,36 @@ static void test_take_bound_busy_tried(void **state)
     assert_false(sat);
 }
 
+/* The teacher (holds the most) waits behind a classmate at its bound or busy:
+ * the classmate's slot frees within a transfer. */
+static void test_teacher_waits_behind_busy_classmate(void **state)
+{
+    (void)state;
+    bool sat;
+    struct peer_cand v[3] = {cand(0, 40), cand(1, 55), cand(2, 1000)};
+    assert_int_equal(peer_select_take(v, 3, 2, &sat), 0);
+    v[0].inflight = 2;
+    assert_int_equal(peer_select_take(v, 3, 2, &sat), 1); /* another classmate */
+    v[1].busy = true;
+    assert_int_equal(peer_select_take(v, 3, 2, &sat), -1); /* not the teacher: wait */
+    assert_true(sat);
+    /* the classmates were tried (they failed): the teacher is asked */
+    v[0].tried = v[1].tried = true;
+    assert_int_equal(peer_select_take(v, 3, 2, &sat), 2);
+    /* a classmate that lied does not hold the teacher back */
+    struct peer_cand w[2] = {cand(0, 40), cand(2, 1000)};
+    w[0].penalty = 1;
+    w[0].inflight = 2;
+    assert_int_equal(peer_select_take(w, 2, 2, &sat), 1);
+    /* equals (every holder complete): nobody is the sole source */
+    struct peer_cand e[2] = {cand(0, 1000), cand(2, 1000)};
+    e[0].inflight = 2;
+    assert_int_equal(peer_select_take(e, 2, 2, &sat), 1);
+    /* the teacher alone: asked */
+    struct peer_cand t[1] = {cand(2, 1000)};
+    assert_int_equal(peer_select_take(t, 1, 2, &sat), 0);
+}
+
 static void test_liars_wait_behind_honest(void **state)
 {
     (void)state;
@@ -172,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_cost_and_noise),
         cmocka_unit_test(test_one_per_key),
         cmocka_unit_test(test_take_bound_busy_tried),
+        cmocka_unit_test(test_teacher_waits_behind_busy_classmate),
         cmocka_unit_test(test_liars_wait_behind_honest),
         cmocka_unit_test(test_many_candidates_capped),
     };
