@@ -798,6 +798,10 @@ class StoreFs:
             run_quiet(["mkfs.ext4", "-q", "-F", self.img])
             self.mnt = tempfile.mkdtemp(prefix="cratecast-swarm-stores-")
             run_quiet(["mount", "-o", "loop", self.img, self.mnt])
+        except harness.Failure as e:
+            self.close()
+            raise harness.Failure("%s (STORE_FS=tmp puts the stores in the work directory "
+                                  "instead)" % e)
         except Exception:
             self.close()
             raise
