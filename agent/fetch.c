@@ -1424,7 +1424,7 @@ static void crate_next_source(struct agent_fetch *f)
         enqueue(f, 0); /* news or its manifest wakes us */
         return;
     case RESOLVE_DEFER: /* then it is announced (we wait) or we go */
-        enqueue(f, n ? RESOLVE_DEFER_HOLDER_MS : RESOLVE_DEFER_MS);
+        enqueue(f, resolve_defer_ms(&v));
         return;
     case RESOLVE_PEER:
         crate_from_peer(f, take(f, cand[k]), false);

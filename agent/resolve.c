@@ -40,6 +40,11 @@ enum resolve_step resolve_crate_next(struct resolve_crate *r, const struct resol
     return RESOLVE_FAIL;
 }
 
+uint64_t resolve_defer_ms(const struct resolve_view *v)
+{
+    return v->holders ? RESOLVE_DEFER_HOLDER_MS : RESOLVE_DEFER_MS;
+}
+
 const char *resolve_step_name(enum resolve_step s)
 {
     switch (s) {

@@ -15,10 +15,10 @@
  *      crate about once to the room.
  *   2. Still with at most one holder, when a neighbour comes first in the
  *      rendezvous order for this crate (it is asked for the same crates now),
- *      it gets a deferral once to announce the crate; then rule 1 holds. The
- *      caller parks for RESOLVE_DEFER_HOLDER_MS when the one holder is a peer
- *      (a teacher: the designated classmate takes its share of the crates
- *      first, one or two at a time, and announces each as it starts), for
+ *      it gets a deferral once to announce the crate (resolve_defer_ms); then
+ *      rule 1 holds. RESOLVE_DEFER_HOLDER_MS when the one holder is a peer (a
+ *      teacher: the designated classmate takes its share of the crates first,
+ *      one or two at a time, and announces each as it starts),
  *      RESOLVE_DEFER_MS when it is the upstream (colleagues asked at the same
  *      moment announce at once; an idle one costs every fetch the wait).
  *   3. A holder that may be asked now (peer_select_take) is asked.
@@ -52,7 +52,7 @@
 
 enum resolve_step {
     RESOLVE_WAIT_NEIGHBOUR, /* park until news or a manifest wakes the fetch */
-    RESOLVE_DEFER,          /* park for RESOLVE_DEFER_MS */
+    RESOLVE_DEFER,          /* park for resolve_defer_ms(view) */
     RESOLVE_PEER,           /* ask the holder peer_select_take chose */
     RESOLVE_RELAY,          /* ask a neighbour fetching it to pass it on as it arrives */
     RESOLVE_WAIT_SLOT,      /* park until a slot frees or a back-off ends */
@@ -87,6 +87,8 @@ void resolve_crate_init(struct resolve_crate *r, uint64_t now_ms);
  * one deferral). */
 enum resolve_step resolve_crate_next(struct resolve_crate *r, const struct resolve_view *v,
                                      uint64_t now_ms);
+/* How long RESOLVE_DEFER parks, for the room as v describes it (rule 2). */
+uint64_t resolve_defer_ms(const struct resolve_view *v);
 const char *resolve_step_name(enum resolve_step s);
 
 #endif

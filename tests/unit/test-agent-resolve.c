@@ -160,6 +160,14 @@ static void test_defer_once_to_the_designated_neighbour(void **state)
     assert_int_equal(step(&r, &v, T0), RESOLVE_DEFER);
     v.neighbour_fetching = true;
     assert_int_equal(step(&r, &v, T0 + RESOLVE_DEFER_MS), RESOLVE_WAIT_NEIGHBOUR);
+    /* how long: 50 ms before the upstream; longer with a teacher as the one holder, whose
+     * designated classmate announces its share one or two crates at a time */
+    assert_int_equal(resolve_defer_ms(&v), RESOLVE_DEFER_MS);
+    struct resolve_view teacher = {.holders = 1, .designated_elsewhere = true};
+    resolve_crate_init(&r, T0);
+    assert_int_equal(step(&r, &teacher, T0), RESOLVE_DEFER);
+    assert_int_equal(resolve_defer_ms(&teacher), RESOLVE_DEFER_HOLDER_MS);
+    assert_true(RESOLVE_DEFER_MS < RESOLVE_DEFER_HOLDER_MS);
 }
 
 static void test_many_holders_never_wait_for_neighbours(void **state)
