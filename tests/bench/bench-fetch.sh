@@ -42,16 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-wait_http() { # url [seconds]
-  local i
-  for i in $(seq 1 $(( ${2:-20} * 10 ))); do
-    curl -s -o /dev/null --max-time 1 "$1" && return 0
-    sleep 0.1
-  done
-  echo "bench: $1 did not answer" >&2; return 1
-}
+. "$HERE/lib.sh"
 
 echo "generating registry ($N_CRATES synthetic crates of ~${KB} KB) ..."
 $PY "$HERE/bench_registry.py" "$TMP/reg" "$N_CRATES" "$KB" >/dev/null
@@ -64,33 +55,17 @@ UPORT=$(awk '/^PORT /{print $2}' "$TMP/up.port")
 [ -n "$UPORT" ] || { echo "bench: upstream.py did not start" >&2; exit 1; }
 
 # --- static server ----------------------------------------------------------------------------
-SPORT=$(free_port)
+SPORT=$(bench_free_port)
 STATIC_KIND=${STATIC:-}
+NGINX=$(bench_find_nginx)
 if [ -z "$STATIC_KIND" ]; then
-  if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then STATIC_KIND=nginx; else STATIC_KIND=python; fi
+  if [ -n "$NGINX" ]; then STATIC_KIND=nginx; else STATIC_KIND=python; fi
 fi
 if [ "$STATIC_KIND" = nginx ]; then
-  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+  [ -n "$NGINX" ] || { echo "bench: STATIC=nginx but nginx is not installed" >&2; exit 1; }
   $PY "$HERE/bench_registry.py" --config "$TMP/reg" "http://127.0.0.1:$SPORT"
-  mkdir -p "$TMP/nginx"
-  cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 100000;
-  default_type application/octet-stream;
-  types { application/json json; }
-  client_body_temp_path $TMP/nginx/body; proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fcgi; uwsgi_temp_path $TMP/nginx/uwsgi; scgi_temp_path $TMP/nginx/scgi;
-  server { listen 127.0.0.1:$SPORT; root $TMP/reg/static; etag on; }
-}
-EOF
-  "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>"$TMP/nginx/stderr" &
-  PIDS+=($!)
+  bench_nginx_start "$NGINX" "$TMP/nginx" "$SPORT" "$TMP/reg/static" \
+    'types { application/json json; }'
   STATIC_INDEX="http://127.0.0.1:$SPORT/index/"
   STATIC_CRATE="http://127.0.0.1:$SPORT/crates/a-1.1.0.crate"
   STATIC_LABEL="nginx"
@@ -102,17 +77,17 @@ else
   STATIC_CRATE="http://127.0.0.1:$SPORT/api/v1/crates/a/1.1.0/download"
   STATIC_LABEL="upstream.py"
 fi
-wait_http "${STATIC_INDEX}config.json"
+bench_wait_http "${STATIC_INDEX}config.json"
 
 # --- the agent, warmed through upstream.py ----------------------------------------------------
-APORT=$(free_port)
+APORT=$(bench_free_port)
 STORE="$TMP/store"
 start_agent() { # upstream
   "$CRATECAST" agent --store "$STORE" --listen "127.0.0.1:$APORT" --upstream "$1" \
     --no-import --no-mdns --peer-listen off >>"$TMP/agent.log" 2>&1 &
   AGENT_PID=$!
   PIDS+=($AGENT_PID)
-  wait_http "http://127.0.0.1:$APORT/-/status"
+  bench_wait_http "http://127.0.0.1:$APORT/-/status"
 }
 start_agent "http://127.0.0.1:$UPORT/"
 AGENT_INDEX="http://127.0.0.1:$APORT/index/"
@@ -146,14 +121,6 @@ stats() { # seconds... -> "mean min max"
   $PY -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:]]; print("%.3f %.3f %.3f" % (s.mean(v), min(v), max(v)))' "$@"
 }
 
-latency() { # url -> "median_us p99_us"
-  local args=() i
-  for i in $(seq 1 "$REQS"); do args+=(-o /dev/null "$1"); done
-  curl -s --max-time 60 -w '%{time_total}\n' "${args[@]}" |
-    $PY -c 'import sys
-v=sorted(float(x)*1e6 for x in sys.stdin if x.strip())
-print("%.0f %.0f" % (v[len(v)//2], v[min(len(v)-1, int(len(v)*0.99))]))'
-}
 
 SHA=$($PY -c 'import json,sys; print([c["cksum"] for c in json.load(open(sys.argv[1]))["crates"] if c["name"]=="a" and c["vers"]=="1.1.0"][0])' "$TMP/reg/manifest.json")
 AGENT_CRATE="http://127.0.0.1:$APORT/crates/a/1.1.0/$SHA"
@@ -163,11 +130,11 @@ AGENT_CRATE="http://127.0.0.1:$APORT/crates/a/1.1.0/$SHA"
 # run then lands on all of them alike instead of on whichever server happens to go last.
 STORE2="$TMP/store-local"
 cp -r "$STORE" "$STORE2"
-APORT2=$(free_port)
+APORT2=$(bench_free_port)
 "$CRATECAST" agent --store "$STORE2" --listen "127.0.0.1:$APORT2" --upstream none \
   --no-import --no-mdns --peer-listen off >>"$TMP/agent-local.log" 2>&1 &
 PIDS+=($!)
-wait_http "http://127.0.0.1:$APORT2/-/status"
+bench_wait_http "http://127.0.0.1:$APORT2/-/status"
 LOCAL_INDEX="http://127.0.0.1:$APORT2/index/"
 LOCAL_CRATE="http://127.0.0.1:$APORT2/crates/a/1.1.0/$SHA"
 
@@ -180,12 +147,12 @@ for i in $(seq 1 "$RUNS"); do
 done
 # shellcheck disable=SC2086
 F_STATIC=$(stats $T_STATIC); F_ONLINE=$(stats $T_ONLINE); F_LOCAL=$(stats $T_LOCAL)
-L_STATIC_I=$(latency "${STATIC_INDEX}1/a")
-L_STATIC_C=$(latency "$STATIC_CRATE")
-L_ONLINE_I=$(latency "${AGENT_INDEX}1/a")
-L_ONLINE_C=$(latency "$AGENT_CRATE")
-L_LOCAL_I=$(latency "${LOCAL_INDEX}1/a")
-L_LOCAL_C=$(latency "$LOCAL_CRATE")
+L_STATIC_I=$(bench_latency "${STATIC_INDEX}1/a")
+L_STATIC_C=$(bench_latency "$STATIC_CRATE")
+L_ONLINE_I=$(bench_latency "${AGENT_INDEX}1/a")
+L_ONLINE_C=$(bench_latency "$AGENT_CRATE")
+L_LOCAL_I=$(bench_latency "${LOCAL_INDEX}1/a")
+L_LOCAL_C=$(bench_latency "$LOCAL_CRATE")
 
 n_crates=$($PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["crates"]))' "$TMP/reg/manifest.json")
 echo

@@ -106,53 +106,20 @@ echo "import speed / cat | openssl dgst: $(ratio "$(m "$S_PIPE")" "$(m "$S_IMPOR
 echo "runs, s: openssl-files$T_FILES; openssl-pipe$T_PIPE; import$T_IMPORT"
 
 # --- serving one crate: agent (warm store) vs nginx ---------------------------------------------
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
-  local i
-  for i in $(seq 1 200); do
-    curl -s -o /dev/null --max-time 1 "$1" && return 0
-    sleep 0.1
-  done
-  echo "bench: $1 did not answer" >&2; return 1
-}
-latency() { # url -> "p50_us p99_us"
-  local args=() i
-  for i in $(seq 1 "$REQS"); do args+=(-o /dev/null "$1"); done
-  curl -s --max-time 60 -w '%{time_total}\n' "${args[@]}" |
-    $PY -c 'import sys
-v=sorted(float(x)*1e6 for x in sys.stdin if x.strip())
-print("%.0f %.0f" % (v[len(v)//2], v[min(len(v)-1, int(len(v)*0.99))]))'
-}
+. "$HERE/lib.sh"
 command -v curl >/dev/null || { echo "bench: curl not found: no serving comparison"; exit 0; }
-NGINX=$(command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)
+NGINX=$(bench_find_nginx)
 [ -n "$NGINX" ] || { echo "bench: nginx not found: no serving comparison"; exit 0; }
 
-APORT=$(free_port)
+APORT=$(bench_free_port)
 "$CRATECAST" agent --store "$TMP/store-1" --listen "127.0.0.1:$APORT" --upstream none \
   --no-import --no-mdns --peer-listen off >"$TMP/agent.log" 2>&1 &
 PIDS+=($!)
-SPORT=$(free_port)
+SPORT=$(bench_free_port)
 REGDIR=$(dirname "${FILES[0]}")
-mkdir -p "$TMP/nginx"
-cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 100000;
-  default_type application/octet-stream;
-  client_body_temp_path $TMP/nginx/body; proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fcgi; uwsgi_temp_path $TMP/nginx/uwsgi; scgi_temp_path $TMP/nginx/scgi;
-  server { listen 127.0.0.1:$SPORT; root $REGDIR; etag on; }
-}
-EOF
-"$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>"$TMP/nginx/stderr" &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$APORT/-/status"
-wait_http "http://127.0.0.1:$SPORT/"  || true
+bench_nginx_start "$NGINX" "$TMP/nginx" "$SPORT" "$REGDIR"
+bench_wait_http "http://127.0.0.1:$APORT/-/status"
+bench_wait_http "http://127.0.0.1:$SPORT/" || true
 
 # Crates near 16 KiB, the median size, and 1 MiB: (name, version, sha256) from the generator's
 # file names and bytes.
@@ -176,8 +143,8 @@ while read -r file name vers sha size; do
   # taking turns, three samples each; the median sample of each is reported
   LN=(); LA=()
   for _ in 1 2 3; do
-    LN+=("$(latency "http://127.0.0.1:$SPORT/$file")")
-    LA+=("$(latency "http://127.0.0.1:$APORT/crates/$name/$vers/$sha")")
+    LN+=("$(bench_latency "http://127.0.0.1:$SPORT/$file")")
+    LA+=("$(bench_latency "http://127.0.0.1:$APORT/crates/$name/$vers/$sha")")
   done
   mid() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
   N=$(mid "${LN[@]}"); A=$(mid "${LA[@]}")
