@@ -419,6 +419,19 @@ static bool first_for_us(struct agent *a, const struct agent_fetch *f)
     return f->key[0] == 'c' && !designated_elsewhere(a, f->sha, false);
 }
 
+/* Each fetch of a detached list looks for a source again, in order (one may
+ * queue itself again: on the new queue). */
+static void look_again(struct agent_fetch *list)
+{
+    while (list) {
+        struct agent_fetch *next = list->queue_next;
+        list->queue_next = NULL;
+        list->phase = FETCH_SOURCE;
+        crate_next_source(list);
+        list = next;
+    }
+}
+
 static void queue_kick(struct agent *a)
 {
     struct agent_fetch *list = agent_fetches(a)->queue, *rev = NULL;
@@ -429,28 +442,28 @@ static void queue_kick(struct agent *a)
         rev = list;
         list = next;
     }
+    /* oldest first, into three lists kept in order: still waiting; due and
+     * ours (first_for_us), which take the free slots first; due, the rest */
     uint64_t now = now_ms(a);
-    struct agent_fetch *later = NULL, **tail = &later;
-    /* two passes over the due ones: ours first (first_for_us), then the rest */
-    struct agent_fetch *rest = NULL, **rtail = &rest;
-    for (int pass = 0; pass < 2; pass++) {
-        while (rev) {
-            struct agent_fetch *next = rev->queue_next;
-            rev->queue_next = NULL;
-            if (rev->not_before_ms > now) {
-                *tail = rev; /* still waiting: keep it, in order */
-                tail = &rev->queue_next;
-            } else if (pass == 0 && !first_for_us(a, rev)) {
-                *rtail = rev;
-                rtail = &rev->queue_next;
-            } else {
-                rev->phase = FETCH_SOURCE;
-                crate_next_source(rev);
-            }
-            rev = next;
+    struct agent_fetch *later = NULL, *ours = NULL, *rest = NULL;
+    struct agent_fetch **tail = &later, **otail = &ours, **rtail = &rest;
+    while (rev) {
+        struct agent_fetch *next = rev->queue_next;
+        rev->queue_next = NULL;
+        if (rev->not_before_ms > now) {
+            *tail = rev;
+            tail = &rev->queue_next;
+        } else if (first_for_us(a, rev)) {
+            *otail = rev;
+            otail = &rev->queue_next;
+        } else {
+            *rtail = rev;
+            rtail = &rev->queue_next;
         }
-        rev = rest;
+        rev = next;
     }
+    look_again(ours);
+    look_again(rest);
     /* the still-waiting ones go back behind the newly queued, newest first */
     struct agent_fetch *rl = NULL;
     while (later) {
