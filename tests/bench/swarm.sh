@@ -13,7 +13,9 @@
 #        STATIC=nginx|python  OUT=FILE (the table as markdown)  JSON=FILE (every measurement)
 #        KEEP=1 (keep the temporary directories: logs, stores)
 #        STORE_FS=image|tmp (image: the stores on a fresh loop-mounted ext4, the default; see
-#        swarm.py)
+#        swarm.py)  AGENT_ARGS="..." (more options for every agent)  AGENT_WRAP="..." (a
+#        command every student agent runs under, "%h" its host number: e.g. AGENT_WRAP="perf
+#        record -g -o /tmp/perf-%h.data --" profiles each student agent)
 #
 # Hosts: h0 = the teacher (a warm agent, --upstream none), h1..hN = students (fresh agents,
 # --upstream none), each in a network namespace on one bridge (tests/integration/netns.py),
