@@ -13,11 +13,13 @@
  * so peers on the link resync at once.
  */
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/core.h"
-#include "agent/listing.h"
+#include "agent/holdings.h"
 #include "agent/log.h"
 #include "agent/manifest.h"
 #include "agent/news.h"
@@ -45,28 +47,6 @@ struct agent_manifest *agent_manifest_new(void)
 
 #define MANIFEST_PEX_REFRESH_S 5
 
-/* SHA-256 of the index body served to peers for a name: all lines, '\n'-ended. */
-static int index_digest(struct agent *a, const char *name, uint8_t out[PROTO_SHA256_LEN],
-                        uint64_t *updated)
-{
-    struct store_index_list l;
-    int rc = store_index_list(agent_store(a), name, &l);
-    if (rc < 0)
-        return rc;
-    size_t len;
-    char *body = agent_index_body(&l, NULL, &len);
-    if (body == NULL) {
-        rc = l.n ? -ENOMEM : -ENOENT;
-    } else {
-        proto_sha256(body, len, out);
-        free(body);
-        *updated = l.updated > 0 ? (uint64_t)l.updated : 0;
-        rc = 0;
-    }
-    store_index_list_free(&l);
-    return rc;
-}
-
 static int build(struct agent *a, uint64_t since, uint64_t seq, uint8_t **out, size_t *outlen)
 {
     struct proto_manifest m;
@@ -75,49 +55,19 @@ static int build(struct agent *a, uint64_t since, uint64_t seq, uint8_t **out, s
     m.seq = seq;
     m.since = since;
     m.time = (uint64_t)agent_now();
-    struct store_blob_item *blobs = NULL;
-    size_t nblobs = 0, nnames = 0;
-    char **names = NULL;
-    int rc = store_blobs_since(agent_store(a), since, &blobs, &nblobs);
+    int rc = agent_holdings_since(a, since, SIZE_MAX, &m);
     if (rc < 0)
-        goto out;
-    rc = store_index_names_since(agent_store(a), since, &names, &nnames);
-    if (rc < 0)
-        goto out;
-    if (nblobs > PROTO_MANIFEST_CRATES_MAX)
-        nblobs = PROTO_MANIFEST_CRATES_MAX;
-    if (nnames > PROTO_MANIFEST_INDEX_MAX)
-        nnames = PROTO_MANIFEST_INDEX_MAX;
-    m.crates = cc_calloc(nblobs + 1, sizeof *m.crates);
-    m.index = cc_calloc(nnames + 1, sizeof *m.index);
+        return rc;
     m.pex = cc_calloc(PROTO_PEX_MAX, sizeof *m.pex);
-    if (m.crates == NULL || m.index == NULL || m.pex == NULL) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < nblobs; i++) {
-        memcpy(m.crates[i].sha256, blobs[i].sha256, PROTO_SHA256_LEN);
-        m.crates[i].size = blobs[i].size;
-    }
-    m.ncrates = (uint32_t)nblobs;
-    for (size_t i = 0; i < nnames; i++) {
-        struct proto_manifest_index *it = &m.index[m.nindex];
-        if (strlen(names[i]) > PROTO_NAME_MAX)
-            continue;
-        snprintf(it->name, sizeof it->name, "%s", names[i]);
-        if (index_digest(a, names[i], it->hash, &it->updated) == 0)
-            m.nindex++;
+    if (m.pex == NULL) {
+        proto_manifest_clear(&m);
+        return -ENOMEM;
     }
     for (struct agent_peer *p = agent_peers_first(a); p && m.npex < PROTO_PEX_MAX; p = p->next)
         if (p->state == PEER_LIVE && !p->removed)
             snprintf(m.pex[m.npex++], PROTO_PEER_ADDR_MAX + 1, "%s", p->addr);
     rc = proto_manifest_encode(&m, agent_id(a)->sk, true, out, outlen);
-out:
-    free(blobs);
-    store_names_free(names, nnames);
-    free(m.crates);
-    free(m.index);
-    free(m.pex);
+    proto_manifest_clear(&m);
     return rc;
 }
 

@@ -28,6 +28,7 @@
 #include "agent/core.h"
 #include "agent/http_client.h"
 #include "agent/http_server.h"
+#include "agent/holdings.h"
 #include "agent/log.h"
 #include "agent/mesh.h"
 #include "agent/news.h"
@@ -39,6 +40,23 @@
 #include "proto/route.h"
 #include "store/store.h"
 
+/* What the store gained lately, each entry tagged with the sequence it came
+ * with: everything gained after `base`, up to `top` (entries with at > since
+ * are the delta since any since >= base). An index name appears once, with
+ * its latest digest. */
+struct news_gain {
+    uint64_t at;
+    bool is_index;
+    struct proto_manifest_crate crate;
+    struct proto_manifest_index index;
+};
+struct news_gains {
+    uint64_t base, top;
+    struct news_gain *v;
+    size_t n, cap;
+    size_t ncrates, nindex;
+};
+
 struct news_waiter;
 struct agent_news {
     bool started;
@@ -47,9 +65,13 @@ struct agent_news {
     uv_timer_t coalesce, deadlines;
     struct news_waiter *parked; /* oldest first */
     size_t nparked;
-    uint8_t *wire; /* encoding of generation wire_gen */
+    uint8_t *wire; /* encoding of generation wire_gen (without gains) */
     size_t wire_len;
     uint64_t wire_gen;
+    uint8_t *gwire; /* with gains (asked gains=1), generation gwire_gen */
+    size_t gwire_len;
+    uint64_t gwire_gen;
+    struct news_gains gains;
     uint8_t fetching[PROTO_NEWS_FETCHING_MAX][PROTO_SHA256_LEN]; /* transfers in flight */
     size_t nfetching;
 };
@@ -61,8 +83,9 @@ struct agent_news *agent_news_new(void)
 
 #define NEWS_PARKED_MAX 256
 #define NEWS_COALESCE_MS 3
-#define NEWS_WAIT_S 25            /* what we ask a holder to hold our poll for */
-#define NEWS_WIRE_MAX (64u << 10) /* a news message is at most ~40 KiB */
+#define NEWS_WAIT_S 25             /* what we ask a holder to hold our poll for */
+#define NEWS_WIRE_MAX (128u << 10) /* a news message is at most ~72 KiB */
+#define NEWS_GAINS_STEPS 16        /* store sequences the gains reach back */
 #define NEWS_CTYPE "application/x-cratecast"
 
 struct news_link;
@@ -72,6 +95,7 @@ struct news_waiter {
     struct news_link *link;
     h2o_req_t *req; /* NULL once the client went away */
     uint64_t deadline_ms;
+    bool gains; /* asked with gains=1 */
 };
 
 struct news_link {
@@ -85,10 +109,102 @@ static struct agent *news_agent(uv_timer_t *t)
 
 /* ---- holder side ---------------------------------------------------------- */
 
-static int encode_current(struct agent *a)
+/* Forget every gain: from now on the gains reach back to seq only. */
+static void gains_reset(struct news_gains *g, uint64_t seq)
+{
+    g->base = g->top = seq;
+    g->n = g->ncrates = g->nindex = 0;
+}
+
+static void gains_drop(struct news_gains *g, size_t i)
+{
+    if (g->v[i].is_index)
+        g->nindex--;
+    else
+        g->ncrates--;
+    memmove(&g->v[i], &g->v[i + 1], (g->n - i - 1) * sizeof g->v[0]);
+    g->n--;
+}
+
+static int gains_push(struct news_gains *g, const struct news_gain *e)
+{
+    if (cc_grow((void **)&g->v, &g->cap, g->n, sizeof *g->v, 64) < 0)
+        return -ENOMEM;
+    g->v[g->n++] = *e;
+    if (e->is_index)
+        g->nindex++;
+    else
+        g->ncrates++;
+    return 0;
+}
+
+/* Bring the gains up to the store's sequence seq: one small delta query per
+ * step of the sequence, so what a news message lists costs no more than what
+ * changed. An eviction, a reset store or a large import starts them afresh
+ * (peers then fetch the manifest as before). */
+static void gains_catch_up(struct agent *a, uint64_t seq)
+{
+    struct news_gains *g = &agent_news(a)->gains;
+    if (seq == g->top)
+        return;
+    if (seq < g->top || store_removed_seq(agent_store(a)) > g->top) {
+        gains_reset(g, seq);
+        return;
+    }
+    struct proto_manifest m;
+    memset(&m, 0, sizeof m);
+    if (agent_holdings_since(a, g->top, PROTO_NEWS_GAINS_MAX, &m) < 0) {
+        gains_reset(g, seq);
+        return;
+    }
+    for (uint32_t i = 0; i < m.nindex; i++)
+        for (size_t j = 0; j < g->n; j++)
+            if (g->v[j].is_index && strcmp(g->v[j].index.name, m.index[i].name) == 0) {
+                gains_drop(g, j); /* its latest digest is the one below */
+                break;
+            }
+    int rc = 0;
+    for (uint32_t i = 0; i < m.ncrates && rc == 0; i++)
+        rc = gains_push(g, &(struct news_gain){.at = seq, .crate = m.crates[i]});
+    for (uint32_t i = 0; i < m.nindex && rc == 0; i++)
+        rc = gains_push(g, &(struct news_gain){.at = seq, .is_index = true, .index = m.index[i]});
+    proto_manifest_clear(&m);
+    if (rc < 0) {
+        gains_reset(g, seq);
+        return;
+    }
+    g->top = seq;
+    /* keep the last NEWS_GAINS_STEPS steps, within the message's caps */
+    for (;;) {
+        size_t steps = 0;
+        uint64_t last = g->base;
+        for (size_t i = 0; i < g->n; i++)
+            if (g->v[i].at != last) {
+                steps++;
+                last = g->v[i].at;
+            }
+        if (g->n == 0 || (steps <= NEWS_GAINS_STEPS && g->ncrates <= PROTO_NEWS_GAINS_MAX &&
+                          g->nindex <= PROTO_NEWS_GAINS_MAX))
+            break;
+        uint64_t oldest = g->v[0].at;
+        for (size_t i = 1; i < g->n; i++)
+            if (g->v[i].at < oldest)
+                oldest = g->v[i].at;
+        for (size_t i = 0; i < g->n;)
+            if (g->v[i].at == oldest)
+                gains_drop(g, i);
+            else
+                i++;
+        g->base = oldest;
+    }
+}
+
+static int encode_current(struct agent *a, bool with_gains)
 {
     struct agent_news *ns = agent_news(a);
-    if (ns->wire != NULL && ns->wire_gen == ns->gen)
+    if (!with_gains && ns->wire != NULL && ns->wire_gen == ns->gen)
+        return 0;
+    if (with_gains && ns->gwire != NULL && ns->gwire_gen == ns->gen)
         return 0;
     struct proto_news n;
     memset(&n, 0, sizeof n);
@@ -109,25 +225,57 @@ static int encode_current(struct agent *a)
             proto_peer_addr_parse(p->addr, strlen(p->addr), &peers[n.npeers]) == 0)
             n.npeers++;
     n.peers = peers;
+    struct proto_manifest_crate *gc = NULL;
+    struct proto_manifest_index *gi = NULL;
+    if (with_gains) {
+        struct news_gains *g = &ns->gains;
+        gains_catch_up(a, n.seq);
+        gc = cc_calloc(g->ncrates + 1, sizeof *gc);
+        gi = cc_calloc(g->nindex + 1, sizeof *gi);
+        if (gc && gi && g->top == n.seq) {
+            n.has_gains = true;
+            n.gains_since = g->base;
+            n.gained = gc;
+            n.gained_index = gi;
+            for (size_t i = 0; i < g->n; i++)
+                if (g->v[i].is_index)
+                    gi[n.ngained_index++] = g->v[i].index;
+                else
+                    gc[n.ngained++] = g->v[i].crate;
+        }
+    }
     uint8_t *wire;
     size_t len;
     int rc = proto_news_encode(&n, agent_id(a)->sk, &wire, &len);
+    free(gc);
+    free(gi);
     if (rc < 0)
         return rc;
-    free(ns->wire);
-    ns->wire = wire;
-    ns->wire_len = len;
-    ns->wire_gen = ns->gen;
+    if (with_gains) {
+        free(ns->gwire);
+        ns->gwire = wire;
+        ns->gwire_len = len;
+        ns->gwire_gen = ns->gen;
+    } else {
+        free(ns->wire);
+        ns->wire = wire;
+        ns->wire_len = len;
+        ns->wire_gen = ns->gen;
+    }
     return 0;
 }
 
-static void respond(struct agent *a, h2o_req_t *req)
+static void respond(struct agent *a, h2o_req_t *req, bool gains)
 {
-    if (encode_current(a) < 0) {
+    struct agent_news *ns = agent_news(a);
+    if (encode_current(a, gains) < 0) {
         agent_respond_text(req, 500, "Internal Server Error", "cannot encode news\n");
         return;
     }
-    agent_mesh_respond(a, req, NEWS_CTYPE, agent_news(a)->wire, agent_news(a)->wire_len);
+    if (gains)
+        agent_mesh_respond(a, req, NEWS_CTYPE, ns->gwire, ns->gwire_len);
+    else
+        agent_mesh_respond(a, req, NEWS_CTYPE, ns->wire, ns->wire_len);
 }
 
 static void link_dispose(void *ptr)
@@ -154,7 +302,7 @@ static void release(struct agent *a, bool all)
         ns->nparked--;
         if (w->req) {
             w->link->w = NULL;
-            respond(a, w->req);
+            respond(a, w->req, w->gains);
         }
         free(w);
     }
@@ -194,7 +342,7 @@ void agent_news_serve(struct agent *a, h2o_req_t *req, const struct proto_route 
 {
     struct agent_news *ns = agent_news(a);
     if (r->since != ns->gen || r->wait == 0 || !ns->started) {
-        respond(a, req);
+        respond(a, req, r->gains);
         return;
     }
     if (ns->nparked >= NEWS_PARKED_MAX) {
@@ -205,20 +353,21 @@ void agent_news_serve(struct agent *a, h2o_req_t *req, const struct proto_route 
             ns->nparked--;
             if (oldest->req) {
                 oldest->link->w = NULL;
-                respond(a, oldest->req);
+                respond(a, oldest->req, oldest->gains);
             }
             free(oldest);
         }
     }
     struct news_waiter *w = cc_calloc(1, sizeof *w);
     if (w == NULL) {
-        respond(a, req);
+        respond(a, req, r->gains);
         return;
     }
     struct news_link *l = h2o_mem_alloc_shared(&req->pool, sizeof *l, link_dispose);
     l->w = w;
     w->link = l;
     w->req = req;
+    w->gains = r->gains;
     uv_update_time(agent_loop(a));
     w->deadline_ms = uv_now(agent_loop(a)) + (uint64_t)r->wait * 1000u;
     /* appended, so the list stays oldest first */
@@ -316,6 +465,9 @@ static void news_done(void *ud, struct agent_http_response *res)
     }
     bool moved = n.seq != p->seq;
     p->news_seq = n.seq;
+    /* what it gained came with the news: no manifest round trip */
+    if (moved && agent_peer_apply_gains(p, &n))
+        moved = false;
     proto_news_clear(&n);
     if (moved)
         agent_peer_manifest_now(p); /* fetches are woken when the delta is applied */
@@ -333,7 +485,7 @@ void agent_news_poll(struct agent_peer *p)
         return;
     char url[PROTO_URL_MAX];
     struct proto_route route = {
-        .kind = PROTO_ROUTE_PEER_NEWS, .since = p->news_gen, .wait = NEWS_WAIT_S};
+        .kind = PROTO_ROUTE_PEER_NEWS, .since = p->news_gen, .wait = NEWS_WAIT_S, .gains = true};
     if (proto_route_peer_url(p->addr, &route, url, sizeof url) < 0)
         return;
     struct agent_http_request req = {
@@ -363,6 +515,7 @@ void agent_news_init(struct agent *a)
     uv_timer_start(&ns->deadlines, on_deadlines, 1000, 1000);
     ns->gen = 1; /* a requester that knows nothing asks since=0: answered at once */
     ns->told_seq = store_seq(agent_store(a));
+    gains_reset(&ns->gains, ns->told_seq);
     ns->started = true;
 }
 
@@ -385,5 +538,9 @@ void agent_news_close(struct agent *a)
     }
     ns->nparked = 0;
     free(ns->wire);
-    ns->wire = NULL;
+    free(ns->gwire);
+    free(ns->gains.v);
+    ns->wire = ns->gwire = NULL;
+    ns->gains.v = NULL;
+    ns->gains.n = ns->gains.cap = 0;
 }

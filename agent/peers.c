@@ -148,6 +148,7 @@ static void peer_free_manifest(struct agent_peer *p)
     p->crates = NULL;
     p->index = NULL;
     p->ncrates = p->nindex = 0;
+    p->manifest_held = false;
 }
 
 /* Forget everything it told us. */
@@ -537,7 +538,35 @@ static int apply_manifest(struct agent_peer *p, const struct proto_manifest *m)
     p->index = index;
     p->nindex = (uint32_t)ni;
     p->seq = m->seq;
+    p->manifest_held = true;
     return 0;
+}
+
+bool agent_peer_apply_gains(struct agent_peer *p, const struct proto_news *n)
+{
+    /* only onto the manifest we hold, and not while a poll may be bringing
+     * a delta from the sequence we hold now */
+    if (!n->has_gains || p->polling || p->state != PEER_LIVE || !p->manifest_held ||
+        n->gains_since > p->seq || p->seq >= n->seq) {
+        log_debug("peer %s: news gains not applied (has %d, polling %d, state %d, held %llu, "
+                  "since %llu, seq %llu)",
+                  p->addr, n->has_gains, p->polling, (int)p->state, (unsigned long long)p->seq,
+                  (unsigned long long)n->gains_since, (unsigned long long)n->seq);
+        return false;
+    }
+    struct proto_manifest m = {
+        .seq = n->seq,
+        .since = p->seq,
+        .crates = n->gained,
+        .ncrates = n->ngained,
+        .index = n->gained_index,
+        .nindex = n->ngained_index,
+    };
+    memcpy(m.pk, n->pk, PROTO_PK_LEN);
+    if (apply_manifest(p, &m) < 0)
+        return false;
+    p->n.news_gains++;
+    return true;
 }
 
 /* A poll answered after its peer was removed or the agent began to stop. */
@@ -577,6 +606,7 @@ static void manifest_done(void *ud, struct agent_http_response *res)
     if (m.since != 0 && m.since != p->seq) {
         proto_manifest_clear(&m);
         p->seq = 0; /* out of step: ask for a full one next time */
+        p->manifest_held = false;
         p->polling = false;
         /* at once the first time; a peer that keeps answering out of step is
          * asked less and less often */
@@ -586,6 +616,8 @@ static void manifest_done(void *ud, struct agent_http_response *res)
         return;
     }
     rc = apply_manifest(p, &m);
+    if (rc == 0)
+        p->n.manifests++;
     /* peer exchange: every address it knows is a candidate */
     for (uint32_t i = 0; i < m.npex && rc == 0; i++)
         agent_peers_add(a, m.pex[i], PEER_VIA_PEX);

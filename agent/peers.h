@@ -53,6 +53,8 @@ struct peer_counters {
     uint64_t crates_from, bytes_from, index_from; /* received from it */
     uint64_t crates_to, bytes_to;                 /* sent to it (matched by its IP) */
     uint64_t fail_transport, fail_timeout, fail_busy, fail_checksum, fail_signature, fail_not_held;
+    uint64_t manifests;  /* its manifests (full or delta) applied */
+    uint64_t news_gains; /* its news that brought what it gained (no manifest needed) */
 };
 
 struct agent_peer {
@@ -66,7 +68,8 @@ struct agent_peer {
     bool have_key;
     uint8_t pk[PROTO_PK_LEN];
     char key_text[PROTO_KEY_TEXT_LEN + 1];
-    uint64_t seq;                        /* sequence of the manifest we hold (0 = none) */
+    uint64_t seq;       /* sequence of the manifest we hold (0 = none) */
+    bool manifest_held; /* we hold its manifest at seq (seq 0 too: an empty store) */
     struct proto_manifest_crate *crates; /* sorted by sha256 */
     uint32_t ncrates;
     struct peer_index_item *index; /* sorted by name */
@@ -151,6 +154,11 @@ void agent_peer_poll_now(struct agent_peer *p);
 /* Its news said its sequence moved: fetch the manifest delta now (no hello:
  * the signed news proved it live), or poll when it is not live. */
 void agent_peer_manifest_now(struct agent_peer *p);
+/* Its news listed what it gained since a sequence at or before the manifest we
+ * hold: add that (as a delta would) and return true; false when it cannot be
+ * applied (no gains, our copy is older, a poll is in flight), and then the
+ * manifest delta is fetched as before. */
+bool agent_peer_apply_gains(struct agent_peer *p, const struct proto_news *n);
 /* v ordered best first (peer_select_order, a little noise for equals), one per
  * key; returns how many are left. */
 size_t agent_peers_order(struct agent_peer **v, size_t n);

@@ -38,9 +38,11 @@ static json_t *peer_json(const struct agent_peer *p)
                           (json_int_t)p->fails, "penalty", (json_int_t)p->penalty, "ms_per_mb",
                           p->ms_per_mb);
     json_t *more = json_pack(
-        "{s:{s:I,s:I,s:I},s:{s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:{s:i,s:i,s:i},s:b}",
+        "{s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:{s:i,s:i,s:i},"
+        "s:b}",
         "received", "crates", (json_int_t)n->crates_from, "bytes", (json_int_t)n->bytes_from,
-        "index_files", (json_int_t)n->index_from, "sent", "crates", (json_int_t)n->crates_to,
+        "index_files", (json_int_t)n->index_from, "manifests", (json_int_t)n->manifests,
+        "news_gains", (json_int_t)n->news_gains, "sent", "crates", (json_int_t)n->crates_to,
         "bytes", (json_int_t)n->bytes_to, "failures", "transport", (json_int_t)n->fail_transport,
         "timeout", (json_int_t)n->fail_timeout, "busy", (json_int_t)n->fail_busy, "checksum",
         (json_int_t)n->fail_checksum, "signature", (json_int_t)n->fail_signature, "not_held",

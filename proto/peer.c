@@ -424,6 +424,8 @@ void proto_news_clear(struct proto_news *n)
         return;
     free(n->fetching);
     free(n->peers);
+    free(n->gained);
+    free(n->gained_index);
     memset(n, 0, sizeof *n);
 }
 
@@ -439,14 +441,29 @@ int proto_news_encode(const struct proto_news *n, const uint8_t sk[PROTO_SK_LEN]
         return rc;
     if (n->nfetching > PROTO_NEWS_FETCHING_MAX || n->npeers > PROTO_NEWS_PEERS_MAX)
         return -EMSGSIZE;
+    if (n->has_gains &&
+        (n->ngained > PROTO_NEWS_GAINS_MAX || n->ngained_index > PROTO_NEWS_GAINS_MAX))
+        return -EMSGSIZE;
     if ((n->nfetching && n->fetching == NULL) || (n->npeers && n->peers == NULL) ||
         !proto_envelope_key_matches(sk, n->pk))
+        return -EINVAL;
+    if (n->has_gains && ((n->ngained && n->gained == NULL) ||
+                         (n->ngained_index && n->gained_index == NULL) || n->gains_since > n->seq))
         return -EINVAL;
     size_t size = NEWS_BODY_MIN + (size_t)n->nfetching * PROTO_SHA256_LEN;
     for (uint32_t i = 0; i < n->npeers; i++) {
         if (!proto_peer_addr_valid(&n->peers[i]))
             return -EINVAL;
         size += 1 + (n->peers[i].family == 4 ? 4 : 16) + 2;
+    }
+    if (n->has_gains) {
+        size += 8 + 2 + (size_t)n->ngained * MANIFEST_CRATE_LEN + 2;
+        for (uint32_t i = 0; i < n->ngained_index; i++) {
+            size_t nl = strnlen(n->gained_index[i].name, sizeof n->gained_index[i].name);
+            if (!name_lower_valid(n->gained_index[i].name, nl))
+                return -EINVAL;
+            size += 1 + nl + PROTO_SHA256_LEN + 8;
+        }
     }
     uint8_t *scratch = cc_malloc(PROTO_ENVELOPE_HEADROOM + size);
     if (scratch == NULL)
@@ -468,9 +485,82 @@ int proto_news_encode(const struct proto_news *n, const uint8_t sk[PROTO_SK_LEN]
         put_bytes(&w, n->peers[i].ip, n->peers[i].family == 4 ? 4 : 16);
         put_u16(&w, n->peers[i].port);
     }
+    if (n->has_gains) {
+        put_u64(&w, n->gains_since);
+        put_u16(&w, (uint16_t)n->ngained);
+        for (uint32_t i = 0; i < n->ngained; i++) {
+            put_bytes(&w, n->gained[i].sha256, PROTO_SHA256_LEN);
+            put_u64(&w, n->gained[i].size);
+        }
+        put_u16(&w, (uint16_t)n->ngained_index);
+        for (uint32_t i = 0; i < n->ngained_index; i++) {
+            const struct proto_manifest_index *e = &n->gained_index[i];
+            size_t nl = strnlen(e->name, sizeof e->name);
+            put_u8(&w, (uint8_t)nl);
+            put_bytes(&w, e->name, nl);
+            put_bytes(&w, e->hash, PROTO_SHA256_LEN);
+            put_u64(&w, e->updated);
+        }
+    }
     rc = proto_envelope_seal(scratch, size, 'N', sk, false, out, outlen);
     free(scratch);
     return rc;
+}
+
+/* The optional trailer of a news message: what the sender gained after
+ * gains_since. Present exactly when bytes follow the peer list. */
+static int parse_news_gains(struct rd *r, struct proto_news *n)
+{
+    if (!rd_has(r, 8 + 2))
+        return -EBADMSG;
+    n->gains_since = get_u64(r);
+    if (n->gains_since > n->seq)
+        return -EBADMSG;
+    uint16_t nc = get_u16(r);
+    if (nc > PROTO_NEWS_GAINS_MAX)
+        return -EMSGSIZE;
+    if ((r->len - r->off) / MANIFEST_CRATE_LEN < nc)
+        return -EBADMSG;
+    if (nc) {
+        n->gained = cc_calloc(nc, sizeof *n->gained);
+        if (n->gained == NULL)
+            return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < nc; i++) {
+        memcpy(n->gained[i].sha256, get_bytes(r, PROTO_SHA256_LEN), PROTO_SHA256_LEN);
+        n->gained[i].size = get_u64(r);
+    }
+    n->ngained = nc;
+    if (!rd_has(r, 2))
+        return -EBADMSG;
+    uint16_t ni = get_u16(r);
+    if (ni > PROTO_NEWS_GAINS_MAX)
+        return -EMSGSIZE;
+    if ((r->len - r->off) / MANIFEST_INDEX_MIN < ni)
+        return -EBADMSG;
+    if (ni) {
+        n->gained_index = cc_calloc(ni, sizeof *n->gained_index);
+        if (n->gained_index == NULL)
+            return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < ni; i++) {
+        struct proto_manifest_index *e = &n->gained_index[i];
+        if (!rd_has(r, 1))
+            return -EBADMSG;
+        size_t nl = get_u8(r);
+        if (!rd_has(r, nl + PROTO_SHA256_LEN + 8))
+            return -EBADMSG;
+        const char *name = (const char *)get_bytes(r, nl);
+        if (!name_lower_valid(name, nl))
+            return -EBADMSG;
+        memcpy(e->name, name, nl);
+        e->name[nl] = '\0';
+        memcpy(e->hash, get_bytes(r, PROTO_SHA256_LEN), PROTO_SHA256_LEN);
+        e->updated = get_u64(r);
+    }
+    n->ngained_index = ni;
+    n->has_gains = true;
+    return r->off == r->len ? 0 : -EBADMSG;
 }
 
 static int parse_news(struct rd *r, struct proto_news *n)
@@ -524,7 +614,9 @@ static int parse_news(struct rd *r, struct proto_news *n)
             return -EBADMSG;
     }
     n->npeers = np;
-    return r->off == r->len ? 0 : -EBADMSG;
+    if (r->off == r->len)
+        return 0;
+    return parse_news_gains(r, n);
 }
 
 int proto_news_decode(const uint8_t *buf, size_t len, struct proto_news *out)

@@ -129,6 +129,7 @@ int proto_peer_index_decode(const uint8_t *buf, size_t len, struct proto_peer_in
 
 #define PROTO_NEWS_FETCHING_MAX 1024u
 #define PROTO_NEWS_PEERS_MAX 64u
+#define PROTO_NEWS_GAINS_MAX 256u /* crates, and index entries, in one news message */
 
 /* GET /peer/1/news?since=G&wait=S: answered at once when the sender's news
  * generation is not G, else when it changes or after S seconds. It says what
@@ -136,7 +137,13 @@ int proto_peer_index_decode(const uint8_t *buf, size_t len, struct proto_peer_in
  * a round trip instead of a polling period: the manifest sequence (fetch the
  * delta when it moved), the crates the sender is fetching right now (wait for
  * it rather than fetch the same bytes again), the live peers it knows (one
- * address joins the whole room), and its upload load. */
+ * address joins the whole room), and its upload load.
+ *
+ * Asked with gains=1, the answer may also carry what the sender gained after
+ * its sequence gains_since, up to seq: the crates and index entries a manifest
+ * delta since gains_since would list. A receiver that holds the sender's
+ * manifest at a sequence S with gains_since <= S <= seq adds them and holds
+ * seq, without fetching the delta. */
 struct proto_news {
     uint8_t pk[PROTO_PK_LEN];
     uint64_t gen;  /* changes whenever anything below does */
@@ -147,6 +154,12 @@ struct proto_news {
     uint32_t nfetching;
     struct proto_peer_addr *peers; /* malloc'd by decode */
     uint32_t npeers;
+    bool has_gains;                      /* the trailer below is present (encoded only when true) */
+    uint64_t gains_since;                /* <= seq */
+    struct proto_manifest_crate *gained; /* malloc'd by decode; at most PROTO_NEWS_GAINS_MAX */
+    uint32_t ngained;
+    struct proto_manifest_index *gained_index; /* likewise */
+    uint32_t ngained_index;
 };
 void proto_news_clear(struct proto_news *n); /* frees the arrays; NULL-safe */
 int proto_news_encode(const struct proto_news *n, const uint8_t sk[PROTO_SK_LEN], uint8_t **out,

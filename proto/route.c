@@ -10,7 +10,7 @@
  *   /peer/1/manifest[?since=N]             PEER_MANIFEST
  *   /peer/1/index/<name>                   PEER_INDEX
  *   /peer/1/crate/<sha256 hex>             PEER_CRATE
- *   /peer/1/news[?since=G][&wait=S]        PEER_NEWS
+ *   /peer/1/news[?since=G][&wait=S][&gains=1]  PEER_NEWS
  *
  * Order of checks, each before any later read: length cap (-ENAMETOOLONG),
  * query string cut off, then every '/'-separated component percent-decoded
@@ -29,6 +29,7 @@
  *   port   1..65535, 1 to 5 decimal digits; hello; 0 in the route when absent
  *   since  a decimal u64, 1 to 20 digits, no overflow; manifest, news; 0 when absent
  *   wait   0..PROTO_NEWS_WAIT_MAX, 1 or 2 digits; news; 0 when absent
+ *   gains  exactly "1"; news; false when absent
  * Any violation is -EINVAL (HTTP 400).
  */
 #include "proto/route.h"
@@ -154,7 +155,8 @@ static int parse_peer_query(const char *q, size_t qlen, struct proto_route *out)
     bool hello = out->kind == PROTO_ROUTE_PEER_HELLO;
     bool news = out->kind == PROTO_ROUTE_PEER_NEWS;
     bool manifest = out->kind == PROTO_ROUTE_PEER_MANIFEST || news;
-    bool seen_nonce = false, seen_port = false, seen_since = false, seen_wait = false;
+    bool seen_nonce = false, seen_port = false, seen_since = false, seen_wait = false,
+         seen_gains = false;
     size_t i = 0;
     while (i < qlen) {
         const char *p = q + i;
@@ -186,6 +188,11 @@ static int parse_peer_query(const char *q, size_t qlen, struct proto_route *out)
                 return -EINVAL;
             out->wait = (unsigned)v;
             seen_wait = true;
+        } else if (news && comp_is(&key, "gains")) {
+            if (seen_gains || val == NULL || vn != 1 || val[0] != '1')
+                return -EINVAL;
+            out->gains = true;
+            seen_gains = true;
         }
     }
     if (hello && !seen_nonce)
@@ -309,8 +316,8 @@ int proto_route_peer_path(const struct proto_route *r, char *out, size_t outsz)
     case PROTO_ROUTE_PEER_NEWS:
         if (r->wait > PROTO_NEWS_WAIT_MAX)
             return -EINVAL;
-        n = snprintf(out, outsz, "/peer/1/news?since=%llu&wait=%u", (unsigned long long)r->since,
-                     r->wait);
+        n = snprintf(out, outsz, "/peer/1/news?since=%llu&wait=%u%s", (unsigned long long)r->since,
+                     r->wait, r->gains ? "&gains=1" : "");
         break;
     default:
         return -EINVAL;

@@ -27,6 +27,7 @@
 #ifndef CRATECAST_PROTO_ROUTE_H
 #define CRATECAST_PROTO_ROUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,7 @@ struct proto_route {
     uint8_t nonce[32]; /* hello: required */
     uint64_t since;    /* manifest, news: 0 when absent */
     unsigned wait;     /* news: seconds to hold the answer, 0..PROTO_NEWS_WAIT_MAX */
+    bool gains;        /* news: "gains=1", the answer may carry the holdings gained */
     uint16_t port;     /* hello: the requester's own peer port, 0 when absent */
 };
 
@@ -76,7 +78,7 @@ int proto_route_parse(const char *path, size_t len, struct proto_route *out);
  *   MANIFEST  since (left out when 0)
  *   INDEX     name
  *   CRATE     sha256 (lower-case hex)
- *   NEWS      since and wait, both always
+ *   NEWS      since and wait, both always; gains=1 when r->gains
  * Returns the length (without the NUL); -EINVAL for another kind, a name that
  * is not a crate name or a wait over PROTO_NEWS_WAIT_MAX; -ENAMETOOLONG when
  * it does not fit in outsz. On error out is "" (when outsz > 0). */

@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (rc == 0)
         proto_news_clear(&n);
-    else if (n.fetching != NULL || n.peers != NULL || n.nfetching || n.npeers)
+    else if (n.fetching != NULL || n.peers != NULL || n.nfetching || n.npeers ||
+             n.gained != NULL || n.gained_index != NULL || n.ngained || n.ngained_index)
         abort(); /* nothing left behind on error */
 
     size_t wl;
@@ -26,7 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == -EPERM || !fuzz_rc_ok(rc))
         abort();
     if (rc == 0) {
-        if (n.nfetching > PROTO_NEWS_FETCHING_MAX || n.npeers > PROTO_NEWS_PEERS_MAX)
+        if (n.nfetching > PROTO_NEWS_FETCHING_MAX || n.npeers > PROTO_NEWS_PEERS_MAX ||
+            n.ngained > PROTO_NEWS_GAINS_MAX || n.ngained_index > PROTO_NEWS_GAINS_MAX ||
+            (n.has_gains && n.gains_since > n.seq) ||
+            (!n.has_gains && (n.ngained || n.ngained_index)))
             abort();
         for (uint32_t i = 0; i < n.npeers; i++) {
             char text[PROTO_PEER_ADDR_TEXT_MAX];

@@ -6,7 +6,8 @@ happen.
      only --peer A. Within 5 s each of them lists the other two live (A's news carries the peers
      it knows, whatever its manifest does).
   2. B fetches projects/pin (cc-util 1.0.0 from A). Within 1 s C's status shows B holding one
-     more crate (B's news, then its manifest delta, reach C without waiting for a poll period).
+     more crate: B's news carries what B gained (gains=1), so C adds it without fetching B's
+     manifest delta and without waiting for a poll period (C's news_gains count for B moves).
   3. A is stopped. C fetches projects/pin: the crate comes from B, not the original holder.
 """
 
@@ -36,7 +37,10 @@ def test(t):
 
     b, c, d = others
     key_b = keys[0]
-    before = (harness.peer_entry(c.status(), key=key_b) or {}).get("crates", 0)
+    e0 = harness.peer_entry(c.status(), key=key_b) or {}
+    before = e0.get("crates", 0)
+    gains0 = e0.get("received", {}).get("news_gains", 0)
+    manifests0 = e0.get("received", {}).get("manifests", 0)
     pin = t.project("pin")
     home = t.cargo_home(b.registry_url)
     t.cargo(["generate-lockfile"], pin, home)
@@ -47,6 +51,10 @@ def test(t):
     dt = time.time() - t_gain
     harness.log("C saw B's new crate %.3f s after B's fetch ended" % dt)
     t.check(dt <= 1.0, "B's new crate reached C after %.2f s, expected within 1 s" % dt)
+    got = e["received"]
+    harness.log("C's counts for B: news_gains %d -> %d, manifests %d -> %d"
+                % (gains0, got["news_gains"], manifests0, got["manifests"]))
+    t.check(got["news_gains"] > gains0, "B's gains did not come with its news: %s" % got)
 
     a.stop()
     t.wait_status(c, lambda s: (harness.peer_entry(s, key=key_a) or {}).get("state") != "live",

@@ -53,6 +53,21 @@ static const char vec_news[] =
     "1ec786c50eb7e5e4870ba0795f35040275e609bcd4597ff7d3241f731cd03622aaa3"
     "12836e8b6827649f1be3cac3b4792a528b0248cc1fd0217bea87bf6b3fea820b";
 
+/* the same news asked with gains=1: gains_since 6, one crate (SHA-256(""),
+ * 1234 bytes) and one index entry (serde, hash 32 x 0xab, updated
+ * 1700000000) gained (docs/protocol.md; computed with Python's cryptography) */
+static const char vec_news_gains[] =
+    "434350314e0000000000011e03a107bff3ce10be1d70dd18e74bc09967e4d630"
+    "9ba50d5f1ddc8664125531b80000000000000005000000000000000700000000"
+    "6553f1000002000800010001e3b0c44298fc1c149afbf4c8996fb92427ae41e4"
+    "649b934ca495991b7852b855000204c00002071ec70620010db8000000000000"
+    "0000000000011ec700000000000000060001e3b0c44298fc1c149afbf4c8996f"
+    "b92427ae41e4649b934ca495991b7852b85500000000000004d2000105736572"
+    "6465abababababababababababababababababababababababababababababab"
+    "abab000000006553f1009433a8e31d1f6ddeae1a95d107070508fedd1d08ea14"
+    "4c1a7af663e1b1568110e9bbf9c2285e736c6d32cf6184920e89f3be750de0cd"
+    "6ea6393a8faad63bf202";
+
 static uint8_t g_pk[PROTO_PK_LEN], g_sk[PROTO_SK_LEN];
 
 static int setup(void **state)
@@ -1123,6 +1138,122 @@ static void test_news_vector(void **state)
     free(w);
 }
 
+static struct proto_manifest_crate news_gained[PROTO_NEWS_GAINS_MAX + 1];
+static struct proto_manifest_index news_gained_index[PROTO_NEWS_GAINS_MAX + 1];
+
+static void vec_news_gains_msg(struct proto_news *n)
+{
+    vec_news_msg(n);
+    n->has_gains = true;
+    n->gains_since = 6;
+    proto_sha256("", 0, news_gained[0].sha256);
+    news_gained[0].size = 1234;
+    n->gained = news_gained;
+    n->ngained = 1;
+    snprintf(news_gained_index[0].name, sizeof news_gained_index[0].name, "serde");
+    memset(news_gained_index[0].hash, 0xab, PROTO_SHA256_LEN);
+    news_gained_index[0].updated = 1700000000;
+    n->gained_index = news_gained_index;
+    n->ngained_index = 1;
+}
+
+static void test_news_gains_vector(void **state)
+{
+    (void)state;
+    struct proto_news n, d;
+    vec_news_gains_msg(&n);
+    uint8_t *w;
+    size_t wl;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), 0);
+    char *hex = malloc(2 * wl + 1);
+    to_hex(w, wl, hex);
+    assert_string_equal(hex, vec_news_gains);
+    free(hex);
+    assert_int_equal(proto_news_decode(w, wl, &d), 0);
+    assert_true(d.has_gains);
+    assert_true(d.gains_since == 6 && d.seq == 7 && d.gen == 5);
+    assert_int_equal(d.npeers, 2);
+    assert_int_equal(d.ngained, 1);
+    assert_memory_equal(d.gained[0].sha256, news_gained[0].sha256, PROTO_SHA256_LEN);
+    assert_true(d.gained[0].size == 1234);
+    assert_int_equal(d.ngained_index, 1);
+    assert_string_equal(d.gained_index[0].name, "serde");
+    assert_memory_equal(d.gained_index[0].hash, news_gained_index[0].hash, PROTO_SHA256_LEN);
+    assert_true(d.gained_index[0].updated == 1700000000);
+    proto_news_clear(&d);
+    /* every byte changed and every truncation: refused, nothing left behind */
+    for (size_t i = 0; i < wl; i++) {
+        w[i] ^= 0x01;
+        assert_true(proto_news_decode(w, wl, &d) < 0);
+        assert_int_equal(d.npeers + d.nfetching + d.ngained + d.ngained_index, 0);
+        assert_null(d.gained);
+        w[i] ^= 0x01;
+    }
+    for (size_t k = 0; k < wl; k++)
+        assert_true(proto_news_decode(w, k, &d) < 0);
+    free(w);
+    /* empty gains are still a trailer: has_gains survives the round trip */
+    n.ngained = n.ngained_index = 0;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), 0);
+    assert_int_equal(proto_news_decode(w, wl, &d), 0);
+    assert_true(d.has_gains && d.gains_since == 6);
+    assert_int_equal(d.ngained + d.ngained_index, 0);
+    proto_news_clear(&d);
+    free(w);
+    /* without gains the message is the plain one */
+    n.has_gains = false;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), 0);
+    assert_int_equal(proto_news_decode(w, wl, &d), 0);
+    assert_false(d.has_gains);
+    assert_null(d.gained);
+    proto_news_clear(&d);
+    free(w);
+}
+
+static void test_news_gains_limits(void **state)
+{
+    (void)state;
+    struct proto_news n, d;
+    vec_news_gains_msg(&n);
+    uint8_t *w;
+    size_t wl;
+    for (size_t i = 0; i <= PROTO_NEWS_GAINS_MAX; i++) {
+        news_gained[i] = news_gained[0];
+        news_gained[i].sha256[0] = (uint8_t)i;
+        news_gained_index[i] = news_gained_index[0];
+    }
+    n.ngained = n.ngained_index = PROTO_NEWS_GAINS_MAX;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), 0);
+    assert_int_equal(proto_news_decode(w, wl, &d), 0);
+    assert_int_equal(d.ngained, PROTO_NEWS_GAINS_MAX);
+    assert_int_equal(d.ngained_index, PROTO_NEWS_GAINS_MAX);
+    proto_news_clear(&d);
+    free(w);
+    n.ngained = PROTO_NEWS_GAINS_MAX + 1;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), -EMSGSIZE);
+    n.ngained = 1;
+    n.ngained_index = PROTO_NEWS_GAINS_MAX + 1;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), -EMSGSIZE);
+    /* the caps do not apply when there is no trailer */
+    n.has_gains = false;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), 0);
+    free(w);
+    n.has_gains = true;
+    n.ngained_index = 1;
+    /* since after seq; a name that is not lower-case; a missing array */
+    n.gains_since = n.seq + 1;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), -EINVAL);
+    n.gains_since = n.seq;
+    snprintf(news_gained_index[0].name, sizeof news_gained_index[0].name, "Serde");
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), -EINVAL);
+    snprintf(news_gained_index[0].name, sizeof news_gained_index[0].name, "serde");
+    n.gained = NULL;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), -EINVAL);
+    n.gained = news_gained;
+    assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), 0);
+    free(w);
+}
+
 static void test_news_limits(void **state)
 {
     (void)state;
@@ -1330,6 +1461,8 @@ int main(void)
         cmocka_unit_test(test_encode_invalid),
         cmocka_unit_test(test_news_vector),
         cmocka_unit_test(test_news_limits),
+        cmocka_unit_test(test_news_gains_vector),
+        cmocka_unit_test(test_news_gains_limits),
         cmocka_unit_test(test_txt_encode),
         cmocka_unit_test(test_txt_decode),
         cmocka_unit_test(test_txt_limits),

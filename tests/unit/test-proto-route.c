@@ -328,9 +328,31 @@ static void test_news_wait(void **state)
     assert_int_equal(proto_route_parse(p, strlen(p), &r), 0);
     assert_int_equal(r.wait, 25);
     assert_true(r.since == 3);
+    assert_false(r.gains);
     p = "/peer/1/news";
     assert_int_equal(proto_route_parse(p, strlen(p), &r), 0);
     assert_int_equal(r.wait, 0);
+    /* gains=1: exactly "1", at most once; other routes ignore it */
+    p = "/peer/1/news?since=3&wait=25&gains=1";
+    assert_int_equal(proto_route_parse(p, strlen(p), &r), 0);
+    assert_true(r.gains);
+    assert_int_equal(r.wait, 25);
+    static const char *const bad[] = {"/peer/1/news?gains=0", "/peer/1/news?gains=",
+                                      "/peer/1/news?gains", "/peer/1/news?gains=11",
+                                      "/peer/1/news?gains=1&gains=1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(proto_route_parse(bad[i], strlen(bad[i]), &r), -EINVAL);
+    p = "/peer/1/manifest?gains=x";
+    assert_int_equal(proto_route_parse(p, strlen(p), &r), 0);
+    assert_false(r.gains);
+    /* the URL builder writes it back */
+    char url[256];
+    struct proto_route w = {.kind = PROTO_ROUTE_PEER_NEWS, .since = 4, .wait = 25, .gains = true};
+    assert_true(proto_route_peer_url("10.0.0.1:7879", &w, url, sizeof url) > 0);
+    assert_string_equal(url, "http://10.0.0.1:7879/peer/1/news?since=4&wait=25&gains=1");
+    w.gains = false;
+    assert_true(proto_route_peer_url("10.0.0.1:7879", &w, url, sizeof url) > 0);
+    assert_string_equal(url, "http://10.0.0.1:7879/peer/1/news?since=4&wait=25");
 }
 
 static void test_peer_table(void **state)
