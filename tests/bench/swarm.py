@@ -732,6 +732,13 @@ http {
                     counters(sts[h]).get("from_peers", 0) for h in students)
                 res["students_sent"] = sum(counters(sts[h]).get("bytes_to_peers", 0)
                                            for h in students)
+                # how the students learnt what their neighbours gained: manifests (or
+                # deltas) applied, and news that carried the gains (absent in older agents)
+                for key in ("manifests", "news_gains"):
+                    vals = [((e or {}).get("received") or {}).get(key)
+                            for h in students for e in (sts[h] or {}).get("peers") or []]
+                    res["students_" + key] = (sum(v for v in vals if v is not None)
+                                              if any(v is not None for v in vals) else None)
                 for h in students:
                     # why the agent could not deliver (its misses: crate, version, reason)
                     ms = [m for m in (sts[h] or {}).get("misses") or [] if isinstance(m, dict)]
