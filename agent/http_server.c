@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proto/addr.h"
 #include "proto/route.h"
@@ -148,6 +149,79 @@ void agent_respond_bytes(h2o_req_t *req, const char *ctype, const void *body, si
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
                    strlen(ctype));
     h2o_send_inline(req, body, len);
+}
+
+/* A file sent by agent_respond_file: h2o asks for the next chunk (proceed)
+ * when the last one is written, or stops the generator when the client goes.
+ * The chunk is read into one buffer of the request's pool, reused. */
+#define FILE_CHUNK (64u << 10)
+
+struct file_gen {
+    h2o_generator_t super;
+    int fd; /* -1 once closed */
+    uint64_t off, left;
+    char *buf;
+};
+
+static void file_close(struct file_gen *g)
+{
+    if (g->fd >= 0)
+        close(g->fd);
+    g->fd = -1;
+}
+
+static void file_stop(h2o_generator_t *self, h2o_req_t *req)
+{
+    (void)req;
+    file_close((struct file_gen *)self);
+}
+
+static void file_proceed(h2o_generator_t *self, h2o_req_t *req)
+{
+    struct file_gen *g = (struct file_gen *)self;
+    size_t want = g->left < FILE_CHUNK ? (size_t)g->left : FILE_CHUNK, got = 0;
+    while (got < want) {
+        ssize_t n = pread(g->fd, g->buf + got, want - got, (off_t)(g->off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) { /* an error, or the file is shorter than it was */
+            file_close(g);
+            h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+            return;
+        }
+        got += (size_t)n;
+    }
+    g->off += got;
+    g->left -= got;
+    h2o_iovec_t vec = h2o_iovec_init(g->buf, got);
+    if (g->left == 0)
+        file_close(g); /* before the send: the bytes are in buf */
+    h2o_send(req, &vec, 1, g->left == 0 ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+void agent_respond_file(h2o_req_t *req, const char *ctype, int fd, uint64_t size)
+{
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = size;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
+                   strlen(ctype));
+    if (size == 0 || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        static h2o_generator_t none = {NULL, NULL};
+        close(fd);
+        h2o_start_response(req, &none);
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    struct file_gen *g = h2o_mem_alloc_pool(&req->pool, sizeof *g);
+    g->super.proceed = file_proceed;
+    g->super.stop = file_stop;
+    g->fd = fd;
+    g->off = 0;
+    g->left = size;
+    g->buf = h2o_mem_alloc_pool(&req->pool, size < FILE_CHUNK ? (size_t)size : FILE_CHUNK);
+    h2o_start_response(req, &g->super);
+    file_proceed(&g->super, req);
 }
 
 static bool reject_large_headers(h2o_req_t *req)

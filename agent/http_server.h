@@ -47,6 +47,12 @@ int agent_server_port(const struct agent_server *srv);
 void agent_respond_text(h2o_req_t *req, int status, const char *reason, const char *body);
 /* Status 200 with body (copied by h2o). */
 void agent_respond_bytes(h2o_req_t *req, const char *ctype, const void *body, size_t len);
+/* Status 200 with size bytes of the open file fd as body (a HEAD gets only
+ * the headers), read in chunks as the client takes them. Takes fd: it is
+ * closed after its last byte is read, on a read error (the response is then
+ * cut short), and when the client goes first. A file shorter than size is a
+ * read error. Headers the caller added to req->res.headers are kept. */
+void agent_respond_file(h2o_req_t *req, const char *ctype, int fd, uint64_t size);
 struct proto_route;
 /* The common start of every request: method, header size and path checked,
  * the path parsed into *r. Returns true when the request may proceed; false

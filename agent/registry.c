@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <h2o.h>
 
@@ -325,23 +324,17 @@ static void index_fetched(struct agent *a, void *ud, int result, const char *sou
 
 /* ---- crates -------------------------------------------------------------- */
 
-/* source: "store", "upstream" or "peer ADDR", sent as X-Cratecast-Source (for
+/* Send the blob file fd (opened by store_crate_open or store_blob_open: it is
+ * the file we answer with, checked by nothing after the open) and count it.
+ * source: "store", "upstream" or "peer ADDR", sent as X-Cratecast-Source (for
  * `cratecast prefetch`). */
-static int send_blob(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256_LEN],
-                     const char *source)
+static void send_blob(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SHA256_LEN], int fd,
+                      uint64_t size, const char *source)
 {
-    char path[4096];
-    struct stat sb;
-    if (store_blob_path(agent_store(a), sha, path, sizeof path) < 0)
-        return -ENAMETOOLONG;
-    if (stat(path, &sb) < 0)
-        return -ENOENT;
     h2o_iovec_t src = h2o_strdup(&req->pool, source, SIZE_MAX);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cratecast-source"), 0, NULL,
                           src.base, src.len);
-    if (h2o_file_send(req, 200, "OK", path, h2o_iovec_init(H2O_STRLIT("application/x-tar")), 0) !=
-        0)
-        return -ENOENT;
+    agent_respond_file(req, "application/x-tar", fd, size);
     store_blob_touch(agent_store(a), sha);
     if (req->query_at != SIZE_MAX && req->path.len - req->query_at >= 9 &&
         memcmp(req->path.base + req->query_at, "?prefetch", 9) == 0 &&
@@ -349,12 +342,11 @@ static int send_blob(struct agent *a, h2o_req_t *req, const uint8_t sha[PROTO_SH
         log_warn("store: cannot record a prefetched crate: %s", store_errmsg(agent_store(a)));
     agent_counters(a)->served++;
     agent_counters(a)->crates_served++;
-    agent_counters(a)->bytes_served += (uint64_t)sb.st_size;
+    agent_counters(a)->bytes_served += size;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) != 0)
-        agent_activity_crate(a, (struct sockaddr *)&ss, source, (uint64_t)sb.st_size);
-    return 0;
+        agent_activity_crate(a, (struct sockaddr *)&ss, source, size);
 }
 
 /* A crate nobody can send: 404 (Cargo 1.96+ treats only 404 as "not found"),
@@ -380,9 +372,13 @@ static void crate_fetched(struct agent *a, void *ud, int result, const char *sou
 {
     struct pending *p = ud;
     h2o_req_t *req = pending_take(p);
+    uint64_t size = 0;
+    int fd =
+        req != NULL && result == 0 ? store_blob_open(agent_store(a), p->route.sha256, &size) : -1;
     if (req != NULL && result != -ECANCELED) {
-        if (result == 0 && send_blob(a, req, p->route.sha256, source ? source : "store") == 0) {
+        if (fd >= 0) {
             /* counted as from_upstream / from_peers by the fetch */
+            send_blob(a, req, p->route.sha256, fd, size, source ? source : "store");
         } else if (result == -EBADMSG) {
             agent_respond_text(req, 502, "Bad Gateway",
                                "the upstream sent bytes that do not match the registry checksum\n");
@@ -399,27 +395,37 @@ static void crate_fetched(struct agent *a, void *ud, int result, const char *sou
     free(p);
 }
 
+/* A crate the store holds costs one open(2) when the store's held set knows
+ * it (a repeat, or a version of an index file Cargo just read), else one
+ * database read as well (store_crate_open). */
 static void serve_crate(struct agent *a, h2o_req_t *req, const struct proto_route *r)
 {
-    struct store_index_row row;
-    int rc = store_index_get(agent_store(a), r->name, r->vers, &row);
-    if (rc == -ENOENT || (rc == 0 && memcmp(row.cksum, r->sha256, PROTO_SHA256_LEN) != 0)) {
-        if (rc == 0)
-            store_index_row_free(&row);
-        crate_missing(a, req, r, "no index entry of this version with that checksum");
-        return;
-    }
-    if (rc < 0) {
-        agent_respond_text(req, 500, "Internal Server Error", "store error\n");
-        return;
-    }
-    bool have = row.have_blob;
-    store_index_row_free(&row);
-    /* a recorded blob whose file is gone (verify quarantined it) is fetched again */
-    if (have && send_blob(a, req, r->sha256, "store") == 0) {
+    uint64_t size = 0;
+    int fd = store_crate_open(agent_store(a), r->name, r->vers, r->sha256, &size);
+    if (fd >= 0) {
+        send_blob(a, req, r->sha256, fd, size, "store");
         agent_counters(a)->from_store++;
         return;
     }
+    if (fd == -ENOENT) {
+        crate_missing(a, req, r, "no index entry of this version with that checksum");
+        return;
+    }
+    if (fd == -EIO) {
+        agent_respond_text(req, 500, "Internal Server Error", "store error\n");
+        return;
+    }
+    if (fd == -ENOMEM) {
+        agent_respond_text(req, 503, "Service Unavailable", "out of memory\n");
+        return;
+    }
+    if (fd != -ENODATA) { /* the file is there but cannot be opened (EMFILE, EACCES) */
+        log_warn("store: cannot open the crate file of %s %s: %s", r->name, r->vers, strerror(-fd));
+        agent_respond_text(req, 503, "Service Unavailable", "cannot open the crate file\n");
+        return;
+    }
+    /* -ENODATA: not held, or recorded but its file is gone (verify
+     * quarantined it, an eviction removed it): fetched again */
     struct pending *p = pending_new(a, req, r);
     if (p == NULL) {
         agent_respond_text(req, 503, "Service Unavailable", "out of memory\n");

@@ -6,6 +6,8 @@
  * store_cksum_trusted, store_origin_name) on the connection of store/store.c,
  * whose file comment describes the tables, the immutability trigger, the
  * change counter and the transaction states that store_index_put relies on.
+ * It keeps store/held.c's held set true: a listing's rows whose blob is held
+ * join it, and a dropped entry leaves it before its row goes.
  *
  * Every row of index_entries is trusted: the agent decides trust before it
  * calls store_index_put, so store_cksum_trusted is a lookup on cksum.
@@ -202,6 +204,9 @@ int store_index_list(struct store *s, const char *name, struct store_index_list 
         rc = row_fill(st, &out->rows[out->n]);
         if (rc < 0)
             goto fail;
+        if (out->rows[out->n].have_blob) /* a download of it may follow */
+            store__held_put(s, name_lc, out->rows[out->n].vers, out->rows[out->n].cksum,
+                            UINT64_MAX);
         out->n++;
         int64_t changed = sqlite3_column_int64(st, 6); /* max(added_at, updated_at) */
         if (changed > out->updated)
@@ -269,6 +274,8 @@ int store_index_drop(struct store *s, const char *name, const char *vers, bool *
     store_index_row_free(&row);
     if (name_lower(name, name_lc) < 0)
         return -ENOENT;
+    /* before anything is deleted: a rollback only costs a database read */
+    store__held_forget(s, name_lc, vers, sha);
     if ((rc = store_begin(s)) < 0)
         return rc;
     sqlite3_stmt *st = store__stmt(s, ST_ENTRY_DELETE);

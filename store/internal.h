@@ -10,6 +10,8 @@
  *   blob_batch.c   many blobs copied by worker threads, made durable together
  *   evict.c        eviction by size (least recently used first), pins, and
  *                  finishing the unlinks of an eviction that crashed
+ *   held.c         serving a crate: the blob file opened, and the held set
+ *                  (what this connection knows is held, kept in memory)
  *
  * The helpers below touch only files below a store directory (never the
  * database): they run on any thread.
@@ -114,6 +116,7 @@ enum stmt_id {
 };
 
 struct touch_set; /* blob.c */
+struct held_set;  /* held.c */
 
 struct store {
     sqlite3 *db;
@@ -123,6 +126,7 @@ struct store {
     int doomed;                /* 0, or the error the outermost store_commit returns */
     uint64_t commits;          /* counted by on_commit */
     struct touch_set *touched; /* NULL until the first store_blob_touch */
+    struct held_set *held;     /* NULL until the first store__held_put */
     int lock_fd;               /* DIR/agent.lock while store_agent_lock holds it, else -1 */
     char errmsg[sizeof(struct store_error)];
 };
@@ -147,6 +151,18 @@ void store__explain(struct store_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The next change number, for a row written in the same (open) transaction. */
 int store__seq_next(struct store *s, int64_t *out);
+
+/* ---- held.c: the held set ----------------------------------------------------
+ *
+ * Remember that (name_lc, vers) has an entry with cksum sha whose blob is
+ * recorded (size: the blob's, or UINT64_MAX when not known). Ignored inside a
+ * transaction (it may be rolled back), for a version too long to keep, and
+ * when the set cannot be allocated. */
+void store__held_put(struct store *s, const char *name_lc, const char *vers,
+                     const uint8_t sha[PROTO_SHA256_LEN], uint64_t size);
+/* Forget (name_lc, vers, sha); with name_lc NULL, every triple of sha. */
+void store__held_forget(struct store *s, const char *name_lc, const char *vers,
+                        const uint8_t sha[PROTO_SHA256_LEN]);
 
 /* ---- evict.c ---------------------------------------------------------------- */
 

@@ -924,6 +924,7 @@ void store_close(struct store *s)
     }
     (void)store_touch_flush(s); /* best effort: last_used is a hint */
     free(s->touched);
+    free(s->held);
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db); /* NULL-safe; all statements are finalized */

@@ -133,7 +133,9 @@ struct store_index_list {
     size_t n;
     int64_t updated; /* unix time the newest of these entries was added or changed */
 };
-/* All entries for a crate name (case-insensitive). n == 0 when unknown. */
+/* All entries for a crate name (case-insensitive). n == 0 when unknown. The
+ * rows with have_blob join the held set (store_crate_open): Cargo asks for an
+ * index file before the crates it lists. */
 int store_index_list(struct store *s, const char *name, struct store_index_list *out);
 void store_index_list_free(struct store_index_list *l); /* NULL-safe */
 
@@ -164,7 +166,8 @@ int store_index_ingest(struct store *s, const struct proto_index_entry *e, int o
 
 /* Remove the entry for (name, version): the upstream, authoritative online,
  * does not list it. When no other entry carries its cksum, the blob (if any)
- * is not trusted any more: its record and file go too (*blob_dropped).
+ * is not trusted any more: its record and file go too (*blob_dropped). The
+ * entry leaves the held set (store_crate_open) first.
  * 0, -ENOENT, -EIO. Loop thread (it writes the database). */
 int store_index_drop(struct store *s, const char *name, const char *vers, bool *blob_dropped);
 
@@ -197,6 +200,40 @@ int store_blob_path(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN], 
                     size_t outsz);
 /* True when the blob is recorded and its file exists. */
 bool store_blob_has(struct store *s, const uint8_t sha[PROTO_SHA256_LEN]);
+/* Open the blob file of sha read-only: its descriptor (>= 0, the caller
+ * closes it) and *size, or -ENOENT (no such file), -errno. No database. */
+int store_blob_open(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint64_t *size);
+
+/* ---- serving a crate (store/held.c) ------------------------------------------
+ *
+ * A crate download asks one question: does (name, vers) have an entry whose
+ * cksum is sha, and is that blob here? store_crate_open answers it by opening
+ * the blob file, so the caller sends what was opened (a file removed just
+ * before is seen by the open, not after a separate check). Returns:
+ *   fd >= 0   the blob file, open read-only, and *size its size: the caller
+ *             closes it (and may read it after anything else removes it)
+ *   -ENOENT   no entry of (name, vers) with that cksum (name matched
+ *             case-insensitively)
+ *   -ENODATA  the entry is there, its blob is not: not recorded, or recorded
+ *             but its file is gone (verify quarantined it, an eviction
+ *             removed it): fetch it
+ *   -EIO      a database error (store_errmsg); -ENOMEM; -errno from open(2)
+ *             (e.g. -EMFILE)
+ * The held set: what this connection has learnt is held (an answer of fd >= 0,
+ * a listing's rows with have_blob) is remembered, at most STORE_HELD_MAX
+ * (name, vers, sha) triples, least recently used out; a remembered triple is
+ * answered with one open(2) and no database read. Entries are removed only
+ * by store_index_drop, which forgets them here and which only the agent's
+ * own connection calls (on the upstream's word; every other writer only
+ * adds); a blob removed by any connection or process is found gone at the
+ * open and asked of the database again. So a remembered triple can cost an
+ * open, never serve other bytes than the file named by sha. Loop thread (the
+ * owner of s). */
+#define STORE_HELD_MAX 1024
+int store_crate_open(struct store *s, const char *name, const char *vers,
+                     const uint8_t sha[PROTO_SHA256_LEN], uint64_t *size);
+/* Triples in the held set (for tests and measurement). */
+size_t store_held_count(const struct store *s);
 
 /* ---- writing a blob ----------------------------------------------------------
  *

@@ -9,7 +9,10 @@
 2. An agent with --upstream none --no-mdns on that store serves the crates kept and answers 404
    for the evicted ones; an agent with a loopback upstream fetches an evicted one again.
    `gc --max-size 0` beside the live agent: every blob goes, index entries stay, the agent still
-   answers its index files and fetches the crates again.
+   answers its index files and fetches the crates again, also one it had just served from the
+   store (which it remembers as held: store/held.c). Then `cratecast verify` beside the agent
+   quarantines that crate's blob, damaged after it was served: the agent fetches it again and
+   never sends the damaged bytes.
 3. Crash consistency: a generated CARGO_HOME with thousands of small crates is imported;
    `cratecast gc --max-size 0` is SIGKILLed after growing delays until the store is empty.
    After each kill: every blob row has its file, every file without a row is listed in the
@@ -154,6 +157,16 @@ def test_serve(t, store, gone, up):
     t.check(st == 200 and hashlib.sha256(body).hexdigest() == gone[0],
             "evicted crate %s %s online: %d" % (c["name"], c["vers"], st))
     t.wait_status(ag, lambda s: gone[0] in blob_rows(store), "the crate to be stored again")
+    path = "/crates/%s/%s/%s" % (c["name"], c["vers"], gone[0])
+
+    def served(what, source):
+        st, hdr, body = harness.http_get(ag.port, path)
+        t.check(st == 200 and hashlib.sha256(body).hexdigest() == gone[0] and
+                hdr.get("x-cratecast-source") == source,
+                "%s, %s %s: %d from %r (expected 200 from %s, the right bytes)"
+                % (what, c["name"], c["vers"], st, hdr.get("x-cratecast-source"), source))
+
+    served("served from the store", "store")  # now remembered as held
 
     # gc --max-size 0 beside the live agent: everything goes, the agent carries on
     n_index = index_count(store)
@@ -162,11 +175,19 @@ def test_serve(t, store, gone, up):
     t.check(index_count(store) == n_index, "gc --max-size 0 touched the index entries")
     st, _, _ = harness.http_get(ag.port, "/index/" + registry.index_path(c["name"]))
     t.check(st == 200, "the agent's index file for %s after gc: %d" % (c["name"], st))
-    st, _, body = harness.http_get(ag.port, "/crates/%s/%s/%s" % (c["name"], c["vers"], gone[0]))
-    t.check(st == 200 and hashlib.sha256(body).hexdigest() == gone[0],
-            "after gc beside the agent, %s %s: %d" % (c["name"], c["vers"], st))
+    served("after gc beside the agent", "upstream")
+    t.wait_status(ag, lambda s: gone[0] in blob_rows(store), "the crate to be stored again")
+    served("again from the store", "store")
+
+    # its blob damaged, then quarantined by verify beside the agent: fetched again
+    blob = os.path.join(store, "blobs", gone[0][:2], gone[0])
+    with open(blob, "r+b") as f:
+        f.write(b"\0damaged\0")
+    rc, out = t.run([t.cratecast, "verify", "--store", store], check=False)
+    t.check(rc == 1 and "1 quarantined" in out, "verify beside the agent: %d %r" % (rc, out))
+    served("after verify quarantined it", "upstream")
     t.check(ag.alive(), "the agent died")
-    check_consistent(t, store, "after gc beside an agent")
+    check_consistent(t, store, "after gc and verify beside an agent")
     ag.stop()
 
 
