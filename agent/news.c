@@ -8,13 +8,17 @@
  * otherwise it is parked (at most NEWS_PARKED_MAX, the oldest answered first
  * when full) until the generation moves or its wait (<= PROTO_NEWS_WAIT_MAX s)
  * ends. Changes are coalesced for NEWS_COALESCE_MS, so a burst of fetches costs
- * one message per poller. One encoding per generation is cached.
+ * one message per poller. One encoding per generation is cached, and one more
+ * with gains for requests that ask gains=1: the holder's log of what the store
+ * gained in its last NEWS_GAINS_STEPS sequence steps (struct news_gains, kept
+ * up to date one small delta query per step when such an encoding is made).
  *
  * Requester side, per live peer whose hello offers PROTO_CAP_NEWS: one poll in
  * flight at a time (p->news_polling). An answer updates what the peer is
  * fetching and its load, adds the peers it knows as pex candidates (one address
- * joins the room), starts a manifest poll when its sequence moved (holdings
- * spread within a round trip), wakes fetches that wait for a neighbour, and
+ * joins the room), adds what it gained when the answer's gains follow on from
+ * the manifest we hold (agent_peer_apply_gains), else starts a manifest poll
+ * when its sequence moved (holdings spread within a round trip), wakes fetches that wait for a neighbour, and
  * polls again at once. A failure ends polling until the next hello of the
  * regular poll cycle starts it again (agent_news_poll).
  */
