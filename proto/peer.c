@@ -159,6 +159,94 @@ done:
     return rc;
 }
 
+/* ---- crate and index-entry lists (manifest, and the gains in news) ----------- */
+
+/* Bytes the index entries take on the wire, or -EINVAL for a name that is not
+ * a valid lower-case crate name. */
+static int64_t index_entries_size(const struct proto_manifest_index *v, uint32_t n)
+{
+    int64_t size = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t nl = strnlen(v[i].name, sizeof v[i].name);
+        if (!name_lower_valid(v[i].name, nl))
+            return -EINVAL;
+        size += (int64_t)(1 + nl + PROTO_SHA256_LEN + 8);
+    }
+    return size;
+}
+
+static void put_crates(struct wr *w, const struct proto_manifest_crate *v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        put_bytes(w, v[i].sha256, PROTO_SHA256_LEN);
+        put_u64(w, v[i].size);
+    }
+}
+
+static void put_index_entries(struct wr *w, const struct proto_manifest_index *v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        size_t nl = strnlen(v[i].name, sizeof v[i].name);
+        put_u8(w, (uint8_t)nl);
+        put_bytes(w, v[i].name, nl);
+        put_bytes(w, v[i].hash, PROTO_SHA256_LEN);
+        put_u64(w, v[i].updated);
+    }
+}
+
+/* n crates (a count already read), at most max: the bytes are checked before
+ * anything is allocated. *out is malloc'd (NULL when n == 0). */
+static int get_crates(struct rd *r, uint32_t n, uint32_t max, struct proto_manifest_crate **out)
+{
+    if (n > max)
+        return -EMSGSIZE;
+    if ((r->len - r->off) / MANIFEST_CRATE_LEN < n)
+        return -EBADMSG;
+    if (n == 0)
+        return 0;
+    struct proto_manifest_crate *v = cc_calloc(n, sizeof *v);
+    if (v == NULL)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        memcpy(v[i].sha256, get_bytes(r, PROTO_SHA256_LEN), PROTO_SHA256_LEN);
+        v[i].size = get_u64(r);
+    }
+    *out = v;
+    return 0;
+}
+
+/* n index entries, as get_crates. On an error after the allocation, *out is
+ * still set (the caller's clear frees it). */
+static int get_index_entries(struct rd *r, uint32_t n, uint32_t max,
+                             struct proto_manifest_index **out)
+{
+    if (n > max)
+        return -EMSGSIZE;
+    if ((r->len - r->off) / MANIFEST_INDEX_MIN < n)
+        return -EBADMSG;
+    if (n == 0)
+        return 0;
+    struct proto_manifest_index *v = cc_calloc(n, sizeof *v);
+    if (v == NULL)
+        return -ENOMEM;
+    *out = v;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!rd_has(r, 1))
+            return -EBADMSG;
+        size_t nl = get_u8(r);
+        if (!rd_has(r, nl + PROTO_SHA256_LEN + 8))
+            return -EBADMSG;
+        const char *name = (const char *)get_bytes(r, nl);
+        if (!name_lower_valid(name, nl))
+            return -EBADMSG;
+        memcpy(v[i].name, name, nl);
+        v[i].name[nl] = '\0';
+        memcpy(v[i].hash, get_bytes(r, PROTO_SHA256_LEN), PROTO_SHA256_LEN);
+        v[i].updated = get_u64(r);
+    }
+    return 0;
+}
+
 /* ---- manifest -------------------------------------------------------------- */
 
 void proto_manifest_clear(struct proto_manifest *m)
@@ -188,13 +276,10 @@ int proto_manifest_encode(const struct proto_manifest *m, const uint8_t sk[PROTO
         (m->npex && m->pex == NULL) || m->since > m->seq || !proto_envelope_key_matches(sk, m->pk))
         return -EINVAL;
 
-    uint64_t size = MANIFEST_BODY_MIN + (uint64_t)m->ncrates * MANIFEST_CRATE_LEN;
-    for (uint32_t i = 0; i < m->nindex; i++) {
-        size_t n = strnlen(m->index[i].name, sizeof m->index[i].name);
-        if (!name_lower_valid(m->index[i].name, n))
-            return -EINVAL;
-        size += 1 + n + PROTO_SHA256_LEN + 8;
-    }
+    int64_t isize = index_entries_size(m->index, m->nindex);
+    if (isize < 0)
+        return (int)isize;
+    uint64_t size = MANIFEST_BODY_MIN + (uint64_t)m->ncrates * MANIFEST_CRATE_LEN + (uint64_t)isize;
     for (uint32_t i = 0; i < m->npex; i++) {
         size_t n = strnlen(m->pex[i], sizeof m->pex[i]);
         if (proto_host_port_parse(m->pex[i], n, NULL) < 0)
@@ -213,18 +298,9 @@ int proto_manifest_encode(const struct proto_manifest *m, const uint8_t sk[PROTO
     put_u64(&w, m->since);
     put_u64(&w, m->time);
     put_u32(&w, m->ncrates);
-    for (uint32_t i = 0; i < m->ncrates; i++) {
-        put_bytes(&w, m->crates[i].sha256, PROTO_SHA256_LEN);
-        put_u64(&w, m->crates[i].size);
-    }
+    put_crates(&w, m->crates, m->ncrates);
     put_u32(&w, m->nindex);
-    for (uint32_t i = 0; i < m->nindex; i++) {
-        size_t n = strnlen(m->index[i].name, sizeof m->index[i].name);
-        put_u8(&w, (uint8_t)n);
-        put_bytes(&w, m->index[i].name, n);
-        put_bytes(&w, m->index[i].hash, PROTO_SHA256_LEN);
-        put_u64(&w, m->index[i].updated);
-    }
+    put_index_entries(&w, m->index, m->nindex);
     put_u16(&w, (uint16_t)m->npex);
     for (uint32_t i = 0; i < m->npex; i++) {
         size_t n = strnlen(m->pex[i], sizeof m->pex[i]);
@@ -248,48 +324,16 @@ static int parse_manifest(struct rd *r, struct proto_manifest *m)
         return -EBADMSG;
 
     uint32_t nc = get_u32(r);
-    if (nc > PROTO_MANIFEST_CRATES_MAX)
-        return -EMSGSIZE;
-    if ((r->len - r->off) / MANIFEST_CRATE_LEN < nc)
-        return -EBADMSG;
-    if (nc) {
-        m->crates = cc_calloc(nc, sizeof *m->crates);
-        if (m->crates == NULL)
-            return -ENOMEM;
-    }
-    for (uint32_t i = 0; i < nc; i++) {
-        memcpy(m->crates[i].sha256, get_bytes(r, PROTO_SHA256_LEN), PROTO_SHA256_LEN);
-        m->crates[i].size = get_u64(r);
-    }
+    int rc = get_crates(r, nc, PROTO_MANIFEST_CRATES_MAX, &m->crates);
+    if (rc < 0)
+        return rc;
     m->ncrates = nc;
-
     if (!rd_has(r, 4))
         return -EBADMSG;
     uint32_t ni = get_u32(r);
-    if (ni > PROTO_MANIFEST_INDEX_MAX)
-        return -EMSGSIZE;
-    if ((r->len - r->off) / MANIFEST_INDEX_MIN < ni)
-        return -EBADMSG;
-    if (ni) {
-        m->index = cc_calloc(ni, sizeof *m->index);
-        if (m->index == NULL)
-            return -ENOMEM;
-    }
-    for (uint32_t i = 0; i < ni; i++) {
-        struct proto_manifest_index *e = &m->index[i];
-        if (!rd_has(r, 1))
-            return -EBADMSG;
-        size_t n = get_u8(r);
-        if (!rd_has(r, n + PROTO_SHA256_LEN + 8))
-            return -EBADMSG;
-        const char *name = (const char *)get_bytes(r, n);
-        if (!name_lower_valid(name, n))
-            return -EBADMSG;
-        memcpy(e->name, name, n);
-        e->name[n] = '\0';
-        memcpy(e->hash, get_bytes(r, PROTO_SHA256_LEN), PROTO_SHA256_LEN);
-        e->updated = get_u64(r);
-    }
+    rc = get_index_entries(r, ni, PROTO_MANIFEST_INDEX_MAX, &m->index);
+    if (rc < 0)
+        return rc;
     m->nindex = ni;
 
     if (!rd_has(r, 2))
@@ -457,13 +501,10 @@ int proto_news_encode(const struct proto_news *n, const uint8_t sk[PROTO_SK_LEN]
         size += 1 + (n->peers[i].family == 4 ? 4 : 16) + 2;
     }
     if (n->has_gains) {
-        size += 8 + 2 + (size_t)n->ngained * MANIFEST_CRATE_LEN + 2;
-        for (uint32_t i = 0; i < n->ngained_index; i++) {
-            size_t nl = strnlen(n->gained_index[i].name, sizeof n->gained_index[i].name);
-            if (!name_lower_valid(n->gained_index[i].name, nl))
-                return -EINVAL;
-            size += 1 + nl + PROTO_SHA256_LEN + 8;
-        }
+        int64_t isize = index_entries_size(n->gained_index, n->ngained_index);
+        if (isize < 0)
+            return (int)isize;
+        size += 8 + 2 + (size_t)n->ngained * MANIFEST_CRATE_LEN + 2 + (size_t)isize;
     }
     uint8_t *scratch = cc_malloc(PROTO_ENVELOPE_HEADROOM + size);
     if (scratch == NULL)
@@ -488,19 +529,9 @@ int proto_news_encode(const struct proto_news *n, const uint8_t sk[PROTO_SK_LEN]
     if (n->has_gains) {
         put_u64(&w, n->gains_since);
         put_u16(&w, (uint16_t)n->ngained);
-        for (uint32_t i = 0; i < n->ngained; i++) {
-            put_bytes(&w, n->gained[i].sha256, PROTO_SHA256_LEN);
-            put_u64(&w, n->gained[i].size);
-        }
+        put_crates(&w, n->gained, n->ngained);
         put_u16(&w, (uint16_t)n->ngained_index);
-        for (uint32_t i = 0; i < n->ngained_index; i++) {
-            const struct proto_manifest_index *e = &n->gained_index[i];
-            size_t nl = strnlen(e->name, sizeof e->name);
-            put_u8(&w, (uint8_t)nl);
-            put_bytes(&w, e->name, nl);
-            put_bytes(&w, e->hash, PROTO_SHA256_LEN);
-            put_u64(&w, e->updated);
-        }
+        put_index_entries(&w, n->gained_index, n->ngained_index);
     }
     rc = proto_envelope_seal(scratch, size, 'N', sk, false, out, outlen);
     free(scratch);
@@ -517,47 +548,16 @@ static int parse_news_gains(struct rd *r, struct proto_news *n)
     if (n->gains_since > n->seq)
         return -EBADMSG;
     uint16_t nc = get_u16(r);
-    if (nc > PROTO_NEWS_GAINS_MAX)
-        return -EMSGSIZE;
-    if ((r->len - r->off) / MANIFEST_CRATE_LEN < nc)
-        return -EBADMSG;
-    if (nc) {
-        n->gained = cc_calloc(nc, sizeof *n->gained);
-        if (n->gained == NULL)
-            return -ENOMEM;
-    }
-    for (uint32_t i = 0; i < nc; i++) {
-        memcpy(n->gained[i].sha256, get_bytes(r, PROTO_SHA256_LEN), PROTO_SHA256_LEN);
-        n->gained[i].size = get_u64(r);
-    }
+    int rc = get_crates(r, nc, PROTO_NEWS_GAINS_MAX, &n->gained);
+    if (rc < 0)
+        return rc;
     n->ngained = nc;
     if (!rd_has(r, 2))
         return -EBADMSG;
     uint16_t ni = get_u16(r);
-    if (ni > PROTO_NEWS_GAINS_MAX)
-        return -EMSGSIZE;
-    if ((r->len - r->off) / MANIFEST_INDEX_MIN < ni)
-        return -EBADMSG;
-    if (ni) {
-        n->gained_index = cc_calloc(ni, sizeof *n->gained_index);
-        if (n->gained_index == NULL)
-            return -ENOMEM;
-    }
-    for (uint32_t i = 0; i < ni; i++) {
-        struct proto_manifest_index *e = &n->gained_index[i];
-        if (!rd_has(r, 1))
-            return -EBADMSG;
-        size_t nl = get_u8(r);
-        if (!rd_has(r, nl + PROTO_SHA256_LEN + 8))
-            return -EBADMSG;
-        const char *name = (const char *)get_bytes(r, nl);
-        if (!name_lower_valid(name, nl))
-            return -EBADMSG;
-        memcpy(e->name, name, nl);
-        e->name[nl] = '\0';
-        memcpy(e->hash, get_bytes(r, PROTO_SHA256_LEN), PROTO_SHA256_LEN);
-        e->updated = get_u64(r);
-    }
+    rc = get_index_entries(r, ni, PROTO_NEWS_GAINS_MAX, &n->gained_index);
+    if (rc < 0)
+        return rc;
     n->ngained_index = ni;
     n->has_gains = true;
     return r->off == r->len ? 0 : -EBADMSG;
