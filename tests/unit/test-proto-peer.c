@@ -1089,6 +1089,23 @@ static void vec_news_msg(struct proto_news *n)
     n->npeers = 2;
 }
 
+/* Every byte of a news message changed (a signed body: nothing decodes,
+ * nothing crashes) and every truncation: refused, nothing left behind. */
+static void news_refuses_damage(uint8_t *w, size_t wl)
+{
+    struct proto_news d;
+    for (size_t i = 0; i < wl; i++) {
+        w[i] ^= 0x01;
+        assert_true(proto_news_decode(w, wl, &d) < 0);
+        assert_int_equal(d.npeers + d.nfetching + d.ngained + d.ngained_index, 0);
+        assert_null(d.gained);
+        assert_null(d.gained_index);
+        w[i] ^= 0x01;
+    }
+    for (size_t k = 0; k < wl; k++)
+        assert_true(proto_news_decode(w, k, &d) < 0);
+}
+
 static void test_news_vector(void **state)
 {
     (void)state;
@@ -1113,16 +1130,8 @@ static void test_news_vector(void **state)
     proto_news_clear(&d);
     proto_news_clear(NULL);
 
-    /* every byte changed: nothing decodes (a signed body), nothing crashes;
-     * every truncation and one byte more are refused */
-    for (size_t i = 0; i < wl; i++) {
-        w[i] ^= 0x01;
-        assert_true(proto_news_decode(w, wl, &d) < 0);
-        assert_int_equal(d.npeers + d.nfetching, 0);
-        w[i] ^= 0x01;
-    }
-    for (size_t k = 0; k < wl; k++)
-        assert_true(proto_news_decode(w, k, &d) < 0);
+    /* every byte changed and every truncation are refused; one byte more too */
+    news_refuses_damage(w, wl);
     uint8_t *more = malloc(wl + 1);
     memcpy(more, w, wl);
     more[wl] = 0;
@@ -1181,16 +1190,7 @@ static void test_news_gains_vector(void **state)
     assert_memory_equal(d.gained_index[0].hash, news_gained_index[0].hash, PROTO_SHA256_LEN);
     assert_true(d.gained_index[0].updated == 1700000000);
     proto_news_clear(&d);
-    /* every byte changed and every truncation: refused, nothing left behind */
-    for (size_t i = 0; i < wl; i++) {
-        w[i] ^= 0x01;
-        assert_true(proto_news_decode(w, wl, &d) < 0);
-        assert_int_equal(d.npeers + d.nfetching + d.ngained + d.ngained_index, 0);
-        assert_null(d.gained);
-        w[i] ^= 0x01;
-    }
-    for (size_t k = 0; k < wl; k++)
-        assert_true(proto_news_decode(w, k, &d) < 0);
+    news_refuses_damage(w, wl);
     free(w);
     /* empty gains are still a trailer: has_gains survives the round trip */
     n.ngained = n.ngained_index = 0;
