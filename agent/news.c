@@ -10,7 +10,7 @@
  * ends. Changes are coalesced for NEWS_COALESCE_MS, so a burst of fetches costs
  * one message per poller. One encoding per generation is cached, and one more
  * with gains for requests that ask gains=1: the holder's log of what the store
- * gained in its last NEWS_GAINS_STEPS sequence steps (struct news_gains, kept
+ * gained in its last NEWS_GAINS_STEPS sequence steps (agent/gains.c, kept
  * up to date one small delta query per step when such an encoding is made).
  *
  * Requester side, per live peer whose hello offers PROTO_CAP_NEWS: one poll in
@@ -30,6 +30,7 @@
 #include <uv.h>
 
 #include "agent/core.h"
+#include "agent/gains.h"
 #include "agent/http_client.h"
 #include "agent/http_server.h"
 #include "agent/holdings.h"
@@ -44,21 +45,11 @@
 #include "proto/route.h"
 #include "store/store.h"
 
-/* What the store gained lately, each entry tagged with the sequence it came
- * with: everything gained after `base`, up to `top` (entries with at > since
- * are the delta since any since >= base). An index name appears once, with
- * its latest digest. */
-struct news_gain {
-    uint64_t at;
-    bool is_index;
-    struct proto_manifest_crate crate;
-    struct proto_manifest_index index;
-};
-struct news_gains {
-    uint64_t base, top;
-    struct news_gain *v;
-    size_t n, cap;
-    size_t ncrates, nindex;
+/* One cached encoding: of generation gen. */
+struct news_wire {
+    uint8_t *buf;
+    size_t len;
+    uint64_t gen;
 };
 
 struct news_waiter;
@@ -69,13 +60,8 @@ struct agent_news {
     uv_timer_t coalesce, deadlines;
     struct news_waiter *parked; /* oldest first */
     size_t nparked;
-    uint8_t *wire; /* encoding of generation wire_gen (without gains) */
-    size_t wire_len;
-    uint64_t wire_gen;
-    uint8_t *gwire; /* with gains (asked gains=1), generation gwire_gen */
-    size_t gwire_len;
-    uint64_t gwire_gen;
-    struct news_gains gains;
+    struct news_wire wire[2]; /* the encodings without [0] and with [1] gains */
+    struct agent_gains gains; /* what the store gained lately (gains.h) */
     uint8_t fetching[PROTO_NEWS_FETCHING_MAX][PROTO_SHA256_LEN]; /* transfers in flight */
     size_t nfetching;
 };
@@ -113,102 +99,32 @@ static struct agent *news_agent(uv_timer_t *t)
 
 /* ---- holder side ---------------------------------------------------------- */
 
-/* Forget every gain: from now on the gains reach back to seq only. */
-static void gains_reset(struct news_gains *g, uint64_t seq)
-{
-    g->base = g->top = seq;
-    g->n = g->ncrates = g->nindex = 0;
-}
-
-static void gains_drop(struct news_gains *g, size_t i)
-{
-    if (g->v[i].is_index)
-        g->nindex--;
-    else
-        g->ncrates--;
-    memmove(&g->v[i], &g->v[i + 1], (g->n - i - 1) * sizeof g->v[0]);
-    g->n--;
-}
-
-static int gains_push(struct news_gains *g, const struct news_gain *e)
-{
-    if (cc_grow((void **)&g->v, &g->cap, g->n, sizeof *g->v, 64) < 0)
-        return -ENOMEM;
-    g->v[g->n++] = *e;
-    if (e->is_index)
-        g->nindex++;
-    else
-        g->ncrates++;
-    return 0;
-}
-
 /* Bring the gains up to the store's sequence seq: one small delta query per
  * step of the sequence, so what a news message lists costs no more than what
  * changed. An eviction, a reset store or a large import starts them afresh
  * (peers then fetch the manifest as before). */
 static void gains_catch_up(struct agent *a, uint64_t seq)
 {
-    struct news_gains *g = &agent_news(a)->gains;
+    struct agent_gains *g = &agent_news(a)->gains;
     if (seq == g->top)
         return;
     if (seq < g->top || store_removed_seq(agent_store(a)) > g->top) {
-        gains_reset(g, seq);
+        agent_gains_reset(g, seq);
         return;
     }
     struct proto_manifest m;
     memset(&m, 0, sizeof m);
-    if (agent_holdings_since(a, g->top, PROTO_NEWS_GAINS_MAX, &m) < 0) {
-        gains_reset(g, seq);
-        return;
-    }
-    for (uint32_t i = 0; i < m.nindex; i++)
-        for (size_t j = 0; j < g->n; j++)
-            if (g->v[j].is_index && strcmp(g->v[j].index.name, m.index[i].name) == 0) {
-                gains_drop(g, j); /* its latest digest is the one below */
-                break;
-            }
-    int rc = 0;
-    for (uint32_t i = 0; i < m.ncrates && rc == 0; i++)
-        rc = gains_push(g, &(struct news_gain){.at = seq, .crate = m.crates[i]});
-    for (uint32_t i = 0; i < m.nindex && rc == 0; i++)
-        rc = gains_push(g, &(struct news_gain){.at = seq, .is_index = true, .index = m.index[i]});
+    if (agent_holdings_since(a, g->top, PROTO_NEWS_GAINS_MAX, &m) < 0 ||
+        agent_gains_add(g, seq, &m, NEWS_GAINS_STEPS, PROTO_NEWS_GAINS_MAX) < 0)
+        agent_gains_reset(g, seq);
     proto_manifest_clear(&m);
-    if (rc < 0) {
-        gains_reset(g, seq);
-        return;
-    }
-    g->top = seq;
-    /* keep the last NEWS_GAINS_STEPS steps, within the message's caps */
-    for (;;) {
-        size_t steps = 0;
-        uint64_t last = g->base;
-        for (size_t i = 0; i < g->n; i++)
-            if (g->v[i].at != last) {
-                steps++;
-                last = g->v[i].at;
-            }
-        if (g->n == 0 || (steps <= NEWS_GAINS_STEPS && g->ncrates <= PROTO_NEWS_GAINS_MAX &&
-                          g->nindex <= PROTO_NEWS_GAINS_MAX))
-            break;
-        uint64_t oldest = g->v[0].at;
-        for (size_t i = 1; i < g->n; i++)
-            if (g->v[i].at < oldest)
-                oldest = g->v[i].at;
-        for (size_t i = 0; i < g->n;)
-            if (g->v[i].at == oldest)
-                gains_drop(g, i);
-            else
-                i++;
-        g->base = oldest;
-    }
 }
 
 static int encode_current(struct agent *a, bool with_gains)
 {
     struct agent_news *ns = agent_news(a);
-    if (!with_gains && ns->wire != NULL && ns->wire_gen == ns->gen)
-        return 0;
-    if (with_gains && ns->gwire != NULL && ns->gwire_gen == ns->gen)
+    struct news_wire *cached = &ns->wire[with_gains];
+    if (cached->buf != NULL && cached->gen == ns->gen)
         return 0;
     struct proto_news n;
     memset(&n, 0, sizeof n);
@@ -232,20 +148,16 @@ static int encode_current(struct agent *a, bool with_gains)
     struct proto_manifest_crate *gc = NULL;
     struct proto_manifest_index *gi = NULL;
     if (with_gains) {
-        struct news_gains *g = &ns->gains;
+        struct agent_gains *g = &ns->gains;
         gains_catch_up(a, n.seq);
         gc = cc_calloc(g->ncrates + 1, sizeof *gc);
         gi = cc_calloc(g->nindex + 1, sizeof *gi);
-        if (gc && gi && g->top == n.seq) {
+        if (gc && gi) { /* else the news goes without gains */
             n.has_gains = true;
             n.gains_since = g->base;
             n.gained = gc;
             n.gained_index = gi;
-            for (size_t i = 0; i < g->n; i++)
-                if (g->v[i].is_index)
-                    gi[n.ngained_index++] = g->v[i].index;
-                else
-                    gc[n.ngained++] = g->v[i].crate;
+            agent_gains_view(g, gc, &n.ngained, gi, &n.ngained_index);
         }
     }
     uint8_t *wire;
@@ -255,17 +167,8 @@ static int encode_current(struct agent *a, bool with_gains)
     free(gi);
     if (rc < 0)
         return rc;
-    if (with_gains) {
-        free(ns->gwire);
-        ns->gwire = wire;
-        ns->gwire_len = len;
-        ns->gwire_gen = ns->gen;
-    } else {
-        free(ns->wire);
-        ns->wire = wire;
-        ns->wire_len = len;
-        ns->wire_gen = ns->gen;
-    }
+    free(cached->buf);
+    *cached = (struct news_wire){.buf = wire, .len = len, .gen = ns->gen};
     return 0;
 }
 
@@ -276,10 +179,7 @@ static void respond(struct agent *a, h2o_req_t *req, bool gains)
         agent_respond_text(req, 500, "Internal Server Error", "cannot encode news\n");
         return;
     }
-    if (gains)
-        agent_mesh_respond(a, req, NEWS_CTYPE, ns->gwire, ns->gwire_len);
-    else
-        agent_mesh_respond(a, req, NEWS_CTYPE, ns->wire, ns->wire_len);
+    agent_mesh_respond(a, req, NEWS_CTYPE, ns->wire[gains].buf, ns->wire[gains].len);
 }
 
 static void link_dispose(void *ptr)
@@ -519,7 +419,7 @@ void agent_news_init(struct agent *a)
     uv_timer_start(&ns->deadlines, on_deadlines, 1000, 1000);
     ns->gen = 1; /* a requester that knows nothing asks since=0: answered at once */
     ns->told_seq = store_seq(agent_store(a));
-    gains_reset(&ns->gains, ns->told_seq);
+    agent_gains_reset(&ns->gains, ns->told_seq);
     ns->started = true;
 }
 
@@ -541,10 +441,9 @@ void agent_news_close(struct agent *a)
         free(w);
     }
     ns->nparked = 0;
-    free(ns->wire);
-    free(ns->gwire);
-    free(ns->gains.v);
-    ns->wire = ns->gwire = NULL;
-    ns->gains.v = NULL;
-    ns->gains.n = ns->gains.cap = 0;
+    for (int i = 0; i < 2; i++) {
+        free(ns->wire[i].buf);
+        ns->wire[i].buf = NULL;
+    }
+    agent_gains_free(&ns->gains);
 }
