@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "tmp_root.h"
+
 #include "store/store.h"
 
 struct fx {
@@ -33,21 +35,11 @@ struct fx {
     struct store *s;
 };
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->root, sizeof f->root, "%s/test-store-blob-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(f->root));
+    tmp_root_make(f->root, sizeof f->root, "test-store-blob");
     snprintf(f->dir, sizeof f->dir, "%s/store", f->root);
     assert_int_equal(store_open(f->dir, &f->s), 0);
     *state = f;
@@ -58,7 +50,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     store_close(f->s);
-    nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tmp_root_remove(f->root);
     free(f);
     return 0;
 }

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmp_root.h"
 #include <sqlite3.h>
 
 #include "proto/sha256.h"
@@ -40,21 +42,11 @@ struct fx {
     uint64_t size[MAXB];
 };
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->root, sizeof f->root, "%s/test-store-evict-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(f->root));
+    tmp_root_make(f->root, sizeof f->root, "test-store-evict");
     snprintf(f->dir, sizeof f->dir, "%s/store", f->root);
     assert_int_equal(store_open(f->dir, &f->s), 0);
     *state = f;
@@ -65,7 +57,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     store_close(f->s);
-    nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tmp_root_remove(f->root);
     free(f);
     return 0;
 }

@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "tmp_root.h"
+
 #include "agent/import.h"
 #include "proto/cargo_cache.h"
 #include "store/store.h"
@@ -42,14 +44,6 @@ struct fx {
     char home[1100];
     char store[1100];
 };
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void mkdirs(const char *path)
 {
@@ -230,9 +224,7 @@ static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->root, sizeof f->root, "%s/test-store-import-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(f->root));
+    tmp_root_make(f->root, sizeof f->root, "test-store-import");
     snprintf(f->home, sizeof f->home, "%s/home", f->root);
     snprintf(f->store, sizeof f->store, "%s/store", f->root);
     build_home(f);
@@ -243,7 +235,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tmp_root_remove(f->root);
     free(f);
     return 0;
 }

@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmp_root.h"
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -39,21 +41,11 @@ struct fx {
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->root, sizeof f->root, "%s/test-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(f->root));
+    tmp_root_make(f->root, sizeof f->root, "test-store");
     snprintf(f->dir, sizeof f->dir, "%s/a/b/store", f->root);
     assert_int_equal(store_open(f->dir, &f->s), 0);
     assert_non_null(f->s);
@@ -65,7 +57,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     store_close(f->s);
-    nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tmp_root_remove(f->root);
     free(f);
     return 0;
 }
