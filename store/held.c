@@ -86,19 +86,24 @@ static bool matches(const struct held_entry *x, const char *name_lc, const char 
            strcmp(x->name_lc, name_lc) == 0 && strcmp(x->vers, vers) == 0;
 }
 
+/* The way holding (name_lc, vers, sha), or NULL. */
+static struct held_entry *way_of(struct held_set *h, const char *name_lc, const char *vers,
+                                 const uint8_t sha[PROTO_SHA256_LEN])
+{
+    struct held_entry *set = set_of(h, sha);
+    for (int i = 0; i < HELD_WAYS; i++)
+        if (matches(&set[i], name_lc, vers, sha))
+            return &set[i];
+    return NULL;
+}
+
 static struct held_entry *held_find(struct store *s, const char *name_lc, const char *vers,
                                     const uint8_t sha[PROTO_SHA256_LEN])
 {
-    struct held_set *h = s->held;
-    if (h == NULL)
-        return NULL;
-    struct held_entry *set = set_of(h, sha);
-    for (int i = 0; i < HELD_WAYS; i++)
-        if (matches(&set[i], name_lc, vers, sha)) {
-            set[i].used = ++h->clock;
-            return &set[i];
-        }
-    return NULL;
+    struct held_entry *x = s->held ? way_of(s->held, name_lc, vers, sha) : NULL;
+    if (x != NULL)
+        x->used = ++s->held->clock;
+    return x;
 }
 
 void store__held_put(struct store *s, const char *name_lc, const char *vers,
@@ -111,11 +116,9 @@ void store__held_put(struct store *s, const char *name_lc, const char *vers,
     struct held_set *h = s->held;
     if (h == NULL && (h = s->held = cc_calloc(1, sizeof *h)) == NULL)
         return;
-    struct held_entry *set = set_of(h, sha), *x = NULL;
-    for (int i = 0; i < HELD_WAYS && x == NULL; i++)
-        if (matches(&set[i], name_lc, vers, sha))
-            x = &set[i];
+    struct held_entry *x = way_of(h, name_lc, vers, sha);
     if (x == NULL) {
+        struct held_entry *set = set_of(h, sha);
         x = &set[0]; /* an empty way, else the least recently used */
         for (int i = 1; i < HELD_WAYS && x->used != 0; i++)
             if (set[i].used < x->used)
@@ -154,8 +157,7 @@ size_t store_held_count(const struct store *s)
     return n;
 }
 
-/* open(2) the blob file; with size != NULL, fstat it too (a regular file). */
-static int blob_open(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint64_t *size)
+int store_blob_open(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint64_t *size)
 {
     char path[PATH_MAX];
     struct stat st;
@@ -179,11 +181,6 @@ static int blob_open(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN],
     return fd;
 }
 
-int store_blob_open(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint64_t *size)
-{
-    return blob_open(s, sha, size);
-}
-
 int store_crate_open(struct store *s, const char *name, const char *vers,
                      const uint8_t sha[PROTO_SHA256_LEN], uint64_t *size)
 {
@@ -196,7 +193,7 @@ int store_crate_open(struct store *s, const char *name, const char *vers,
     struct held_entry *x = held_find(s, name_lc, vers, sha);
     if (x != NULL) {
         bool known = x->size != SIZE_UNKNOWN;
-        int fd = blob_open(s, sha, known ? NULL : size);
+        int fd = store_blob_open(s, sha, known ? NULL : size);
         if (fd >= 0) {
             if (known)
                 *size = x->size;
@@ -220,7 +217,7 @@ int store_crate_open(struct store *s, const char *name, const char *vers,
         return -ENOENT;
     if (!have)
         return -ENODATA;
-    int fd = blob_open(s, sha, size);
+    int fd = store_blob_open(s, sha, size);
     if (fd == -ENOENT)
         return -ENODATA; /* recorded, but its file is gone: fetch it again */
     if (fd >= 0)

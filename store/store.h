@@ -201,7 +201,8 @@ int store_blob_path(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN], 
 /* True when the blob is recorded and its file exists. */
 bool store_blob_has(struct store *s, const uint8_t sha[PROTO_SHA256_LEN]);
 /* Open the blob file of sha read-only: its descriptor (>= 0, the caller
- * closes it) and *size, or -ENOENT (no such file), -errno. No database. */
+ * closes it) and *size (not asked when size is NULL: no fstat), or -ENOENT
+ * (no such file, or not a regular file), -errno. No database. */
 int store_blob_open(const struct store *s, const uint8_t sha[PROTO_SHA256_LEN], uint64_t *size);
 
 /* ---- serving a crate (store/held.c) ------------------------------------------
