@@ -8,6 +8,8 @@ happen.
   2. B fetches projects/pin (cc-util 1.0.0 from A). Within 1 s C's status shows B holding one
      more crate: B's news carries what B gained (gains=1), so C adds it without fetching B's
      manifest delta and without waiting for a poll period (C's news_gains count for B moves).
+     D then fetches projects/app (many crates and index files in quick succession): within
+     1 s C lists exactly as many crates for D as D's store holds.
   3. A is stopped. C fetches projects/pin: the crate comes from B, not the original holder.
 """
 
@@ -55,6 +57,23 @@ def test(t):
     harness.log("C's counts for B: news_gains %d -> %d, manifests %d -> %d"
                 % (gains0, got["news_gains"], manifests0, got["manifests"]))
     t.check(got["news_gains"] > gains0, "B's gains did not come with its news: %s" % got)
+
+    # many gains in quick succession (a whole project, crates and index files): C's view
+    # of D, built from D's news, ends up listing exactly what D's store holds
+    app = t.project("app")
+    home = t.cargo_home(d.registry_url)
+    t.cargo(["generate-lockfile"], app, home)
+    t.cargo(["fetch"], app, home)
+    t_done = time.time()
+    held = d.status()["store"]["crates"]
+    e, _ = t.wait_peer(c, key=keys[2], pred=lambda e: e.get("crates", 0) == held,
+                       what="C lists all %d of D's crates" % held, timeout=5)
+    dt = time.time() - t_done
+    harness.log("C listed D's %d crates %.3f s after D's fetch ended (news_gains %d, "
+                "manifests %d)" % (held, dt, e["received"]["news_gains"],
+                                   e["received"]["manifests"]))
+    t.check(dt <= 1.0, "D's crates reached C after %.2f s, expected within 1 s" % dt)
+    t.check(e["received"]["news_gains"] >= 1, "D's gains did not come with its news: %s" % e)
 
     a.stop()
     t.wait_status(c, lambda s: (harness.peer_entry(s, key=key_a) or {}).get("state") != "live",
