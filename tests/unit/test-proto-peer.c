@@ -1089,6 +1089,16 @@ static void vec_news_msg(struct proto_news *n)
     n->npeers = 2;
 }
 
+/* The wire bytes are exactly the vector's (hex). */
+static void assert_wire_is(const uint8_t *w, size_t wl, const char *vec)
+{
+    char *hex = malloc(2 * wl + 1);
+    assert_non_null(hex);
+    to_hex(w, wl, hex);
+    assert_string_equal(hex, vec);
+    free(hex);
+}
+
 /* Every byte of a news message changed (a signed body: nothing decodes,
  * nothing crashes) and every truncation: refused, nothing left behind. */
 static void news_refuses_damage(uint8_t *w, size_t wl)
@@ -1114,10 +1124,7 @@ static void test_news_vector(void **state)
     uint8_t *w;
     size_t wl;
     assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), 0);
-    char *hex = malloc(2 * wl + 1);
-    to_hex(w, wl, hex);
-    assert_string_equal(hex, vec_news);
-    free(hex);
+    assert_wire_is(w, wl, vec_news);
     assert_int_equal(proto_news_decode(w, wl, &d), 0);
     assert_memory_equal(d.pk, g_pk, PROTO_PK_LEN);
     assert_true(d.gen == 5 && d.seq == 7 && d.time == 1700000000);
@@ -1174,10 +1181,7 @@ static void test_news_gains_vector(void **state)
     uint8_t *w;
     size_t wl;
     assert_int_equal(proto_news_encode(&n, g_sk, &w, &wl), 0);
-    char *hex = malloc(2 * wl + 1);
-    to_hex(w, wl, hex);
-    assert_string_equal(hex, vec_news_gains);
-    free(hex);
+    assert_wire_is(w, wl, vec_news_gains);
     assert_int_equal(proto_news_decode(w, wl, &d), 0);
     assert_true(d.has_gains);
     assert_true(d.gains_since == 6 && d.seq == 7 && d.gen == 5);
